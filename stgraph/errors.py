@@ -1,0 +1,19 @@
+"""Exceptions raised on bad input. All subclass :class:`ValueError`.
+
+Messages name what is wrong and where: the file, the column, the row, the sensor or the
+shape, and what was expected.
+"""
+
+__all__ = ["SensorDataError", "GraphError", "ShapeError"]
+
+
+class SensorDataError(ValueError):
+    """A readings file or series is malformed (bad column, timestamp, value or sensor)."""
+
+
+class GraphError(ValueError):
+    """A sensor graph input is malformed (bad distance, weight, matrix or sensor id)."""
+
+
+class ShapeError(ValueError):
+    """A tensor does not have the shape a model or layer expects."""

@@ -1,0 +1,217 @@
+"""SensorGraph: which sensors are connected, and how strongly."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from stgraph.errors import GraphError
+from stgraph.graph.operators import compute_operator
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+    import torch
+
+    from stgraph.ops import Operator
+
+__all__ = ["SensorGraph"]
+
+
+class SensorGraph:
+    """A static, weighted, directed graph over traffic sensors.
+
+    ``adjacency[i, j]`` is the weight of the edge from sensor ``sensor_ids[i]`` to sensor
+    ``sensor_ids[j]`` (0 = no edge). The graph operators that layers need (GCN normalisation,
+    scaled Laplacian, forward/backward transitions; see :mod:`stgraph.graph.operators`) are
+    computed on first use and cached, once per graph, and once per device and dtype for their
+    torch form.
+
+    Args:
+        adjacency: ``[sensors, sensors]`` weights: scipy sparse matrix or array-like.
+        sensor_ids: one id per row; defaults to ``"0", "1", ...``. Stored as strings.
+        coordinates: optional ``[sensors, 2]`` latitude, longitude in degrees.
+        name: optional label used in messages and plots.
+        source: where the graph came from (a path), used in error messages.
+    """
+
+    def __init__(
+        self,
+        adjacency: Any,
+        sensor_ids: Sequence[Any] | None = None,
+        *,
+        coordinates: np.ndarray | None = None,
+        name: str | None = None,
+        source: str | os.PathLike | None = None,
+    ) -> None:
+        where = f"{source}: " if source is not None else ""
+        matrix = _as_csr(adjacency, where)
+        n = matrix.shape[0]
+        if sensor_ids is None:
+            sensor_ids = [str(i) for i in range(n)]
+        sensor_ids = [str(s) for s in sensor_ids]
+        if len(sensor_ids) != n:
+            raise GraphError(f"{where}adjacency is {n} x {n} but {len(sensor_ids)} sensor ids were given")
+        seen: dict[str, int] = {}
+        for position, sensor in enumerate(sensor_ids):
+            if sensor in seen:
+                raise GraphError(f"{where}sensor id {sensor!r} appears twice (positions {seen[sensor]} and {position})")
+            seen[sensor] = position
+        if coordinates is not None:
+            coordinates = np.asarray(coordinates, dtype=np.float64)
+            if coordinates.shape != (n, 2):
+                raise GraphError(f"{where}coordinates must be [{n}, 2] (latitude, longitude), got {list(coordinates.shape)}")
+        self._adjacency = matrix
+        self._sensor_ids = sensor_ids
+        self._index = seen
+        self.coordinates = coordinates
+        self.name = name
+        self.source = None if source is None else str(source)
+        self._operators: dict[str, sp.csr_matrix] = {}
+        self._torch_operators: dict[tuple, Operator] = {}
+
+    # --- basic facts -------------------------------------------------------------------
+    @property
+    def adjacency(self) -> sp.csr_matrix:
+        """Weighted adjacency, ``[sensors, sensors]`` float64 CSR (read-only by convention)."""
+        return self._adjacency
+
+    @property
+    def sensor_ids(self) -> list[str]:
+        return list(self._sensor_ids)
+
+    @property
+    def num_sensors(self) -> int:
+        return self._adjacency.shape[0]
+
+    @property
+    def num_edges(self) -> int:
+        """Stored non-zero weights, self-loops included."""
+        return int(self._adjacency.nnz)
+
+    def index_of(self, sensor_id: Any) -> int:
+        """Row of ``sensor_id``; :class:`GraphError` naming it when absent."""
+        try:
+            return self._index[str(sensor_id)]
+        except KeyError:
+            raise GraphError(f"sensor {sensor_id!r} is not in the graph{self._where()}") from None
+
+    def fingerprint(self) -> str:
+        """sha256 over sensor ids and adjacency: equal graphs give equal fingerprints."""
+        digest = hashlib.sha256()
+        digest.update("\n".join(self._sensor_ids).encode())
+        m = self._adjacency
+        for part in (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float64)):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        return digest.hexdigest()
+
+    def __repr__(self) -> str:
+        label = f"{self.name!r}, " if self.name else ""
+        return f"SensorGraph({label}sensors={self.num_sensors}, edges={self.num_edges})"
+
+    def _where(self) -> str:
+        return f" ({self.source})" if self.source else ""
+
+    # --- operators -----------------------------------------------------------------------
+    def operator(self, kind: str) -> sp.csr_matrix:
+        """Graph operator ``kind`` as float64 CSR, computed once and cached.
+
+        Kinds: ``"adjacency"``, ``"gcn"``, ``"laplacian"``, ``"forward"``, ``"backward"``
+        (see :mod:`stgraph.graph.operators` for each formula). Propagation is ``M @ x``
+        along the node axis.
+        """
+        if kind not in self._operators:
+            self._operators[kind] = compute_operator(self._adjacency, kind)
+        return self._operators[kind]
+
+    def torch_operator(self, kind: str, device: "torch.device | str | None" = None, dtype: "torch.dtype | None" = None) -> "Operator":
+        """Operator ``kind`` prepared for :func:`stgraph.ops.propagate` on ``device``/``dtype``.
+
+        Cached per ``(kind, device, dtype)``: a training loop moves the graph to the device once.
+        """
+        import torch
+
+        from stgraph.ops import Operator
+
+        device = torch.device(device if device is not None else "cpu")
+        dtype = dtype or torch.get_default_dtype()
+        key = (kind, str(device), dtype)
+        if key not in self._torch_operators:
+            m = self.operator(kind)
+            self._torch_operators[key] = Operator.from_csr(
+                torch.from_numpy(m.indptr.astype(np.int64)),
+                torch.from_numpy(m.indices.astype(np.int64)),
+                torch.from_numpy(m.data),
+                num_nodes=m.shape[0],
+            ).to(device=device, dtype=dtype)
+        return self._torch_operators[key]
+
+    # --- relabelling ----------------------------------------------------------------------
+    def permute(self, order: Sequence[int]) -> "SensorGraph":
+        """The same graph with sensors in a new order: new sensor ``k`` is old ``order[k]``."""
+        order = np.asarray(order, dtype=np.int64)
+        if sorted(order.tolist()) != list(range(self.num_sensors)):
+            raise GraphError(f"order must be a permutation of 0..{self.num_sensors - 1}")
+        m = self._adjacency[order][:, order]
+        coords = None if self.coordinates is None else self.coordinates[order]
+        return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
+
+    def subgraph(self, sensor_ids: Sequence[Any]) -> "SensorGraph":
+        """The graph restricted to ``sensor_ids``, in that order."""
+        order = [self.index_of(s) for s in sensor_ids]
+        m = self._adjacency[order][:, order]
+        coords = None if self.coordinates is None else self.coordinates[order]
+        return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
+
+    @classmethod
+    def coerce(cls, graph: Any) -> "SensorGraph":
+        """A SensorGraph from a SensorGraph (returned as is), a scipy sparse matrix, a numpy
+        array or a dense/sparse torch tensor holding the adjacency.
+
+        Models call this on the ``graph`` argument. Pass a SensorGraph to keep its cached
+        operators between calls.
+        """
+        if isinstance(graph, SensorGraph):
+            return graph
+        try:
+            import torch
+
+            if isinstance(graph, torch.Tensor):
+                graph = graph.detach().cpu()
+                graph = graph.to_dense() if graph.layout != torch.strided else graph
+                graph = graph.numpy()
+        except ImportError:  # pragma: no cover
+            pass
+        return cls(graph)
+
+
+def _as_csr(adjacency: Any, where: str) -> sp.csr_matrix:
+    if sp.issparse(adjacency):
+        matrix = sp.csr_matrix(adjacency, dtype=np.float64)
+    else:
+        array = np.asarray(adjacency)
+        if array.ndim != 2:
+            raise GraphError(f"{where}adjacency must be a 2-D [sensors, sensors] matrix, got shape {list(array.shape)}")
+        if not np.issubdtype(array.dtype, np.number) and array.dtype != bool:
+            raise GraphError(f"{where}adjacency must be numeric, got dtype {array.dtype}")
+        matrix = sp.csr_matrix(array.astype(np.float64))
+    if matrix.shape[0] != matrix.shape[1]:
+        raise GraphError(f"{where}adjacency must be square [sensors, sensors], got {matrix.shape[0]} x {matrix.shape[1]}")
+    bad = ~np.isfinite(matrix.data)
+    if bad.any():
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        k = int(np.flatnonzero(bad)[0])
+        raise GraphError(
+            f"{where}adjacency has {int(bad.sum())} non-finite weights (first at row {rows[k]}, column {matrix.indices[k]})"
+        )
+    if (matrix.data < 0).any():
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        k = int(np.flatnonzero(matrix.data < 0)[0])
+        raise GraphError(f"{where}adjacency has negative weights (first at row {rows[k]}, column {matrix.indices[k]}: {matrix.data[k]})")
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix

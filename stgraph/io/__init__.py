@@ -1,0 +1,1 @@
+"""File input and output: readers, checked downloads and atomic writes."""

@@ -1,0 +1,54 @@
+"""Atomic writes: write beside the target, then ``os.replace``.
+
+A reader never sees a half-written file, and an interrupted write leaves whatever was on disk
+before untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = ["atomic_write", "atomic_path"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` if the block succeeds.
+
+    Use this for writers that insist on a file name (``np.savez``, ``torch.save``,
+    ``DataFrame.to_parquet``). ``suffix`` keeps an extension such writers look at. On an
+    exception the temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[IO]:
+    """Open a temporary file beside ``path`` for writing; replace ``path`` on success.
+
+    Example:
+        >>> with atomic_write("metrics.json") as f:  # doctest: +SKIP
+        ...     json.dump(metrics, f)
+    """
+    if not any(flag in mode for flag in "wax"):
+        raise ValueError(f"atomic_write needs a write mode, got {mode!r}")
+    with atomic_path(path) as tmp:
+        with open(tmp, mode.replace("x", "w"), **open_kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
