@@ -1,0 +1,258 @@
+"""Load a ready-made adjacency: matrix files, DCRNN pickles, edge lists and networkx graphs."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from stgraph.errors import GraphError
+from stgraph.graph.build import BuildReport, gaussian_kernel, index_edge_rows, resolve_sensor_ids
+from stgraph.graph.readers import EdgeRows, read_dense_csv, read_edge_rows
+from stgraph.graph.sensor_graph import SensorGraph
+from stgraph.graph.statistics import isolated_mask
+from stgraph.graph.storage import GRAPH_KEYS, load_graph
+from stgraph.io.safe_pickle import UnsafePickleError, load_pickle
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+__all__ = ["from_matrix", "from_distance_matrix", "from_edge_list", "from_networkx"]
+
+
+
+def _is_saved_graph(path: Path) -> bool:
+    if path.suffix.lower() != ".npz":
+        return False
+    with np.load(path, allow_pickle=False) as archive:
+        return GRAPH_KEYS <= set(archive.files)
+
+
+def _read_npz(path: Path) -> tuple[Any, list[str] | None]:
+    with np.load(path, allow_pickle=False) as archive:
+        keys = set(archive.files)
+        if {"data", "indices", "indptr", "shape", "format"} <= keys:  # scipy.sparse.save_npz
+            return sp.load_npz(path), None
+        if len(keys) == 1:  # numpy.savez with one array
+            return archive[next(iter(keys))], None
+    raise GraphError(
+        f"{path}: expected a scipy.sparse.save_npz matrix, a SensorGraph.save file or one array; got arrays {sorted(keys)}"
+    )
+
+
+def _read_dcrnn_pickle(path: Path) -> tuple[Any, list[str] | None]:
+    try:
+        content = load_pickle(path)
+    except UnsafePickleError as error:
+        raise GraphError(str(error)) from None
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise GraphError(f"{path}: not a readable pickle ({error})") from None
+    if isinstance(content, np.ndarray):
+        return content, None
+    if not (isinstance(content, (tuple, list)) and len(content) == 3):
+        raise GraphError(f"{path}: expected DCRNN's (sensor_ids, sensor_id_to_ind, adj_mx) or an array, got {type(content).__name__}")
+    ids, id_to_index, matrix = content
+    ids = [sensor.decode() if isinstance(sensor, bytes) else str(sensor) for sensor in ids]
+    if isinstance(id_to_index, dict):
+        stated = {(k.decode() if isinstance(k, bytes) else str(k)): int(v) for k, v in id_to_index.items()}
+        if stated != {sensor: i for i, sensor in enumerate(ids)}:
+            raise GraphError(f"{path}: sensor_id_to_ind disagrees with the order of sensor_ids")
+    return matrix, ids
+
+
+def _read_matrix_file(path: Path) -> tuple[Any, list[str] | None]:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return read_dense_csv(path)
+    if suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False), None
+        except ValueError as error:
+            raise GraphError(f"{path}: cannot read as a numeric .npy array ({error})") from None
+    if suffix == ".npz":
+        return _read_npz(path)
+    if suffix in (".pkl", ".pickle"):
+        return _read_dcrnn_pickle(path)
+    raise GraphError(f"{path}: unknown adjacency format {suffix!r}; expected .csv, .txt, .npy, .npz or .pkl")
+
+
+def from_matrix(path_or_array: Any, sensor_ids: Sequence[Any] | str | os.PathLike | None = None) -> SensorGraph:
+    """A sensor graph from a ready-made ``[sensors, sensors]`` weighted adjacency.
+
+    Args:
+        path_or_array: a numpy array, scipy sparse matrix, or a file: ``.csv``/``.txt`` (dense,
+            headerless or with a header row of sensor ids), ``.npy``, ``.npz``
+            (``scipy.sparse.save_npz``, ``numpy.savez`` with one array, or
+            :meth:`SensorGraph.save`), ``.pkl`` (DCRNN's ``(sensor_ids, sensor_id_to_ind,
+            adj_mx)``, read by :func:`stgraph.io.safe_pickle.load_pickle`, which refuses
+            anything but numpy arrays and builtins).
+        sensor_ids: list or id file. When the file names its sensors, the graph is restricted
+            and reordered to these; otherwise they label the rows in order.
+
+    Raises:
+        GraphError: non-square, non-numeric, NaN or negative weights, unknown format, an
+        unsafe pickle, naming the file (and line for CSV).
+    """
+    wanted = resolve_sensor_ids(sensor_ids)
+    if isinstance(path_or_array, (str, os.PathLike)):
+        path = Path(path_or_array)
+        if not path.is_file():
+            raise FileNotFoundError(f"adjacency file not found: {path}")
+        if _is_saved_graph(path):  # keeps coordinates and name
+            graph = load_graph(path)
+            return graph if wanted is None else graph.subgraph(wanted)
+        matrix, file_ids = _read_matrix_file(path)
+        source, name = path, path.stem
+    else:
+        matrix, file_ids, source, name = path_or_array, None, None, None
+    if file_ids is None or wanted is None:
+        return SensorGraph(matrix, wanted if file_ids is None else file_ids, name=name, source=source)
+    return SensorGraph(matrix, file_ids, name=name, source=source).subgraph(wanted)
+
+
+def from_distance_matrix(
+    path_or_array: Any,
+    sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
+    threshold: float = 0.1,
+    *,
+    sigma: float | None = None,
+    self_loops: bool = True,
+) -> SensorGraph:
+    r"""A sensor graph from a dense ``[sensors, sensors]`` distance matrix by the Gaussian kernel.
+
+    For PeMSD7(M)'s ``W_228.csv`` (STGCN; Yu et al., IJCAI 2018) and other complete distance
+    tables. :math:`w_{ij} = \exp(-(d_{ij}/\sigma)^2)`, zero below ``threshold``;
+    :math:`\sigma` defaults to the population standard deviation of all entries, the zero
+    diagonal included (the rule of :func:`stgraph.graph.build.from_distances` applied to a
+    complete table). With the defaults, ``W_228.csv`` gives exactly the adjacency
+    that ``hazdzz/STGCN`` publishes as ``pemsd7-m/adj.npz``. STGCN's own reference code instead
+    divides distances by 10 000 and uses :math:`\sigma^2 = 0.1`, :math:`\epsilon = 0.5` and no
+    self-loops: ``sigma=1000 * 10 ** 0.5, threshold=0.5, self_loops=False``.
+
+    Args:
+        path_or_array: array, or a file read as in :func:`from_matrix` (CSV, ``.npy``, ``.npz``).
+        sensor_ids: as in :func:`from_matrix`.
+        threshold: weights below it become 0.
+        sigma: kernel width in the matrix's unit.
+        self_loops: keep the diagonal (weight 1 at distance 0) or zero it.
+
+    Raises:
+        GraphError: non-square matrix, NaN or negative distances, naming the file.
+    """
+    distances = from_matrix(path_or_array, sensor_ids)
+    where = f"{distances.source}: " if distances.source else ""
+    matrix = distances.adjacency.toarray()
+    if sigma is None:
+        sigma = float(matrix.std())
+        if sigma <= 0:
+            raise GraphError(f"{where}all distances are equal; pass sigma explicitly")
+    weights = gaussian_kernel(matrix, sigma, threshold)
+    if not self_loops:
+        np.fill_diagonal(weights, 0.0)
+    graph = SensorGraph(weights, distances.sensor_ids, name=distances.name, source=distances.source)
+    graph.build_report = BuildReport(
+        source=distances.source,
+        rows=len(matrix),
+        rows_used=len(matrix),
+        isolated_sensors=[graph.sensor_ids[i] for i in np.flatnonzero(isolated_mask(graph.adjacency))],
+        sigma=sigma,
+        threshold=threshold,
+    )
+    graph.build_report.log()
+    return graph
+
+
+def _rows_from_iterable(rows: Iterable[Sequence[Any]]) -> EdgeRows:
+    sources, targets, values = [], [], []
+    width = None
+    for number, row in enumerate(rows):
+        row = tuple(row)
+        width = len(row) if width is None else width
+        if len(row) not in (2, 3) or len(row) != width:
+            raise GraphError(f"edge row {number}: expected (from, to) or (from, to, weight) like the rows before it, got {row!r}")
+        sources.append(str(row[0]).strip())
+        targets.append(str(row[1]).strip())
+        if width == 3:
+            try:
+                value = float(row[2])
+            except (TypeError, ValueError):
+                raise GraphError(f"edge row {number}: weight {row[2]!r} is not a number") from None
+            if not np.isfinite(value) or value < 0:
+                raise GraphError(f"edge row {number}: weight must be a finite non-negative number, got {value}")
+            values.append(value)
+    if width is None:
+        raise GraphError("no edge rows given")
+    lines = np.arange(len(sources), dtype=np.int64)
+    return EdgeRows("edge rows", sources, targets, np.asarray(values) if width == 3 else None, lines)
+
+
+def from_edge_list(
+    path_or_rows: str | os.PathLike | Iterable[Sequence[Any]],
+    sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
+    *,
+    weighted: bool = True,
+    directed: bool = True,
+) -> SensorGraph:
+    """A sensor graph whose edge weights are given row by row: ``from, to[, weight]``.
+
+    Unlike :func:`stgraph.graph.build.from_distances`, the third column is used as the weight
+    as it stands. ``weighted=False`` gives every listed edge weight 1 (the binary
+    connectivity ASTGCN builds from the PEMS0x ``from,to,cost`` lists).
+
+    Args:
+        path_or_rows: CSV file (optional header) or an iterable of ``(from, to[, weight])``.
+        sensor_ids: list or id file; rows naming other sensors are skipped and counted in
+            ``graph.build_report``. Default: every id, numeric ascending if all are integers,
+            else by first appearance.
+        weighted: use the third column (default) or 1 for every edge.
+        directed: keep ``i -> j`` as listed, or ``max(A, A^T)`` when False.
+    """
+    if isinstance(path_or_rows, (str, os.PathLike)):
+        rows = read_edge_rows(path_or_rows, value_name="weight", require_value=False)
+        source, name = path_or_rows, Path(path_or_rows).stem
+    else:
+        rows = _rows_from_iterable(path_or_rows)
+        source, name = None, None
+    ids, sources, targets, row_numbers, report = index_edge_rows(rows, resolve_sensor_ids(sensor_ids))
+    if weighted and rows.values is not None:
+        weights = rows.values[row_numbers]
+    else:
+        weights = np.ones(len(row_numbers))
+    n = len(ids)
+    adjacency = sp.csr_matrix((weights, (sources, targets)), shape=(n, n))
+    if not directed:
+        adjacency = adjacency.maximum(adjacency.T).tocsr()
+    report.log()
+    graph = SensorGraph(adjacency, ids, name=name, source=source)
+    graph.build_report = report
+    return graph
+
+
+def from_networkx(graph: "nx.Graph", weight: str = "weight") -> SensorGraph:
+    """A sensor graph from a networkx graph, sensors in ``graph.nodes`` order.
+
+    Edges without the ``weight`` attribute weigh 1; an undirected graph gives a symmetric
+    adjacency. When every node has ``latitude`` and ``longitude`` attributes they become the
+    coordinates (the attributes :meth:`SensorGraph.to_networkx` writes).
+    """
+    import networkx as nx
+
+    nodes = list(graph.nodes)
+    for u, v, value in graph.edges(data=weight, default=1.0):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise GraphError(f"networkx graph: edge {u} -> {v} has non-numeric {weight!r} {value!r}") from None
+        if np.isnan(number):
+            raise GraphError(f"networkx graph: edge {u} -> {v} has NaN {weight!r}")
+    adjacency = nx.to_scipy_sparse_array(graph, nodelist=nodes, weight=weight, dtype=np.float64, format="csr")
+    attributes = [graph.nodes[node] for node in nodes]
+    coordinates = None
+    if nodes and all("latitude" in a and "longitude" in a for a in attributes):
+        coordinates = np.asarray([(a["latitude"], a["longitude"]) for a in attributes], dtype=np.float64)
+    return SensorGraph(sp.csr_matrix(adjacency), nodes, coordinates=coordinates, name=graph.graph.get("name") or None)
