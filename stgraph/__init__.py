@@ -5,8 +5,9 @@ scaled, masked samples -> model -> forecasts -> masked metrics, plots and export
 """
 
 from stgraph.errors import GraphError, SensorDataError, ShapeError
+from stgraph.data import SensorSeries, load_series
 from stgraph.graph import SensorGraph
 
 __version__ = "0.1.0"
 
-__all__ = ["SensorGraph", "GraphError", "SensorDataError", "ShapeError", "__version__"]
+__all__ = ["SensorGraph", "SensorSeries", "load_series", "GraphError", "SensorDataError", "ShapeError", "__version__"]

@@ -1,0 +1,174 @@
+"""Scalers fitted on the observed readings of the training period only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from stgraph.data.series import SensorSeries
+from stgraph.errors import SensorDataError, ShapeError
+
+__all__ = ["StandardScaler"]
+
+logger = logging.getLogger(__name__)
+
+Array = Any  # numpy array or torch tensor
+
+
+class StandardScaler:
+    r"""Z-score scaling, with statistics from observed training readings only.
+
+    .. math::
+        z = \frac{x - \mu}{\sigma},\qquad
+        \mu = \frac{\sum_{t \in \text{train}} m_t x_t}{\sum m_t},\qquad
+        \sigma^2 = \frac{\sum_{t \in \text{train}} m_t (x_t - \mu)^2}{\sum m_t}
+
+    where :math:`m` is the mask (1 = observed), so missing readings (METR-LA's zeros) do not
+    drag the mean down. :math:`\sigma` is the population standard deviation (``ddof=0``, as
+    ``np.std`` in DCRNN's ``StandardScaler``). DCRNN fits on *all* training values, zeros
+    included; fitting on observed values only is the difference, on purpose.
+
+    Statistics are per feature, pooled over steps and sensors (DCRNN, Graph WaveNet), or per
+    sensor and feature with ``per_sensor=True``. A standard deviation of 0 is replaced by 1
+    (the feature is only centred); with ``per_sensor=True`` a sensor with no observed training
+    reading takes its feature's pooled statistics. Both are logged.
+
+    Attributes (after :meth:`fit`):
+        mean_, std_: float64 ``[features]``, or ``[sensors, features]`` with ``per_sensor``.
+        count_: observed readings behind each statistic, same shape.
+        feature_names_: the fitted series' feature names (or None for arrays).
+
+    Shapes:
+        transform / inverse_transform: ``[..., features]`` (``[..., sensors, features]`` with
+        ``per_sensor``) -> same shape; numpy in, numpy out; torch in, torch out (same device
+        and dtype).
+    """
+
+    def __init__(self, *, per_sensor: bool = False) -> None:
+        self.per_sensor = per_sensor
+
+    def fit(
+        self,
+        data: SensorSeries | np.ndarray,
+        mask: np.ndarray | None = None,
+        *,
+        steps: slice | Sequence[int] | None = None,
+    ) -> StandardScaler:
+        """Fit on ``data[steps]`` where ``mask`` is True.
+
+        Args:
+            data: a :class:`SensorSeries` (its mask is used) or ``[time, sensors, features]`` values.
+            mask: bool, same shape as ``data``; defaults to all observed for arrays.
+            steps: the training steps (e.g. ``split.train_steps``); all steps when omitted.
+        """
+        names = None
+        if isinstance(data, SensorSeries):
+            values, mask, names = data.values, data.mask if mask is None else mask, data.feature_names
+        else:
+            values = np.asarray(data)
+        if values.ndim != 3:
+            raise ShapeError(f"StandardScaler.fit expects [time, sensors, features], got shape {list(values.shape)}")
+        mask = np.ones(values.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+        if mask.shape != values.shape:
+            raise ShapeError(f"mask shape {list(mask.shape)} differs from values shape {list(values.shape)}")
+        if steps is not None:
+            values, mask = values[steps], mask[steps]
+        weights = mask.astype(np.float64)
+        finite_values = np.where(mask, values, 0.0).astype(np.float64)
+        axes = (0,) if self.per_sensor else (0, 1)
+        count = weights.sum(axis=axes)
+        feature_label = names or [str(i) for i in range(values.shape[2])]
+        pooled_count = weights.sum(axis=(0, 1))
+        if (pooled_count == 0).any():
+            empty = [feature_label[i] for i in np.flatnonzero(pooled_count == 0)]
+            raise SensorDataError(f"StandardScaler: feature(s) {', '.join(empty)} have no observed reading in the fitting steps")
+        mean = finite_values.sum(axis=axes) / np.maximum(count, 1)
+        centred = np.where(mask, finite_values - mean, 0.0)
+        std = np.sqrt((centred**2).sum(axis=axes) / np.maximum(count, 1))
+        if self.per_sensor and (count == 0).any():
+            pooled = StandardScaler().fit(values, mask)
+            unseen = count == 0
+            sensors = sorted(set(np.nonzero(unseen)[0].tolist()))
+            logger.warning(
+                "StandardScaler: %d sensor(s) (positions %s) have no observed training reading; using pooled statistics",
+                len(sensors),
+                sensors[:10],
+            )
+            mean = np.where(unseen, pooled.mean_, mean)
+            std = np.where(unseen, pooled.std_, std)
+        if (std == 0).any():
+            logger.warning("StandardScaler: %d statistic(s) have standard deviation 0; using 1 (centring only)", int((std == 0).sum()))
+            std = np.where(std == 0, 1.0, std)
+        self.mean_, self.std_, self.count_, self.feature_names_ = mean, std, count, names
+        self._torch_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        return self
+
+    # --- applying ------------------------------------------------------------------------
+    def transform(self, x: Array, *, features: Sequence[int | str] | None = None) -> Array:
+        """``(x - mean_) / std_``; ``features`` picks the fitted features ``x`` holds (its last axis)."""
+        mean, std = self._statistics(x, features)
+        return (x - mean) / std
+
+    def inverse_transform(self, z: Array, *, features: Sequence[int | str] | None = None) -> Array:
+        """``z * std_ + mean_``: back to original units (km/h, vehicles per interval)."""
+        mean, std = self._statistics(z, features)
+        return z * std + mean
+
+    def subset(self, features: Sequence[int | str]) -> StandardScaler:
+        """A fitted scaler for only ``features`` (e.g. the forecast targets)."""
+        index = self._feature_index(features)
+        part = StandardScaler(per_sensor=self.per_sensor)
+        part.mean_, part.std_, part.count_ = self.mean_[..., index], self.std_[..., index], self.count_[..., index]
+        part.feature_names_ = None if self.feature_names_ is None else [self.feature_names_[i] for i in index]
+        part._torch_cache = {}
+        return part
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "mean_"):
+            return f"StandardScaler(per_sensor={self.per_sensor}, unfitted)"
+        return f"StandardScaler(per_sensor={self.per_sensor}, mean_ {list(self.mean_.shape)}, std_ {list(self.std_.shape)})"
+
+    # --- helpers -----------------------------------------------------------------------
+    def _feature_index(self, features: Sequence[int | str]) -> list[int]:
+        self._check_fitted()
+        index = []
+        for feature in features:
+            if isinstance(feature, str):
+                if self.feature_names_ is None or feature not in self.feature_names_:
+                    raise SensorDataError(f"StandardScaler: no feature {feature!r}; fitted on {self.feature_names_}")
+                index.append(self.feature_names_.index(feature))
+            else:
+                if not 0 <= int(feature) < self.mean_.shape[-1]:
+                    raise SensorDataError(f"StandardScaler: feature index {feature} out of range for {self.mean_.shape[-1]} features")
+                index.append(int(feature))
+        return index
+
+    def _statistics(self, x: Array, features: Sequence[int | str] | None) -> tuple[Array, Array]:
+        self._check_fitted()
+        mean, std = self.mean_, self.std_
+        key_features: tuple = ()
+        if features is not None:
+            index = self._feature_index(features)
+            mean, std, key_features = mean[..., index], std[..., index], tuple(index)
+        expected = mean.shape
+        if tuple(x.shape[-len(expected):]) != expected:
+            layout = "[..., sensors, features]" if self.per_sensor else "[..., features]"
+            raise ShapeError(f"StandardScaler expects {layout} ending in {list(expected)}, got shape {list(x.shape)}")
+        if isinstance(x, torch.Tensor):
+            key = (x.device, x.dtype, key_features)
+            if key not in self._torch_cache:
+                self._torch_cache[key] = (
+                    torch.as_tensor(mean, dtype=x.dtype, device=x.device),
+                    torch.as_tensor(std, dtype=x.dtype, device=x.device),
+                )
+            return self._torch_cache[key]
+        dtype = x.dtype if np.issubdtype(np.asarray(x).dtype, np.floating) else np.float64
+        return mean.astype(dtype), std.astype(dtype)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "mean_"):
+            raise RuntimeError("StandardScaler is not fitted; call fit(series, steps=split.train_steps) first")

@@ -1,0 +1,230 @@
+"""SensorSeries: traffic readings ``[time, sensors, features]`` with timestamps and a mask."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from stgraph.errors import SensorDataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from stgraph.graph import SensorGraph
+
+__all__ = ["SensorSeries"]
+
+
+@dataclass(eq=False)
+class SensorSeries:
+    """Readings of ``sensors`` detectors on a regular time grid, with a mask of what was observed.
+
+    A reading that is missing (NaN in the file, the dataset's null value such as METR-LA's
+    ``0.0`` speed, or a step inserted to fill a gap) has ``mask == False`` and a stored value
+    of ``0.0``: the values are always finite and the mask carries the truth.
+
+    Args:
+        values: ``[time, sensors, features]`` readings, stored as float32.
+        mask: bool, same shape as ``values``; ``True`` = observed. None = all observed.
+        timestamps: one per step, strictly increasing, exactly ``interval`` apart.
+        sensor_ids: one id per sensor (stored as strings, unique).
+        feature_names: one name per feature, e.g. ``["speed"]`` or PEMS04's
+            ``["flow", "occupancy", "speed"]``.
+        interval: sampling interval; inferred from ``timestamps`` when omitted.
+        source: the file the readings came from, used in messages.
+    """
+
+    values: np.ndarray
+    mask: np.ndarray | None
+    timestamps: pd.DatetimeIndex
+    sensor_ids: list[str]
+    feature_names: list[str]
+    interval: pd.Timedelta | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        where = self._where()
+        values = np.asarray(self.values)
+        if values.ndim != 3:
+            raise SensorDataError(f"{where}values must be [time, sensors, features], got shape {list(values.shape)}")
+        steps, sensors, features = values.shape
+        values = values.astype(np.float32, copy=False)
+        mask = np.ones(values.shape, dtype=bool) if self.mask is None else np.asarray(self.mask)
+        if mask.shape != values.shape or mask.dtype != np.bool_:
+            raise SensorDataError(
+                f"{where}mask must be bool with the values' shape {list(values.shape)}, got {mask.dtype} {list(mask.shape)}"
+            )
+        finite = np.isfinite(values)
+        bad = mask & ~finite
+        if bad.any():
+            t, n, f = np.argwhere(bad)[0]
+            raise SensorDataError(
+                f"{where}{int(bad.sum())} observed readings are not finite (first at step {t}, sensor index {n}, "
+                f"feature index {f}); mask them instead"
+            )
+        if not finite.all():
+            values = np.where(finite, values, np.float32(0.0))
+        self.values, self.mask = values, mask
+
+        sensor_ids = [str(s) for s in self.sensor_ids]
+        if len(sensor_ids) != sensors:
+            raise SensorDataError(f"{where}{sensors} sensors in the values but {len(sensor_ids)} sensor ids")
+        _check_unique(sensor_ids, "sensor id", where)
+        feature_names = [str(f) for f in self.feature_names]
+        if len(feature_names) != features:
+            raise SensorDataError(f"{where}{features} features in the values but {len(feature_names)} feature names")
+        _check_unique(feature_names, "feature name", where)
+        self.sensor_ids, self.feature_names = sensor_ids, feature_names
+
+        timestamps = pd.DatetimeIndex(self.timestamps).as_unit("ns")
+        if len(timestamps) != steps:
+            raise SensorDataError(f"{where}{steps} steps in the values but {len(timestamps)} timestamps")
+        if self.interval is None:
+            if steps < 2:
+                raise SensorDataError(f"{where}cannot infer the interval from {steps} timestamp(s); pass interval=")
+            self.interval = timestamps[1] - timestamps[0]
+        interval = pd.Timedelta(self.interval)
+        if interval <= pd.Timedelta(0):
+            raise SensorDataError(f"{where}interval must be positive, got {interval}")
+        if steps > 1:
+            off = np.flatnonzero(np.diff(timestamps.asi8) != interval.value)
+            if off.size:
+                i = int(off[0])
+                raise SensorDataError(
+                    f"{where}timestamps must be regular at {interval}: step {i + 1} ({timestamps[i + 1]}) "
+                    f"follows {timestamps[i]} ({off.size} irregular steps)"
+                )
+        self.timestamps, self.interval = timestamps, interval
+
+    # --- sizes -------------------------------------------------------------------------
+    @property
+    def num_steps(self) -> int:
+        """Number of time steps."""
+        return self.values.shape[0]
+
+    @property
+    def num_sensors(self) -> int:
+        """Number of sensors."""
+        return self.values.shape[1]
+
+    @property
+    def num_features(self) -> int:
+        """Number of features per sensor."""
+        return self.values.shape[2]
+
+    def missing_share(self) -> float:
+        """Share of readings that are masked (missing), in [0, 1]."""
+        return float(1.0 - self.mask.mean()) if self.mask.size else 0.0
+
+    def __repr__(self) -> str:
+        span = f"{self.timestamps[0]} .. {self.timestamps[-1]}" if self.num_steps else "empty"
+        return (
+            f"SensorSeries(steps={self.num_steps}, sensors={self.num_sensors}, features={self.feature_names}, "
+            f"interval={self.interval}, {span}, missing={self.missing_share():.1%})"
+        )
+
+    # --- selections (each returns a new series) ----------------------------------------
+    def align(self, sensor_ids: Sequence[Any], *, other: str = "the given sensor list") -> SensorSeries:
+        """Reorder sensors to ``sensor_ids``.
+
+        Raises:
+            SensorDataError: naming the sensors present on one side only, and which side.
+        """
+        wanted = [str(s) for s in sensor_ids]
+        _check_unique(wanted, "sensor id", f"{other}: ")
+        index = {sensor: i for i, sensor in enumerate(self.sensor_ids)}
+        only_other = [s for s in wanted if s not in index]
+        wanted_set = set(wanted)
+        only_self = [s for s in self.sensor_ids if s not in wanted_set]
+        if only_other or only_self:
+            parts = []
+            if only_other:
+                parts.append(f"{_list(only_other)} in {other} but not in the series")
+            if only_self:
+                parts.append(f"{_list(only_self)} in the series but not in {other}")
+            raise SensorDataError(f"{self._where()}sensors do not match: " + "; ".join(parts))
+        order = np.fromiter((index[s] for s in wanted), dtype=np.int64, count=len(wanted))
+        if np.array_equal(order, np.arange(self.num_sensors)):
+            return self
+        return self._replace(values=self.values[:, order], mask=self.mask[:, order], sensor_ids=wanted)
+
+    def align_to(self, graph: SensorGraph) -> SensorSeries:
+        """Reorder sensors to the graph's node order (``graph.sensor_ids``)."""
+        name = f"graph {graph.name!r}" if getattr(graph, "name", None) else "the graph"
+        return self.align(graph.sensor_ids, other=name)
+
+    def select_features(self, names: Sequence[str] | str) -> SensorSeries:
+        """Keep the features ``names`` (in that order)."""
+        names = [names] if isinstance(names, str) else list(names)
+        index = self.feature_index(names)
+        return self._replace(values=self.values[..., index], mask=self.mask[..., index], feature_names=names)
+
+    def feature_index(self, names: Sequence[str]) -> list[int]:
+        """Positions of the features ``names``; SensorDataError for an unknown name."""
+        unknown = [n for n in names if n not in self.feature_names]
+        if unknown:
+            raise SensorDataError(f"{self._where()}no feature {_list(unknown)}; the series has {self.feature_names}")
+        return [self.feature_names.index(n) for n in names]
+
+    def slice_time(self, start: Any = None, stop: Any = None) -> SensorSeries:
+        """Steps in ``[start, stop)``: integers are step positions, anything else a timestamp.
+
+        The slices of ``values`` and ``mask`` are views of this series' arrays.
+        """
+        begin = self._position(start, 0)
+        end = self._position(stop, self.num_steps)
+        return self._replace(
+            values=self.values[begin:end], mask=self.mask[begin:end], timestamps=self.timestamps[begin:end]
+        )
+
+    def to_frame(self, feature: str | None = None) -> pd.DataFrame:
+        """Wide table of one feature: index = timestamps, columns = sensor ids, NaN where masked."""
+        if feature is None:
+            if self.num_features != 1:
+                raise SensorDataError(f"{self._where()}to_frame needs feature= (one of {self.feature_names})")
+            feature = self.feature_names[0]
+        (f,) = self.feature_index([feature])
+        data = np.where(self.mask[..., f], self.values[..., f], np.nan)
+        frame = pd.DataFrame(data, index=self.timestamps.copy(), columns=list(self.sensor_ids))
+        frame.index.name = "timestamp"
+        return frame
+
+    # --- helpers -----------------------------------------------------------------------
+    def _position(self, value: Any, default: int) -> int:
+        if value is None:
+            return default
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+        return int(self.timestamps.searchsorted(pd.Timestamp(value)))
+
+    def _replace(self, **changes: Any) -> SensorSeries:
+        fields = {
+            "values": self.values,
+            "mask": self.mask,
+            "timestamps": self.timestamps,
+            "sensor_ids": self.sensor_ids,
+            "feature_names": self.feature_names,
+            "interval": self.interval,
+            "source": self.source,
+        }
+        fields.update(changes)
+        return SensorSeries(**fields)
+
+    def _where(self) -> str:
+        return f"{self.source}: " if self.source else ""
+
+
+def _check_unique(names: Sequence[str], what: str, where: str) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names):
+        if name in seen:
+            raise SensorDataError(f"{where}{what} {name!r} appears twice (positions {seen[name]} and {position})")
+        seen[name] = position
+
+
+def _list(items: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(items[:limit])
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return f"{shown}{more}"

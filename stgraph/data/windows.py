@@ -1,0 +1,228 @@
+"""WindowDataset: (lookback inputs, horizon targets, target mask) samples as views of one series."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from stgraph.data.covariates import time_covariates
+from stgraph.data.scaling import StandardScaler
+from stgraph.data.series import SensorSeries
+from stgraph.errors import SensorDataError, ShapeError
+
+__all__ = ["WindowDataset"]
+
+
+class WindowDataset(Dataset):
+    r"""Sliding windows over one series, for sequence-to-sequence forecasting.
+
+    The window starting at step :math:`s` is
+
+    .. math::
+        x = \mathrm{scale}(X_{s : s+L}) \,\|\, C_{s : s+L},\qquad
+        y = X_{s+L : s+L+H},\qquad m = M_{s+L : s+L+H}
+
+    with :math:`L` = ``lookback``, :math:`H` = ``horizon``, :math:`C` the covariates appended
+    to every sensor's features and :math:`M` the mask. ``x`` is scaled (models work in scaled
+    units); ``y`` is in **original units** with its mask, so the trainer computes the loss on
+    ``target_scaler.transform(y)`` and the metrics on ``y`` itself.
+
+    Memory: the dataset holds the series once (the scaled inputs once more when a scaler is
+    given). ``y`` and ``m`` are always views of the series, and so is ``x`` without
+    covariates; no window is stored, so a PEMS-BAY-sized series (52,116 x 325) costs the same
+    whatever the number of windows. Masked readings enter ``x`` with their stored value (0,
+    as the missing speeds in DCRNN's data), scaled like any other.
+
+    Args:
+        data: a :class:`SensorSeries`, or ``(values, mask)`` arrays or tensors
+            ``[time, sensors, features]`` (a view of numpy arrays is kept, not a copy).
+        lookback: input steps :math:`L` (default 12: one hour at 5 minutes).
+        horizon: steps ahead :math:`H` (default 12).
+        starts: window starts, e.g. ``split.train``; default every start where a window fits.
+        input_features: features in ``x`` (names or positions; default all).
+        target_features: features in ``y`` (default the first one: speed for METR-LA, flow
+            for PEMS0x, the forecast target of DCRNN and ASTGCN).
+        scaler: a fitted :class:`StandardScaler` over the series' features, or None.
+        covariates: names from :mod:`stgraph.data.covariates` (``"time_of_day"``, ...; needs
+            a series for its timestamps), or an array ``[time, K]`` (same for every sensor)
+            or ``[time, sensors, K]``.
+
+    Shapes:
+        ``dataset[i]`` -> ``x [L, N, F_in + K]``, ``y [H, N, C]``, ``mask [H, N, C]`` (bool);
+        :meth:`batch` -> the same with a leading batch axis.
+    """
+
+    def __init__(
+        self,
+        data: SensorSeries | tuple[Any, Any],
+        *,
+        lookback: int = 12,
+        horizon: int = 12,
+        starts: Sequence[int] | np.ndarray | torch.Tensor | None = None,
+        input_features: Sequence[int | str] | None = None,
+        target_features: Sequence[int | str] | None = None,
+        scaler: StandardScaler | None = None,
+        covariates: Sequence[str] | np.ndarray | torch.Tensor | None = None,
+    ) -> None:
+        for name, value in (("lookback", lookback), ("horizon", horizon)):
+            if int(value) != value or value < 1:
+                raise SensorDataError(f"{name} must be a positive integer, got {value!r}")
+        self.lookback, self.horizon = int(lookback), int(horizon)
+        if isinstance(data, SensorSeries):
+            values, mask = data.values, data.mask
+            self.feature_names: list[str] | None = list(data.feature_names)
+            self.timestamps: pd.DatetimeIndex | None = data.timestamps
+            self.sensor_ids: list[str] | None = list(data.sensor_ids)
+        else:
+            values, mask = data
+            self.feature_names = self.timestamps = self.sensor_ids = None
+        values, mask = _as_tensor(values, torch.float32), _as_tensor(mask, torch.bool)
+        if values.dim() != 3 or mask.shape != values.shape:
+            raise ShapeError(
+                "WindowDataset expects values and mask [time, sensors, features] of one shape, "
+                f"got {list(values.shape)} and {list(mask.shape)}"
+            )
+        num_steps = values.shape[0]
+
+        self.input_index = self._feature_positions(input_features, list(range(values.shape[2])))
+        self.target_index = self._feature_positions(target_features, [0])
+        inputs = _select(values, self.input_index)
+        if scaler is not None:
+            inputs = scaler.transform(inputs, features=self.input_index)
+            self.target_scaler: StandardScaler | None = scaler.subset(self.target_index)
+        else:
+            self.target_scaler = None
+        self.inputs = inputs
+        self.targets = _select(values, self.target_index)
+        self.target_mask = _select(mask, self.target_index)
+        self.covariates = self._covariates(covariates, num_steps, values.shape[1])
+
+        span = self.lookback + self.horizon
+        if starts is None:
+            starts = torch.arange(0, max(num_steps - span + 1, 0), dtype=torch.int64)
+        starts = torch.as_tensor(np.asarray(starts), dtype=torch.int64).reshape(-1)
+        outside = torch.nonzero((starts < 0) | (starts > num_steps - span)).flatten()
+        if outside.numel():
+            raise SensorDataError(
+                f"{outside.numel()} window starts do not fit {num_steps} steps with lookback + horizon = {span} "
+                f"(first: {int(starts[outside[0]])}; valid starts are 0..{num_steps - span})"
+            )
+        self.starts = starts
+        self._input_offsets = torch.arange(self.lookback)
+        self._target_offsets = torch.arange(self.lookback, span)
+
+    # --- sizes -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def num_sensors(self) -> int:
+        """Sensors per window (the ``nodes`` axis)."""
+        return self.targets.shape[1]
+
+    @property
+    def in_features(self) -> int:
+        """Features per sensor in ``x``: inputs plus covariates."""
+        extra = 0 if self.covariates is None else self.covariates.shape[-1]
+        return self.inputs.shape[2] + extra
+
+    @property
+    def out_channels(self) -> int:
+        """Channels per sensor in ``y``."""
+        return self.targets.shape[2]
+
+    # --- samples -----------------------------------------------------------------------
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        start = int(self.starts[index])
+        middle, end = start + self.lookback, start + self.lookback + self.horizon
+        x = self.inputs[start:middle]
+        if self.covariates is not None:
+            x = torch.cat([x, self._expand(self.covariates[start:middle])], dim=-1)
+        return x, self.targets[middle:end], self.target_mask[middle:end]
+
+    def batch(self, indices: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Gather windows ``indices`` with one index operation per tensor (the trainer's fast path).
+
+        Shapes:
+            -> ``x [B, L, N, F_in + K]``, ``y [B, H, N, C]``, ``mask [B, H, N, C]``
+        """
+        starts = self.starts[torch.as_tensor(indices, dtype=torch.int64)]
+        input_steps = starts[:, None] + self._input_offsets
+        target_steps = starts[:, None] + self._target_offsets
+        x = self.inputs[input_steps]
+        if self.covariates is not None:
+            x = torch.cat([x, self._expand(self.covariates[input_steps])], dim=-1)
+        return x, self.targets[target_steps], self.target_mask[target_steps]
+
+    def forecast_times(self, index: int) -> pd.DatetimeIndex:
+        """Timestamps of the ``horizon`` target steps of window ``index`` (series input only)."""
+        if self.timestamps is None:
+            raise SensorDataError("forecast_times needs a WindowDataset built from a SensorSeries (arrays carry no timestamps)")
+        start = int(self.starts[index]) + self.lookback
+        return self.timestamps[start : start + self.horizon]
+
+    # --- helpers -----------------------------------------------------------------------
+    def _expand(self, covariates: torch.Tensor) -> torch.Tensor:
+        """``[..., K]`` per step -> ``[..., N, K]`` (a broadcast view); per-sensor ones pass through."""
+        if self._covariates_per_sensor:
+            return covariates
+        return covariates.unsqueeze(-2).expand(*covariates.shape[:-1], self.num_sensors, covariates.shape[-1])
+
+    def _feature_positions(self, features: Sequence[int | str] | None, default: list[int]) -> list[int]:
+        if features is None:
+            return default
+        features = [features] if isinstance(features, (str, int)) else list(features)
+        positions = []
+        for feature in features:
+            if isinstance(feature, str):
+                if self.feature_names is None or feature not in self.feature_names:
+                    raise SensorDataError(f"no feature {feature!r}; the series has {self.feature_names}")
+                positions.append(self.feature_names.index(feature))
+            else:
+                positions.append(int(feature))
+        return positions
+
+    def _covariates(self, covariates: Any, num_steps: int, num_sensors: int) -> torch.Tensor | None:
+        self._covariates_per_sensor = False
+        if covariates is None:
+            return None
+        if isinstance(covariates, str) or (isinstance(covariates, Sequence) and all(isinstance(c, str) for c in covariates)):
+            if self.timestamps is None:
+                raise SensorDataError("covariates by name need a SensorSeries (for its timestamps); pass an array [time, K] instead")
+            return torch.from_numpy(time_covariates(self.timestamps, covariates))
+        table = _as_tensor(covariates, torch.float32)
+        if table.dim() == 3 and tuple(table.shape[:2]) == (num_steps, num_sensors):
+            self._covariates_per_sensor = True
+            return table
+        if table.dim() != 2 or table.shape[0] != num_steps:
+            raise ShapeError(
+                f"covariates must be [time, K] or [time, sensors, K] with time = {num_steps}, "
+                f"sensors = {num_sensors}; got {list(table.shape)}"
+            )
+        return table
+
+
+def _as_tensor(data: Any, dtype: torch.dtype) -> torch.Tensor:
+    """A tensor sharing memory with ``data`` where dtypes allow (numpy arrays included)."""
+    if isinstance(data, torch.Tensor):
+        return data if data.dtype == dtype else data.to(dtype)
+    array = np.asarray(data)
+    tensor = torch.from_numpy(array) if array.flags.writeable else torch.from_numpy(array.copy())
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)
+
+
+def _select(tensor: torch.Tensor, positions: list[int]) -> torch.Tensor:
+    """Features ``positions`` of ``[time, sensors, features]``: a view when they are consecutive."""
+    count = tensor.shape[2]
+    for position in positions:
+        if not 0 <= position < count:
+            raise SensorDataError(f"feature position {position} out of range for {count} features")
+    first = positions[0] if positions else 0
+    if positions == list(range(first, first + len(positions))):
+        return tensor[:, :, first : first + len(positions)]
+    return tensor[:, :, positions]
