@@ -1,0 +1,27 @@
+"""Masked forecast metrics (DCRNN / Graph WaveNet convention) and their tables.
+
+``masked_mae``, ``masked_rmse`` and ``masked_mape`` take NumPy arrays or torch tensors;
+``horizon_metrics`` scores each horizon step; ``metrics_table`` prints steps 3/6/12 and the
+average. This package imports torch, NumPy and pandas only (no training framework).
+"""
+
+from stgraph.metrics.masked import (
+    HorizonMetrics,
+    horizon_metrics,
+    masked_mae,
+    masked_mape,
+    masked_rmse,
+    observed_mask,
+)
+from stgraph.metrics.report import horizon_label, metrics_table
+
+__all__ = [
+    "masked_mae",
+    "masked_rmse",
+    "masked_mape",
+    "observed_mask",
+    "HorizonMetrics",
+    "horizon_metrics",
+    "metrics_table",
+    "horizon_label",
+]

@@ -1,0 +1,212 @@
+"""Forecasts that need no training: historical average and last value.
+
+Both forecast the windows of a :class:`~stgraph.data.series.SensorSeries` the way
+:class:`~stgraph.data.windows.WindowDataset` cuts them: the window starting at step ``s``
+reads inputs ``s .. s+lookback-1`` and forecasts steps ``s+lookback .. s+lookback+horizon-1``.
+The result, ``[windows, horizon, sensors, channels]`` in original units, goes straight into
+:func:`stgraph.metrics.horizon_metrics` with the windows' targets and mask.
+
+DCRNN (Li et al., ICLR 2018, Table 1) reports both as baselines ("HA" and, in its baseline
+script, a "static" forecast that repeats the current reading).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from stgraph.data.series import SensorSeries
+from stgraph.errors import SensorDataError
+
+__all__ = ["HistoricalAverage", "last_value"]
+
+logger = logging.getLogger(__name__)
+
+_DAY = pd.Timedelta(days=1)
+
+
+class HistoricalAverage:
+    r"""Historical average: the mean training reading at the same time of week, per sensor.
+
+    For sensor :math:`n` and time-of-week slot :math:`k` (Monday 00:00 is slot 0; a week has
+    ``7 * 24 h / interval`` slots),
+
+    .. math::
+        \hat y_{n,k} = \frac{1}{|T_k|}\sum_{t \in T_k} x_{t,n}
+
+    over the *observed* training readings :math:`T_k` in that slot, as DCRNN's
+    ``historical_average_predict`` does (it averages the non-null readings one week apart).
+    The forecast depends only on the target's time, not on the inputs.
+
+    Fallbacks, for slots without an observed training reading (for instance Los-loop, which
+    spans a single week, so a 70 % training period never sees Saturday and Sunday):
+
+    1. the mean at the same **time of day** over all training days;
+    2. else the sensor's mean over the whole training period.
+
+    How many entries used each fallback is kept in ``filled_from_day_`` and
+    ``filled_from_sensor_mean_``. A sensor with no observed training reading at all is an
+    error: there is nothing to average.
+
+    Args:
+        features: features to forecast (names or positions; default the first, as
+            :class:`~stgraph.data.windows.WindowDataset`'s targets).
+
+    Attributes (after :meth:`fit`):
+        profile_: float64 ``[slots_per_week, sensors, channels]``.
+        sensor_ids_, feature_names_, interval_: what the profile was fitted on.
+    """
+
+    def __init__(self, *, features: Sequence[int | str] | None = None) -> None:
+        self.features = features
+
+    def fit(self, train: SensorSeries) -> HistoricalAverage:
+        """Average the observed readings of ``train`` (the training period only) per slot.
+
+        Shapes:
+            train: ``[time, sensors, features]`` -> ``profile_ [slots_per_week, sensors, channels]``
+        """
+        positions = _feature_positions(train, self.features)
+        values = train.values[:, :, positions].astype(np.float64)
+        observed = train.mask[:, :, positions]
+        slots_per_day = _slots_per_day(train)
+        slots = _slot_of_week(train.timestamps, train.interval)
+
+        shape = (7 * slots_per_day,) + values.shape[1:]
+        sums, counts = np.zeros(shape), np.zeros(shape)
+        np.add.at(sums, slots, np.where(observed, values, 0.0))
+        np.add.at(counts, slots, observed)
+
+        day_sums = sums.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0)
+        day_counts = counts.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0)
+        sensor_sums, sensor_counts = sums.sum(axis=0), counts.sum(axis=0)
+
+        never = np.flatnonzero((sensor_counts == 0).any(axis=-1))
+        if never.size:
+            names = ", ".join(train.sensor_ids[i] for i in never[:10])
+            raise SensorDataError(
+                f"{train.source or 'series'}: {never.size} sensors have no observed reading in the training "
+                f"period, so there is nothing to average: {names}{' ...' if never.size > 10 else ''}"
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            week_mean = sums / counts
+            day_mean = np.tile(day_sums / day_counts, (7, 1, 1))
+            sensor_mean = sensor_sums / sensor_counts
+        from_day = (counts == 0) & (np.tile(day_counts, (7, 1, 1)) > 0)
+        from_sensor = (counts == 0) & ~from_day
+        self.profile_ = np.where(counts > 0, week_mean, np.where(from_day, day_mean, sensor_mean))
+        self.filled_from_day_ = int(from_day.sum())
+        self.filled_from_sensor_mean_ = int(from_sensor.sum())
+        if self.filled_from_day_ or self.filled_from_sensor_mean_:
+            logger.info(
+                "historical average: %d of %d (slot, sensor, channel) entries had no training reading; "
+                "%d use the same time of day, %d the sensor mean",
+                self.filled_from_day_ + self.filled_from_sensor_mean_,
+                self.profile_.size,
+                self.filled_from_day_,
+                self.filled_from_sensor_mean_,
+            )
+        self.sensor_ids_ = list(train.sensor_ids)
+        self.feature_names_ = [train.feature_names[p] for p in positions]
+        self.interval_ = train.interval
+        return self
+
+    def predict(self, series: SensorSeries, starts: Sequence[int] | np.ndarray, *, lookback: int = 12, horizon: int = 12) -> np.ndarray:
+        """Forecast the windows of ``series`` starting at ``starts``.
+
+        Shapes:
+            starts: ``[windows]`` -> float32 ``[windows, horizon, sensors, channels]``
+        """
+        if not hasattr(self, "profile_"):
+            raise SensorDataError("HistoricalAverage.predict called before fit")
+        where = series.source or "series"
+        if list(series.sensor_ids) != self.sensor_ids_:
+            raise SensorDataError(f"{where}: sensors differ from those the historical average was fitted on (align the series first)")
+        if series.interval != self.interval_:
+            raise SensorDataError(f"{where}: interval {series.interval} differs from the fitted {self.interval_}")
+        missing = [name for name in self.feature_names_ if name not in series.feature_names]
+        if missing:
+            raise SensorDataError(f"{where}: features {missing} the historical average was fitted on are not in the series")
+        steps = _target_steps(series, starts, lookback, horizon)
+        slots = _slot_of_week(series.timestamps, series.interval)[steps]
+        return self.profile_[slots].astype(np.float32)
+
+
+def last_value(
+    series: SensorSeries,
+    starts: Sequence[int] | np.ndarray,
+    *,
+    lookback: int = 12,
+    horizon: int = 12,
+    features: Sequence[int | str] | None = None,
+) -> np.ndarray:
+    """Repeat the last observed input reading over the whole horizon, per sensor.
+
+    The reading is the most recent *observed* one at or before the window's last input step
+    (``s + lookback - 1``); when the whole input of a sensor is missing it comes from earlier
+    in the series. Where a sensor has no observed reading up to that step the forecast is
+    NaN (a warning gives the count); masked metrics ignore it only where the target is
+    missing too.
+
+    Shapes:
+        starts: ``[windows]`` -> float32 ``[windows, horizon, sensors, channels]``
+    """
+    positions = _feature_positions(series, features)
+    steps = _target_steps(series, starts, lookback, horizon)
+    values = series.values[:, :, positions]
+    observed = series.mask[:, :, positions]
+    time = np.arange(series.num_steps)[:, None, None]
+    latest = np.maximum.accumulate(np.where(observed, time, -1), axis=0)  # [time, sensors, channels]
+    last_input = steps[:, 0] - 1
+    source_step = latest[last_input]  # [windows, sensors, channels]
+    forecast = np.take_along_axis(values, np.maximum(source_step, 0), axis=0)
+    forecast = np.where(source_step >= 0, forecast, np.float32(np.nan))
+    unknown = int((source_step < 0).sum())
+    if unknown:
+        logger.warning("last value: %d (window, sensor, channel) forecasts are NaN: no reading observed before them", unknown)
+    return np.repeat(forecast[:, None], horizon, axis=1).astype(np.float32)
+
+
+def _feature_positions(series: SensorSeries, features: Sequence[int | str] | None) -> list[int]:
+    if features is None:
+        return [0]
+    positions = []
+    for feature in features:
+        if isinstance(feature, str):
+            if feature not in series.feature_names:
+                raise SensorDataError(f"{series.source or 'series'}: no feature {feature!r}; features are {series.feature_names}")
+            positions.append(series.feature_names.index(feature))
+        elif not 0 <= int(feature) < series.num_features:
+            raise SensorDataError(f"{series.source or 'series'}: feature position {feature} is out of range 0..{series.num_features - 1}")
+        else:
+            positions.append(int(feature))
+    return positions
+
+
+def _slots_per_day(series: SensorSeries) -> int:
+    slots, remainder = divmod(_DAY, series.interval)
+    if remainder != pd.Timedelta(0):
+        raise SensorDataError(f"{series.source or 'series'}: interval {series.interval} does not divide a day; a time-of-week profile needs it to")
+    return int(slots)
+
+
+def _slot_of_week(timestamps: pd.DatetimeIndex, interval: pd.Timedelta) -> np.ndarray:
+    """Slot of each timestamp within its week, counted from Monday 00:00 in steps of ``interval``."""
+    since_monday = pd.to_timedelta(timestamps.day_of_week, unit="D") + (timestamps - timestamps.normalize())
+    return np.asarray(since_monday // interval, dtype=np.int64)
+
+
+def _target_steps(series: SensorSeries, starts, lookback: int, horizon: int) -> np.ndarray:
+    """``[windows, horizon]`` step indices of the targets; checks that every window fits."""
+    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    last = series.num_steps - lookback - horizon
+    outside = starts[(starts < 0) | (starts > last)]
+    if outside.size:
+        raise SensorDataError(
+            f"{series.source or 'series'}: {outside.size} window starts do not fit {series.num_steps} steps with "
+            f"lookback {lookback} + horizon {horizon} (first: {outside[0]}; valid starts are 0..{last})"
+        )
+    return starts[:, None] + lookback + np.arange(horizon)

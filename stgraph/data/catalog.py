@@ -1,0 +1,735 @@
+"""The datasets stgraph knows: what they hold, where to get them, how to check the files.
+
+Every entry states sensors, steps, sampling interval, units, the value that marks a missing
+reading, the source, the papers to cite, and for each file its download address (a raw GitHub
+URL pinned to a commit), size and checksum. A checksum is a sha256 or, where only that is
+known, the git blob id of the file in the repository it comes from (what ``git hash-object``
+prints). Where neither is known the entry says so, and such files are used unverified.
+
+Files live in ``<data root>/<dataset key>/`` (see :mod:`stgraph.io.paths`); the committed
+sample lives in the checkout's ``datasets/sample``.
+
+Example:
+    >>> from stgraph.data.catalog import get_dataset, dataset_status
+    >>> get_dataset("METR-LA").sensors
+    207
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from stgraph.errors import SensorDataError
+from stgraph.io.atomic import atomic_write
+from stgraph.io.download import ChecksumError, DownloadError, download, verify_file
+from stgraph.io.paths import checkout_datasets_dir, data_root
+
+__all__ = [
+    "Citation",
+    "DataFile",
+    "Dataset",
+    "FileStatus",
+    "DATASETS",
+    "get_dataset",
+    "dataset_status",
+    "summarize_status",
+    "fetch_dataset",
+    "CHECKSUM_UNKNOWN",
+]
+
+logger = logging.getLogger(__name__)
+
+CHECKSUM_UNKNOWN = "checksum not yet known"
+_STAMP = ".stgraph-verified.json"
+
+
+@dataclass(frozen=True)
+class Citation:
+    authors: str
+    title: str
+    venue: str
+    year: int
+
+    def __str__(self) -> str:
+        return f'{self.authors}, "{self.title}", {self.venue}, {self.year}'
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One file of a dataset.
+
+    Attributes:
+        name: file name inside the dataset folder.
+        role: ``"readings"`` (the signal), ``"adjacency"``, ``"distances"``, ``"locations"``,
+            ``"sensor_ids"`` or ``"attributes"``.
+        description: layout of the file (header, shape, units).
+        url: download address, pinned to a commit; ``None`` for committed files.
+        size: bytes, or ``None`` if not yet known.
+        sha256, git_blob: checksums; either may be ``None`` (not yet known).
+    """
+
+    name: str
+    role: str
+    description: str
+    url: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    git_blob: str | None = None
+
+    @property
+    def checksum(self) -> str:
+        """``"sha256 <hex>"``, ``"git blob <hex>"`` or ``"checksum not yet known"``."""
+        if self.sha256:
+            return f"sha256 {self.sha256}"
+        if self.git_blob:
+            return f"git blob {self.git_blob}"
+        return CHECKSUM_UNKNOWN
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A traffic dataset: the readings, the sensor graph, and what is known about them.
+
+    Attributes:
+        key: folder name under the data root and the name ``stgraph download`` takes.
+        name: the name papers use (``"PeMSD7(M)"``).
+        description: one sentence on what and where.
+        sensors, steps: readings table size ``[steps, sensors]``.
+        interval: sampling interval (``"5min"``).
+        start: timestamp of the first step; ``calendar`` says whether steps are contiguous.
+        features: reading channels, in file order; ``units`` maps each to its unit.
+        null_value: the reading that means "missing" (``0.0`` for METR-LA speeds), or ``None``.
+        missing_share: fraction of readings missing, where measured; ``None`` otherwise.
+        source: who collected the readings.
+        citations: papers to cite for the data and the release used here.
+        files: the files, readings first.
+        bundled: committed with the source (the sample), nothing to download.
+    """
+
+    key: str
+    name: str
+    description: str
+    sensors: int
+    steps: int
+    interval: str
+    start: str
+    calendar: str
+    features: tuple[str, ...]
+    units: dict[str, str]
+    null_value: float | None
+    missing_share: float | None
+    source: str
+    citations: tuple[Citation, ...]
+    files: tuple[DataFile, ...]
+    notes: str = ""
+    bundled: bool = False
+
+    def folder(self, root: str | os.PathLike | None = None) -> Path:
+        """Where this dataset's files live: ``<root>/<key>``; the sample stays in the checkout."""
+        if self.bundled:
+            checkout = checkout_datasets_dir()
+            if checkout is not None:
+                return checkout / self.key
+        return data_root(root) / self.key
+
+
+@dataclass(frozen=True)
+class FileStatus:
+    """Local state of one file: ``state`` is ``"verified"``, ``"present"`` (not verified),
+    ``"partial"`` (an interrupted download), ``"missing"`` or ``"corrupt"``."""
+
+    file: DataFile
+    path: Path
+    state: str
+    detail: str = ""
+
+
+def _raw(repo: str, commit: str, path: str) -> str:
+    return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+
+
+_DCRNN = ("liyaguang/DCRNN", "602afd9d767d3aa1c9b3eac51710d6aeee12c227")
+_TGCN = ("lehaifeng/T-GCN", "219a2346f5bf68d54d91a948e7a41a08f9edc46b")
+_ASTGNN = ("guoshnBJTU/ASTGNN", "9c2e19b98c4cedf1f35214d8789685b6381b3aad")
+_HAZDZZ = ("hazdzz/STGCN", "34a1cbd3485751a7fc4745a948946f459abeae11")
+_HAZDZZ_PEMSM = ("hazdzz/STGCN", "2fd880c885fb655e63ff038e26f1c4356af0cfe2")
+_STGCN = ("VeritasYin/STGCN_IJCAI-18", "747007ab01d56762c1a6bad89b255700cedf204d")
+
+_JAGADISH = Citation(
+    "H. V. Jagadish, J. Gehrke, A. Labrinidis, Y. Papakonstantinou, J. M. Patel, R. Ramakrishnan, C. Shahabi",
+    "Big data and its technical challenges",
+    "Communications of the ACM 57(7)",
+    2014,
+)
+_DCRNN_PAPER = Citation(
+    "Y. Li, R. Yu, C. Shahabi, Y. Liu",
+    "Diffusion Convolutional Recurrent Neural Network: Data-Driven Traffic Forecasting",
+    "ICLR",
+    2018,
+)
+_ASTGCN_PAPER = Citation(
+    "S. Guo, Y. Lin, N. Feng, C. Song, H. Wan",
+    "Attention Based Spatial-Temporal Graph Convolutional Networks for Traffic Flow Forecasting",
+    "AAAI",
+    2019,
+)
+_STSGCN_PAPER = Citation(
+    "C. Song, Y. Lin, S. Guo, H. Wan",
+    "Spatial-Temporal Synchronous Graph Convolutional Networks: A New Framework for "
+    "Spatial-Temporal Network Data Forecasting",
+    "AAAI",
+    2020,
+)
+_ASTGNN_PAPER = Citation(
+    "S. Guo, Y. Lin, H. Wan, X. Li, G. Cong",
+    "Learning Dynamics and Heterogeneity of Spatial-Temporal Graph Data for Traffic Forecasting",
+    "IEEE Transactions on Knowledge and Data Engineering",
+    2021,
+)
+_STGCN_PAPER = Citation(
+    "B. Yu, H. Yin, Z. Zhu",
+    "Spatio-Temporal Graph Convolutional Networks: A Deep Learning Framework for Traffic Forecasting",
+    "IJCAI",
+    2018,
+)
+_TGCN_PAPER = Citation(
+    "L. Zhao, Y. Song, C. Zhang, Y. Liu, P. Wang, T. Lin, M. Deng, H. Li",
+    "T-GCN: A Temporal Graph Convolutional Network for Traffic Prediction",
+    "IEEE Transactions on Intelligent Transportation Systems 21(9)",
+    2020,
+)
+_ASTGCN_ATTR_PAPER = Citation(
+    "J. Zhu, Q. Wang, C. Tao, H. Deng, L. Zhao, H. Li",
+    "AST-GCN: Attribute-Augmented Spatiotemporal Graph Convolutional Network for Traffic Forecasting",
+    "IEEE Access 9",
+    2021,
+)
+
+_PEMS_FLOW_NOTE = (
+    "Readings are flow aggregated to 5 minutes from Caltrans PeMS detectors. 0 is treated as "
+    "missing, the convention of the benchmark code that masks zero targets; note that a zero "
+    "flow can also be a genuinely empty road at night. Edge costs in the graph CSV have no "
+    "documented unit."
+)
+
+
+def _pems_flow(number: str, sensors: int, steps: int, start: str, features: tuple[str, ...], npz_blob: str,
+               csv_size: int, csv_sha256: str, citation: Citation, extra_files: tuple[DataFile, ...] = ()) -> Dataset:
+    units = {"flow": "vehicles per 5 min", "occupancy": "fraction of time occupied", "speed": "mph"}
+    edge_columns = "from,to,distance with raw PeMS station ids" if number == "03" else "from,to,cost with 0-based node indices"
+    return Dataset(
+        key=f"pems{number}",
+        name=f"PEMS{number}",
+        description=f"Caltrans PeMS District {number.lstrip('0')} traffic {'flow' if len(features) == 1 else 'flow, occupancy and speed'}.",
+        sensors=sensors,
+        steps=steps,
+        interval="5min",
+        start=start,
+        calendar="contiguous",
+        features=features,
+        units={f: units[f] for f in features},
+        null_value=0.0,
+        missing_share=None,
+        source=f"Caltrans Performance Measurement System (PeMS), District {number.lstrip('0')}",
+        citations=(citation, _ASTGNN_PAPER),
+        files=(
+            DataFile(
+                f"PEMS{number}.npz",
+                "readings",
+                f"NumPy archive, key 'data': float array [{steps}, {sensors}, {len(features)}] ({', '.join(features)}).",
+                _raw(*_ASTGNN, f"data/PEMS{number}/PEMS{number}.npz"),
+                git_blob=npz_blob,
+            ),
+            DataFile(
+                f"PEMS{number}.csv",
+                "distances",
+                f"Edge list with header ({edge_columns}).",
+                _raw(*_ASTGNN, f"data/PEMS{number}/PEMS{number}.csv"),
+                size=csv_size,
+                sha256=csv_sha256,
+            ),
+        )
+        + extra_files,
+        notes=_PEMS_FLOW_NOTE,
+    )
+
+
+_ENTRIES = (
+    Dataset(
+        key="metr-la",
+        name="METR-LA",
+        description="Loop-detector speeds on Los Angeles County highways (LA Metro).",
+        sensors=207,
+        steps=34272,
+        interval="5min",
+        start="2012-03-01 00:00",
+        calendar="contiguous",
+        features=("speed",),
+        units={"speed": "mph"},
+        null_value=0.0,
+        missing_share=None,
+        source="Los Angeles Metropolitan Transportation Authority (LA Metro) loop detectors, via ADMS",
+        citations=(_JAGADISH, _DCRNN_PAPER),
+        files=(
+            DataFile(
+                "metr-la.h5",
+                "readings",
+                "pandas HDF5 frame: DatetimeIndex x 207 sensor-id columns, speed in mph, 0 = missing.",
+                _raw(*_TGCN, "STGC-GNN/data/METR-LA/metr-la.h5"),
+                git_blob="7df0003054d1bccd255d38949b2ef011dcadad3f",
+            ),
+            DataFile(
+                "graph_sensor_ids.txt",
+                "sensor_ids",
+                "One line of 207 comma-separated sensor ids: the node order.",
+                _raw(*_DCRNN, "data/sensor_graph/graph_sensor_ids.txt"),
+                size=1448,
+                sha256="3ba026caa2e6263ab0ea54b0fa1b125dbfa7216544cd05313b555e826292b990",
+            ),
+            DataFile(
+                "graph_sensor_locations.csv",
+                "locations",
+                "CSV index,sensor_id,latitude,longitude; 207 rows.",
+                _raw(*_DCRNN, "data/sensor_graph/graph_sensor_locations.csv"),
+                size=6341,
+                sha256="eb8ea96e07358b45d0e4ba3b89c2673fa20c54af50150249e627389e749ade6f",
+            ),
+            DataFile(
+                "adj_mx.pkl",
+                "adjacency",
+                "DCRNN pickle (sensor_ids, id_to_index, adj_mx float32 [207, 207]); 1722 non-zeros.",
+                _raw(*_DCRNN, "data/sensor_graph/adj_mx.pkl"),
+                size=680459,
+                sha256="a35687c6e15aa228dc45027b0ed2a0ea0f4ec78f573deb992c595092d12f61b3",
+            ),
+            DataFile(
+                "distances_la_2012.csv",
+                "distances",
+                "CSV from,to,cost: road-network distances between sensors (covers more sensors than the 207).",
+                _raw(*_DCRNN, "data/sensor_graph/distances_la_2012.csv"),
+                git_blob="759d2bc751c89b91fd63dc1fc8ceba904a85b1c2",
+            ),
+        ),
+        notes="The readings file comes from the T-GCN repository, which holds the DCRNN release "
+        "byte for byte (same git blob as the published metr-la.h5).",
+    ),
+    Dataset(
+        key="pems-bay",
+        name="PEMS-BAY",
+        description="Caltrans PeMS speeds in the San Francisco Bay Area.",
+        sensors=325,
+        steps=52116,
+        interval="5min",
+        start="2017-01-01 00:00",
+        calendar="contiguous",
+        features=("speed",),
+        units={"speed": "mph"},
+        null_value=0.0,
+        missing_share=None,
+        source="Caltrans Performance Measurement System (PeMS), District 4",
+        citations=(_DCRNN_PAPER,),
+        files=(
+            DataFile(
+                "vel.csv",
+                "readings",
+                "STGCN csv form of the speeds: one row per 5-minute step, one column per sensor, no "
+                "timestamp column.",
+                _raw(*_HAZDZZ, "data/pems-bay/vel.csv"),
+                git_blob="1af4f85c66d453a82fe141f3055078b9fe9fb6fe",
+            ),
+            DataFile(
+                "graph_sensor_locations_bay.csv",
+                "locations",
+                "Headerless CSV sensor_id,latitude,longitude; 325 rows.",
+                _raw(*_DCRNN, "data/sensor_graph/graph_sensor_locations_bay.csv"),
+                size=9750,
+                sha256="276ee01059610774d4e59572507f7e32eaac21f1f5882fcd9e3d7d426a4b7a6c",
+            ),
+            DataFile(
+                "distances_bay_2017.csv",
+                "distances",
+                "Headerless CSV from_id,to_id,distance (road-network distance); 8358 rows.",
+                _raw(*_DCRNN, "data/sensor_graph/distances_bay_2017.csv"),
+                size=175771,
+                sha256="e5feed06bfa1ba4c554a946d0e03d99f2018365eec5a8f28fd8504dea9d082b5",
+            ),
+            DataFile(
+                "adj_mx_bay.pkl",
+                "adjacency",
+                "DCRNN pickle (sensor_ids, id_to_index, adj_mx float32 [325, 325]); 2694 non-zeros.",
+                _raw(*_DCRNN, "data/sensor_graph/adj_mx_bay.pkl"),
+                size=1681480,
+                sha256="116275f5704d0d492018e14c047f7ae5004385b450aa907f88424055a4a97370",
+            ),
+        ),
+        notes="The DCRNN paper describes January to May 2017; the published table has 52116 "
+        "steps. The HDF5 form (pems-bay.h5, with timestamps) has no checksum known here, so the "
+        "catalog uses the STGCN re-implementation's csv form, which has no timestamps.",
+    ),
+    _pems_flow(
+        "03", 358, 26208, "2018-09-01 00:00", ("flow",), "b4487154fc9611a3bf9856b0aad34efa610ea8ae",
+        11994, "b978bc1fee8172ac0bb02e6478f0376b68d172ee88c0c3121c60241e42c89fc6", _STSGCN_PAPER,
+        extra_files=(
+            DataFile(
+                "PEMS03.txt",
+                "sensor_ids",
+                "358 PeMS station ids, one per line, in node order.",
+                _raw(*_ASTGNN, "data/PEMS03/PEMS03.txt"),
+                size=2862,
+                sha256="553bd79618c1e7eb195b467b5a3114d44c5adb43f7ab8b19789fd9dfaa43c439",
+            ),
+        ),
+    ),
+    _pems_flow(
+        "04", 307, 16992, "2018-01-01 00:00", ("flow", "occupancy", "speed"), "a1a39eac4b86963b1ac22874fd1cc693eb642cd2",
+        4852, "68ffaa80447eb34428a9999dc28363c61406ec0fd714686d0582d2386ac6f5f7", _ASTGCN_PAPER,
+    ),
+    _pems_flow(
+        "07", 883, 28224, "2017-05-01 00:00", ("flow",), "28c547f80eb8804d3e378168c80f77f82db2680a",
+        15016, "f7d127ebf976f1e2d93dc7d7275cef6d8c4c1828c7c8bfbaf3ee1254491314f1", _STSGCN_PAPER,
+    ),
+    _pems_flow(
+        "08", 170, 17856, "2016-07-01 00:00", ("flow", "occupancy", "speed"), "f5f3e84a00417573aa8487fe1e9e8cd13c6026c8",
+        4032, "859d68e7583ed4e6016588eaaca494d3ece286dae361614c5c1833017f87eaa7", _ASTGCN_PAPER,
+    ),
+    Dataset(
+        key="pemsd7m",
+        name="PeMSD7(M)",
+        description="Caltrans PeMS District 7 (Los Angeles) speeds at 228 stations, weekdays only.",
+        sensors=228,
+        steps=12672,
+        interval="5min",
+        start="2012-05-01 00:00",
+        calendar="weekdays of May and June 2012 only (44 days x 288 steps); not contiguous",
+        features=("speed",),
+        units={"speed": "mph"},
+        null_value=None,
+        missing_share=None,
+        source="Caltrans Performance Measurement System (PeMS), District 7",
+        citations=(_STGCN_PAPER,),
+        files=(
+            DataFile(
+                "V_228.csv",
+                "readings",
+                "Headerless CSV: 12672 rows (5-minute steps) x 228 stations, speed in mph.",
+                _raw(*_HAZDZZ_PEMSM, "data/road_traffic/PeMS-M/V_228.csv"),
+                size=72230400,
+                sha256="9731c9874a05b5ca88f482062760efb0cbf38816721969a072907fe381d6adb7",
+                git_blob="2a76cb181e8e917c5d9b85891d26614981024fab",
+            ),
+            DataFile(
+                "W_228.csv",
+                "distances",
+                "Headerless 228 x 228 symmetric matrix of station distances in metres.",
+                _raw(*_HAZDZZ_PEMSM, "data/road_traffic/PeMS-M/W_228.csv"),
+                size=1299600,
+                sha256="c558c602b7937fb3ecb3835938fe8f61a34efa4c51e0ae3f61ed93ecc680060e",
+            ),
+            DataFile(
+                "PeMSD7_M_Station_Info.csv",
+                "locations",
+                "CSV (unnamed index), ID, Fwy, Dir, District, Latitude, Longitude; rows in W_228 order.",
+                _raw(*_STGCN, "dataset/PeMSD7_M_Station_Info.csv"),
+                size=9118,
+                sha256="5a9744215880f2ec1a5b3efdbd6ee662eb1533b9b3d68924d85f5e45c28a02fe",
+            ),
+        ),
+        notes="STGCN weights: w = exp(-(d/10000)^2 / 0.1), kept where w >= 0.5 (reference code). "
+        "No missing-value marker is documented for this release.",
+    ),
+    Dataset(
+        key="los-loop",
+        name="Los-loop",
+        description="The first week of METR-LA (same 207 sensors and order) with missing readings filled in.",
+        sensors=207,
+        steps=2016,
+        interval="5min",
+        start="2012-03-01 00:00",
+        calendar="contiguous",
+        features=("speed",),
+        units={"speed": "mph"},
+        null_value=None,
+        missing_share=0.0,
+        source="LA Metro loop detectors (METR-LA), gaps filled by the T-GCN authors",
+        citations=(_TGCN_PAPER, _JAGADISH),
+        files=(
+            DataFile(
+                "los_speed.csv",
+                "readings",
+                "CSV: a header of 207 sensor ids, then 2016 rows of speed in mph; no timestamp column "
+                "(row t is 2012-03-01 00:00 + 5 min x t).",
+                _raw(*_TGCN, "data/los_speed.csv"),
+                size=3402125,
+                sha256="7b732d86ae32b2930595becba28aff39dacbfb2197e250fc0332e1744ce2cbf4",
+            ),
+            DataFile(
+                "los_adj.csv",
+                "adjacency",
+                "Headerless symmetric 207 x 207 weighted adjacency (2833 non-zeros, weights in [0.1, 1]).",
+                _raw(*_TGCN, "data/los_adj.csv"),
+                size=111686,
+                sha256="7a6eb41e10677992b5af50f5ab187c6c05c5c3a92cb973950cfddbf857361e76",
+            ),
+        ),
+        notes="Because gaps were filled, this is not identical to the raw METR-LA prefix; it has "
+        "only one week, so a same-time-of-week average has no history for part of the week.",
+    ),
+    Dataset(
+        key="sz-taxi",
+        name="SZ-taxi",
+        description="Taxi speeds on 156 major roads of Luohu District, Shenzhen, January 2015.",
+        sensors=156,
+        steps=2976,
+        interval="15min",
+        start="2015-01-01 00:00",
+        calendar="contiguous",
+        features=("speed",),
+        units={"speed": "km/h (assumed; the source does not state the unit)"},
+        null_value=None,
+        missing_share=None,
+        source="Shenzhen taxi GPS trajectories, aggregated per road by the T-GCN authors",
+        citations=(_TGCN_PAPER, _ASTGCN_ATTR_PAPER),
+        files=(
+            DataFile(
+                "sz_speed.csv",
+                "readings",
+                "CSV of 2976 rows (15-minute steps) x 156 roads.",
+                _raw(*_TGCN, "data/sz_speed.csv"),
+                git_blob="9f6331326e34f1e323b84fb91b781250c77a232c",
+            ),
+            DataFile(
+                "sz_adj.csv",
+                "adjacency",
+                "Headerless 156 x 156 binary road-connectivity matrix (532 ones).",
+                _raw(*_TGCN, "data/sz_adj.csv"),
+                size=48672,
+                sha256="4e40e865b29d73df8404f6cc4c1a0c5ba55aa575aef97a4e9ce4fcd30aad16d6",
+            ),
+            DataFile(
+                "sz_poi.csv",
+                "attributes",
+                "Headerless 156 roads x 2976 steps; each row repeats the road's POI category code.",
+                _raw(*_TGCN, "AST-GCN/data/sz_poi.csv"),
+                size=928668,
+                sha256="500dbde4626d85cf2000f41c5a24d2e9f964798c43bfbde6a03f8f1128bab95a",
+            ),
+            DataFile(
+                "sz_weather.csv",
+                "attributes",
+                "Headerless 2976 steps x 156 roads; each row repeats the weather code (1-5).",
+                _raw(*_TGCN, "AST-GCN/data/sz_weather.csv"),
+                size=931488,
+                sha256="fc0cfde12451e0dcd3c6c7941d01bf1aa795f63fb02c96976822dceb29b12561",
+            ),
+        ),
+        notes="Zero speeds occur and are not documented as missing, so no null value is set.",
+    ),
+)
+
+# The committed sample, built by datasets/build_sample.py; sha256s are of the committed bytes.
+_SAMPLE = Dataset(
+    key="sample",
+    name="METR-LA sample",
+    description="Los-loop week for the 207 METR-LA sensors, with the METR-LA graph and 100 raw steps (committed).",
+    sensors=207,
+    steps=2016,
+    interval="5min",
+    start="2012-03-01 00:00",
+    calendar="contiguous",
+    features=("speed",),
+    units={"speed": "mph"},
+    null_value=None,
+    missing_share=0.0,
+    source="Los-loop (T-GCN) and METR-LA (DCRNN; STGraph-Datasets), see datasets/sample/README.md",
+    citations=(_TGCN_PAPER, _DCRNN_PAPER, _JAGADISH),
+    files=(
+        DataFile(
+            "readings.csv.gz",
+            "readings",
+            "gzip CSV: timestamp column, then 207 sensor-id columns of speed in mph (Los-loop, gaps filled).",
+            size=753691,
+            sha256="d3a5a6bfcfb8653980c744f7113fe2898c359573fa8f098b2fdee5878076b6a8",
+        ),
+        DataFile(
+            "sensor_locations.csv",
+            "locations",
+            "CSV sensor_id,latitude,longitude; 207 rows in node order.",
+            size=5618,
+            sha256="32928910f9647111fa66eb9ae5f9ab1ca9d5cc296b5f9a049ec7073bf663bdcc",
+        ),
+        DataFile(
+            "adjacency.npz",
+            "adjacency",
+            "scipy.sparse CSR .npz of DCRNN's adj_mx [207, 207] float32, 1722 non-zeros.",
+            size=8661,
+            sha256="803a0c8f95ed30dd4091658957f8b8b9f7db64448011f91a8ee3546992ca8daf",
+        ),
+        DataFile(
+            "metr-la-raw100.csv.gz",
+            "readings",
+            "gzip CSV: timestamp column, 207 sensor columns; first 100 raw METR-LA steps, 0 = missing.",
+            size=39464,
+            sha256="560ba010885e0a60dcfc64d01b7d979256d59186ef410ea33a5b0f51ce4b00f4",
+        ),
+    ),
+    notes="Built by datasets/build_sample.py from ../shared/data; used by the demo and the tests.",
+    bundled=True,
+)
+
+DATASETS: dict[str, Dataset] = {entry.key: entry for entry in (*_ENTRIES, _SAMPLE)}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def get_dataset(name: str) -> Dataset:
+    """Look a dataset up by key or paper name, ignoring case and punctuation
+    (``"METR-LA"``, ``"metr_la"``, ``"pemsd7(m)"``)."""
+    wanted = _normalise(name)
+    for entry in DATASETS.values():
+        if wanted in (_normalise(entry.key), _normalise(entry.name)):
+            return entry
+    raise SensorDataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+
+def dataset_status(dataset: Dataset | str, root: str | os.PathLike | None = None, *, verify: bool = False) -> list[FileStatus]:
+    """Local state of each file of ``dataset`` under ``root`` (default: the data root).
+
+    A file counts as ``"verified"`` when its checksum was checked since it last changed
+    (recorded in ``.stgraph-verified.json`` in the dataset folder); ``verify=True`` hashes
+    present files that are not yet recorded. Without a known checksum a file can only be
+    ``"present"``. The committed sample is small and always hashed, and nothing is recorded
+    in its (committed) folder.
+    """
+    dataset = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    folder = dataset.folder(root)
+    if dataset.bundled:
+        return [_file_status(file, folder / file.name, {}, verify=True) for file in dataset.files]
+    stamps = _read_stamps(folder)
+    statuses = [_file_status(file, folder / file.name, stamps, verify) for file in dataset.files]
+    if verify:
+        _write_stamps(folder, stamps)
+    return statuses
+
+
+def _file_status(file: DataFile, path: Path, stamps: dict, verify: bool) -> FileStatus:
+    if not path.is_file():
+        part = path.with_name(path.name + ".part")
+        if part.is_file():
+            return FileStatus(file, path, "partial", f"interrupted download ({part.stat().st_size} bytes in {part.name})")
+        return FileStatus(file, path, "missing")
+    stat = path.stat()
+    if file.size is not None and stat.st_size != file.size:
+        return FileStatus(file, path, "corrupt", f"{stat.st_size} bytes, expected {file.size}")
+    if file.checksum == CHECKSUM_UNKNOWN:
+        return FileStatus(file, path, "present", CHECKSUM_UNKNOWN)
+    if stamps.get(file.name) == _stamp(file, stat):
+        return FileStatus(file, path, "verified", file.checksum)
+    if not verify:
+        return FileStatus(file, path, "present", "not verified yet")
+    try:
+        verify_file(path, sha256=file.sha256, git_blob=file.git_blob)
+    except ChecksumError as error:
+        stamps.pop(file.name, None)
+        return FileStatus(file, path, "corrupt", str(error))
+    stamps[file.name] = _stamp(file, stat)
+    return FileStatus(file, path, "verified", file.checksum)
+
+
+def summarize_status(statuses: list[FileStatus]) -> str:
+    """One phrase for a dataset: ``verified``, ``not downloaded``, ``2/5 files, 1 corrupt``..."""
+    states = [s.state for s in statuses]
+    total = len(states)
+    if all(s == "verified" for s in states):
+        return "verified"
+    if all(s == "missing" for s in states):
+        return "not downloaded"
+    present = sum(s in ("verified", "present") for s in states)
+    parts = [f"{present}/{total} files"]
+    for state in ("verified", "corrupt", "partial"):
+        count = states.count(state)
+        if count:
+            parts.append(f"{count} {state}")
+    return ", ".join(parts)
+
+
+def fetch_dataset(
+    dataset: Dataset | str,
+    root: str | os.PathLike | None = None,
+    *,
+    force: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Download the files of ``dataset`` into ``<root>/<key>``, verifying each one.
+
+    Files already present and verified are kept unless ``force`` (which also discards
+    partial downloads). Files that cannot be fetched are collected and reported together in
+    one :class:`DownloadError` that says which file to place where by hand; a checksum
+    mismatch raises :class:`ChecksumError` at once.
+
+    Returns the paths of the dataset's files.
+    """
+    dataset = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    folder = dataset.folder(root)
+    if dataset.bundled:
+        missing = [f.name for f in dataset.files if not (folder / f.name).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{dataset.name} is committed with the source checkout, not downloaded; missing in {folder}: "
+                f"{', '.join(missing)} (run python datasets/build_sample.py in a checkout)"
+            )
+        return [folder / f.name for f in dataset.files]
+    stamps = _read_stamps(folder)
+    failures = []
+    for file in dataset.files:
+        path = folder / file.name
+        if force:
+            path.with_name(path.name + ".part").unlink(missing_ok=True)
+        elif _file_status(file, path, stamps, verify=True).state in ("verified", "present"):
+            logger.info("%s: already present", path)
+            continue
+        if file.url is None:
+            failures.append(f"  {path}: no download address; place {file.name} there by hand")
+            continue
+        try:
+            download(file.url, path, sha256=file.sha256, git_blob=file.git_blob, size=file.size, progress=progress)
+        except DownloadError as error:
+            failures.append(f"  {file.name}: {error}")
+            continue
+        if file.checksum != CHECKSUM_UNKNOWN:
+            stamps[file.name] = _stamp(file, path.stat())
+            _write_stamps(folder, stamps)
+    _write_stamps(folder, stamps)
+    if failures:
+        raise DownloadError(
+            f"{dataset.name}: {len(failures)} of {len(dataset.files)} files could not be downloaded into {folder}:\n"
+            + "\n".join(failures)
+        )
+    return [folder / f.name for f in dataset.files]
+
+
+def _stamp(file: DataFile, stat: os.stat_result) -> dict:
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "checksum": file.checksum}
+
+
+def _read_stamps(folder: Path) -> dict:
+    try:
+        return json.loads((folder / _STAMP).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_stamps(folder: Path, stamps: dict) -> None:
+    if not folder.is_dir() or stamps == _read_stamps(folder):
+        return
+    try:
+        with atomic_write(folder / _STAMP) as handle:
+            json.dump(stamps, handle, indent=1, sort_keys=True)
+    except OSError as error:  # a read-only data folder: statuses are just not remembered
+        logger.debug("could not record verified files in %s: %s", folder, error)

@@ -1,0 +1,258 @@
+r"""Masked MAE, RMSE and MAPE: the convention of DCRNN (Li et al., ICLR 2018) and Graph WaveNet
+(Wu et al., IJCAI 2019).
+
+A target entry is *observed* when it is not NaN and, unless ``null_value`` is ``None``, not
+equal to ``null_value`` (0.0 for METR-LA / PEMS-BAY speeds, where 0 means "no reading").
+Every metric is a mean over the observed entries only:
+
+.. math::
+    \mathrm{MAE} = \frac{1}{|\Omega|}\sum_{i \in \Omega} |\hat y_i - y_i|, \quad
+    \mathrm{RMSE} = \sqrt{\frac{1}{|\Omega|}\sum_{i \in \Omega} (\hat y_i - y_i)^2}, \quad
+    \mathrm{MAPE} = \frac{1}{|\Omega_{\ne 0}|}\sum_{i \in \Omega_{\ne 0}}
+        \frac{|\hat y_i - y_i|}{|y_i|}
+
+where :math:`\Omega` is the set of observed entries and :math:`\Omega_{\ne 0}` its subset with a
+non-zero target. This equals the reference code's ``mean(loss * mask / mean(mask))``.
+
+Where we differ from the reference code, and why:
+
+- MAPE is a **fraction** (0.073), as the reference functions return it; the papers' tables print
+  it times 100 (7.3 %), and so does :mod:`stgraph.metrics.report`.
+- MAPE always skips zero targets, also with ``null_value=None``; the reference code divides by
+  zero there when the null value is NaN.
+- When nothing is observed the result is NaN, not 0 as in the reference code (which turns the
+  0/0 into 0): an empty horizon step should not look like a perfect forecast.
+- A NaN or infinite *prediction* at an observed entry gives NaN (the reference code hides it
+  with ``nan_to_num``); predictions at masked-out entries never affect the result.
+
+The functions take NumPy arrays or torch tensors and return the same kind: a Python ``float``
+(computed in float64) for NumPy, a 0-d tensor for torch that is differentiable with respect to
+``pred``, so that :func:`masked_mae` can be the training loss. If only one argument is a tensor,
+the other is converted onto its device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+import torch
+
+from stgraph.errors import ShapeError
+
+__all__ = ["observed_mask", "masked_mae", "masked_rmse", "masked_mape", "HorizonMetrics", "horizon_metrics"]
+
+ArrayLike = Union[np.ndarray, torch.Tensor]
+
+
+def observed_mask(target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None) -> ArrayLike:
+    """Bool mask of the target entries that are scored: ``True`` = observed.
+
+    Args:
+        target: readings, any shape.
+        null_value: the value that marks a missing reading (``0.0`` for METR-LA speeds);
+            ``None`` or NaN: only NaN is missing.
+        mask: explicit bool mask, ``True`` = observed, the target's shape. It replaces the
+            ``null_value`` test; NaN targets are excluded in any case.
+
+    Shapes:
+        target, mask: any shape, the same for both -> bool, that shape.
+    """
+    if isinstance(target, torch.Tensor):
+        observed = ~torch.isnan(target) if target.is_floating_point() else torch.ones_like(target, dtype=torch.bool)
+        if mask is not None:
+            mask = torch.as_tensor(mask, device=target.device)
+            _check_mask(mask, target)
+            return observed & mask
+        if null_value is not None and not math.isnan(null_value):
+            observed = observed & (target != null_value)
+        return observed
+    target = np.asarray(target)
+    observed = ~np.isnan(target) if np.issubdtype(target.dtype, np.floating) else np.ones(target.shape, dtype=bool)
+    if mask is not None:
+        mask = np.asarray(mask)
+        _check_mask(mask, target)
+        return observed & mask
+    if null_value is not None and not math.isnan(null_value):
+        observed &= target != null_value
+    return observed
+
+
+def masked_mae(
+    pred: ArrayLike, target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None
+) -> float | torch.Tensor:
+    """Mean absolute error over the observed target entries (see the module docstring).
+
+    Shapes:
+        pred, target, mask: any shape, all the same, e.g. ``[batch, horizon, nodes, channels]``
+        -> ``float`` (NumPy) or 0-d tensor (torch); NaN when no entry is observed.
+    """
+    pred, target, observed = _prepare(pred, target, null_value, mask)
+    error = _masked_error(pred, target, observed)
+    return _mean(error.abs() if isinstance(error, torch.Tensor) else np.abs(error), observed)
+
+
+def masked_rmse(
+    pred: ArrayLike, target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None
+) -> float | torch.Tensor:
+    """Root mean squared error over the observed target entries (see the module docstring).
+
+    Shapes:
+        pred, target, mask: any shape, all the same -> ``float`` or 0-d tensor; NaN when no
+        entry is observed.
+    """
+    pred, target, observed = _prepare(pred, target, null_value, mask)
+    error = _masked_error(pred, target, observed)
+    mse = _mean(error * error, observed)
+    return torch.sqrt(mse) if isinstance(mse, torch.Tensor) else math.sqrt(mse)
+
+
+def masked_mape(
+    pred: ArrayLike, target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None
+) -> float | torch.Tensor:
+    """Mean absolute percentage error as a fraction, over observed non-zero targets.
+
+    Multiply by 100 for the percentages printed in the DCRNN / Graph WaveNet tables.
+
+    Shapes:
+        pred, target, mask: any shape, all the same -> ``float`` or 0-d tensor; NaN when no
+        entry is observed with a non-zero target.
+    """
+    pred, target, observed = _prepare(pred, target, null_value, mask)
+    observed = observed & (target != 0)
+    error = _masked_error(pred, target, observed)
+    if isinstance(error, torch.Tensor):
+        scale = torch.where(observed, target.abs(), torch.ones_like(target))
+        return _mean(error.abs() / scale, observed)
+    scale = np.where(observed, np.abs(target), 1.0)
+    return _mean(np.abs(error) / scale, observed)
+
+
+@dataclass(frozen=True)
+class HorizonMetrics:
+    """Masked MAE, RMSE and MAPE (fraction) at each horizon step, in the target's units.
+
+    Attributes:
+        mae, rmse, mape: float64 ``[horizon]``; ``mae[0]`` is the first step ahead. NaN at a
+            step where nothing is observed.
+        observed: int64 ``[horizon]``, entries scored by MAE and RMSE at each step.
+
+    :meth:`average` follows Graph WaveNet's test loop: the mean of the per-step values
+    (so the average RMSE is the mean of per-step RMSEs, not the RMSE of all entries pooled),
+    over the steps that have observed entries. A NaN forecast at an observed entry still
+    makes the average NaN. For the pooled version call :func:`masked_mae` and friends on the
+    whole arrays.
+    """
+
+    mae: np.ndarray
+    rmse: np.ndarray
+    mape: np.ndarray
+    observed: np.ndarray
+
+    @property
+    def horizon(self) -> int:
+        return len(self.mae)
+
+    def at(self, step: int) -> dict[str, float]:
+        """Metrics at ``step`` steps ahead, counted from 1 (step 12 = 60 min at 5-min intervals)."""
+        if not 1 <= step <= self.horizon:
+            raise ShapeError(f"step must be in 1..{self.horizon}; got {step}")
+        return {"mae": float(self.mae[step - 1]), "rmse": float(self.rmse[step - 1]), "mape": float(self.mape[step - 1])}
+
+    def average(self) -> dict[str, float]:
+        """Mean over horizon steps of each metric, skipping steps with no observed entry."""
+        scored = self.observed > 0
+        if not scored.any():
+            return {"mae": math.nan, "rmse": math.nan, "mape": math.nan}
+        return {name: float(getattr(self, name)[scored].mean()) for name in ("mae", "rmse", "mape")}
+
+
+def horizon_metrics(
+    pred: ArrayLike,
+    target: ArrayLike,
+    null_value: float | None = 0.0,
+    mask: ArrayLike | None = None,
+    *,
+    horizon_axis: int = 1,
+) -> HorizonMetrics:
+    """Masked MAE, RMSE and MAPE for each horizon step, pooling all other axes.
+
+    At step ``h`` each metric is the one of :func:`masked_mae` / :func:`masked_rmse` /
+    :func:`masked_mape` applied to ``pred[:, h]`` and ``target[:, h]``. Tensors are detached
+    and evaluated in float64 on the CPU.
+
+    Shapes:
+        pred, target, mask: ``[batch, horizon, nodes, channels]`` (the horizon on
+        ``horizon_axis``; any other layout works with the right axis) -> :class:`HorizonMetrics`
+        with ``[horizon]`` arrays.
+    """
+    pred, target, mask = (_to_numpy(a) for a in (pred, target, mask))
+    pred, target, observed = _prepare(pred, target, null_value, mask)
+    if pred.ndim == 0 or not -pred.ndim <= horizon_axis < pred.ndim:
+        raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(pred.shape)}")
+    steps = pred.shape[horizon_axis]
+    # [horizon, everything else]
+    pred, target, observed = (np.moveaxis(a, horizon_axis, 0).reshape(steps, -1) for a in (pred, target, observed))
+    error = _masked_error(pred, target, observed)
+    count = observed.sum(axis=1)
+    nonzero = observed & (target != 0)
+    count_nonzero = nonzero.sum(axis=1)
+    relative = np.abs(np.where(nonzero, error, 0.0)) / np.where(nonzero, np.abs(target), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN is the intended result
+        mae = np.abs(error).sum(axis=1) / count
+        rmse = np.sqrt((error * error).sum(axis=1) / count)
+        mape = relative.sum(axis=1) / count_nonzero
+    return HorizonMetrics(mae=mae, rmse=rmse, mape=mape, observed=count.astype(np.int64))
+
+
+def _to_numpy(array):
+    if isinstance(array, torch.Tensor):
+        array = array.detach().cpu()
+        return (array.double() if array.is_floating_point() else array).numpy()
+    return array
+
+
+def _prepare(pred, target, null_value, mask):
+    """Convert to one kind (float64 NumPy, or torch in a floating dtype) and build the mask."""
+    if isinstance(pred, torch.Tensor) or isinstance(target, torch.Tensor):
+        reference = pred if isinstance(pred, torch.Tensor) else target
+        dtype = reference.dtype if reference.is_floating_point() else torch.get_default_dtype()
+        pred = torch.as_tensor(pred, device=reference.device).to(dtype)
+        target = torch.as_tensor(target, device=reference.device).to(dtype)
+    else:
+        pred = np.asarray(pred, dtype=np.float64)
+        target = np.asarray(target, dtype=np.float64)
+    if tuple(pred.shape) != tuple(target.shape):
+        raise ShapeError(f"pred and target must have the same shape; got pred {list(pred.shape)}, target {list(target.shape)}")
+    return pred, target, observed_mask(target, null_value, mask)
+
+
+def _masked_error(pred, target, observed):
+    """``pred - target`` where observed, exactly 0 elsewhere.
+
+    Both operands are replaced *before* subtracting, so that a NaN at a masked-out entry can
+    reach neither the value nor (for torch) the gradient.
+    """
+    if isinstance(pred, torch.Tensor):
+        zero = torch.zeros((), dtype=pred.dtype, device=pred.device)
+        return torch.where(observed, pred, zero) - torch.where(observed, target, zero)
+    return np.where(observed, pred, 0.0) - np.where(observed, target, 0.0)
+
+
+def _mean(values, observed):
+    """Sum of ``values`` over observed entries divided by their count; NaN for no entries."""
+    if isinstance(values, torch.Tensor):
+        # 0 / 0 is NaN in torch, without a warning
+        return values.sum() / observed.sum().to(values.dtype)
+    count = int(observed.sum())
+    return float(values.sum() / count) if count else math.nan
+
+
+def _check_mask(mask, target) -> None:
+    if tuple(mask.shape) != tuple(target.shape):
+        raise ShapeError(f"mask must have the target's shape {list(target.shape)}; got {list(mask.shape)}")
+    is_bool = mask.dtype == torch.bool if isinstance(mask, torch.Tensor) else mask.dtype == np.bool_
+    if not is_bool:
+        raise ShapeError(f"mask must be bool (True = observed); got dtype {mask.dtype}")

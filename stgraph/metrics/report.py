@@ -1,0 +1,91 @@
+"""Tables of masked metrics at chosen horizon steps, as the papers print them.
+
+DCRNN and Graph WaveNet report MAE, RMSE and MAPE (in percent) 3, 6 and 12 steps ahead,
+i.e. 15, 30 and 60 minutes at a 5-minute interval; we add the average over all horizon steps
+(see :meth:`HorizonMetrics.average`).
+
+Example (plain text)::
+
+    model          horizon   MAE  RMSE  MAPE (%)
+    last value     15 min   2.05  3.85      5.02
+    ...
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from stgraph.metrics.masked import HorizonMetrics
+
+__all__ = ["horizon_label", "metrics_table"]
+
+
+def horizon_label(step: int, interval: str | datetime.timedelta | pd.Timedelta | None = None) -> str:
+    """``"15 min"`` for step 3 at a 5-minute interval; ``"step 3"`` when the interval is unknown.
+
+    Lead times of two hours or more that are whole hours read ``"3 h"``.
+    """
+    if interval is None:
+        return f"step {step}"
+    minutes = pd.Timedelta(interval).total_seconds() * step / 60
+    if minutes >= 120 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
+
+
+def metrics_table(
+    results: HorizonMetrics | Mapping[str, HorizonMetrics],
+    *,
+    interval: str | datetime.timedelta | pd.Timedelta | None = None,
+    steps: Sequence[int] = (3, 6, 12),
+    markdown: bool = False,
+    digits: int = 2,
+) -> str:
+    """Format per-horizon metrics as a plain-text or Markdown table.
+
+    Args:
+        results: one model's :class:`HorizonMetrics`, or a mapping model name -> metrics
+            (then a ``model`` column comes first, one block of rows per model).
+        interval: sampling interval, to label steps as lead times (``"5min"`` -> 15/30/60 min).
+        steps: horizon steps to show, counted from 1; steps beyond a model's horizon are left
+            out. An ``average`` row over all steps follows.
+        markdown: a GitHub-flavoured Markdown table instead of aligned plain text.
+        digits: decimals for every number. MAPE is shown in percent.
+
+    A NaN (nothing observed at that step) is shown as ``n/a``.
+    """
+    named = {"": results} if isinstance(results, HorizonMetrics) else dict(results)
+    with_model = not isinstance(results, HorizonMetrics)
+    header = (["model"] if with_model else []) + ["horizon", "MAE", "RMSE", "MAPE (%)"]
+    rows = []
+    for name, metrics in named.items():
+        lines = [(horizon_label(step, interval), metrics.at(step)) for step in steps if 1 <= step <= metrics.horizon]
+        lines.append(("average", metrics.average()))
+        for label, values in lines:
+            numbers = [values["mae"], values["rmse"], 100 * values["mape"]]
+            rows.append(([name] if with_model else []) + [label] + [_number(v, digits) for v in numbers])
+    numeric = [False] * (len(header) - 3) + [True] * 3
+    return _markdown(header, rows, numeric) if markdown else _plain(header, rows, numeric)
+
+
+def _number(value: float, digits: int) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _plain(header: list[str], rows: list[list[str]], numeric: list[bool]) -> str:
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells):
+        padded = [c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, numeric)]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(header)] + [line(row) for row in rows])
+
+
+def _markdown(header: list[str], rows: list[list[str]], numeric: list[bool]) -> str:
+    rule = ["---:" if right else "---" for right in numeric]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, rule, *rows])

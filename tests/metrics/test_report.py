@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from stgraph.metrics import HorizonMetrics, horizon_label, metrics_table
+
+
+def metrics(horizon: int, offset: float = 0.0) -> HorizonMetrics:
+    steps = np.arange(1, horizon + 1, dtype=float)
+    return HorizonMetrics(mae=steps + offset, rmse=2 * steps, mape=steps / 100, observed=np.full(horizon, 10))
+
+
+@pytest.mark.parametrize(
+    "step, interval, label",
+    [(3, "5min", "15 min"), (12, "5min", "60 min"), (6, "15min", "90 min"), (12, "15min", "3 h"), (3, None, "step 3")],
+)
+def test_horizon_label(step, interval, label):
+    assert horizon_label(step, interval) == label
+
+
+def test_plain_table_single_model():
+    table = metrics_table(metrics(12), interval="5min")
+    assert table.splitlines() == [
+        "horizon    MAE   RMSE  MAPE (%)",
+        "15 min    3.00   6.00      3.00",
+        "30 min    6.00  12.00      6.00",
+        "60 min   12.00  24.00     12.00",
+        "average   6.50  13.00      6.50",
+    ]
+
+
+def test_markdown_table_several_models_skips_steps_beyond_horizon_and_shows_nan():
+    short = metrics(3)
+    short.mae[2] = np.nan
+    table = metrics_table({"HA": metrics(12), "last value": short}, markdown=True, digits=1)
+    lines = table.splitlines()
+    assert lines[0] == "| model | horizon | MAE | RMSE | MAPE (%) |"
+    assert lines[1] == "| --- | --- | ---: | ---: | ---: |"
+    assert "| HA | step 12 | 12.0 | 24.0 | 12.0 |" in lines
+    assert "| last value | step 3 | n/a | 6.0 | 3.0 |" in lines
+    assert not any("last value | step 6" in line for line in lines)
+    assert len(lines) == 2 + 4 + 2
