@@ -72,7 +72,7 @@ def format_statistics(graph: SensorGraph) -> str:
         f"density               {stats['density']:.4%} of sensor pairs",
         f"connected components  {stats['weak_components']} weak (largest {stats['largest_weak_component']} sensors), "
         f"{stats['strong_components']} strong",
-        f"isolated sensors      {stats['isolated_sensors']}",
+        f"isolated sensors      {stats['isolated_sensors']} (no edge to or from another sensor after thresholding)",
         f"weight range          {_number(stats['weight_min'])} .. {_number(stats['weight_max'])} (mean {_number(stats['weight_mean'])})",
         f"symmetric             {'yes' if stats['symmetric'] else 'no'}",
     ]
