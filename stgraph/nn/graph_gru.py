@@ -1,0 +1,75 @@
+r"""A gated recurrent unit whose matrix products are graph convolutions.
+
+DCRNN's DCGRU (diffusion convolution; Li et al., ICLR 2018, Eq. 3) and T-GCN's cell (GCN
+convolution; Zhao et al., IEEE T-ITS 2020, Eqs. 3-6) are the same cell with a different graph
+convolution, so both models build :class:`GraphGRUCell` and hand it their convolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["GraphGRUCell"]
+
+
+class GraphGRUCell(nn.Module):
+    r"""GRU cell with graph-convolutional gates (DCGRU / T-GCN cell).
+
+    .. math::
+        [\mathbf{r}_t, \mathbf{u}_t] &= \sigma\big(\Theta_{ru} \star_\mathcal{G} [\mathbf{X}_t, \mathbf{H}_{t-1}] + \mathbf{b}_{ru}\big) \\
+        \mathbf{C}_t &= \tanh\big(\Theta_C \star_\mathcal{G} [\mathbf{X}_t, \mathbf{r}_t \odot \mathbf{H}_{t-1}] + \mathbf{b}_C\big) \\
+        \mathbf{H}_t &= \mathbf{u}_t \odot \mathbf{H}_{t-1} + (1 - \mathbf{u}_t) \odot \mathbf{C}_t
+
+    The reset and update gates come out of **one** graph convolution with ``2 * hidden``
+    outputs, as in both reference codes. As there, weights are Glorot-uniform and the gate bias
+    starts at 1 (so the cell starts out neither resetting nor updating) and the candidate bias at
+    0. The biases live in the cell, so any graph convolution without its own bias plugs in.
+
+    Args:
+        in_features: features per sensor in ``x`` at one step.
+        hidden: hidden units per sensor.
+        conv: ``conv(in_features, out_features)`` builds a bias-free graph convolution whose
+            ``forward(x, graph)`` maps ``[..., nodes, in_features]`` to
+            ``[..., nodes, out_features]``; ``graph`` is whatever that convolution takes (an
+            operator, or a list of operators for diffusion convolution). Called twice.
+
+    Shapes:
+        x: ``[batch, nodes, in_features]``, state: ``[batch, nodes, hidden]`` ->
+        new state ``[batch, nodes, hidden]``
+    """
+
+    def __init__(self, in_features: int, hidden: int, conv: Callable[[int, int], nn.Module]) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.hidden = hidden
+        self.gates = conv(in_features + hidden, 2 * hidden)
+        self.candidate = conv(in_features + hidden, hidden)
+        self.gate_bias = nn.Parameter(torch.empty(2 * hidden))
+        self.candidate_bias = nn.Parameter(torch.empty(hidden))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for conv in (self.gates, self.candidate):
+            for weight in conv.parameters():
+                if weight.ndim >= 2:
+                    nn.init.xavier_uniform_(weight)
+        nn.init.ones_(self.gate_bias)
+        nn.init.zeros_(self.candidate_bias)
+
+    def initial_state(self, x: Tensor) -> Tensor:
+        """Zero state ``[batch, nodes, hidden]`` matching ``x`` ``[batch, nodes, features]``."""
+        return x.new_zeros(x.shape[0], x.shape[1], self.hidden)
+
+    def forward(self, x: Tensor, state: Tensor, graph: Any) -> Tensor:
+        gates = torch.sigmoid(self.gates(torch.cat([x, state], dim=-1), graph) + self.gate_bias)
+        reset, update = gates.split(self.hidden, dim=-1)
+        candidate = torch.tanh(self.candidate(torch.cat([x, reset * state], dim=-1), graph) + self.candidate_bias)
+        # u * h + (1 - u) * c, written as c + u * (h - c) to save one pass over the state.
+        return torch.lerp(candidate, state, update)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, hidden={self.hidden}"

@@ -1,0 +1,199 @@
+r"""Convolutions along the time axis of ``[batch, time, nodes, features]`` tensors.
+
+All three layers keep features last (channels-last) and compute a width-:math:`K_t` convolution
+as **one** matrix product: the :math:`K_t` time-shifted views of the input are laid side by
+side along the feature axis and multiplied by a ``[K_t * in_features, out_features]`` weight.
+Where a layer has gates, the gate and the value come out of that same product (the weight has
+twice the outputs), so a gated convolution costs one GEMM, not two.
+
+Convolutions are *valid* (no padding): the output is shorter than the input by
+:math:`(K_t - 1) \cdot d` steps and output step ``t`` sees input steps ``t .. t + (K_t-1) d``,
+i.e. it is aligned with the **last** input step it reads. Nothing reads the future: output
+step ``t`` never depends on input steps after ``t + (K_t - 1) d``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from stgraph.errors import ShapeError
+
+__all__ = ["TemporalConv", "FeatureAlign", "ResidualTemporalConv", "GatedDilatedConv"]
+
+
+class TemporalConv(nn.Module):
+    r"""Valid (unpadded) dilated convolution along time, shared over sensors.
+
+    .. math::
+        \mathbf{Y}_{t} = \mathbf{b} + \sum_{k=0}^{K_t - 1} \mathbf{X}_{t + k d}\,\mathbf{W}_k
+
+    computed as one product of the stacked shifts ``[X_t, X_{t+d}, ..., X_{t+(K_t-1)d}]`` with
+    the ``[K_t * in_features, out_features]`` weight.
+
+    Args:
+        in_features: features per sensor and step in ``x``.
+        out_features: features per sensor and step in the output.
+        temporal_kernel: width :math:`K_t` of the filter in steps.
+        dilation: spacing :math:`d` between the steps the filter reads.
+        bias: add a learned bias.
+
+    Shapes:
+        x: ``[batch, time, nodes, in_features]`` ->
+        ``[batch, time - (temporal_kernel - 1) * dilation, nodes, out_features]``
+    """
+
+    def __init__(self, in_features: int, out_features: int, temporal_kernel: int, *, dilation: int = 1, bias: bool = True) -> None:
+        super().__init__()
+        if temporal_kernel < 1 or dilation < 1:
+            raise ValueError(f"temporal_kernel and dilation must be >= 1, got {temporal_kernel} and {dilation}")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.temporal_kernel = temporal_kernel
+        self.dilation = dilation
+        # Row block k of the weight multiplies the input shifted by k * dilation steps.
+        self.weight = nn.Parameter(torch.empty(out_features, temporal_kernel * in_features))
+        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Same fan-in scaling as torch.nn.Conv2d's default initialisation.
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(self.weight.shape[1])
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    @property
+    def receptive_field(self) -> int:
+        """Input steps one output step depends on: :math:`(K_t - 1) d + 1`."""
+        return (self.temporal_kernel - 1) * self.dilation + 1
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[-1] != self.in_features:
+            raise ShapeError(
+                f"{type(self).__name__} expects x as [batch, time, nodes, {self.in_features}]; got {list(x.shape)}"
+            )
+        steps = x.shape[1] - self.receptive_field + 1
+        if steps < 1:
+            raise ShapeError(
+                f"{type(self).__name__} needs at least {self.receptive_field} time steps "
+                f"(temporal_kernel {self.temporal_kernel}, dilation {self.dilation}); got {x.shape[1]}"
+            )
+        if self.temporal_kernel == 1:
+            stacked = x
+        else:
+            shifts = [x[:, k * self.dilation : k * self.dilation + steps] for k in range(self.temporal_kernel)]
+            stacked = torch.cat(shifts, dim=-1)
+        return F.linear(stacked, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.in_features}, {self.out_features}, temporal_kernel={self.temporal_kernel}, "
+            f"dilation={self.dilation}, bias={self.bias is not None}"
+        )
+
+
+class FeatureAlign(nn.Module):
+    r"""STGCN's residual input: ``x`` brought to ``out_features`` features.
+
+    A bias-free 1x1 projection when ``x`` has more features (the authors' "bottleneck
+    down-sampling"), zero features appended when it has fewer, ``x`` itself when equal.
+
+    Shapes:
+        x: ``[..., in_features]`` -> ``[..., out_features]``
+    """
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.out_features = out_features
+        self.projection = nn.Linear(in_features, out_features, bias=False) if in_features > out_features else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.projection is not None:
+            return self.projection(x)
+        missing = self.out_features - x.shape[-1]
+        return F.pad(x, (0, missing)) if missing > 0 else x
+
+
+class ResidualTemporalConv(nn.Module):
+    r"""STGCN's temporal convolution layer with its residual input (Yu, Yin, Zhu, IJCAI 2018, Eq. 8).
+
+    With :math:`\mathbf{X}^{res}` the input aligned to ``out_features`` by :class:`FeatureAlign`
+    and cropped to the output's steps (its last ``time - K_t + 1``):
+
+    .. math::
+        \text{glu:}\quad [\mathbf{P}, \mathbf{Q}] = \Gamma *_{\mathcal{T}} \mathbf{X},
+            \quad \mathbf{Y} = (\mathbf{P} + \mathbf{X}^{res}) \odot \sigma(\mathbf{Q})
+
+        \text{relu:}\quad \mathbf{Y} = \operatorname{ReLU}(\Gamma *_{\mathcal{T}} \mathbf{X} + \mathbf{X}^{res})
+
+    The paper writes :math:`\mathbf{P} \odot \sigma(\mathbf{Q})`; the residual inside the gate
+    and the ReLU variant (second temporal layer of each ST-Conv block) follow the authors'
+    code (VeritasYin/STGCN_IJCAI-18), which produced the published numbers.
+
+    Args:
+        in_features: features per sensor and step in ``x``.
+        out_features: features per sensor and step in the output.
+        temporal_kernel: filter width :math:`K_t` (3 in the paper).
+        activation: ``"glu"`` (gated linear unit; one product gives :math:`P` and :math:`Q`)
+            or ``"relu"``.
+
+    Shapes:
+        x: ``[batch, time, nodes, in_features]`` -> ``[batch, time - temporal_kernel + 1, nodes, out_features]``
+    """
+
+    def __init__(self, in_features: int, out_features: int, temporal_kernel: int = 3, *, activation: str = "glu") -> None:
+        super().__init__()
+        if activation not in ("glu", "relu"):
+            raise ValueError(f"activation must be 'glu' or 'relu', got {activation!r}")
+        self.activation = activation
+        self.out_features = out_features
+        width = 2 * out_features if activation == "glu" else out_features
+        self.conv = TemporalConv(in_features, width, temporal_kernel)
+        self.align = FeatureAlign(in_features, out_features)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.conv(x)
+        residual = self.align(x[:, x.shape[1] - out.shape[1] :])
+        if self.activation == "glu":
+            value, gate = out.split(self.out_features, dim=-1)
+            return (value + residual) * torch.sigmoid(gate)
+        return torch.relu(out + residual)
+
+
+class GatedDilatedConv(nn.Module):
+    r"""WaveNet's gated activation unit over a dilated causal convolution (Graph WaveNet, Eq. 8).
+
+    .. math::
+        \mathbf{Y} = \tanh(\Theta_1 \star_d \mathbf{X} + \mathbf{b}) \odot
+                     \sigma(\Theta_2 \star_d \mathbf{X} + \mathbf{c})
+
+    The filter and gate convolutions share one product (weight with ``2 * out_features``
+    outputs).
+
+    Args:
+        in_features: features per sensor and step in ``x`` (residual channels).
+        out_features: features per sensor and step in the output (dilation channels).
+        temporal_kernel: filter width (2 in Graph WaveNet).
+        dilation: spacing between the steps the filter reads.
+
+    Shapes:
+        x: ``[batch, time, nodes, in_features]`` ->
+        ``[batch, time - (temporal_kernel - 1) * dilation, nodes, out_features]``
+    """
+
+    def __init__(self, in_features: int, out_features: int, temporal_kernel: int = 2, *, dilation: int = 1) -> None:
+        super().__init__()
+        self.out_features = out_features
+        self.conv = TemporalConv(in_features, 2 * out_features, temporal_kernel, dilation=dilation)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.conv.receptive_field
+
+    def forward(self, x: Tensor) -> Tensor:
+        filter_, gate = self.conv(x).split(self.out_features, dim=-1)
+        return torch.tanh(filter_) * torch.sigmoid(gate)

@@ -1,0 +1,95 @@
+"""DiffusionConv: both variants against terms worked out by hand on a 3-sensor graph."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stgraph.errors import ShapeError
+from stgraph.nn import DiffusionConv, diffusion_terms
+from stgraph.ops import Operator
+
+# Sensors 0 - 1 - 2 on a line. P1 averages a sensor's neighbours; P2 shifts readings round the
+# ring 2 -> 0, 0 -> 1, 1 -> 2. Both are applied as P @ x.
+P1 = torch.tensor([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5], [0.0, 1.0, 0.0]], dtype=torch.float64)
+P2 = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+X = torch.tensor([[1.0], [2.0], [4.0]], dtype=torch.float64)
+
+# variant="power", K = 2 (DCRNN paper, Graph WaveNet code):
+#   P1 x   = [2, (1 + 4)/2, 2]          = [2, 2.5, 2]
+#   P1^2 x = P1 [2, 2.5, 2] = [2.5, (2 + 2)/2, 2.5] = [2.5, 2, 2.5]
+#   P2 x   = [x2, x0, x1]               = [4, 1, 2]
+#   P2^2 x = P2 [4, 1, 2]               = [2, 4, 1]
+POWER = [[1, 2, 4], [2, 2.5, 2], [2.5, 2, 2.5], [4, 1, 2], [2, 4, 1]]
+
+# variant="reference", K = 2 (DCRNN code: x1 = P x0, x2 = 2 P x1 - x0, then x1, x0 = x2, x1):
+#   support P1, starting from x0 = x:
+#     x1 = P1 x                   = [2, 2.5, 2]
+#     x2 = 2 P1 x1 - x0 = 2 [2.5, 2, 2.5] - [1, 2, 4] = [4, 2, 1];  now x0 = [2, 2.5, 2]
+#   support P2 starts from the carried x0 = [2, 2.5, 2], NOT from x:
+#     x1 = P2 x0                  = [2, 2, 2.5]
+#     x2 = 2 P2 x1 - x0 = 2 [2.5, 2, 2] - [2, 2.5, 2] = [3, 1.5, 2]
+REFERENCE = [[1, 2, 4], [2, 2.5, 2], [4, 2, 1], [2, 2, 2.5], [3, 1.5, 2]]
+
+
+def _supports(kind: str):
+    if kind == "operator":
+        return [Operator.from_dense(P1), Operator.from_dense(P2)]
+    return [P1, P2]  # dense tensors, e.g. a learned adjacency
+
+
+@pytest.mark.parametrize("kind", ["operator", "dense"])
+@pytest.mark.parametrize("variant, expected", [("power", POWER), ("reference", REFERENCE)])
+def test_terms_match_hand_computation(kind, variant, expected):
+    terms = diffusion_terms(X, _supports(kind), order=2, variant=variant)
+    assert [t.squeeze(-1).tolist() for t in terms] == expected
+
+
+def test_order_one_has_nothing_to_carry_so_variants_agree():
+    power = diffusion_terms(X, [P1, P2], order=1, variant="power")
+    reference = diffusion_terms(X, [P1, P2], order=1, variant="reference")
+    assert [t.squeeze(-1).tolist() for t in reference] == [[1, 2, 4], [2, 2.5, 2], [4, 1, 2]]
+    assert all(torch.equal(a, b) for a, b in zip(power, reference))
+
+
+@pytest.mark.parametrize("variant, expected", [("power", POWER), ("reference", REFERENCE)])
+def test_layer_is_one_linear_map_of_the_concatenated_terms(variant, expected):
+    layer = DiffusionConv(1, 1, order=2, num_supports=2, variant=variant).double()
+    weights = torch.tensor([[1.0, 10.0, 100.0, 1000.0, 10000.0]], dtype=torch.float64)
+    with torch.no_grad():
+        layer.linear.weight.copy_(weights)
+        layer.linear.bias.fill_(0.5)
+    out = layer(X.expand(2, 3, 3, 1), _supports("operator"))  # [batch, time, nodes, features]
+    expected_out = torch.tensor(expected, dtype=torch.float64).T @ weights.T + 0.5
+    assert out.shape == (2, 3, 3, 1)
+    torch.testing.assert_close(out[1, 2], expected_out)
+
+
+def test_without_self_term_the_input_is_left_out():
+    layer = DiffusionConv(1, 1, order=2, num_supports=2, include_self=False, bias=False).double()
+    assert layer.linear.weight.shape == (1, 4)
+    with torch.no_grad():
+        layer.linear.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0]]))
+    torch.testing.assert_close(layer(X, [P1, P2]).squeeze(-1), torch.tensor(REFERENCE[1], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("variant", ["power", "reference"])
+def test_relabelling_sensors_permutes_the_output(variant):
+    torch.manual_seed(0)
+    a, b = (torch.softmax(torch.randn(6, 6, dtype=torch.float64), dim=1) for _ in range(2))
+    layer = DiffusionConv(3, 4, order=3, num_supports=2, variant=variant).double()
+    x = torch.randn(2, 5, 6, 3, dtype=torch.float64)
+    order = torch.tensor([4, 2, 0, 5, 1, 3])
+    out = layer(x, [Operator.from_dense(a), Operator.from_dense(b)])
+    moved = [Operator.from_dense(m[order][:, order]) for m in (a, b)]
+    torch.testing.assert_close(layer(x[:, :, order], moved), out[:, :, order])
+
+
+def test_wrong_number_of_supports_or_features_is_reported():
+    layer = DiffusionConv(3, 4, num_supports=2)
+    with pytest.raises(ShapeError, match="built for 2 supports, got 1"):
+        layer(torch.randn(5, 3), [P1.float()])
+    with pytest.raises(ShapeError, match=r"\[\.\.\., nodes, 3\], got \[5, 2\]"):
+        layer(torch.randn(5, 2), [P1.float(), P2.float()])
+    with pytest.raises(ValueError, match="unknown diffusion variant 'chebyshev'"):
+        DiffusionConv(3, 4, variant="chebyshev")
