@@ -1,0 +1,141 @@
+"""Forecasts as files: test-split predictions (``.npz``) and forecast tables (CSV or Parquet).
+
+Every export carries the sensor ids and real timestamps, so a forecast can be joined back to
+the readings it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stgraph.errors import ShapeError
+from stgraph.io.atomic import atomic_path
+
+__all__ = ["Predictions", "save_predictions", "load_predictions", "forecast_frame", "write_table", "TABLE_FORMATS"]
+
+TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@dataclass
+class Predictions:
+    """Forecasts for a set of windows, in original units.
+
+    Attributes:
+        prediction: float32 ``[windows, horizon, nodes, channels]``.
+        target: float32, same shape; the observed readings (0 where not observed).
+        mask: bool, same shape; ``True`` = observed.
+        first_step: ``[windows]`` timestamp of each window's first forecast step; step ``h``
+            (from 1) of window ``w`` is at ``first_step[w] + (h - 1) * interval``.
+        interval: sampling interval.
+        sensor_ids: ``[nodes]``; channels: ``[channels]`` feature names.
+    """
+
+    prediction: np.ndarray
+    target: np.ndarray
+    mask: np.ndarray
+    first_step: pd.DatetimeIndex
+    interval: pd.Timedelta
+    sensor_ids: list[str]
+    channels: list[str]
+
+    def __post_init__(self) -> None:
+        shape = self.prediction.shape
+        if self.prediction.ndim != 4 or self.target.shape != shape or self.mask.shape != shape:
+            raise ShapeError(
+                "prediction, target and mask must share one [windows, horizon, nodes, channels] shape; got "
+                f"{list(shape)}, {list(self.target.shape)}, {list(self.mask.shape)}"
+            )
+        if len(self.first_step) != shape[0] or len(self.sensor_ids) != shape[2] or len(self.channels) != shape[3]:
+            raise ShapeError(
+                f"{shape[0]} windows, {shape[2]} sensors and {shape[3]} channels need as many first_step, "
+                f"sensor_ids and channels; got {len(self.first_step)}, {len(self.sensor_ids)}, {len(self.channels)}"
+            )
+
+    def timestamps(self, step: int) -> pd.DatetimeIndex:
+        """Timestamps of horizon step ``step`` (from 1) of every window."""
+        return self.first_step + (step - 1) * self.interval
+
+
+def save_predictions(path: str | os.PathLike, predictions: Predictions) -> None:
+    """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``)."""
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(
+            tmp,
+            prediction=predictions.prediction.astype(np.float32),
+            target=predictions.target.astype(np.float32),
+            mask=predictions.mask.astype(bool),
+            first_step=predictions.first_step.as_unit("ns").values.astype("datetime64[ns]"),
+            interval_ns=np.int64(predictions.interval.value),
+            sensor_ids=np.asarray(predictions.sensor_ids, dtype=str),
+            channels=np.asarray(predictions.channels, dtype=str),
+        )
+
+
+def load_predictions(path: str | os.PathLike) -> Predictions:
+    """Read a file written by :func:`save_predictions`."""
+    with np.load(path, allow_pickle=False) as data:
+        return Predictions(
+            prediction=data["prediction"],
+            target=data["target"],
+            mask=data["mask"],
+            first_step=pd.DatetimeIndex(data["first_step"]),
+            interval=pd.Timedelta(int(data["interval_ns"]), unit="ns"),
+            sensor_ids=[str(s) for s in data["sensor_ids"]],
+            channels=[str(c) for c in data["channels"]],
+        )
+
+
+def forecast_frame(
+    forecast: np.ndarray,
+    *,
+    first_step: pd.Timestamp,
+    interval: pd.Timedelta,
+    sensor_ids: Sequence[str],
+    channels: Sequence[str],
+) -> pd.DataFrame:
+    """One forecast as a table with real timestamps.
+
+    One channel: a wide table (index ``timestamp``, one column per sensor, the layout readings
+    files use). Several channels: a long table ``timestamp, sensor, <channel>...``.
+
+    Shapes:
+        forecast: ``[horizon, nodes, channels]``.
+    """
+    forecast = np.asarray(forecast)
+    if forecast.ndim != 3 or forecast.shape[1] != len(sensor_ids) or forecast.shape[2] != len(channels):
+        raise ShapeError(
+            f"forecast must be [horizon, nodes={len(sensor_ids)}, channels={len(channels)}], got {list(forecast.shape)}"
+        )
+    horizon = forecast.shape[0]
+    index = pd.DatetimeIndex([pd.Timestamp(first_step) + h * pd.Timedelta(interval) for h in range(horizon)], name="timestamp")
+    if len(channels) == 1:
+        return pd.DataFrame(forecast[..., 0], index=index, columns=list(sensor_ids))
+    long = pd.DataFrame(
+        forecast.reshape(horizon * len(sensor_ids), len(channels)),
+        columns=list(channels),
+        index=pd.MultiIndex.from_product([index, list(sensor_ids)], names=["timestamp", "sensor"]),
+    )
+    return long
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> str:
+    """Write ``frame`` (index included) as CSV or Parquet, chosen by the file extension; atomic.
+
+    Returns the format written. Raises ValueError for another extension.
+    """
+    path = Path(path)
+    kind = TABLE_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{path}: unknown output format {path.suffix!r}; use .csv or .parquet")
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        if kind == "csv":
+            frame.to_csv(tmp, date_format="%Y-%m-%d %H:%M:%S", float_format="%.4f")
+        else:
+            frame.to_parquet(tmp)
+    return kind

@@ -1,0 +1,130 @@
+"""Plots of a run: forecasts against observations, error by horizon, a map of sensor errors.
+
+Drawn with Matplotlib's object API on the Agg canvas (no pyplot, no global backend switch, no
+display needed) and written atomically as PNG.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from stgraph.io.atomic import atomic_path
+from stgraph.metrics.masked import HorizonMetrics
+from stgraph.metrics.report import horizon_label
+from stgraph.report.export import Predictions
+
+__all__ = ["plot_forecasts", "plot_error_by_horizon", "plot_sensor_map", "sensor_mae", "pick_sensors"]
+
+
+def _save(figure: Figure, path: str | os.PathLike) -> None:
+    FigureCanvasAgg(figure)
+    figure.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+
+
+def sensor_mae(predictions: Predictions, channel: int = 0) -> np.ndarray:
+    """Masked MAE per sensor over all windows and horizon steps, ``[nodes]`` (NaN if never observed)."""
+    error = np.abs(predictions.prediction[..., channel] - predictions.target[..., channel])
+    mask = predictions.mask[..., channel]
+    count = mask.sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(mask, error, 0.0).sum(axis=(0, 1)) / count
+
+
+def pick_sensors(predictions: Predictions, count: int = 4) -> list[int]:
+    """Sensors worth looking at: the best, the median and the worst by MAE (then evenly spread)."""
+    mae = sensor_mae(predictions)
+    ranked = [int(i) for i in np.argsort(np.where(np.isnan(mae), np.inf, mae)) if not np.isnan(mae[i])]
+    if len(ranked) <= count:
+        return ranked
+    positions = np.linspace(0, len(ranked) - 1, count).round().astype(int)
+    return [ranked[p] for p in positions]
+
+
+def plot_forecasts(
+    path: str | os.PathLike,
+    predictions: Predictions,
+    *,
+    sensors: Sequence[int] | None = None,
+    steps: Sequence[int] = (3, 12),
+    max_points: int = 576,
+    units: str = "",
+) -> None:
+    """Observed readings and the forecasts made ``steps`` ahead, for a few sensors.
+
+    Each panel is one sensor over the first ``max_points`` windows (two days at 5 minutes);
+    masked observations are gaps.
+    """
+    sensors = list(sensors) if sensors is not None else pick_sensors(predictions)
+    steps = [s for s in steps if 1 <= s <= predictions.prediction.shape[1]]
+    windows = min(max_points, predictions.prediction.shape[0])
+    figure = Figure(figsize=(10, 2.4 * max(len(sensors), 1)))
+    axes = figure.subplots(max(len(sensors), 1), 1, squeeze=False)[:, 0]
+    for ax, node in zip(axes, sensors):
+        first = steps[0] if steps else 1
+        observed = np.where(predictions.mask[:windows, first - 1, node, 0], predictions.target[:windows, first - 1, node, 0], np.nan)
+        ax.plot(predictions.timestamps(first)[:windows], observed, color="black", linewidth=1.2, label="observed")
+        for step in steps:
+            times = predictions.timestamps(step)[:windows]
+            label = f"forecast {horizon_label(step, predictions.interval)} ahead"
+            ax.plot(times, predictions.prediction[:windows, step - 1, node, 0], linewidth=0.9, label=label)
+        ax.set_title(f"sensor {predictions.sensor_ids[node]}", fontsize=9)
+        ax.set_ylabel(f"{predictions.channels[0]}{f' ({units})' if units else ''}", fontsize=8)
+        ax.tick_params(labelsize=7)
+    if sensors:
+        axes[0].legend(fontsize=7, loc="lower left")
+    _save(figure, path)
+
+
+def plot_error_by_horizon(
+    path: str | os.PathLike, metrics: HorizonMetrics, *, interval: pd.Timedelta | None = None, units: str = ""
+) -> None:
+    """Masked MAE and RMSE (left axis) and MAPE in percent (right axis) at every horizon step."""
+    steps = np.arange(1, metrics.horizon + 1)
+    figure = Figure(figsize=(6.4, 3.6))
+    ax = figure.subplots()
+    ax.plot(steps, metrics.mae, marker="o", label="MAE")
+    ax.plot(steps, metrics.rmse, marker="s", label="RMSE")
+    ax.set_xlabel("horizon" + (f" (steps of {pd.Timedelta(interval)})" if interval is not None else " (steps)"))
+    ax.set_ylabel(f"error{f' ({units})' if units else ''}")
+    ax.set_xticks(steps)
+    right = ax.twinx()
+    right.plot(steps, 100 * metrics.mape, marker="^", color="tab:green", label="MAPE (%)")
+    right.set_ylabel("MAPE (%)")
+    handles = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=8, loc="upper left")
+    ax.set_title("test error by horizon", fontsize=10)
+    _save(figure, path)
+
+
+def plot_sensor_map(path: str | os.PathLike, coordinates: np.ndarray, errors: np.ndarray, *, units: str = "") -> None:
+    """Sensors at their latitude/longitude, coloured by their masked MAE.
+
+    Shapes:
+        coordinates: ``[nodes, 2]`` latitude, longitude in degrees; errors: ``[nodes]``.
+    """
+    coordinates = np.asarray(coordinates, dtype=float)
+    figure = Figure(figsize=(6.4, 5.2))
+    ax = figure.subplots()
+    known = ~np.isnan(errors)
+    if (~known).any():
+        ax.scatter(coordinates[~known, 1], coordinates[~known, 0], s=12, c="lightgrey", label="never observed")
+        ax.legend(fontsize=7)
+    points = ax.scatter(coordinates[known, 1], coordinates[known, 0], s=18, c=errors[known], cmap="viridis")
+    figure.colorbar(points, ax=ax, label=f"test MAE{f' ({units})' if units else ''}")
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.xaxis.set_major_locator(MaxNLocator(5))  # long labels such as -118.45 collide otherwise
+    mid = np.deg2rad(np.nanmean(coordinates[:, 0]))
+    ax.set_aspect(1.0 / max(np.cos(mid), 1e-3))  # degrees of longitude are shorter away from the equator
+    ax.set_title("test error by sensor", fontsize=10)
+    _save(figure, path)

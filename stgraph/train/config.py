@@ -1,0 +1,433 @@
+"""Experiment configuration: a data, a model and a training section, as typed dataclasses.
+
+A resolved configuration is layered, later layers winning:
+
+1. the dataclass defaults below;
+2. the model's YAML shipped with stgraph (``stgraph/configs/<model>.yaml``): the paper's
+   hyperparameters and training schedule, plus a ``datasets:`` block of per-dataset
+   differences where a paper used different settings on different datasets;
+3. a user's YAML (``--config FILE``), with the same sections;
+4. command-line overrides ``section.key=value`` (``--set model.hidden=32 training.lr=0.01``);
+   values are parsed as YAML, so ``training.milestones=[10,20]`` and ``data.null_value=null``
+   work.
+
+n models and m datasets cost n small files, never n x m: dataset facts (null value,
+interval) come from :mod:`stgraph.data.catalog`, not from YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stgraph.data.covariates import COVARIATES
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainingConfig",
+    "ExperimentConfig",
+    "ConfigError",
+    "resolve_config",
+    "parse_overrides",
+    "packaged_models",
+    "canonical_model_name",
+    "check_model_options",
+]
+
+class ConfigError(ValueError):
+    """A configuration file or override names an unknown key or holds a bad value."""
+
+
+@dataclass
+class DataConfig:
+    """Where the readings and the graph come from, and how they are windowed and split.
+
+    Attributes:
+        dataset: a catalog name (``metr-la``, ``pems-bay``, ...) or ``sample`` (the committed
+            sample); exclusive with ``readings``.
+        readings: a readings file of one's own (wide CSV/Parquet/HDF5, long CSV, ``.npz``).
+        sensors: sensor list or locations file (``id,latitude,longitude``) for own data.
+        distances: road distances ``from,to,distance`` -> thresholded Gaussian kernel graph.
+        adjacency: an adjacency matrix file (CSV, ``.npy``, ``.npz``, DCRNN pickle).
+        edges: an edge list ``from,to[,weight]``.
+        null_value: the reading that means "missing" besides NaN. ``None``: the dataset's own
+            convention for catalog datasets (0.0 for METR-LA/PEMS-BAY speeds), NaN only for own
+            data (a count of 0 vehicles is a real reading).
+        interval: the sampling interval the readings must have (``"5min"``); inferred from
+            the timestamps when None. A timestamp off this grid is an error naming its row.
+        features: reading features fed to the model; ``None`` = all.
+        targets: features forecast; ``None`` = the first feature.
+        covariates: calendar inputs appended to the features (:mod:`stgraph.data.covariates`):
+            ``time_of_day`` (fraction of the day in [0, 1), as DCRNN and Graph WaveNet),
+            ``day_of_week`` (0 = Monday .. 6), ``day_of_week_onehot`` (7 columns).
+        lookback, horizon: input and output steps.
+        split: train/validation/test fractions of the time axis, chronological.
+        batch_size: training windows per batch; ``eval_batch_size`` for evaluation (default:
+            the same).
+        threshold: kernel weights below it are dropped when building from distances/locations.
+        num_workers: DataLoader workers (0 = load in the main process).
+    """
+
+    dataset: str | None = None
+    readings: str | None = None
+    sensors: str | None = None
+    distances: str | None = None
+    adjacency: str | None = None
+    edges: str | None = None
+    null_value: float | None = None
+    interval: str | None = None
+    features: list[str] | None = None
+    targets: list[str] | None = None
+    covariates: list[str] = field(default_factory=lambda: ["time_of_day"])
+    lookback: int = 12
+    horizon: int = 12
+    split: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
+    batch_size: int = 64
+    eval_batch_size: int | None = None
+    threshold: float = 0.1
+    num_workers: int = 0
+
+    def validate(self) -> None:
+        for name in ("features", "targets"):
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, [getattr(self, name)])
+        if (self.dataset is None) == (self.readings is None):
+            raise ConfigError("give exactly one of data.dataset (a catalog name) or data.readings (a file)")
+        graph_sources = [k for k in ("distances", "adjacency", "edges") if getattr(self, k) is not None]
+        if len(graph_sources) > 1:
+            raise ConfigError(f"give at most one graph source, got {', '.join('data.' + k for k in graph_sources)}")
+        if self.readings is not None and not graph_sources and self.sensors is None:
+            raise ConfigError(
+                "own readings need a graph: data.distances, data.adjacency, data.edges or a locations file as data.sensors"
+            )
+        unknown = [c for c in self.covariates if c not in COVARIATES]
+        if unknown:
+            raise ConfigError(f"data.covariates: unknown {unknown}; known: {list(COVARIATES)}")
+        for name in ("lookback", "horizon", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"data.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if len(self.split) != 3 or any(not isinstance(s, (int, float)) or s < 0 for s in self.split) or abs(sum(self.split) - 1) > 1e-6:
+            raise ConfigError(f"data.split must be three non-negative fractions summing to 1, got {self.split}")
+
+
+@dataclass
+class ModelConfig:
+    """A registered model (:func:`stgraph.models.create`) and its keyword arguments.
+
+    In YAML the section is flat: ``model: {name: dcrnn, hidden: 64, order: 2}``.
+    ``num_sensors``, ``in_features``, ``out_channels``, ``lookback`` and ``horizon`` are filled
+    in from the data and must not be set here.
+    """
+
+    name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.options}
+
+
+@dataclass
+class TrainingConfig:
+    """Optimiser, schedule, stopping and hardware.
+
+    Attributes:
+        epochs: maximum epochs; ``max_steps`` stops earlier (-1 = no step limit).
+        time_budget: seconds of training; stops before an epoch that would end later
+            (whole, validated epochs only); ``null`` = no limit.
+        optimizer: ``adam`` or ``rmsprop``; ``lr``, ``weight_decay``, ``eps`` and (RMSprop)
+            ``alpha`` are passed to it.
+        scheduler: ``null``, ``multistep`` (``milestones``, ``gamma``; DCRNN) or ``step``
+            (``step_size``, ``gamma``; STGCN), stepped once per epoch.
+        gradient_clip: max global gradient norm (DCRNN and Graph WaveNet use 5); ``null`` = off.
+        patience: epochs without a better validation masked MAE before stopping; ``null`` = off.
+        loss_units: ``scaled`` (masked MAE on z-scored targets) or ``original`` (masked MAE after
+            inverse scaling, as DCRNN's and Graph WaveNet's code compute it). Metrics are always
+            reported in original units.
+        teacher_forcing_decay: DCRNN's scheduled sampling: the probability of feeding the
+            observed value to the decoder is ``tau / (tau + exp(step / tau))`` with ``tau`` this
+            value (2000 in DCRNN); ``null`` = no teacher forcing.
+        seed: seeds Python, NumPy and torch (and DataLoader workers).
+        accelerator, devices, strategy, precision, num_nodes: passed to ``lightning.Trainer``
+            (``gpu``/``cpu``/``auto``; ``devices: 4``; ``strategy: ddp``; ``precision: bf16-mixed``).
+        progress_bar: show Lightning's progress bar.
+        val_every: run validation every this many epochs.
+        threads: CPU threads per operation (``torch.set_num_threads``) while training;
+            ``null`` keeps torch's default. On a machine other processes keep busy, 1 thread
+            can be several times faster than 2: the threads of each small operation wait
+            for each other.
+    """
+
+    epochs: int = 100
+    max_steps: int = -1
+    time_budget: float | None = None
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    eps: float = 1e-8
+    alpha: float = 0.99
+    scheduler: str | None = None
+    milestones: list[int] = field(default_factory=list)
+    step_size: int = 1
+    gamma: float = 0.1
+    gradient_clip: float | None = None
+    patience: int | None = None
+    loss_units: str = "scaled"
+    teacher_forcing_decay: float | None = None
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    strategy: str = "auto"
+    precision: Any = "32-true"
+    num_nodes: int = 1
+    progress_bar: bool = True
+    val_every: int = 1
+    threads: int | None = None
+
+    def validate(self) -> None:
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ConfigError(f"training.optimizer must be adam or rmsprop, got {self.optimizer!r}")
+        if self.scheduler not in (None, "multistep", "step"):
+            raise ConfigError(f"training.scheduler must be null, multistep or step, got {self.scheduler!r}")
+        if self.loss_units not in ("scaled", "original"):
+            raise ConfigError(f"training.loss_units must be scaled or original, got {self.loss_units!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigError(f"training.epochs must be a positive integer, got {self.epochs!r}")
+        if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
+            raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment: ``data`` + ``model`` + ``training``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (str, numbers, lists, dicts, None): YAML- and ``weights_only``-safe."""
+        return {
+            "data": dataclasses.asdict(self.data),
+            "model": self.model.to_dict(),
+            "training": dataclasses.asdict(self.training),
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "config") -> ExperimentConfig:
+        """Build from a plain dict with the three sections; unknown keys are errors."""
+        config = cls()
+        _apply(config, raw, source)
+        return config
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def validate(self) -> None:
+        self.data.validate()
+        self.training.validate()
+        if not self.model.name:
+            raise ConfigError("model.name is not set")
+
+
+def packaged_models() -> list[str]:
+    """Model names with a YAML shipped in ``stgraph/configs``."""
+    folder = resources.files("stgraph") / "configs"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _packaged_yaml(model: str) -> dict[str, Any]:
+    path = resources.files("stgraph") / "configs" / f"{model.lower()}.yaml"
+    if not path.is_file():
+        return {}
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with sections data/model/training, got {type(raw).__name__}")
+    return raw
+
+
+def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
+    """``["model.hidden=32", "training.lr=0.01"]`` -> ``{"model": {"hidden": 32}, "training": {"lr": 0.01}}``.
+
+    Values are parsed as YAML scalars/lists; a value that is not valid YAML stays a string.
+    """
+    nested: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        if not sep or "." not in key:
+            raise ConfigError(f"--set expects section.key=value (e.g. model.hidden=32), got {pair!r}")
+        section, _, name = key.partition(".")
+        if not name or "." in name:
+            raise ConfigError(f"--set expects section.key=value with one dot, got {pair!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        if isinstance(value, str):
+            try:
+                value = float(value)  # YAML 1.1 reads "1e-3" as a string
+            except ValueError:
+                pass
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def resolve_config(
+    *,
+    model: str | None = None,
+    dataset: str | None = None,
+    files: list[str | Path] | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
+) -> ExperimentConfig:
+    """The fully resolved configuration of one experiment (see the module docstring for layers).
+
+    Args:
+        model: registry name; selects ``stgraph/configs/<model>.yaml``. May instead come from
+            a config file or an override.
+        dataset: catalog name, applied before the model YAML's ``datasets:`` block is read.
+        files: user YAML files, applied in order.
+        overrides: ``section.key=value`` strings or an already nested dict.
+        base: a starting dict (e.g. the saved config of a run being resumed) replacing the
+            packaged layers.
+    """
+    config = ExperimentConfig()
+    layers: list[tuple[str, dict[str, Any]]] = []
+    user = [(str(f), _read_yaml(f)) for f in files or []]
+    cli = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+    if base is not None:
+        layers.append(("saved config", base))
+    else:
+        name = model or _last_value(user + [("--set", cli)], "model", "name")
+        if name:
+            name = canonical_model_name(name)
+            packaged = _packaged_yaml(name)
+            per_dataset = packaged.pop("datasets", None) or {}
+            layers.append((f"stgraph/configs/{name.lower()}.yaml", packaged))
+            layers.append(("arguments", {"model": {"name": name}}))
+            data_name = dataset or _last_value(user + [("--set", cli)], "data", "dataset")
+            if data_name:
+                layers.append(("arguments", {"data": {"dataset": data_name}}))
+                key = next((k for k in per_dataset if _normalise(k) == _normalise(str(data_name))), None)
+                if key is not None:
+                    layers.append((f"stgraph/configs/{name.lower()}.yaml datasets.{key}", per_dataset[key]))
+        elif dataset:
+            layers.append(("arguments", {"data": {"dataset": dataset}}))
+    layers.extend(user)
+    layers.append(("--set", cli))
+    for source, raw in layers:
+        _apply(config, raw, source)
+    config.validate()
+    return config
+
+
+def check_model_options(config: ExperimentConfig, model_class: type) -> None:
+    """Reject model options the model's constructor does not take, naming the valid ones."""
+    params = inspect.signature(model_class.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    filled = {"self", "num_sensors", "in_features", "out_channels", "lookback", "horizon"}
+    valid = [p for p in params if p not in filled]
+    for key in config.model.options:
+        if key in filled - {"self"}:
+            raise ConfigError(f"model.{key} is set from the data (data.lookback/horizon/features); do not set it here")
+        if key not in valid:
+            raise ConfigError(f"model {config.model.name!r} has no option {key!r}; options: {', '.join(valid)}")
+
+
+def canonical_model_name(name: str) -> str:
+    """The registry name of model ``name`` (``"gwnet"`` -> ``"graph_wavenet"``)."""
+    from stgraph import models
+
+    try:
+        return models.name_of(models.get(name))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _normalise(name: str) -> str:
+    """``"PeMSD7(M)"`` -> ``"pemsd7m"``: dataset names compared without case or punctuation."""
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _last_value(layers: list[tuple[str, dict[str, Any]]], section: str, key: str) -> Any:
+    value = None
+    for _, raw in layers:
+        part = raw.get(section) if isinstance(raw, dict) else None
+        if isinstance(part, dict) and part.get(key) is not None:
+            value = part[key]
+    return value
+
+
+_SECTIONS = {"data": DataConfig, "training": TrainingConfig}
+
+
+def _apply(config: ExperimentConfig, raw: dict[str, Any], source: str) -> None:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
+    for section, values in raw.items():
+        if section not in ("data", "model", "training"):
+            raise ConfigError(f"{source}: unknown section {section!r}; sections are data, model, training")
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: section {section!r} must be a mapping, got {values!r}")
+        if section == "model":
+            values = dict(values)
+            if "name" in values:
+                new_name = canonical_model_name(str(values.pop("name")))
+                if config.model.name and new_name != config.model.name:
+                    config.model.options = {}  # another model: the previous model's options do not apply
+                config.model.name = new_name
+            config.model.options.update(values)
+            continue
+        target = getattr(config, section)
+        known = {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
+        for key, value in values.items():
+            if key not in known:
+                close = difflib.get_close_matches(str(key), list(known), n=2)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise ConfigError(f"{source}: unknown key {section}.{key}{hint}; keys: {', '.join(known)}")
+            setattr(target, key, _coerce(value, getattr(target, key), f"{source}: {section}.{key}"))
+
+
+def _coerce(value: Any, current: Any, where: str) -> Any:
+    """Accept ints where floats are expected, and a scalar where a list is expected."""
+    if value is None:
+        return None
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(current, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(current, list) and not isinstance(value, list):
+        return [value]
+    if isinstance(current, (int, float)) and not isinstance(current, bool) and isinstance(value, str):
+        try:
+            number = float(value)  # YAML 1.1 reads "1e-3" as a string
+        except ValueError:
+            raise ConfigError(f"{where} must be a number, got {value!r}") from None
+        return int(number) if isinstance(current, int) and number.is_integer() else number
+    return value

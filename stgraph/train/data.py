@@ -1,0 +1,311 @@
+"""From a data configuration to model-ready windows: load, validate, build the graph, split, scale.
+
+Everything that can be wrong with a user's files is found here, before a run directory exists
+or a model is built: a missing sensor column, text in a numeric column, an irregular interval,
+sensors on one side only of readings and graph. Every error names the file (and the column,
+line or sensor).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from stgraph.data.catalog import get_dataset
+from stgraph.data.covariates import time_covariates
+from stgraph.data.load import load_series
+from stgraph.data.scaling import StandardScaler
+from stgraph.data.series import SensorSeries
+from stgraph.data.splits import PARTS, Split, split_by_fraction
+from stgraph.data.windows import WindowDataset
+from stgraph.errors import GraphError, SensorDataError
+from stgraph.graph import SensorGraph, from_distances, from_edge_list, from_locations, from_matrix, read_sensor_ids
+from stgraph.graph.readers import read_locations
+from stgraph.graph.statistics import graph_statistics
+from stgraph.train.config import DataConfig
+
+__all__ = ["PreparedData", "interval_text", "prepare_data", "load_readings_and_graph", "window_loader", "scaler_state", "scaler_from_state"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PreparedData:
+    """A dataset ready for training and evaluation.
+
+    Attributes:
+        series: readings aligned to the graph's sensor order.
+        graph: the sensor graph.
+        split: window starts of train/val/test.
+        scaler: z-score statistics of the input features, fitted on the training steps only.
+        input_features, target_features: feature names in ``x`` (before covariates) and ``y``.
+        covariates: calendar covariates appended to ``x``.
+        null_value: the reading treated as missing besides NaN (None: NaN only).
+        name: a label for messages and plots (dataset name or readings file stem).
+        units: unit of the target readings (``"mph"``, ``"vehicles"``), or empty.
+    """
+
+    series: SensorSeries
+    graph: SensorGraph
+    split: Split
+    scaler: StandardScaler
+    input_features: list[str]
+    target_features: list[str]
+    covariates: list[str]
+    null_value: float | None
+    name: str
+    units: str = ""
+
+    def windows(self, part: str) -> WindowDataset:
+        """The windows of ``part`` (``train``, ``val``, ``test``): ``x`` scaled, ``y`` in original units."""
+        return WindowDataset(
+            self.series,
+            lookback=self.split.lookback,
+            horizon=self.split.horizon,
+            starts=self.split.starts(part),
+            input_features=self.input_features,
+            target_features=self.target_features,
+            scaler=self.scaler,
+            covariates=self.covariates or None,
+        )
+
+    @property
+    def in_features(self) -> int:
+        """Features per sensor in ``x``: input features plus covariate columns."""
+        return len(self.input_features) + time_covariates(self.series.timestamps[:1], self.covariates).shape[1]
+
+    def describe(self) -> list[str]:
+        """Lines for the console: readings, graph statistics and split sizes."""
+        s = self.series
+        g = graph_statistics(self.graph.adjacency, self.graph.sensor_ids)
+        sizes = self.split.sizes()
+        between = g["edges"] - g["self_loops"]
+        return [
+            f"readings: {s.num_steps} steps x {s.num_sensors} sensors, every {interval_text(s.interval)}, "
+            f"{s.timestamps[0]} .. {s.timestamps[-1]}, {s.missing_share():.1%} missing",
+            f"graph:    {g['sensors']} sensors, {between} edges between sensors + {g['self_loops']} self-loops, "
+            f"density {g['density']:.2%}, {g['weak_components']} weakly connected component(s) "
+            f"(largest {g['largest_weak_component']}), {g['isolated_sensors']} isolated, "
+            f"weights {g['weight_min']:.3g} .. {g['weight_max']:.3g}",
+            f"windows:  lookback {self.split.lookback}, horizon {self.split.horizon}; "
+            + ", ".join(f"{part} {sizes[part]}" for part in PARTS),
+        ]
+
+
+def interval_text(interval: pd.Timedelta) -> str:
+    """``"5min"``: the pandas frequency string, which ``pd.Timedelta`` reads back."""
+    text = to_offset(pd.Timedelta(interval)).freqstr
+    return text if text[0].isdigit() else f"1{text}"  # "h" -> "1h"
+
+
+# --- loading ----------------------------------------------------------------------------------
+def _sensor_file(path: str) -> tuple[list[str], np.ndarray | None]:
+    """Sensor ids (and coordinates when the file has latitude/longitude columns)."""
+    try:
+        ids, coordinates = read_locations(path)
+    except GraphError:
+        return read_sensor_ids(path), None
+    return ids, coordinates
+
+
+def _own_graph(config: DataConfig, sensor_ids: list[str]) -> SensorGraph:
+    """The graph of a user's own files; sensors default to the readings' column order."""
+    coordinates = None
+    if config.sensors is not None:
+        sensor_ids, coordinates = _sensor_file(config.sensors)
+    if config.distances is not None:
+        graph = from_distances(config.distances, sensor_ids, threshold=config.threshold)
+    elif config.adjacency is not None:
+        graph = from_matrix(config.adjacency, sensor_ids)
+    elif config.edges is not None:
+        graph = from_edge_list(config.edges, sensor_ids)
+    elif coordinates is not None:
+        return from_locations(config.sensors, sensor_ids, threshold=config.threshold)
+    else:
+        raise GraphError(
+            f"{config.sensors}: a sensor list without latitude/longitude columns cannot make a graph; "
+            "give --distances, --adjacency or --edges, or a locations file (id,latitude,longitude)"
+        )
+    return _with_coordinates(graph, sensor_ids, coordinates)
+
+
+def _with_coordinates(graph: SensorGraph, sensor_ids: list[str], coordinates: np.ndarray | None) -> SensorGraph:
+    """``graph`` with the locations ``coordinates[k]`` of ``sensor_ids[k]`` attached (for the error map)."""
+    if coordinates is None or graph.coordinates is not None:
+        return graph
+    position = {sensor: i for i, sensor in enumerate(sensor_ids)}
+    order = [position[s] for s in graph.sensor_ids]
+    return SensorGraph(graph.adjacency, graph.sensor_ids, coordinates=coordinates[order], name=graph.name, source=graph.source)
+
+
+def _check_interval(series: SensorSeries, expected: str | None, said_by: str) -> None:
+    """The interval inferred from the timestamps must be the one stated, if one is."""
+    if expected is not None and series.interval != pd.Timedelta(expected):
+        raise SensorDataError(
+            f"{series.source}, column timestamp: readings are every {interval_text(series.interval)}, "
+            f"but {said_by} says every {interval_text(pd.Timedelta(expected))}"
+        )
+
+
+def _catalog_dataset(config: DataConfig) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
+    """A catalog dataset from its folder under the data root (the sample from the checkout).
+
+    The graph is the published adjacency where the release has one (DCRNN's ``adj_mx.pkl``
+    for METR-LA and PEMS-BAY, as DCRNN and Graph WaveNet used), else DCRNN's thresholded
+    Gaussian kernel of the road distances, else of the great-circle distances between the
+    sensor locations. Locations, where known, are attached for the error map.
+    """
+    info = get_dataset(config.dataset)
+    folder = info.folder()
+    files: dict[str, Path] = {}
+    for file in info.files:
+        files.setdefault(file.role, folder / file.name)
+    readings = files.get("readings")
+    if readings is None or not readings.is_file():
+        hint = "run python datasets/build_sample.py in a checkout" if info.bundled else f"run `stgraph download {info.key}`"
+        raise SensorDataError(f"{info.name}: readings file {readings} not found; {hint}")
+    null_value = config.null_value if config.null_value is not None else info.null_value
+    present = {role: path for role, path in files.items() if path.is_file()}
+    ids = read_sensor_ids(present["sensor_ids"]) if "sensor_ids" in present else None
+    series = load_series(readings, null_value=null_value, sensor_ids=ids, features=list(info.features))
+    _check_interval(series, config.interval or info.interval, f"the catalog entry of {info.name}")
+    ids = ids or series.sensor_ids
+    coordinates = None
+    if "locations" in present:
+        location_ids, location_table = read_locations(present["locations"])
+        position = {sensor: i for i, sensor in enumerate(location_ids)}
+        if all(sensor in position for sensor in ids):
+            coordinates = location_table[[position[sensor] for sensor in ids]]
+    if "adjacency" in present:
+        graph = from_matrix(present["adjacency"], ids)
+    elif "distances" in present:
+        graph = from_distances(present["distances"], ids, threshold=config.threshold)
+    elif coordinates is not None:
+        graph = from_locations(present["locations"], ids, threshold=config.threshold)
+    else:
+        raise GraphError(f"{info.name}: no adjacency, distances or locations file in {folder}; run `stgraph download {info.key}`")
+    graph = _with_coordinates(graph, ids, coordinates)
+    series = series.align_to(graph)
+    target = (config.targets or config.features or list(series.feature_names))[0]
+    return series, graph, null_value, info.key, info.units.get(target, "")
+
+
+def load_readings_and_graph(config: DataConfig) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
+    """Readings aligned to the graph, the null value in force, a name and the units.
+
+    Catalog datasets (and ``sample``) come from :mod:`stgraph.data.catalog` with their own null
+    value unless ``config.null_value`` overrides it; own readings treat only empty/NaN cells as
+    missing unless ``config.null_value`` is given.
+    """
+    if config.dataset is not None:
+        return _catalog_dataset(config)
+    path = Path(config.readings)
+    if not path.is_file():
+        raise SensorDataError(f"{path}: readings file not found")
+    series = load_series(path, null_value=config.null_value)
+    _check_interval(series, config.interval, "--interval / data.interval")
+    graph = _own_graph(config, series.sensor_ids)
+    missing_sensors = [s for s in graph.sensor_ids if s not in set(series.sensor_ids)]
+    if missing_sensors:
+        shown = ", ".join(missing_sensors[:10]) + (f" and {len(missing_sensors) - 10} more" if len(missing_sensors) > 10 else "")
+        raise SensorDataError(f"{path}: no column for sensor(s) {shown} of the graph ({graph.source or 'sensor list'})")
+    series = series.align_to(graph)
+    return series, graph, config.null_value, path.stem, ""
+
+
+def prepare_data(config: DataConfig, *, scaler: StandardScaler | None = None) -> PreparedData:
+    """Load, validate, split (chronologically) and fit the scaler on the training steps.
+
+    Args:
+        config: the data section.
+        scaler: reuse these statistics (evaluating a finished run) instead of fitting anew.
+    """
+    series, graph, null_value, name, units = load_readings_and_graph(config)
+    input_features = list(config.features) if config.features else list(series.feature_names)
+    target_features = list(config.targets) if config.targets else [input_features[0]]
+    series.feature_index(input_features)  # names every unknown feature, with the file
+    unknown = [t for t in target_features if t not in input_features]
+    if unknown:
+        raise SensorDataError(f"{series.source}: target feature(s) {unknown} must be among the input features {input_features}")
+    split = split_by_fraction(series.num_steps, lookback=config.lookback, horizon=config.horizon, fractions=config.split)
+    required = ["train", "val"] + (["test"] if config.split[2] > 0 else [])
+    empty = [part for part in required if split.sizes()[part] == 0]
+    if empty:
+        raise SensorDataError(
+            f"{series.source}: {series.num_steps} steps leave no window for {', '.join(empty)} "
+            f"(lookback {config.lookback} + horizon {config.horizon}, split {config.split})"
+        )
+    if scaler is None:
+        scaler = StandardScaler().fit(series, steps=split.train_steps)
+    return PreparedData(
+        series=series, graph=graph, split=split, scaler=scaler, input_features=input_features,
+        target_features=target_features, covariates=list(config.covariates), null_value=null_value, name=name, units=units,
+    )
+
+
+# --- batches ------------------------------------------------------------------------------------
+class _Batched(Dataset):
+    """Map-style view of a :class:`WindowDataset` whose ``__getitems__`` gathers a whole batch with
+    :meth:`WindowDataset.batch` (one indexing operation per tensor) instead of stacking windows."""
+
+    def __init__(self, windows: WindowDataset) -> None:
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.windows[index]
+
+    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.windows.batch(indices)
+
+
+def _already_batched(batch: Any) -> Any:
+    return batch
+
+
+def window_loader(windows: WindowDataset, *, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int = 0) -> DataLoader:
+    """A DataLoader over ``windows`` using the batch fast path (works under DDP samplers too)."""
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(
+        _Batched(windows),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        collate_fn=_already_batched,
+        generator=generator,
+        persistent_workers=num_workers > 0,
+    )
+
+
+# --- scaler in checkpoints ----------------------------------------------------------------------
+def scaler_state(scaler: StandardScaler) -> dict[str, Any]:
+    """Plain-tensor form of a fitted scaler, for ``weights_only`` checkpoints."""
+    return {
+        "mean": torch.from_numpy(np.asarray(scaler.mean_, dtype=np.float64)),
+        "std": torch.from_numpy(np.asarray(scaler.std_, dtype=np.float64)),
+        "count": torch.from_numpy(np.asarray(scaler.count_, dtype=np.float64)),
+        "names": list(scaler.feature_names_ or []),
+        "per_sensor": bool(scaler.per_sensor),
+    }
+
+
+def scaler_from_state(state: dict[str, Any]) -> StandardScaler:
+    """Inverse of :func:`scaler_state`."""
+    scaler = StandardScaler(per_sensor=bool(state["per_sensor"]))
+    scaler.mean_ = state["mean"].numpy()
+    scaler.std_ = state["std"].numpy()
+    scaler.count_ = state["count"].numpy()
+    scaler.feature_names_ = list(state["names"]) or None
+    scaler._torch_cache = {}
+    return scaler

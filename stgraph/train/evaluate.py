@@ -1,0 +1,113 @@
+"""Score a trained model on a split, and write what a run reports: metrics, predictions, plots.
+
+Evaluation is a plain loop on one device (no Lightning), so the numbers do not depend on how
+training was distributed: every window of the split is scored exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
+from stgraph.metrics.report import horizon_label
+from stgraph.report.export import Predictions, save_predictions
+from stgraph.report.plots import plot_error_by_horizon, plot_forecasts, plot_sensor_map, sensor_mae
+from stgraph.io.atomic import atomic_write
+from stgraph.train.data import PreparedData, window_loader
+
+__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file", "REPORT_STEPS"]
+
+REPORT_STEPS = (3, 6, 12)
+
+
+@torch.no_grad()
+def predict_split(
+    model: torch.nn.Module, data: PreparedData, part: str, *, batch_size: int = 64, device: str | torch.device = "cpu"
+) -> Predictions:
+    """Forecasts of ``model`` for every window of ``part``, in original units.
+
+    Shapes:
+        -> :class:`Predictions` with ``[windows, horizon, nodes, channels]`` arrays.
+    """
+    windows = data.windows(part)
+    device = torch.device(device)
+    model = model.to(device).eval()
+    target_scaler = windows.target_scaler
+    predictions, targets, masks = [], [], []
+    for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
+        z_hat = model(x.to(device), data.graph)
+        predictions.append(target_scaler.inverse_transform(z_hat.float()).cpu())
+        targets.append(y)
+        masks.append(mask)
+    starts = data.split.starts(part)
+    first_step = data.series.timestamps[starts + data.split.lookback] if len(starts) else pd.DatetimeIndex([])
+    shape = (0, data.split.horizon, data.graph.num_sensors, len(data.target_features))
+    return Predictions(
+        prediction=_concat(predictions, shape, np.float32),
+        target=_concat(targets, shape, np.float32),
+        mask=_concat(masks, shape, bool),
+        first_step=pd.DatetimeIndex(first_step),
+        interval=data.series.interval,
+        sensor_ids=data.graph.sensor_ids,
+        channels=list(data.target_features),
+    )
+
+
+def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
+
+
+def metrics_summary(metrics: HorizonMetrics, interval: pd.Timedelta | None) -> dict[str, Any]:
+    """Plain dict for ``metrics.json``: the report steps, the average and every step.
+
+    MAPE is a fraction (0.073 = 7.3 %), as :mod:`stgraph.metrics` returns it; NaN (a step with
+    nothing observed) is written as null.
+    """
+    summary: dict[str, Any] = {}
+    for step in REPORT_STEPS:
+        if step <= metrics.horizon:
+            summary[f"step_{step}"] = {"lead_time": horizon_label(step, interval), **metrics.at(step)}
+    summary["average"] = metrics.average()
+    summary["per_step"] = {name: [float(v) for v in getattr(metrics, name)] for name in ("mae", "rmse", "mape")}
+    summary["per_step"]["observed"] = [int(v) for v in metrics.observed]
+    return summary
+
+
+def write_report(run_dir: Path, part: str, predictions: Predictions, data: PreparedData) -> HorizonMetrics:
+    """Write ``predictions_<part>.npz`` and the plots for ``part``; return its metrics."""
+    metrics = horizon_metrics(predictions.prediction, predictions.target, mask=predictions.mask)
+    save_predictions(run_dir / f"predictions_{part}.npz", predictions)
+    plots = run_dir / "plots"
+    plot_forecasts(plots / f"forecasts_{part}.png", predictions, units=data.units)
+    plot_error_by_horizon(plots / f"error_by_horizon_{part}.png", metrics, interval=predictions.interval, units=data.units)
+    if data.graph.coordinates is not None:
+        plot_sensor_map(plots / f"sensor_map_{part}.png", data.graph.coordinates, sensor_mae(predictions), units=data.units)
+    return metrics
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null (JSON has no NaN); containers are walked."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def update_metrics_file(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``changes`` into ``metrics.json`` (created if absent), atomically."""
+    current = json.loads(path.read_text()) if path.is_file() else {}
+    current.update(changes)
+    with atomic_write(path) as handle:
+        json.dump(_json_safe(current), handle, indent=2, allow_nan=False)
+        handle.write("\n")
+    return current

@@ -1,0 +1,117 @@
+r"""Forecast the next ``horizon`` steps from the latest readings, with a trained run's model.
+
+The input is built exactly as :class:`~stgraph.data.windows.WindowDataset` builds a window:
+the last ``lookback`` steps of the input features, z-scored with the run's training
+statistics (masked readings keep their stored value 0, scaled like any other), then the
+calendar covariates of those steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from stgraph.data.covariates import time_covariates
+from stgraph.data.load import load_series
+from stgraph.data.series import SensorSeries
+from stgraph.errors import SensorDataError
+from stgraph.report.export import forecast_frame, write_table
+from stgraph.train.checkpoint import RunModel, load_model_file
+from stgraph.train.data import interval_text, scaler_from_state
+
+__all__ = ["forecast_inputs", "forecast_next", "predict_file"]
+
+logger = logging.getLogger(__name__)
+
+
+def forecast_inputs(run: RunModel, series: SensorSeries) -> torch.Tensor:
+    """The model input for the window that ends at the last step of ``series``.
+
+    ``series`` must already hold the run's sensors in the run's order and its interval.
+
+    Shapes:
+        -> ``[1, lookback, nodes, features + covariates]`` float32
+    """
+    data = run.state["data"]
+    lookback = int(data["lookback"])
+    if series.num_steps < lookback:
+        raise SensorDataError(
+            f"{series.source}: {series.num_steps} steps, but the model needs the last {lookback} "
+            f"({lookback * series.interval} of readings)"
+        )
+    scaler = scaler_from_state(run.state["scaler"])
+    positions = series.feature_index(list(data["features"]))
+    recent = series.values[-lookback:][..., positions]
+    # statistics are looked up by feature name: the file may order its features differently
+    inputs = scaler.transform(torch.from_numpy(np.ascontiguousarray(recent)), features=list(data["features"]))
+    covariates = list(data["covariates"])
+    if covariates:
+        calendar = torch.from_numpy(time_covariates(series.timestamps[-lookback:], covariates))
+        calendar = calendar[:, None, :].expand(lookback, series.num_sensors, calendar.shape[-1])
+        inputs = torch.cat([inputs, calendar], dim=-1)
+    return inputs.unsqueeze(0).float()
+
+
+def _check_series(run: RunModel, series: SensorSeries, run_dir: str) -> SensorSeries:
+    """Same interval and same sensors as the run (reordered to the run's order), or an error."""
+    if series.interval != run.interval:
+        raise SensorDataError(
+            f"{series.source}, column timestamp: readings every {interval_text(series.interval)}, but the run in "
+            f"{run_dir} was trained on readings every {interval_text(run.interval)}"
+        )
+    return series.align(run.sensor_ids, other=f"the run's sensors ({run_dir})")
+
+
+@torch.no_grad()
+def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
+    """Forecast, in original units, the ``horizon`` steps after the last step of ``series``.
+
+    Shapes:
+        -> ``[horizon, nodes, channels]``
+    """
+    data = run.state["data"]
+    x = forecast_inputs(run, series).to(device)
+    model = run.model.to(device).eval()
+    z = model(x, run.graph)[0].float().cpu()
+    scaler = scaler_from_state(run.state["scaler"])
+    return scaler.inverse_transform(z, features=list(data["targets"])).numpy()
+
+
+def predict_file(run_dir: str | os.PathLike, readings: str | os.PathLike, out: str | os.PathLike, *, device: str = "cpu") -> pd.DataFrame:
+    """Read ``readings``, check them against the run, forecast and write ``out`` (CSV or Parquet).
+
+    Returns the table written: one row per forecast step with real timestamps; one column per
+    sensor (one target channel) or ``timestamp, sensor, <channels>`` rows (several).
+
+    Raises:
+        SensorDataError: unknown output format, sensors or interval that differ from the
+        run's, fewer steps than the lookback, or a malformed readings file (file and column).
+    """
+    run_dir = str(run_dir)
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise SensorDataError(f"{out}: unknown output format {out.suffix!r}; use .csv or .parquet")
+    run = load_model_file(Path(run_dir) / "model.pt")
+    data = run.state["data"]
+    features = list(data["features"])
+    series = load_series(readings, null_value=data["null_value"], features=features if len(features) == 1 else None)
+    series = _check_series(run, series, run_dir)
+    lookback = int(data["lookback"])
+    missing = int((~series.mask[-lookback:]).sum())
+    if missing:
+        logger.warning("%s: %d of the last %d steps' readings are missing; they enter the model as 0", readings, missing, lookback)
+    forecast = forecast_next(run, series, device=device)
+    frame = forecast_frame(
+        forecast,
+        first_step=series.timestamps[-1] + series.interval,
+        interval=series.interval,
+        sensor_ids=run.sensor_ids,
+        channels=list(data["targets"]),
+    )
+    write_table(frame, out)
+    return frame

@@ -1,0 +1,138 @@
+r"""The Lightning module that trains any registered forecasting model.
+
+The model works in scaled units (z-scores fitted on the training period). This module owns
+everything the model must not see: the target scaler, the loss, the learning-rate schedule and
+DCRNN's scheduled-sampling probability.
+
+Loss (masked MAE over observed target entries :math:`\Omega`):
+
+.. math::
+    \mathcal{L} = \frac{1}{|\Omega|} \sum_{i \in \Omega} |\hat z_i - z_i|, \quad
+    z = (y - \mu) / \sigma
+
+with ``loss_units: scaled`` (the default), or the same on :math:`\hat y = \hat z \sigma + \mu`
+against :math:`y` with ``loss_units: original`` (what DCRNN's and Graph WaveNet's code
+compute). Validation and test metrics are always masked MAE in original units (km/h,
+vehicles per interval), summed exactly over the whole split, not averaged over batches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from stgraph.metrics.masked import masked_mae
+from stgraph.models import inverse_sigmoid_decay
+from stgraph.train.config import TrainingConfig
+
+__all__ = ["ForecastModule"]
+
+
+class ForecastModule(L.LightningModule):
+    """Wraps a ``[batch, lookback, nodes, features] -> [batch, horizon, nodes, channels]`` model.
+
+    Args:
+        model: a plain ``torch.nn.Module`` following the model contract.
+        graph: the :class:`~stgraph.SensorGraph` passed to every forward call. It is not a
+            submodule: models fetch its operators with ``graph.torch_operator(kind, device)``,
+            which caches them per device, so the graph reaches the device once.
+        target_mean, target_std: ``[channels]`` (or ``[nodes, channels]`` for a per-sensor
+            scaler) statistics of the target features in original units, from the scaler
+            fitted on the training period.
+        training_config: optimiser, schedule, clipping, loss units and teacher forcing.
+
+    Batches are ``(x, y, mask)``: ``x [batch, lookback, nodes, features]`` scaled;
+    ``y [batch, horizon, nodes, channels]`` in original units; ``mask`` bool like ``y``,
+    ``True`` = observed.
+    """
+
+    def __init__(self, model: nn.Module, graph: Any, target_mean: Tensor, target_std: Tensor, training_config: TrainingConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.graph = graph
+        self.config = training_config
+        self.register_buffer("target_mean", torch.as_tensor(target_mean, dtype=torch.float32))
+        self.register_buffer("target_std", torch.as_tensor(target_std, dtype=torch.float32))
+        self._val_sums: list[Tensor] = []
+
+    # --- scaling ------------------------------------------------------------------------------
+    def scale_target(self, y: Tensor) -> Tensor:
+        """``[..., channels]`` original units -> z-scores."""
+        return (y - self.target_mean) / self.target_std
+
+    def inverse_target(self, z: Tensor) -> Tensor:
+        """``[..., channels]`` z-scores -> original units."""
+        return z * self.target_std + self.target_mean
+
+    # --- forward ------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        """Forecast in original units. Shapes: ``[batch, lookback, nodes, features] -> [batch, horizon, nodes, channels]``."""
+        return self.inverse_target(self.model(x, self.graph))
+
+    def teacher_forcing(self) -> float:
+        """Probability of feeding the observed value to a seq2seq decoder at the current step."""
+        tau = self.config.teacher_forcing_decay
+        if tau is None:
+            return 0.0
+        return float(inverse_sigmoid_decay(self.global_step, tau))
+
+    def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
+        x, y, mask = batch
+        z = self.scale_target(y)
+        p = self.teacher_forcing()
+        if p > 0.0:
+            # masked targets enter the decoder as the training mean (z = 0), never as a null value
+            forced = torch.where(mask, z, torch.zeros_like(z))
+            z_hat = self.model(x, self.graph, target=forced, teacher_forcing=p)
+        else:
+            z_hat = self.model(x, self.graph)
+        if self.config.loss_units == "original":
+            loss = masked_mae(self.inverse_target(z_hat), y, mask=mask)
+        else:
+            loss = masked_mae(z_hat, z, mask=mask)
+        if not mask.any():
+            # a batch with no observed target has nothing to learn from; keep the graph connected
+            loss = z_hat.sum() * 0.0
+        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=x.shape[0])
+        if self.config.teacher_forcing_decay is not None:
+            self.log("teacher_forcing", p, on_step=True, on_epoch=False, batch_size=x.shape[0])
+        return loss
+
+    # --- validation: exact masked MAE over the split, in original units -----------------------------
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = []
+
+    def validation_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> None:
+        x, y, mask = batch
+        y_hat = self(x)
+        error = torch.where(mask, (y_hat - y).abs(), torch.zeros_like(y))
+        self._val_sums.append(torch.stack([error.sum(dtype=torch.float64), mask.sum(dtype=torch.float64)]))
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_sums:
+            total = torch.stack(self._val_sums).sum(0)
+        else:
+            total = torch.zeros(2, dtype=torch.float64, device=self.device)
+        total = self.trainer.strategy.reduce(total, reduce_op="sum")
+        mae = (total[0] / total[1]).float() if total[1] > 0 else torch.tensor(float("nan"), device=total.device)
+        # already summed over all processes: no second reduction
+        self.log("val_mae", mae, prog_bar=True, sync_dist=False, rank_zero_only=False)
+        self._val_sums = []
+
+    # --- optimiser ------------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        c = self.config
+        if c.optimizer == "rmsprop":
+            optimizer = torch.optim.RMSprop(self.parameters(), lr=c.lr, alpha=c.alpha, eps=c.eps, weight_decay=c.weight_decay)
+        else:
+            optimizer = torch.optim.Adam(self.parameters(), lr=c.lr, eps=c.eps, weight_decay=c.weight_decay)
+        if c.scheduler is None:
+            return optimizer
+        if c.scheduler == "multistep":
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(c.milestones), gamma=c.gamma)
+        else:
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=c.step_size, gamma=c.gamma)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}

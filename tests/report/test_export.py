@@ -1,0 +1,68 @@
+"""Forecast exports carry sensor ids and real timestamps, and read back exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stgraph.errors import ShapeError
+from stgraph.report.export import Predictions, forecast_frame, load_predictions, save_predictions, write_table
+
+
+def _predictions(windows=3, horizon=4, sensors=("a", "b", "c"), channels=("speed",)):
+    rng = np.random.default_rng(0)
+    shape = (windows, horizon, len(sensors), len(channels))
+    return Predictions(
+        prediction=rng.normal(size=shape).astype(np.float32),
+        target=rng.normal(size=shape).astype(np.float32),
+        mask=rng.random(shape) > 0.2,
+        first_step=pd.date_range("2012-03-01 01:00", periods=windows, freq="5min"),
+        interval=pd.Timedelta("5min"),
+        sensor_ids=list(sensors),
+        channels=list(channels),
+    )
+
+
+def test_predictions_round_trip_without_pickle(tmp_path):
+    original = _predictions()
+    save_predictions(tmp_path / "p.npz", original)
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as raw:  # no object arrays inside
+        assert raw["sensor_ids"].tolist() == ["a", "b", "c"]
+    again = load_predictions(tmp_path / "p.npz")
+    np.testing.assert_array_equal(again.prediction, original.prediction)
+    np.testing.assert_array_equal(again.mask, original.mask)
+    assert again.first_step.equals(original.first_step)
+    assert again.interval == pd.Timedelta("5min")
+    # step 3 of window 1 is 1:05 + 2 * 5 min
+    assert again.timestamps(3)[1] == pd.Timestamp("2012-03-01 01:15")
+
+
+def test_predictions_reject_mismatched_shapes():
+    good = _predictions()
+    with pytest.raises(ShapeError, match="sensor_ids"):
+        Predictions(good.prediction, good.target, good.mask, good.first_step, good.interval, ["a", "b"], good.channels)
+
+
+def test_forecast_frame_wide_for_one_channel_long_for_several(tmp_path):
+    forecast = np.arange(2 * 3 * 1, dtype=np.float32).reshape(2, 3, 1)
+    wide = forecast_frame(forecast, first_step=pd.Timestamp("2024-05-01 08:05"), interval=pd.Timedelta("5min"), sensor_ids=["x", "y", "z"], channels=["speed"])
+    assert list(wide.columns) == ["x", "y", "z"]
+    assert list(wide.index) == [pd.Timestamp("2024-05-01 08:05"), pd.Timestamp("2024-05-01 08:10")]
+    assert wide.loc["2024-05-01 08:10", "y"] == forecast[1, 1, 0]
+
+    two = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
+    long = forecast_frame(two, first_step=pd.Timestamp("2024-05-01 08:05"), interval=pd.Timedelta("5min"), sensor_ids=["x", "y", "z"], channels=["flow", "speed"])
+    assert long.loc[(pd.Timestamp("2024-05-01 08:10"), "z"), "speed"] == two[1, 2, 1]
+
+
+def test_write_table_by_extension(tmp_path):
+    frame = forecast_frame(np.ones((2, 2, 1)), first_step=pd.Timestamp("2024-01-01"), interval=pd.Timedelta("1h"), sensor_ids=["s1", "s2"], channels=["flow"])
+    write_table(frame, tmp_path / "f.csv")
+    read = pd.read_csv(tmp_path / "f.csv", index_col=0, parse_dates=True)
+    assert list(read.columns) == ["s1", "s2"] and read.index[1] == pd.Timestamp("2024-01-01 01:00")
+    write_table(frame, tmp_path / "f.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "f.parquet"), frame, check_freq=False)
+    with pytest.raises(ValueError, match=r"f\.xlsx: unknown output format"):
+        write_table(frame, tmp_path / "f.xlsx")
+    assert not (tmp_path / "f.xlsx").exists()

@@ -1,0 +1,121 @@
+"""The Lightning module: masked loss in scaled or original units, exact validation MAE over a
+split (not a mean of batch means), batches from the fast path, the papers' schedules."""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from stgraph.data.windows import WindowDataset
+from stgraph.graph import SensorGraph
+from stgraph.train.config import TrainingConfig
+from stgraph.train.data import window_loader
+from stgraph.train.module import ForecastModule
+
+pytestmark = pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated")
+
+
+class Constant(nn.Module):
+    """Forecasts ``value`` (scaled units) everywhere; one parameter so optimisers have work."""
+
+    def __init__(self, value: float, horizon: int = 2) -> None:
+        super().__init__()
+        self.value = nn.Parameter(torch.tensor(value))
+        self.horizon = horizon
+
+    def forward(self, x, graph, *, target=None, teacher_forcing=0.0):
+        return self.value.expand(x.shape[0], self.horizon, x.shape[2], 1)
+
+
+def _module(value=0.0, loss_units="scaled", mean=10.0, std=2.0):
+    graph = SensorGraph(np.eye(3))
+    return ForecastModule(Constant(value), graph, torch.tensor([mean]), torch.tensor([std]), TrainingConfig(loss_units=loss_units))
+
+
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
+def test_training_loss_is_masked_mae_in_the_chosen_units():
+    y = torch.tensor([10.0, 14.0, 100.0]).reshape(1, 1, 3, 1).expand(1, 2, 3, 1).clone()
+    mask = torch.ones_like(y, dtype=torch.bool)
+    mask[..., 2, :] = False  # the 100 is a missing reading and must not count
+    x = torch.zeros(1, 4, 3, 1)
+    scaled = _module(value=1.0)  # forecasts z = 1, i.e. 12 in original units
+    # |1 - 0| and |1 - 2| in z-scores -> mean 1.0; in original units |12 - 10|, |12 - 14| -> 2.0
+    assert scaled.training_step((x, y, mask), 0).item() == pytest.approx(1.0)
+    original = _module(value=1.0, loss_units="original")
+    assert original.training_step((x, y, mask), 0).item() == pytest.approx(2.0)
+
+
+def test_validation_mae_is_exact_over_uneven_batches():
+    rng = np.random.default_rng(0)
+    values = rng.normal(20, 5, size=(23, 3, 1)).astype(np.float32)
+    mask = rng.random(values.shape) > 0.3
+    windows = WindowDataset((values, mask), lookback=4, horizon=2)  # 18 windows
+    loader = window_loader(windows, batch_size=5, shuffle=False)  # batches of 5, 5, 5, 3
+    module = _module(value=0.5)  # forecasts 10 + 0.5 * 2 = 11 in original units
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    result = trainer.validate(module, loader, verbose=False)[0]
+    starts = np.arange(18)
+    targets = values[starts[:, None] + 4 + np.arange(2)]
+    observed = mask[starts[:, None] + 4 + np.arange(2)]
+    expected = np.abs(11.0 - targets)[observed].mean()
+    assert result["val_mae"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_window_loader_fast_path_equals_stacked_windows():
+    values = np.arange(30 * 2 * 1, dtype=np.float32).reshape(30, 2, 1)
+    windows = WindowDataset((values, np.ones_like(values, dtype=bool)), lookback=3, horizon=2)
+    x, y, mask = next(iter(window_loader(windows, batch_size=4, shuffle=False)))
+    expected = [windows[i] for i in range(4)]
+    torch.testing.assert_close(x, torch.stack([e[0] for e in expected]))
+    torch.testing.assert_close(y, torch.stack([e[1] for e in expected]))
+    assert x.shape == (4, 3, 2, 1) and mask.dtype == torch.bool
+
+
+@pytest.mark.parametrize(
+    ("config", "lrs"),
+    [
+        # DCRNN: 0.01, x0.1 at epochs 20, 30, 40, 50
+        (TrainingConfig(lr=0.01, scheduler="multistep", milestones=[20, 30, 40, 50], gamma=0.1), {0: 0.01, 19: 0.01, 20: 1e-3, 30: 1e-4, 55: 1e-6}),
+        # STGCN: 1e-3, x0.7 every 5 epochs (staircase)
+        (TrainingConfig(optimizer="rmsprop", lr=1e-3, scheduler="step", step_size=5, gamma=0.7), {4: 1e-3, 5: 7e-4, 10: 4.9e-4}),
+    ],
+)
+def test_schedules_follow_the_papers(config, lrs):
+    module = ForecastModule(Constant(0.0), SensorGraph(np.eye(2)), torch.zeros(1), torch.ones(1), config)
+    setup = module.configure_optimizers()
+    optimizer, scheduler = setup["optimizer"], setup["lr_scheduler"]["scheduler"]
+    seen = {}
+    for epoch in range(60):
+        seen[epoch] = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+    for epoch, lr in lrs.items():
+        assert seen[epoch] == pytest.approx(lr)
+
+
+def test_teacher_forcing_follows_dcrnn_decay():
+    from stgraph.models.dcrnn import inverse_sigmoid_decay
+
+    module = ForecastModule(Constant(0.0), SensorGraph(np.eye(2)), torch.zeros(1), torch.ones(1), TrainingConfig(teacher_forcing_decay=2000))
+    assert module.teacher_forcing() == pytest.approx(inverse_sigmoid_decay(0, 2000))
+    off = ForecastModule(Constant(0.0), SensorGraph(np.eye(2)), torch.zeros(1), torch.ones(1), TrainingConfig())
+    assert off.teacher_forcing() == 0.0
+
+
+def test_time_budget_stops_before_an_epoch_that_would_overrun():
+    from stgraph.train import callbacks
+
+    readings = iter(range(0, 1000, 10))  # every reading of the clock advances 10 s
+    values = np.ones((20, 3, 1), dtype=np.float32)
+    loader = window_loader(WindowDataset((values, np.ones_like(values, dtype=bool)), lookback=4, horizon=2), batch_size=8, shuffle=False)
+    budget = callbacks.TimeBudget(45, clock=lambda: next(readings))
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=10, logger=False, enable_progress_bar=False, enable_model_summary=False,
+        enable_checkpointing=False, callbacks=[budget],
+    )
+    trainer.fit(_module(), loader, loader)
+    # clock: start 0; epoch 1 runs 10 -> 20; epoch 2 runs 30 -> 40; 40 + 10 > 45: stop after 2 epochs
+    assert trainer.current_epoch == 2 and budget.stopped_early
