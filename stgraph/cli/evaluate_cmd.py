@@ -35,14 +35,15 @@ def evaluate_run(run_dir: str | Path, split: str = "test", *, batch_size: int = 
     from stgraph.errors import GraphError, SensorDataError
     from stgraph.train.checkpoint import load_model_file
     from stgraph.train.config import ExperimentConfig
-    from stgraph.train.data import prepare_data, scaler_from_state
+    from stgraph.data.scaling import StandardScaler
+    from stgraph.train.data import prepare_data
     from stgraph.train.evaluate import metrics_summary, predict_split, update_metrics_file, write_report
     from stgraph.train.run import METRICS_FILE, MODEL_FILE, load_run_config
 
     run_dir = Path(run_dir)
     best = load_model_file(run_dir / MODEL_FILE)
     config = ExperimentConfig.from_dict(load_run_config(run_dir), source=str(run_dir / "config.yaml"))
-    data = prepare_data(config.data, scaler=scaler_from_state(best.state["scaler"]))
+    data = prepare_data(config.data, scaler=StandardScaler.from_state_dict(best.state["scaler"]))
     if data.graph.fingerprint() != best.state["graph"]["fingerprint"]:
         raise GraphError(
             f"{run_dir}: the graph built from the run's data files differs from the one the model was trained on "

@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (SensorDataError, GraphError, ShapeError, FileNotFoundError) as error:
+    except (SensorDataError, GraphError, ShapeError, FileNotFoundError, ValueError) as error:
+        # Bad input is the user's to fix: one line naming it. --verbose keeps the traceback.
+        if args.verbose:
+            raise
         print(f"stgraph {args.command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -103,9 +103,32 @@ class StandardScaler:
         if (std == 0).any():
             logger.warning("StandardScaler: %d statistic(s) have standard deviation 0; using 1 (centring only)", int((std == 0).sum()))
             std = np.where(std == 0, 1.0, std)
+        return self._set_statistics(mean, std, count, names)
+
+    def _set_statistics(self, mean: np.ndarray, std: np.ndarray, count: np.ndarray, names: list[str] | None) -> StandardScaler:
         self.mean_, self.std_, self.count_, self.feature_names_ = mean, std, count, names
         self._torch_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         return self
+
+    # --- saving ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Plain tensors, lists and flags: loads with ``torch.load(..., weights_only=True)``."""
+        self._check_fitted()
+        return {
+            "mean": torch.from_numpy(np.asarray(self.mean_, dtype=np.float64)),
+            "std": torch.from_numpy(np.asarray(self.std_, dtype=np.float64)),
+            "count": torch.from_numpy(np.asarray(self.count_, dtype=np.float64)),
+            "names": list(self.feature_names_ or []),
+            "per_sensor": bool(self.per_sensor),
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> StandardScaler:
+        """The fitted scaler that :meth:`state_dict` described."""
+        scaler = cls(per_sensor=bool(state["per_sensor"]))
+        return scaler._set_statistics(
+            state["mean"].numpy(), state["std"].numpy(), state["count"].numpy(), list(state["names"]) or None
+        )
 
     # --- applying ------------------------------------------------------------------------
     def transform(self, x: Array, *, features: Sequence[int | str] | None = None) -> Array:
@@ -121,11 +144,9 @@ class StandardScaler:
     def subset(self, features: Sequence[int | str]) -> StandardScaler:
         """A fitted scaler for only ``features`` (e.g. the forecast targets)."""
         index = self._feature_index(features)
+        names = None if self.feature_names_ is None else [self.feature_names_[i] for i in index]
         part = StandardScaler(per_sensor=self.per_sensor)
-        part.mean_, part.std_, part.count_ = self.mean_[..., index], self.std_[..., index], self.count_[..., index]
-        part.feature_names_ = None if self.feature_names_ is None else [self.feature_names_[i] for i in index]
-        part._torch_cache = {}
-        return part
+        return part._set_statistics(self.mean_[..., index], self.std_[..., index], self.count_[..., index], names)
 
     def __repr__(self) -> str:
         if not hasattr(self, "mean_"):

@@ -287,6 +287,27 @@ class SensorGraph:
         coords = None if self.coordinates is None else self.coordinates[order]
         return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
 
+    def with_coordinates(self, coordinates: np.ndarray, sensor_ids: Sequence[Any] | None = None) -> "SensorGraph":
+        """The same graph with sensor locations attached.
+
+        ``coordinates`` is ``[sensors, 2]`` latitude, longitude; row ``k`` belongs to
+        ``sensor_ids[k]`` when given (any order, every graph sensor present), else to the
+        graph's own ``k``-th sensor. The adjacency, the cached operators and the build report
+        are shared with this graph.
+        """
+        coordinates = np.asarray(coordinates, dtype=np.float64)
+        if sensor_ids is not None:
+            position = {str(s): i for i, s in enumerate(sensor_ids)}
+            missing = [s for s in self._sensor_ids if s not in position]
+            if missing:
+                raise GraphError(f"no location for sensor(s) {', '.join(missing[:10])}{self._where()}")
+            coordinates = coordinates[[position[s] for s in self._sensor_ids]]
+        located = SensorGraph(self._adjacency, self._sensor_ids, coordinates=coordinates, name=self.name, source=self.source)
+        located.build_report = self.build_report
+        located._operators = self._operators
+        located._torch_operators = self._torch_operators
+        return located
+
     @classmethod
     def coerce(cls, graph: Any) -> "SensorGraph":
         """A SensorGraph from a SensorGraph (returned as is), a scipy sparse matrix, a numpy

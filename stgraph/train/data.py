@@ -33,7 +33,7 @@ from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
 from stgraph.train.config import DataConfig
 
-__all__ = ["PreparedData", "interval_text", "prepare_data", "load_readings_and_graph", "window_loader", "scaler_state", "scaler_from_state"]
+__all__ = ["PreparedData", "interval_text", "prepare_data", "load_readings_and_graph", "window_loader"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +142,7 @@ def _with_coordinates(graph: SensorGraph, sensor_ids: list[str], coordinates: np
     """``graph`` with the locations ``coordinates[k]`` of ``sensor_ids[k]`` attached (for the error map)."""
     if coordinates is None or graph.coordinates is not None:
         return graph
-    position = {sensor: i for i, sensor in enumerate(sensor_ids)}
-    order = [position[s] for s in graph.sensor_ids]
-    return SensorGraph(graph.adjacency, graph.sensor_ids, coordinates=coordinates[order], name=graph.name, source=graph.source)
+    return graph.with_coordinates(coordinates, sensor_ids)
 
 
 def _check_interval(series: SensorSeries, expected: str | None, said_by: str) -> None:
@@ -286,26 +284,3 @@ def window_loader(windows: WindowDataset, *, batch_size: int, shuffle: bool, num
         generator=generator,
         persistent_workers=num_workers > 0,
     )
-
-
-# --- scaler in checkpoints ----------------------------------------------------------------------
-def scaler_state(scaler: StandardScaler) -> dict[str, Any]:
-    """Plain-tensor form of a fitted scaler, for ``weights_only`` checkpoints."""
-    return {
-        "mean": torch.from_numpy(np.asarray(scaler.mean_, dtype=np.float64)),
-        "std": torch.from_numpy(np.asarray(scaler.std_, dtype=np.float64)),
-        "count": torch.from_numpy(np.asarray(scaler.count_, dtype=np.float64)),
-        "names": list(scaler.feature_names_ or []),
-        "per_sensor": bool(scaler.per_sensor),
-    }
-
-
-def scaler_from_state(state: dict[str, Any]) -> StandardScaler:
-    """Inverse of :func:`scaler_state`."""
-    scaler = StandardScaler(per_sensor=bool(state["per_sensor"]))
-    scaler.mean_ = state["mean"].numpy()
-    scaler.std_ = state["std"].numpy()
-    scaler.count_ = state["count"].numpy()
-    scaler.feature_names_ = list(state["names"]) or None
-    scaler._torch_cache = {}
-    return scaler

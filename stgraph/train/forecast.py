@@ -18,11 +18,12 @@ import torch
 
 from stgraph.data.covariates import time_covariates
 from stgraph.data.load import load_series
+from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.errors import SensorDataError
 from stgraph.report.export import forecast_frame, write_table
 from stgraph.train.checkpoint import RunModel, load_model_file
-from stgraph.train.data import interval_text, scaler_from_state
+from stgraph.train.data import interval_text
 
 __all__ = ["forecast_inputs", "forecast_next", "predict_file"]
 
@@ -44,7 +45,7 @@ def forecast_inputs(run: RunModel, series: SensorSeries) -> torch.Tensor:
             f"{series.source}: {series.num_steps} steps, but the model needs the last {lookback} "
             f"({lookback * series.interval} of readings)"
         )
-    scaler = scaler_from_state(run.state["scaler"])
+    scaler = StandardScaler.from_state_dict(run.state["scaler"])
     positions = series.feature_index(list(data["features"]))
     recent = series.values[-lookback:][..., positions]
     # statistics are looked up by feature name: the file may order its features differently
@@ -78,7 +79,7 @@ def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.de
     x = forecast_inputs(run, series).to(device)
     model = run.model.to(device).eval()
     z = model(x, run.graph)[0].float().cpu()
-    scaler = scaler_from_state(run.state["scaler"])
+    scaler = StandardScaler.from_state_dict(run.state["scaler"])
     return scaler.inverse_transform(z, features=list(data["targets"])).numpy()
 
 

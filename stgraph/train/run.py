@@ -44,7 +44,7 @@ from stgraph.metrics.report import metrics_table
 from stgraph.train.callbacks import BestModelExport, EpochSummary, SaveOnInterrupt, TimeBudget
 from stgraph.train.checkpoint import graph_state, load_model_file
 from stgraph.train.config import ConfigError, ExperimentConfig, check_model_options
-from stgraph.train.data import PreparedData, interval_text, prepare_data, scaler_state, window_loader
+from stgraph.train.data import PreparedData, interval_text, prepare_data, window_loader
 from stgraph.train.evaluate import metrics_summary, predict_split, update_metrics_file, write_report
 from stgraph.train.module import ForecastModule
 
@@ -108,7 +108,7 @@ def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dic
         "model": {"name": config.model.name, "kwargs": model_kwargs},
         "sensor_ids": data.graph.sensor_ids,
         "graph": graph_state(data.graph),
-        "scaler": scaler_state(data.scaler),
+        "scaler": data.scaler.state_dict(),
         "data": {
             "name": data.name,
             "interval": interval_text(data.series.interval),

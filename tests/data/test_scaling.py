@@ -105,3 +105,17 @@ def test_feature_subset_for_targets():
         scaler.subset(["volume"])
     with pytest.raises(RuntimeError, match=r"not fitted"):
         StandardScaler().transform(values)
+
+
+def test_state_dict_round_trip_through_weights_only_load(tmp_path):
+    import torch
+
+    from stgraph.data import StandardScaler
+
+    values = np.arange(24, dtype=np.float32).reshape(4, 3, 2)
+    scaler = StandardScaler(per_sensor=True).fit(values, steps=slice(0, 3))
+    torch.save(scaler.state_dict(), tmp_path / "scaler.pt")
+    restored = StandardScaler.from_state_dict(torch.load(tmp_path / "scaler.pt", weights_only=True))
+    np.testing.assert_array_equal(restored.mean_, scaler.mean_)
+    np.testing.assert_array_equal(restored.std_, scaler.std_)
+    np.testing.assert_allclose(restored.inverse_transform(restored.transform(values)), values, rtol=1e-6)

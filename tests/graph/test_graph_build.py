@@ -181,3 +181,13 @@ def test_bad_locations(tmp_path, text, kwargs, message):
     path = write(tmp_path / "loc.csv", text)
     with pytest.raises(GraphError, match=message):
         SensorGraph.from_locations(path, **kwargs)
+
+
+def test_with_coordinates_aligns_by_sensor_id_and_keeps_operators():
+    graph = SensorGraph(np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 2.0], [1.0, 0.0, 0.0]]), ["a", "b", "c"])
+    forward = graph.operator("forward")
+    located = graph.with_coordinates([[3.0, 30.0], [1.0, 10.0], [2.0, 20.0]], sensor_ids=["c", "a", "b"])
+    np.testing.assert_array_equal(located.coordinates, [[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
+    assert located.operator("forward") is forward
+    with pytest.raises(GraphError, match="no location for sensor.*b"):
+        graph.with_coordinates([[0.0, 0.0], [1.0, 1.0]], sensor_ids=["a", "c"])

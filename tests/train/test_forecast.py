@@ -10,7 +10,6 @@ from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.data.windows import WindowDataset
 from stgraph.train.checkpoint import RunModel
-from stgraph.train.data import scaler_state
 from stgraph.train.forecast import forecast_inputs
 
 
@@ -28,7 +27,7 @@ def test_forecast_input_equals_the_window_dataset_input():
     scaler = StandardScaler().fit(series, steps=slice(0, 30))
     covariates = ["time_of_day", "day_of_week"]
     state = {
-        "scaler": scaler_state(scaler),
+        "scaler": scaler.state_dict(),
         "data": {"lookback": lookback, "features": ["flow", "speed"], "targets": ["flow"], "covariates": covariates},
     }
     run = RunModel(model=torch.nn.Identity(), graph=None, state=state)
