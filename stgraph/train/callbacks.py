@@ -40,6 +40,12 @@ class BestModelExport(Callback):
         self.metadata = metadata
         self.best = math.inf
         self.best_epoch: int | None = None
+        self._epoch = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning has already advanced current_epoch when a max_steps stop validates; the
+        # epoch whose batches were trained is the one that last started.
+        self._epoch = trainer.current_epoch
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
@@ -47,12 +53,12 @@ class BestModelExport(Callback):
         score = _metric(trainer, "val_mae")
         if not score < self.best:  # also false for NaN
             return
-        self.best, self.best_epoch = score, trainer.current_epoch
+        self.best, self.best_epoch = score, self._epoch
         if trainer.is_global_zero:
             weights = {k: v.detach().cpu().clone() for k, v in pl_module.model.state_dict().items()}
             save_model_file(
                 self.path,
-                {**self.metadata, "state_dict": weights, "epoch": trainer.current_epoch, "global_step": trainer.global_step, "val_mae": score},
+                {**self.metadata, "state_dict": weights, "epoch": self._epoch, "global_step": trainer.global_step, "val_mae": score},
             )
 
     def state_dict(self) -> dict[str, Any]:
@@ -78,8 +84,10 @@ class EpochSummary(Callback):
         self.history: list[dict[str, Any]] = []
         self._loss_sum, self._loss_count = 0.0, 0
         self._lr = math.nan
+        self._epoch = 0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch = trainer.current_epoch  # see BestModelExport.on_train_epoch_start
         self._loss_sum, self._loss_count = 0.0, 0
         # the rate this epoch trains with (schedulers may step before validation reports)
         self._lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan
@@ -98,7 +106,7 @@ class EpochSummary(Callback):
         loss = self._loss_sum / self._loss_count if self._loss_count else math.nan
         lr = self._lr
         best = min([h["val_mae"] for h in self.history if not math.isnan(h["val_mae"])] + [val], default=val)
-        row = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step, "train_loss": loss, "val_mae": val, "lr": lr}
+        row = {"epoch": self._epoch + 1, "step": trainer.global_step, "train_loss": loss, "val_mae": val, "lr": lr}
         self.history.append(row)
         mark = " *" if val == best and not math.isnan(val) else ""
         unit = f" {self.units}" if self.units else ""

@@ -64,6 +64,8 @@ def test_train_writes_a_complete_run(trained_run, capsys):
 
     metrics = json.loads((trained_run / "metrics.json").read_text())
     assert metrics["global_step"] == 3 and metrics["model"] == "stgcn" and metrics["units"] == "mph"
+    # three steps stop inside the first epoch: it is epoch 1, not the epoch Lightning moved on to
+    assert metrics["best_epoch"] == 1 and [row["epoch"] for row in metrics["history"]] == [1]
     assert [metrics["test"][f"step_{s}"]["lead_time"] for s in (3, 6, 12)] == ["15 min", "30 min", "60 min"]
     # the reported numbers are the masked metrics of the saved test predictions
     predictions = load_predictions(trained_run / "predictions_test.npz")
