@@ -74,6 +74,10 @@ class DataConfig:
         batch_size: training windows per batch; ``eval_batch_size`` for evaluation (default:
             the same).
         threshold: kernel weights below it are dropped when building from distances/locations.
+        neighbors: when the graph comes from sensor locations alone, link each sensor to its
+            ``neighbors`` nearest sensors (great-circle distance, Gaussian-kernel weights);
+            ``None`` keeps every pair whose kernel weight reaches ``threshold``, which over a
+            whole metropolitan area links about half of all sensor pairs.
         num_workers: DataLoader workers (0 = load in the main process).
     """
 
@@ -94,6 +98,7 @@ class DataConfig:
     batch_size: int = 64
     eval_batch_size: int | None = None
     threshold: float = 0.1
+    neighbors: int | None = 8
     num_workers: int = 0
 
     def validate(self) -> None:
@@ -115,6 +120,8 @@ class DataConfig:
         for name in ("lookback", "horizon", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"data.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.neighbors is not None and (not isinstance(self.neighbors, int) or self.neighbors < 1):
+            raise ConfigError(f"data.neighbors must be a positive integer or null, got {self.neighbors!r}")
         if len(self.split) != 3 or any(not isinstance(s, (int, float)) or s < 0 for s in self.split) or abs(sum(self.split) - 1) > 1e-6:
             raise ConfigError(f"data.split must be three non-negative fractions summing to 1, got {self.split}")
 

@@ -129,7 +129,7 @@ def _own_graph(config: DataConfig, sensor_ids: list[str]) -> SensorGraph:
     elif config.edges is not None:
         graph = from_edge_list(config.edges, sensor_ids)
     elif coordinates is not None:
-        return from_locations(config.sensors, sensor_ids, threshold=config.threshold)
+        return from_locations(config.sensors, sensor_ids, threshold=config.threshold, k=config.neighbors)
     else:
         raise GraphError(
             f"{config.sensors}: a sensor list without latitude/longitude columns cannot make a graph; "
@@ -188,7 +188,7 @@ def _catalog_dataset(config: DataConfig) -> tuple[SensorSeries, SensorGraph, flo
     elif "distances" in present:
         graph = from_distances(present["distances"], ids, threshold=config.threshold)
     elif coordinates is not None:
-        graph = from_locations(present["locations"], ids, threshold=config.threshold)
+        graph = from_locations(present["locations"], ids, threshold=config.threshold, k=config.neighbors)
     else:
         raise GraphError(f"{info.name}: no adjacency, distances or locations file in {folder}; run `stgraph download {info.key}`")
     graph = _with_coordinates(graph, ids, coordinates)

@@ -63,6 +63,7 @@ def test_resolved_config_round_trips_through_yaml():
         (["training.epochs=many"], r"training\.epochs must be a number"),
         (["training.optimizer=sgd"], "adam or rmsprop"),
         (["data.covariates=[weather]"], "unknown .*weather"),
+        (["data.neighbors=0"], "data.neighbors must be a positive integer"),
     ],
 )
 def test_bad_overrides_name_the_key(overrides, message):
