@@ -1,0 +1,116 @@
+"""``python -m benchmarks.accuracy``: train models under a paper's protocol, print our table beside
+the published one, and write Markdown + JSON (with the protocol card) to benchmarks/results/.
+
+Examples::
+
+    python -m benchmarks.accuracy --dataset los-loop --protocol tgcn --seeds 3
+    python -m benchmarks.accuracy --dataset los-loop --protocol tgcn --models stgcn --epochs 30 --shared-model
+    python -m benchmarks.accuracy --dataset metr-la --protocol dcrnn --models stgcn dcrnn graph_wavenet --epochs 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import torch
+
+from benchmarks.accuracy.card import RESULTS, write_result
+from benchmarks.accuracy.data import load_dataset
+from benchmarks.accuracy.protocols import TGCN_HORIZONS
+from benchmarks.accuracy.report import beats_baselines, card_markdown, dcrnn_markdown, tgcn_markdown
+from benchmarks.accuracy.run import run_dcrnn_protocol, run_tgcn_protocol
+from benchmarks.accuracy.training import TrainingSetup
+from benchmarks.published import GWN_PAPER, TGCN_PAPER
+from stgraph import models
+
+DEFAULT_MODELS = {"tgcn": ["tgcn", "stgcn", "graph_wavenet"], "dcrnn": ["stgcn", "dcrnn", "graph_wavenet"]}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.accuracy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="los-loop", help="catalog key (default los-loop)")
+    parser.add_argument("--protocol", choices=("tgcn", "dcrnn"), default="tgcn")
+    parser.add_argument("--models", nargs="+", help=f"registry names (default: tgcn protocol {DEFAULT_MODELS['tgcn']}, "
+                        f"dcrnn protocol {DEFAULT_MODELS['dcrnn']}); available: {models.available()}")
+    parser.add_argument("--seeds", type=int, default=1, help="number of seeds (0, 1, ...); mean +- std is reported")
+    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 100 tgcn, 50 dcrnn)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 32 (T-GCN) / 64 (DCRNN)")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--weight-decay", type=float, default=None, help="default 0 (T-GCN protocol) / 1e-4 (DCRNN protocol, as Graph WaveNet)")
+    parser.add_argument("--shared-model", action="store_true",
+                        help="tgcn protocol: one 12-step model scored on its first 3/6/9/12 steps instead of one model per horizon")
+    parser.add_argument("--horizons", type=int, nargs="+", default=None,
+                        help="tgcn protocol: pre_len values to run (default 3 6 9 12 = 15/30/45/60 min)")
+    parser.add_argument("--data-root", default=None, help="folder holding <dataset>/ (default ../shared/data or $STGRAPH_DATA)")
+    parser.add_argument("--out", default=str(RESULTS), help="folder for the Markdown + JSON results")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="MODEL.KEY=VALUE",
+                        help="model options, e.g. stgcn.dropout=0.1 graph_wavenet.dropout=0.3 (values parsed as Python literals)")
+    return parser.parse_args(argv)
+
+
+def model_options(pairs: list[str]) -> dict[str, dict]:
+    """``["stgcn.dropout=0.1"]`` -> ``{"stgcn": {"dropout": 0.1}}``."""
+    import ast
+
+    options: dict[str, dict] = {}
+    for pair in pairs:
+        key, _, text = pair.partition("=")
+        name, _, option = key.partition(".")
+        if not option or not text:
+            raise SystemExit(f"--set expects MODEL.KEY=VALUE, got {pair!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text
+        options.setdefault(models.get(name) and name.replace("-", "_"), {})[option] = value
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(args.threads)
+    names = [models.get(m) and m for m in (args.models or DEFAULT_MODELS[args.protocol])]
+    seeds = list(range(args.seeds))
+    tgcn = args.protocol == "tgcn"
+    setup = TrainingSetup(
+        epochs=args.epochs or (100 if tgcn else 50),
+        batch_size=args.batch_size or (32 if tgcn else 64),
+        lr=args.lr,
+        weight_decay=args.weight_decay if args.weight_decay is not None else (0.0 if tgcn else 1e-4),
+        loss="mse" if tgcn else "mae",
+    )
+    data = load_dataset(args.dataset, args.data_root)
+    options = model_options(args.set)
+    name = f"accuracy-{data.info.key}-{args.protocol}" + ("-shared" if tgcn and args.shared_model else "")
+    if tgcn:
+        outcome = run_tgcn_protocol(data, names, seeds, setup, shared_model=args.shared_model, model_options=options,
+                                    horizons=tuple(args.horizons or TGCN_HORIZONS))
+        body = [
+            f"# Accuracy: T-GCN protocol on {data.info.name}",
+            "", f"Published: {TGCN_PAPER}. † = figure not verified against the paper here (benchmarks/published.py).",
+            "", "## Last epoch", "", tgcn_markdown(outcome),
+            "", "## Epoch with the lowest test RMSE (the official code's selection; optimistic)", "", tgcn_markdown(outcome, selected=True),
+        ]
+    else:
+        outcome = run_dcrnn_protocol(data, names, seeds, setup, model_options=options)
+        outcome["beats_baselines"] = beats_baselines(outcome)
+        published = f"Published rows: {GWN_PAPER} and benchmarks/published.py." if outcome["published"] else \
+            f"No published DCRNN-protocol figures exist for {data.info.name}; only ours and the baselines are shown."
+        body = [
+            f"# Accuracy: DCRNN protocol on {data.info.name}", "", published, "", dcrnn_markdown(outcome), "",
+            "Beats historical average and last value at every reported horizon (MAE and RMSE): "
+            + ", ".join(f"{m}: {'yes' if ok else 'no'}" for m, ok in outcome["beats_baselines"].items()),
+        ]
+    markdown = "\n".join(body + ["", "## Protocol card", "", card_markdown(outcome["card"])])
+    md, js = write_result(name, markdown, outcome, args.out)
+    print(markdown)
+    print(f"\nwritten: {md} and {js}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""``python -m benchmarks.speed``: model-step throughput, memory and FLOPs against the machine's ceilings.
+
+Examples::
+
+    python -m benchmarks.speed --quick                       # seconds: tiny graph, batch 2
+    python -m benchmarks.speed --graphs metr-la              # CPU, paper configurations, batch 64
+    python -m benchmarks.speed --device cuda --graphs metr-la pems-bay knn-2000 knn-8600 --profile --epoch
+
+Prints the machine (CPU model, cores, torch threads, GPU), its measured fp32 GEMM rate and copy
+bandwidth, one row per (model, graph): training and inference samples/s, peak memory, GFLOP per
+sample and the share of the GEMM rate the dense work reaches in training; then the ratio to the
+peers' training throughput quoted in the issue (CPU, METR-LA graph only), and with ``--profile``
+each model's top operators. Writes Markdown + JSON to benchmarks/results/speed-<device>.{md,json}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+
+import torch
+
+from benchmarks.accuracy.card import RESULTS, library_versions, machine, write_result
+from benchmarks.speed.ceilings import copy_bandwidth, gemm_rate
+from benchmarks.speed.model_step import PAPER_CONFIGS, measure, measure_isolated
+from benchmarks.speed.peers import QUOTED_PEERS, TARGET_RATIO, installed_peers
+
+QUICK_GRAPH = "knn-40"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(PAPER_CONFIGS), help="default: stgcn dcrnn graph_wavenet")
+    parser.add_argument("--graphs", nargs="+", default=["metr-la", "pems-bay", "knn-2000", "knn-8600"],
+                        help="metr-la, pems-bay (real, from ../shared/data) and knn-<sensors>")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2, as the issue's numbers)")
+    parser.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 matrix products (default: strict fp32)")
+    parser.add_argument("--profile", action="store_true", help="top operators of one training step per model (first graph)")
+    parser.add_argument("--epoch", action="store_true", help="Graph WaveNet epoch time on a METR-LA-sized run (23,974 windows)")
+    parser.add_argument("--no-isolate", action="store_true", help="CPU: measure in this process (peak RSS then covers all configs)")
+    parser.add_argument("--quick", action="store_true", help="smoke mode: 40-sensor kNN graph, batch 2, one step, in-process")
+    parser.add_argument("--out", default=str(RESULTS), help="folder for speed-<device>.md/.json; 'none' to skip writing")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.graphs, args.batch, args.steps, args.warmup, args.no_isolate = [QUICK_GRAPH], 2, 1, 0, True
+    return args
+
+
+def _row(result: dict, gemm: float) -> str:
+    share = result["train_gflop_per_sample"] * result["train_samples_per_s"] / gemm
+    return (f"| {result['model']} | {result['graph']} | {result['sensors']} | {result['batch']} | {result['parameters']:,} "
+            f"| {result['train_samples_per_s']:.2f} | {result['infer_samples_per_s']:.2f} | {result['peak_memory_mb']:.0f} "
+            f"| {result['memory_increase_mb']:.0f} | {result['train_gflop_per_sample']:.3f} | {share:.1%} |")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = args.tf32
+        torch.backends.cudnn.allow_tf32 = args.tf32
+    size = 512 if args.quick else 2048
+    gemm = gemm_rate(device, size)
+    bandwidth = copy_bandwidth(device, 16 if args.quick else 256)
+    info = {**machine(), **library_versions()}
+    lines = [
+        f"# Speed: model steps on {device.type.upper()}", "",
+        f"machine: {info['cpu']}, {info['cpu_cores']} cores, torch threads {info['torch_threads']}"
+        + (f", GPU {info['gpu']}" if "gpu" in info else "") + f"; torch {info['torch']}; {info['date']}",
+        f"measured: fp32 GEMM ({size}^3) {gemm:.0f} GFLOP/s"
+        + (" (TF32 allowed)" if device.type == "cuda" and args.tf32 else "") + f", copy {bandwidth:.1f} GB/s (read + write)",
+        f"batch {args.batch}, 12 -> 12, {args.steps} timed steps after {args.warmup} warm-up; paper configurations "
+        "(STGCN speed only; DCRNN and Graph WaveNet speed + time of day)", "",
+        "| model | graph | sensors | batch | parameters | train samples/s | inference samples/s | peak MB | increase MB "
+        "| train GFLOP/sample | share of GEMM |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    print("\n".join(lines), flush=True)
+    isolate = device.type == "cpu" and not args.no_isolate
+    results = []
+    for graph in args.graphs:
+        for model in args.models:
+            kwargs = dict(batch=args.batch, steps=args.steps, warmup=args.warmup, device=args.device)
+            try:
+                result = measure_isolated(model, graph, threads=args.threads, **kwargs) if isolate else measure(model, graph, **kwargs)
+            except Exception as error:  # a failing configuration (out of memory, a backend error) is reported, the run goes on
+                row = f"| {model} | {graph} | | {args.batch} | | failed: {str(error).splitlines()[0][:80]} | | | | | |"
+                print(row, flush=True)
+                lines.append(row)
+                continue
+            results.append(asdict(result))
+            row = _row(results[-1], gemm)
+            print(row, flush=True)
+            lines.append(row)
+
+    comparison = []
+    if device.type == "cpu":
+        comparison = ["", "## Against peers (CPU, METR-LA graph)", "",
+                      f"Installed here: {installed_peers()}. **Peer numbers quoted from the issue, not re-measured** "
+                      "(2-core CPU, batch 64, 12 -> 12, METR-LA/Los-loop graph, 2 threads).", "",
+                      "| model | ours train samples/s | fastest peer (quoted) | ratio | target |", "| --- | ---: | --- | ---: | ---: |"]
+        for result in results:
+            if result["graph"] != "metr-la" or result["model"] not in QUOTED_PEERS:
+                continue
+            peer, rate = max(QUOTED_PEERS[result["model"]].items(), key=lambda item: item[1])
+            comparison.append(f"| {result['model']} | {result['train_samples_per_s']:.2f} | {peer}: {rate} "
+                              f"| {result['train_samples_per_s'] / rate:.2f}x | {TARGET_RATIO[result['model']]:.0f}x |")
+        print("\n".join(comparison), flush=True)
+
+    profiles = {}
+    if args.profile:
+        from benchmarks.speed.profile import top_operators
+
+        section = ["", f"## Top operators of one training step ({args.graphs[0]}, batch {args.batch})"]
+        for model in args.models:
+            profiles[model] = top_operators(model, args.graphs[0], batch=args.batch, device=args.device)
+            section += ["", f"**{model}**", "", "| operator | calls | self ms | share |", "| --- | ---: | ---: | ---: |"]
+            section += [f"| {op['name']} | {op['calls']} | {op['self_ms']:.1f} | {op['share']:.0%} |" for op in profiles[model]]
+        print("\n".join(section), flush=True)
+        comparison += section
+
+    epoch = None
+    if args.epoch:
+        from benchmarks.speed.epoch import graph_wavenet_epoch
+
+        epoch = graph_wavenet_epoch(device=args.device, **({"windows": 64, "batch": 8, "graph_name": QUICK_GRAPH} if args.quick else {}))
+        section = ["", f"Graph WaveNet training epoch, METR-LA-sized ({epoch['windows']:,} windows, batch {epoch['batch']}, "
+                   f"{epoch['sensors']} sensors): {epoch['seconds']:.2f} s ({epoch['samples_per_s']:.0f} samples/s)"]
+        print("\n".join(section), flush=True)
+        comparison += section
+
+    payload = {"machine": info, "gemm_gflops": gemm, "copy_gbps": bandwidth, "tf32": bool(args.tf32 and device.type == "cuda"),
+               "settings": {k: v for k, v in vars(args).items() if k != "out"}, "results": results, "profiles": profiles,
+               "graph_wavenet_epoch": epoch}
+    if args.out != "none":
+        md, js = write_result(f"speed-{device.type}" + ("-quick" if args.quick else ""), "\n".join(lines + comparison), payload, args.out)
+        print(f"\nwritten: {md} and {js}", file=sys.stderr)
+    return payload
+
+
+if __name__ == "__main__":
+    main()

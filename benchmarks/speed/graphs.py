@@ -1,0 +1,45 @@
+"""The benchmark graphs by name: METR-LA (207) and PEMS-BAY (325) real graphs, kNN graphs.
+
+Real graphs are DCRNN's adjacency pickles, read from ``../shared/data`` beside the checkout, or
+from ``$STGRAPH_BENCH_GRAPHS`` (a folder holding ``metr-la-graph/adj_mx.pkl`` and
+``pems-bay-graph/adj_mx_bay.pkl``; how the GPU machine, which gets only the repository, finds
+them). ``knn-<n>``: ``n`` sensors at random points, each linked to its 10 nearest
+(:func:`benchmarks.speed._graphs.knn`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from benchmarks.speed._graphs import SHARED_DATA, knn
+from stgraph import SensorGraph
+from stgraph.errors import GraphError
+
+__all__ = ["load_graph", "REAL_GRAPHS"]
+
+REAL_GRAPHS = {"metr-la": "metr-la-graph/adj_mx.pkl", "pems-bay": "pems-bay-graph/adj_mx_bay.pkl"}
+
+
+def _roots() -> list[Path]:
+    env = os.environ.get("STGRAPH_BENCH_GRAPHS")
+    return ([Path(env)] if env else []) + [SHARED_DATA]
+
+
+def load_graph(name: str) -> SensorGraph:
+    """``"metr-la"``, ``"pems-bay"`` or ``"knn-<sensors>"`` -> SensorGraph."""
+    if name.startswith("knn-"):
+        try:
+            sensors = int(name[4:])
+        except ValueError:
+            raise GraphError(f"graph {name!r}: expected knn-<sensors>, e.g. knn-2000") from None
+        return knn(sensors)
+    if name not in REAL_GRAPHS:
+        raise GraphError(f"unknown benchmark graph {name!r}; expected one of {sorted(REAL_GRAPHS)} or knn-<sensors>")
+    for root in _roots():
+        path = root / REAL_GRAPHS[name]
+        if path.is_file():
+            graph = SensorGraph.from_matrix(path)
+            graph.name = name
+            return graph
+    raise GraphError(f"{name}: {REAL_GRAPHS[name]} not found under {', '.join(str(r) for r in _roots())}")

@@ -1,0 +1,184 @@
+r"""One model-step measurement: training and inference throughput, peak memory, FLOPs.
+
+A *training step* is forward, masked-MAE loss, backward and an Adam step on a batch of
+``[batch, 12, sensors, features]`` random inputs (12 -> 12), the model in training mode
+(DCRNN decodes with scheduled sampling at probability 0.5, its cost does not depend on it).
+An *inference step* is a forward pass under ``torch.no_grad`` in evaluation mode.
+
+FLOPs are counted once per step with :class:`torch.utils.flop_counter.FlopCounterMode`, which
+counts dense matrix products and convolutions only: sparse graph propagation (memory-bound,
+measured by ``benchmarks.speed.propagate``) and element-wise work are not in the count, so the
+"share of GEMM" is the dense work's achieved rate over the measured GEMM rate.
+
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` over the timed steps; on the CPU the
+process's peak resident set (``ru_maxrss``), meaningful when each configuration runs in its own
+process (``isolate``: the default for full CPU runs), and the increase over the RSS after
+building the model and inputs.
+
+Shapes:
+    x: ``[batch, 12, sensors, in_features]`` -> forecast ``[batch, 12, sensors, 1]``
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.speed.graphs import load_graph
+from stgraph import models
+
+__all__ = ["PAPER_CONFIGS", "StepResult", "measure", "measure_isolated"]
+
+#: Each paper's configuration (model defaults are the papers'); inputs as each paper feeds them.
+PAPER_CONFIGS: dict[str, dict[str, Any]] = {
+    "stgcn": {"in_features": 1},  # speed only; 2 ST-Conv blocks 64-16-64, Kt = Ks = 3 (Yu et al. 2018, Sec. 4.3)
+    "dcrnn": {"in_features": 2},  # speed + time of day; 2 x 64 DCGRU, K = 2, seq2seq (Li et al. 2018)
+    "graph_wavenet": {"in_features": 2},  # speed + time of day; 8 layers, 32/256/512 channels (Wu et al. 2019)
+}
+
+
+@dataclass
+class StepResult:
+    """Measurements for one (model, graph, batch, device)."""
+
+    model: str
+    graph: str
+    sensors: int
+    batch: int
+    device: str
+    parameters: int
+    train_samples_per_s: float
+    infer_samples_per_s: float
+    train_step_s: float
+    infer_step_s: float
+    train_gflop_per_sample: float
+    infer_gflop_per_sample: float
+    peak_memory_mb: float
+    memory_increase_mb: float
+    memory_kind: str
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _current_rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return _rss_mb()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(
+    model_name: str,
+    graph_name: str,
+    *,
+    batch: int = 64,
+    steps: int = 3,
+    warmup: int = 1,
+    device: str = "cpu",
+    options: dict[str, Any] | None = None,
+) -> StepResult:
+    """Time ``steps`` training and inference steps of ``model_name`` on ``graph_name`` after ``warmup``."""
+    device_ = torch.device(device)
+    graph = load_graph(graph_name)
+    config = {**PAPER_CONFIGS.get(model_name, {"in_features": 2}), **(options or {})}
+    torch.manual_seed(0)
+    model = models.create(model_name, num_sensors=graph.num_sensors, **config).to(device_)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(batch, 12, graph.num_sensors, config["in_features"], device=device_)
+    y = torch.randn(batch, 12, graph.num_sensors, 1, device=device_)
+
+    def train_step() -> None:
+        forecast = model(x, graph, target=y, teacher_forcing=0.5)
+        loss = (forecast - y).abs().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def infer_step() -> None:
+        with torch.no_grad():
+            model(x, graph)
+
+    model.train()
+    for _ in range(warmup):
+        train_step()
+    _sync(device_)
+    baseline = torch.cuda.memory_allocated(device_) if device_.type == "cuda" else _current_rss_mb()
+    if device_.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device_)
+    start = time.perf_counter()
+    for _ in range(steps):
+        train_step()
+    _sync(device_)
+    train_s = (time.perf_counter() - start) / steps
+    if device_.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device_) / 2**20
+        increase, kind = peak - baseline / 2**20, "torch.cuda.max_memory_allocated"
+    else:
+        peak = _rss_mb()
+        increase, kind = peak - baseline, "process peak RSS (ru_maxrss)"
+
+    with FlopCounterMode(display=False) as counter:
+        train_step()
+    train_flops = counter.get_total_flops()
+
+    model.eval()
+    for _ in range(warmup):
+        infer_step()
+    _sync(device_)
+    start = time.perf_counter()
+    for _ in range(steps):
+        infer_step()
+    _sync(device_)
+    infer_s = (time.perf_counter() - start) / steps
+    with FlopCounterMode(display=False) as counter:
+        infer_step()
+    infer_flops = counter.get_total_flops()
+
+    return StepResult(
+        model=model_name, graph=graph_name, sensors=graph.num_sensors, batch=batch, device=str(device_),
+        parameters=sum(p.numel() for p in model.parameters()),
+        train_samples_per_s=batch / train_s, infer_samples_per_s=batch / infer_s, train_step_s=train_s, infer_step_s=infer_s,
+        train_gflop_per_sample=train_flops / batch / 1e9, infer_gflop_per_sample=infer_flops / batch / 1e9,
+        peak_memory_mb=peak, memory_increase_mb=increase, memory_kind=kind,
+    )
+
+
+def measure_isolated(model_name: str, graph_name: str, **kwargs: Any) -> StepResult:
+    """:func:`measure` in a fresh Python process, so the peak RSS belongs to this configuration alone."""
+    request = json.dumps({"model": model_name, "graph": graph_name, **kwargs})
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.speed.model_step", request], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{model_name} on {graph_name} failed in its subprocess:\n{done.stderr[-2000:]}")
+    return StepResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _child(request: str) -> None:
+    """Entry point of :func:`measure_isolated`'s subprocess: one JSON request in, one JSON line out."""
+    args = json.loads(request)
+    threads = args.pop("threads", None)
+    if threads:
+        torch.set_num_threads(threads)
+    result = measure(args.pop("model"), args.pop("graph"), **args)
+    print(json.dumps(asdict(result)))
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1])
