@@ -9,6 +9,27 @@
 - ``"unverified"``: quoted from the paper's table as we recall it; print it with a mark and check
   it against the PDF before relying on it.
 
+Fact check (2026-11, from this machine: stored web pages and the GitHub code index only; no
+paper PDF or full ar5iv text could be read here, so nothing below is "read from the paper"):
+
+- T-GCN, Los-loop: 15 min RMSE 5.1264 also appears on
+  https://www.wizwand.com/paper/68fa66391e209131cea0ef44 (benchmark card "Traffic Prediction,
+  Los-loop, RMSE 5.1264"). Every other T-GCN figure was found nowhere: the official repository
+  github.com/lehaifeng/T-GCN (all of its history) holds no results table, and the stored copies
+  of the paper (fdocuments.in, scribd, ar5iv 1811.05320) and of A3T-GCN (ar5iv 2006.11583)
+  end before their tables. An independent recollection of Table II differs from the figures
+  below at 30/45/60 min (RMSE / MAE 6.0598 / 3.7466, 6.7065 / 4.1158, 7.2677 / 4.6021), so the
+  30/45/60 min figures are doubtful, not merely unchecked.
+- DCRNN / STGCN / Graph WaveNet on METR-LA and PEMS-BAY (all 54 figures): identical in several
+  third-party Markdown reprints of Graph WaveNet's Table 2 found in the code index (one of them
+  reprints all six rows of both datasets; two reprint the Graph WaveNet rows of both datasets;
+  others the METR-LA 15-min column). Not read from the paper.
+- DCRNN on PEMS04 / PEMS08: identical in the README of github.com/N2308490G/ACTFormer, which
+  reprints AGCRN-style baselines; not read from AGCRN's Table 1, and only this one reprint was
+  found in this check (the earlier "cross-checked" mark is kept).
+- STGCN on PEMS04 / PEMS08 (AGCRN Table 1) and Graph WaveNet on PEMS04 / PEMS08 (STG-NCDE
+  Table 3): found in no reprint or paper text here; unverified.
+
 Units: T-GCN on Los-loop in mph (RMSE, MAE) and fractions (accuracy, R^2, explained variance);
 METR-LA / PEMS-BAY in mph with MAPE in percent; PEMS04 / PEMS08 in vehicles per 5 minutes.
 """
@@ -61,7 +82,10 @@ def _tgcn(minutes: int, rmse: float, mae: float, accuracy: float, r2: float, var
 
 
 #: T-GCN on Los-loop, Table II of the paper. 15 min RMSE / MAE is the figure the issue marks
-#: verified; the other figures are the table as we recall it and are marked unverified.
+#: verified (RMSE 5.1264 also on the wizwand.com benchmark card, module docstring); the other
+#: figures are the table as we recall it, found in no readable copy of the paper, and marked
+#: unverified. The 30/45/60 min RMSE / MAE disagree with another recollection of the table
+#: (module docstring): check them against the PDF before quoting them anywhere.
 TGCN_LOS_LOOP: dict[str, Published] = {
     "15 min": Published(
         "T-GCN", "los-loop", TGCN_PAPER, "code (RMSE, MAE); unverified (accuracy, R^2, var)",
@@ -83,6 +107,8 @@ def _average(mae: float, rmse: float, mape: float) -> dict[str, dict[str, float]
 
 
 #: The DCRNN protocol (70/10/20, 12 -> 12, masked metrics) as published, by dataset key.
+#: "cross-checked" rows: identical in third-party reprints (module docstring), not read from the
+#: paper; "unverified" rows: found in no readable source here.
 DCRNN_PROTOCOL: dict[str, list[Published]] = {
     "metr-la": [
         Published("DCRNN", "metr-la", GWN_PAPER, "cross-checked", _steps((2.77, 5.38, 7.30), (3.15, 6.45, 8.80), (3.60, 7.60, 10.50))),

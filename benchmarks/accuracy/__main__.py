@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-root", default=None, help="folder holding <dataset>/ (default ../shared/data or $STGRAPH_DATA)")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the Markdown + JSON results")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--device", default="cpu", help="torch device to train on: cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--set", nargs="*", default=[], metavar="MODEL.KEY=VALUE",
                         help="model options, e.g. stgcn.dropout=0.1 graph_wavenet.dropout=0.3 (values parsed as Python literals)")
     return parser.parse_args(argv)
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         weight_decay=args.weight_decay if args.weight_decay is not None else (0.0 if tgcn else 1e-4),
         loss="mse" if tgcn else "mae",
+        device=args.device,
     )
     data = load_dataset(args.dataset, args.data_root)
     options = model_options(args.set)

@@ -26,9 +26,10 @@ __all__ = ["run_tgcn_protocol", "run_dcrnn_protocol"]
 logger = logging.getLogger(__name__)
 
 
-def _build(name: str, *, num_sensors: int, in_features: int, horizon: int, options: dict[str, Any], seed: int):
+def _build(name: str, *, num_sensors: int, in_features: int, horizon: int, options: dict[str, Any], seed: int, device: str):
     torch.manual_seed(seed)
-    return models.create(name, num_sensors=num_sensors, in_features=in_features, horizon=horizon, **options.get(name, {}))
+    model = models.create(name, num_sensors=num_sensors, in_features=in_features, horizon=horizon, **options.get(name, {}))
+    return model.to(device)
 
 
 # --- T-GCN protocol ---------------------------------------------------------------------------
@@ -75,16 +76,16 @@ def run_tgcn_protocol(
         for seed in seeds:
             for pre_len, scored in plans:
                 windows = tgcn_windows(series, pre_len)
-                model = _build(name, num_sensors=graph.num_sensors, in_features=1, horizon=pre_len, options=options, seed=seed)
+                model = _build(name, num_sensors=graph.num_sensors, in_features=1, horizon=pre_len, options=options, seed=seed, device=setup.device)
                 per_epoch: list[dict[int, dict[str, float]]] = []
 
                 def score() -> dict[int, dict[str, float]]:
-                    forecast, target, _ = predict(model, graph, windows.test, unscale=lambda f: f)
+                    forecast, target, _ = predict(model, graph, windows.test, unscale=lambda f: f, device=setup.device)
                     forecast, target = forecast * windows.max_value, target * windows.max_value
                     return {h: tgcn_metrics(target[:, :h], forecast[:, :h]) for h in scored}
 
                 log = fit(model, graph, windows.train, TrainingSetup(**{**asdict(setup), "seed": seed}),
-                          scale=lambda y: y, on_epoch=lambda epoch: per_epoch.append(score()))
+                          scale=lambda y: y, on_epoch=lambda epoch: per_epoch.append(score()), device=setup.device)
                 seconds.setdefault(name, []).append(log.seconds)
                 for h in scored:
                     last = per_epoch[-1][h]
@@ -166,22 +167,22 @@ def run_dcrnn_protocol(
 
     for name in model_names:
         for seed in seeds:
-            model = _build(name, num_sensors=graph.num_sensors, in_features=windows.train.in_features, horizon=12, options=options, seed=seed)
+            model = _build(name, num_sensors=graph.num_sensors, in_features=windows.train.in_features, horizon=12, options=options, seed=seed, device=setup.device)
             best = {"mae": math.inf, "state": None, "epoch": -1}
 
             def validate(epoch: int) -> float:
-                forecast, target, mask = predict(model, graph, windows.val, unscale=windows.unscale)
+                forecast, target, mask = predict(model, graph, windows.val, unscale=windows.unscale, device=setup.device)
                 mae = horizon_metrics(forecast, target, null_value, mask).average()["mae"]
                 if mae < best["mae"]:
                     best.update(mae=mae, epoch=epoch, state={k: v.detach().clone() for k, v in model.state_dict().items()})
                 return mae
 
-            log = fit(model, graph, windows.train, TrainingSetup(**{**asdict(setup), "seed": seed}), scale=windows.scale, on_epoch=validate)
+            log = fit(model, graph, windows.train, TrainingSetup(**{**asdict(setup), "seed": seed}), scale=windows.scale, on_epoch=validate, device=setup.device)
             seconds.setdefault(name, []).append(log.seconds)
             epochs_used.setdefault(name, []).append(best["epoch"] + 1)
             if best["state"] is not None:
                 model.load_state_dict(best["state"])
-            record(name, *predict(model, graph, windows.test, unscale=windows.unscale))
+            record(name, *predict(model, graph, windows.test, unscale=windows.unscale, device=setup.device))
 
     card = {
         "protocol": "DCRNN (Li et al., ICLR 2018); as Graph WaveNet (Wu et al., IJCAI 2019)",

@@ -42,6 +42,7 @@ class TrainingSetup:
         clip: gradient-norm clipping (None: off).
         loss: ``"mse"`` (T-GCN's squared error) or ``"mae"`` (masked MAE, DCRNN / Graph WaveNet).
         seed: seeds the weights and the batch order.
+        device: where the model trains and predicts (``"cpu"``, ``"cuda"``).
     """
 
     epochs: int = 10
@@ -51,6 +52,7 @@ class TrainingSetup:
     clip: float | None = 5.0
     loss: str = "mse"
     seed: int = 0
+    device: str = "cpu"
 
 
 @dataclass

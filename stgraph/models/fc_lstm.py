@@ -22,7 +22,8 @@ class FCLSTM(ForecastModel):
     :class:`~stgraph.models.DCRNN` (``target``, ``teacher_forcing``; training mode only).
 
     Variant: the DCRNN paper's FC-LSTM baseline (2 layers of 256 units, the defaults here)
-    reads all sensors as one vector per step. This one treats every sensor as its own sequence
+    uses LSTM units with peephole connections (``nn.LSTM`` here has none) and reads all
+    sensors as one vector per step. This one treats every sensor as its own sequence
     (``[batch * nodes, time, features]``): it ignores the graph, its size does not depend on the
     number of sensors, and it is the node-wise LSTM most benchmarks now report as "FC-LSTM" or
     "LSTM". ``graph`` is accepted for the common contract and only checked for its size (None
