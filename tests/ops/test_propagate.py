@@ -133,10 +133,12 @@ def test_backend_argument_overrides_environment(monkeypatch):
     torch.testing.assert_close(propagate(op, torch.ones(3, 2), backend="cpu"), torch.ones(3, 2))
 
 
-def test_automatic_choice_follows_size_and_device():
-    small = Operator.from_dense(torch.eye(20))
+def test_automatic_choice_follows_density_and_device():
+    dense = Operator.from_dense(torch.rand(20, 20) + 0.1)
+    sparse_small = Operator.from_dense(torch.eye(20))
     rows = torch.arange(2000)
     large = Operator.from_csr(torch.arange(2001), (rows + 1) % 2000, torch.ones(2000), 2000)
-    assert select_backend(small, torch.device("cpu")) == "dense"
+    assert select_backend(dense, torch.device("cpu")) == "dense"
+    assert select_backend(sparse_small, torch.device("cpu")) == "cpu"
     assert select_backend(large, torch.device("cpu")) == "cpu"
     assert select_backend(large, torch.device("cuda")) in ("triton", "reference")
