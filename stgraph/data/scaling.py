@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stgraph.data.series import SensorSeries
+from stgraph.data.series import SensorSeries, feature_positions
 from stgraph.errors import SensorDataError, ShapeError
 
 __all__ = ["StandardScaler"]
@@ -156,17 +156,7 @@ class StandardScaler:
     # --- helpers -----------------------------------------------------------------------
     def _feature_index(self, features: Sequence[int | str]) -> list[int]:
         self._check_fitted()
-        index = []
-        for feature in features:
-            if isinstance(feature, str):
-                if self.feature_names_ is None or feature not in self.feature_names_:
-                    raise SensorDataError(f"StandardScaler: no feature {feature!r}; fitted on {self.feature_names_}")
-                index.append(self.feature_names_.index(feature))
-            else:
-                if not 0 <= int(feature) < self.mean_.shape[-1]:
-                    raise SensorDataError(f"StandardScaler: feature index {feature} out of range for {self.mean_.shape[-1]} features")
-                index.append(int(feature))
-        return index
+        return feature_positions(features, self.feature_names_, self.mean_.shape[-1], where="StandardScaler: ")
 
     def _statistics(self, x: Array, features: Sequence[int | str] | None) -> tuple[Array, Array]:
         self._check_fitted()

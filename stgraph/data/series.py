@@ -14,7 +14,7 @@ from stgraph.errors import SensorDataError
 if TYPE_CHECKING:  # pragma: no cover
     from stgraph.graph import SensorGraph
 
-__all__ = ["SensorSeries"]
+__all__ = ["SensorSeries", "feature_positions"]
 
 
 @dataclass(eq=False)
@@ -222,6 +222,24 @@ def _check_unique(names: Sequence[str], what: str, where: str) -> None:
         if name in seen:
             raise SensorDataError(f"{where}{what} {name!r} appears twice (positions {seen[name]} and {position})")
         seen[name] = position
+
+
+def feature_positions(features: Sequence[int | str], names: Sequence[str] | None, count: int, *, where: str = "") -> list[int]:
+    """Positions of ``features``, each a name in ``names`` or an integer position below ``count``.
+
+    ``where`` prefixes error messages (``"StandardScaler: "``, ``"readings.csv: "``).
+    """
+    positions = []
+    for feature in features:
+        if isinstance(feature, str):
+            if names is None or feature not in names:
+                raise SensorDataError(f"{where}no feature {feature!r}; the features are {list(names or [])}")
+            positions.append(list(names).index(feature))
+        elif 0 <= int(feature) < count:
+            positions.append(int(feature))
+        else:
+            raise SensorDataError(f"{where}feature index {feature} out of range for {count} features")
+    return positions
 
 
 def _list(items: Sequence[str], limit: int = 10) -> str:

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from stgraph.data.covariates import time_covariates
 from stgraph.data.scaling import StandardScaler
-from stgraph.data.series import SensorSeries
+from stgraph.data.series import SensorSeries, feature_positions
 from stgraph.errors import SensorDataError, ShapeError
 
 __all__ = ["WindowDataset"]
@@ -89,8 +89,9 @@ class WindowDataset(Dataset):
             )
         num_steps = values.shape[0]
 
-        self.input_index = self._feature_positions(input_features, list(range(values.shape[2])))
-        self.target_index = self._feature_positions(target_features, [0])
+        count = values.shape[2]
+        self.input_index = self._feature_positions(input_features, list(range(count)), count)
+        self.target_index = self._feature_positions(target_features, [0], count)
         inputs = _select(values, self.input_index)
         if scaler is not None:
             inputs = scaler.transform(inputs, features=self.input_index)
@@ -173,19 +174,11 @@ class WindowDataset(Dataset):
             return covariates
         return covariates.unsqueeze(-2).expand(*covariates.shape[:-1], self.num_sensors, covariates.shape[-1])
 
-    def _feature_positions(self, features: Sequence[int | str] | None, default: list[int]) -> list[int]:
+    def _feature_positions(self, features: Sequence[int | str] | None, default: list[int], count: int) -> list[int]:
         if features is None:
             return default
         features = [features] if isinstance(features, (str, int)) else list(features)
-        positions = []
-        for feature in features:
-            if isinstance(feature, str):
-                if self.feature_names is None or feature not in self.feature_names:
-                    raise SensorDataError(f"no feature {feature!r}; the series has {self.feature_names}")
-                positions.append(self.feature_names.index(feature))
-            else:
-                positions.append(int(feature))
-        return positions
+        return feature_positions(features, self.feature_names, count)
 
     def _covariates(self, covariates: Any, num_steps: int, num_sensors: int) -> torch.Tensor | None:
         self._covariates_per_sensor = False

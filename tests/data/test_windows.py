@@ -117,3 +117,9 @@ def test_tensor_input_and_errors():
         WindowDataset((values, mask), lookback=2, horizon=2, covariates=["time_of_day"])
     with pytest.raises(SensorDataError, match=r"no feature 'speed'"):
         WindowDataset((values, mask), target_features=["speed"])
+
+
+def test_feature_index_out_of_range_is_an_error_naming_it():
+    values = torch.zeros(30, 2, 1)
+    with pytest.raises(SensorDataError, match="feature index 3 out of range for 1 features"):
+        WindowDataset((values, torch.ones_like(values, dtype=torch.bool)), lookback=2, horizon=2, target_features=[3])
