@@ -3,12 +3,13 @@ r"""Chebyshev spectral graph convolution (Defferrard et al., NeurIPS 2016; used 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
 from stgraph.ops import Operator, propagate
 
-__all__ = ["ChebConv", "chebyshev_terms"]
+__all__ = ["ChebConv", "chebyshev_terms", "chebyshev_series"]
 
 
 def chebyshev_terms(x: Tensor, laplacian: Operator | Tensor, order: int) -> list[Tensor]:
@@ -36,6 +37,32 @@ def chebyshev_terms(x: Tensor, laplacian: Operator | Tensor, order: int) -> list
     return terms
 
 
+def chebyshev_series(projections: Tensor, laplacian: Operator | Tensor) -> Tensor:
+    r""":math:`\sum_k T_k(\tilde{\mathbf{L}})\,\mathbf{Z}_k` by Clenshaw's recurrence, for
+    ``projections[k]`` = :math:`\mathbf{Z}_k`.
+
+    .. math::
+        \mathbf{B}_{K} = \mathbf{B}_{K+1} = 0, \quad
+        \mathbf{B}_k = \mathbf{Z}_k + 2\tilde{\mathbf{L}}\mathbf{B}_{k+1} - \mathbf{B}_{k+2}
+        \;(k = K-1 \dots 1), \quad
+        \text{result} = \mathbf{Z}_0 + \tilde{\mathbf{L}}\mathbf{B}_1 - \mathbf{B}_2
+
+    :math:`K - 1` propagations of the :math:`\mathbf{Z}_k`'s width, like the forward
+    recurrence of :func:`chebyshev_terms` but on whatever features the ``Z_k`` have.
+
+    Shapes:
+        projections: ``[K, ..., nodes, features]`` -> ``[..., nodes, features]``
+    """
+    order = projections.shape[0]
+    if order == 1:
+        return projections[0]
+    following = torch.zeros_like(projections[0])  # B_{k+2}
+    current = projections[order - 1]  # B_{K-1} = Z_{K-1}
+    for k in range(order - 2, 0, -1):
+        current, following = torch.add(projections[k], propagate(laplacian, current), alpha=2.0) - following, current
+    return projections[0] + propagate(laplacian, current) - following
+
+
 class ChebConv(nn.Module):
     r"""Chebyshev graph convolution (Defferrard, Bresson, Vandergheynst, "Convolutional Neural
     Networks on Graphs with Fast Localized Spectral Filtering", NeurIPS 2016, eq. 4), the graph
@@ -46,9 +73,19 @@ class ChebConv(nn.Module):
         \quad \tilde{\mathbf{L}} = \frac{2}{\lambda_{max}}\mathbf{L} - \mathbf{I}
 
     The scaled Laplacian is computed once per graph (``graph.torch_operator("laplacian")``).
-    The :math:`K` terms are concatenated along the feature axis and multiplied by one stacked
-    weight ``[K * in_features, out_features]`` (one GEMM instead of :math:`K` small ones); the
-    parameter count equals STGCN's (:math:`K \cdot C_{in} \cdot C_{out} + C_{out}`).
+    The weight is STGCN's stacked ``[K * in_features, out_features]`` (parameter count
+    :math:`K \cdot C_{in} \cdot C_{out} + C_{out}`), applied in the cheaper of two orders,
+    which are equal by linearity:
+
+    - ``out_features >= in_features``: propagate, then project. The :math:`K` terms
+      :math:`T_k\mathbf{X}` (:func:`chebyshev_terms`) are concatenated along the feature axis
+      and multiplied by the stacked weight: one GEMM, :math:`K - 1` propagations of
+      ``in_features`` columns.
+    - ``out_features < in_features`` (STGCN's 64 -> 16 bottleneck): project, then propagate.
+      One batched GEMM gives every :math:`\mathbf{Z}_k = \mathbf{X}\mathbf{\Theta}_k`, and
+      Clenshaw's recurrence (:func:`chebyshev_series`) sums :math:`T_k(\tilde{\mathbf{L}})\mathbf{Z}_k`
+      with :math:`K - 1` propagations of only ``out_features`` columns (4x fewer bytes moved
+      for STGCN) and no concatenation.
 
     Args:
         in_features: features per sensor in ``x``.
@@ -73,7 +110,14 @@ class ChebConv(nn.Module):
     def forward(self, x: Tensor, laplacian: Operator | Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[-1] != self.in_features:
             raise ShapeError(f"ChebConv expects x as [..., nodes, {self.in_features}], got {list(x.shape)}")
-        return self.linear(torch.cat(chebyshev_terms(x, laplacian, self.order), dim=-1))
+        if self.out_features >= self.in_features:
+            return self.linear(torch.cat(chebyshev_terms(x, laplacian, self.order), dim=-1))
+        # Row block k of ``stacked`` is Theta_k^T, so one GEMM gives [Z_0 | Z_1 | ... | Z_{K-1}].
+        stacked = self.linear.weight.view(self.out_features, self.order, self.in_features).transpose(0, 1)
+        z = F.linear(x, stacked.reshape(self.order * self.out_features, self.in_features))
+        projections = z.unflatten(-1, (self.order, self.out_features)).movedim(-2, 0)  # [K, ..., nodes, out] views
+        out = chebyshev_series(projections, laplacian)
+        return out if self.linear.bias is None else out + self.linear.bias
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, order={self.order}, bias={self.linear.bias is not None}"

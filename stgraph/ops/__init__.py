@@ -5,7 +5,8 @@ any leading axes, through one sparse product per call. See :mod:`stgraph.ops.pro
 the backends and how one is chosen.
 """
 
+from stgraph.ops.memory import reuse_freed_memory
 from stgraph.ops.operator import Operator
 from stgraph.ops.propagate import BACKENDS, propagate, select_backend, triton_available
 
-__all__ = ["Operator", "propagate", "BACKENDS", "select_backend", "triton_available"]
+__all__ = ["Operator", "propagate", "BACKENDS", "select_backend", "triton_available", "reuse_freed_memory"]

@@ -217,3 +217,7 @@ class Operator:
         if key not in self._cache:
             self._cache[key] = build(self)
         return self._cache[key]
+
+    def replace_cached(self, key: str, value: Any) -> None:
+        """Replace the backend-specific form ``key`` (a backend that outgrew its cached form)."""
+        self._cache[key] = value

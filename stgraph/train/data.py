@@ -29,6 +29,7 @@ from stgraph.data.splits import PARTS, Split, split_by_fraction
 from stgraph.data.windows import WindowDataset
 from stgraph.errors import GraphError, SensorDataError
 from stgraph.graph import SensorGraph, from_distances, from_edge_list, from_locations, from_matrix, read_sensor_ids
+from stgraph.graph.ordering import LOCALITY_MIN_SENSORS, locality_order
 from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
 from stgraph.train.config import DataConfig
@@ -228,6 +229,9 @@ def prepare_data(config: DataConfig, *, scaler: StandardScaler | None = None) ->
         scaler: reuse these statistics (evaluating a finished run) instead of fitting anew.
     """
     series, graph, null_value, name, units = load_readings_and_graph(config)
+    if config.reorder_sensors or (config.reorder_sensors is None and graph.num_sensors >= LOCALITY_MIN_SENSORS):
+        graph = graph.permute(locality_order(graph))
+        series = series.align_to(graph)
     input_features = list(config.features) if config.features else list(series.feature_names)
     target_features = list(config.targets) if config.targets else [input_features[0]]
     series.feature_index(input_features)  # names every unknown feature, with the file

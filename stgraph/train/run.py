@@ -41,6 +41,7 @@ from stgraph import models
 from stgraph.io.atomic import atomic_write
 from stgraph.metrics.masked import HorizonMetrics
 from stgraph.metrics.report import metrics_table
+from stgraph.ops.memory import reuse_freed_memory
 from stgraph.train.callbacks import BestModelExport, EpochSummary, SaveOnInterrupt, TimeBudget
 from stgraph.train.checkpoint import graph_state, load_model_file
 from stgraph.train.config import ConfigError, ExperimentConfig, check_model_options
@@ -213,6 +214,7 @@ def train(
         if not resume and work.exists():
             raise RunError(f"{work} holds an interrupted run: continue it with --resume --out {run_dir}, or delete it")
     config.validate()
+    reuse_freed_memory()  # large CPU tensors reuse freed memory instead of being page-faulted each step
     if data is None:
         data = prepare_data(config.data)  # every input error surfaces here, before any file is written
     L.seed_everything(config.training.seed, workers=True, verbose=False)

@@ -7,6 +7,7 @@ import torch
 
 from stgraph.errors import ShapeError
 from stgraph.nn import ChebConv, chebyshev_terms
+from stgraph.nn.chebyshev_conv import chebyshev_series
 from stgraph.ops import Operator
 
 
@@ -68,3 +69,33 @@ def test_bad_order_and_features_are_reported():
         ChebConv(2, 2, order=0)
     with pytest.raises(ShapeError, match=r"ChebConv expects x as \[\.\.\., nodes, 2\], got \[4, 3\]"):
         ChebConv(2, 2)(torch.randn(4, 3), torch.eye(4))
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_clenshaw_series_equals_the_sum_of_explicit_polynomials(order):
+    lap = _scaled_laplacian(7, seed=4)
+    projections = torch.randn(order, 2, 7, 3, dtype=torch.float64)
+    polynomials = [torch.eye(7, dtype=torch.float64), lap]
+    while len(polynomials) < order:
+        polynomials.append(2 * lap @ polynomials[-1] - polynomials[-2])
+    expected = sum(polynomials[k] @ projections[k] for k in range(order))
+    torch.testing.assert_close(chebyshev_series(projections, Operator.from_dense(lap)), expected)
+
+
+@pytest.mark.parametrize("in_features, out_features", [(8, 3), (3, 8), (4, 4)])
+def test_both_evaluation_orders_give_the_explicit_sum_and_its_gradients(in_features, out_features):
+    # 8 -> 3 projects first (Clenshaw), 3 -> 8 and 4 -> 4 propagate first: same function.
+    lap = _scaled_laplacian(6, seed=5)
+    eye = torch.eye(6, dtype=torch.float64)
+    layer = ChebConv(in_features, out_features, order=3).double()
+    x = torch.randn(2, 3, 6, in_features, dtype=torch.float64, requires_grad=True)
+    w = layer.linear.weight
+    theta = [w[:, k * in_features : (k + 1) * in_features].T for k in range(3)]
+    expected = x @ theta[0] + lap @ x @ theta[1] + (2 * lap @ lap - eye) @ x @ theta[2] + layer.linear.bias
+    out = layer(x, Operator.from_dense(lap))
+    torch.testing.assert_close(out, expected)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, w), grad)
+    want = torch.autograd.grad(expected, (x, w), grad)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b)

@@ -43,13 +43,28 @@ def test_backend_matches_float64_dense_product(backend, shape):
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
-def test_many_slices_span_several_cache_groups(backend):
-    # 600 slices of a 40-sensor graph: the cpu backend needs several embedding_bag groups and a
-    # partial last group.
+def test_many_slices_in_one_call(backend):
     matrix = _random_matrix(40, 0.1, seed=3)
     x = torch.randn(600, 40, 16, generator=torch.Generator().manual_seed(2))
     out = propagate(Operator.from_dense(matrix).to(dtype=torch.float32), x, backend=backend)
     assert _relative_error(out, matrix @ x.double()) < 1e-5
+
+
+def test_cpu_backend_splits_large_products_into_groups_and_grows_its_cached_index(monkeypatch):
+    from stgraph.ops import _cpu
+
+    matrix = _random_matrix(40, 0.1, seed=3)
+    op = Operator.from_dense(matrix).to(dtype=torch.float32)
+    monkeypatch.setattr(_cpu, "MAX_ENTRIES_PER_CALL", 7 * op.num_edges)  # groups of 7 slices
+    generator = torch.Generator().manual_seed(2)
+    for slices in (3, 50, 600):  # one partial group, then 8 and 86 groups (the last partial)
+        x = torch.randn(slices, 40, 16, generator=generator)
+        out = propagate(op, x, backend="cpu")
+        assert _relative_error(out, matrix @ x.double()) < 1e-5
+    group, (cols, offsets, values) = op.cached(_cpu._CACHE_KEY, None)
+    assert group == 7  # built for 3 slices, grown once to a full group, never beyond
+    assert cols.dtype == offsets.dtype == torch.int32
+    assert cols.numel() == values.numel() == 7 * op.num_edges and offsets.numel() == 7 * 40 + 1
 
 
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
