@@ -38,6 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 100 tgcn, 50 dcrnn)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 32 (T-GCN) / 64 (DCRNN)")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--eps", type=float, default=1e-8, help="Adam epsilon (DCRNN's code: 1e-3)")
+    parser.add_argument("--milestones", type=int, nargs="*", default=[],
+                        help="epochs after which the learning rate is multiplied by --gamma (DCRNN: 20 30 40 50)")
+    parser.add_argument("--gamma", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=None, help="default 0 (T-GCN protocol) / 1e-4 (DCRNN protocol, as Graph WaveNet)")
     parser.add_argument("--shared-model", action="store_true",
                         help="tgcn protocol: one 12-step model scored on its first 3/6/9/12 steps instead of one model per horizon")
@@ -81,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         epochs=args.epochs or (100 if tgcn else 50),
         batch_size=args.batch_size or (32 if tgcn else 64),
         lr=args.lr,
+        eps=args.eps,
+        milestones=tuple(args.milestones),
+        gamma=args.gamma,
         weight_decay=args.weight_decay if args.weight_decay is not None else (0.0 if tgcn else 1e-4),
         loss="mse" if tgcn else "mae",
         device=args.device,

@@ -38,7 +38,10 @@ class TrainingSetup:
     Attributes:
         epochs: passes over the training windows.
         batch_size: windows per optimiser step.
-        lr: Adam learning rate; ``weight_decay`` its L2 penalty.
+        lr: Adam learning rate; ``weight_decay`` its L2 penalty; ``eps`` Adam's epsilon (DCRNN's
+            code uses 1e-3).
+        milestones: epochs after which the learning rate is multiplied by ``gamma``
+            (``MultiStepLR``, DCRNN's schedule); empty = constant.
         clip: gradient-norm clipping (None: off).
         loss: ``"mse"`` (T-GCN's squared error) or ``"mae"`` (masked MAE, DCRNN / Graph WaveNet).
         seed: seeds the weights and the batch order.
@@ -49,6 +52,9 @@ class TrainingSetup:
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.0
+    eps: float = 1e-8
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
     clip: float | None = 5.0
     loss: str = "mse"
     seed: int = 0
@@ -57,9 +63,10 @@ class TrainingSetup:
 
 @dataclass
 class TrainingLog:
-    """Per-epoch training loss and whatever the epoch callback returned, and wall time."""
+    """Per-epoch training loss, learning rate and whatever the epoch callback returned, and wall time."""
 
     train_loss: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
     scores: list[Any] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -110,7 +117,8 @@ def fit(
         windows.batch -> x ``[B, L, N, F]``, y and mask ``[B, H, N, C]``
     """
     generator = torch.Generator().manual_seed(setup.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=setup.lr, eps=setup.eps, weight_decay=setup.weight_decay)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(setup.milestones), gamma=setup.gamma)
     steps_per_epoch = math.ceil(len(windows) / setup.batch_size)
     tau = curriculum_tau(steps_per_epoch * setup.epochs)
     log = TrainingLog()
@@ -134,6 +142,8 @@ def fit(
             total += float(loss.detach()) * len(x)
             count += len(x)
             step += 1
+        log.learning_rate.append(optimizer.param_groups[0]["lr"])
+        schedule.step()
         log.train_loss.append(total / max(count, 1))
         if on_epoch is not None:
             log.scores.append(on_epoch(epoch))

@@ -56,3 +56,16 @@ def test_model_options_parse_and_reject():
         model_options(["stgcn"])
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         model_options(["nope.hidden=3"])
+
+
+def test_learning_rate_follows_the_milestones(tiny_loop):
+    from benchmarks.accuracy.protocols import dcrnn_windows
+    from benchmarks.accuracy.training import fit
+    from stgraph import models
+
+    windows = dcrnn_windows(tiny_loop.series)
+    model = models.create("stgcn", num_sensors=tiny_loop.graph.num_sensors, in_features=windows.train[0][0].shape[-1],
+                          **TINY["stgcn"])
+    setup = TrainingSetup(epochs=3, lr=0.01, eps=1e-3, milestones=(1, 2), gamma=0.1, loss="mae")
+    log = fit(model, tiny_loop.graph, windows.train, setup, scale=windows.scale)
+    assert log.learning_rate == pytest.approx([0.01, 0.001, 0.0001])
