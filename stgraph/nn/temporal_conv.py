@@ -97,7 +97,7 @@ class TemporalConv(nn.Module):
         image = x.permute(0, 3, 1, 2)
         if not image.is_contiguous(memory_format=torch.channels_last):
             image = image.contiguous(memory_format=torch.channels_last)
-        kernel = kernel.contiguous(memory_format=torch.channels_last)
+        kernel = kernel.contiguous()
         out = F.conv2d(image, kernel, self.bias, dilation=(self.dilation, 1))
         return out.permute(0, 2, 3, 1)
 

@@ -109,3 +109,20 @@ def test_temporal_conv_gradcheck():
     layer = ResidualTemporalConv(2, 3, 2).double()
     x = torch.randn(1, 4, 3, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(layer, (x,))
+
+
+@pytest.mark.parametrize("in_features, out_features, dilation", [(1, 4, 1), (4, 4, 2), (3, 8, 1), (16, 32, 2)])
+def test_convolution_and_its_gradients_equal_the_stacked_shift_product(in_features, out_features, dilation):
+    # small channel counts take torch's slow convolution path, larger ones oneDNN: same function
+    conv = TemporalConv(in_features, out_features, 3, dilation=dilation)
+    x = torch.randn(2, 9, 5, in_features, requires_grad=True)
+    steps = 9 - 2 * dilation
+    stacked = torch.cat([x[:, k * dilation : k * dilation + steps] for k in range(3)], dim=-1)
+    expected = stacked @ conv.weight.T + conv.bias
+    out = conv(x)
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, conv.weight, conv.bias), grad)
+    want = torch.autograd.grad(expected, (x, conv.weight, conv.bias), grad)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
