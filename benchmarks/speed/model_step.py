@@ -11,9 +11,12 @@ measured by ``benchmarks.speed.propagate``) and element-wise work are not in the
 "share of GEMM" is the dense work's achieved rate over the measured GEMM rate.
 
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` over the timed steps; on the CPU the
-process's peak resident set (``ru_maxrss``), meaningful when each configuration runs in its own
+process's own peak resident set (``VmHWM``), meaningful when each configuration runs in its own
 process (``isolate``: the default for full CPU runs), and the increase over the RSS after
 building the model and inputs.
+
+One loop, :func:`step_measurements`, times ours and the peers' models (:mod:`.peers`); a
+configuration runs in a fresh process through :func:`run_isolated` and :func:`serve`.
 
 Shapes:
     x: ``[batch, 12, sensors, in_features]`` -> forecast ``[batch, 12, sensors, 1]``
@@ -26,16 +29,18 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.speed.graphs import load_graph
 from stgraph import models
 
-__all__ = ["PAPER_CONFIGS", "StepResult", "measure", "measure_isolated"]
+__all__ = ["PAPER_CONFIGS", "StepResult", "measure", "measure_isolated", "step_measurements", "run_isolated", "serve"]
 
 #: Each paper's configuration (model defaults are the papers'); inputs as each paper feeds them.
 PAPER_CONFIGS: dict[str, dict[str, Any]] = {
@@ -67,6 +72,17 @@ class StepResult:
 
 
 def _rss_mb() -> float:
+    """This process's peak resident set in MiB: ``VmHWM`` of ``/proc/self/status`` where there is
+    one. Not ``ru_maxrss`` first: on Linux a child started by fork/vfork + exec inherits its
+    parent's peak there (the kernel folds the old address space's high-water mark into it at
+    exec), so a fresh measuring process would report at least the benchmark's own peak."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
@@ -81,6 +97,85 @@ def _current_rss_mb() -> float:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def step_measurements(
+    model: nn.Module,
+    train_forward: Callable[[], Tensor],
+    infer_forward: Callable[[], Tensor],
+    target: Tensor,
+    *,
+    steps: int,
+    warmup: int,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Time ``steps`` training and inference steps of ``model`` after ``warmup`` of each.
+
+    ``train_forward()`` / ``infer_forward()`` return the forecast for the fixed input batch
+    (ours: ``model(x, graph, ...)``; a peer's: its own call, :mod:`.peer_models`). A training step
+    is that forward, the MAE against ``target``, backward and an Adam step (lr 1e-3).
+
+    Returns the :class:`StepResult` fields this measures: parameters, samples/s and seconds
+    per step, GFLOP per sample, peak memory, its increase and kind.
+
+    Shapes:
+        target: ``[batch, horizon, nodes, 1]``, as the forecasts.
+    """
+    batch = target.shape[0]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def train_step() -> None:
+        loss = (train_forward() - target).abs().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def infer_step() -> None:
+        with torch.no_grad():
+            infer_forward()
+
+    model.train()
+    for _ in range(warmup):
+        train_step()
+    _sync(device)
+    baseline = torch.cuda.memory_allocated(device) if device.type == "cuda" else _current_rss_mb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        train_step()
+    _sync(device)
+    train_s = (time.perf_counter() - start) / steps
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+        increase, kind = peak - baseline / 2**20, "torch.cuda.max_memory_allocated"
+    else:
+        peak = _rss_mb()
+        increase, kind = peak - baseline, "process peak RSS (VmHWM)"
+
+    with FlopCounterMode(display=False) as counter:
+        train_step()
+    train_flops = counter.get_total_flops()
+
+    model.eval()
+    for _ in range(warmup):
+        infer_step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        infer_step()
+    _sync(device)
+    infer_s = (time.perf_counter() - start) / steps
+    with FlopCounterMode(display=False) as counter:
+        infer_step()
+    infer_flops = counter.get_total_flops()
+
+    return dict(
+        parameters=sum(p.numel() for p in model.parameters()),
+        train_samples_per_s=batch / train_s, infer_samples_per_s=batch / infer_s, train_step_s=train_s, infer_step_s=infer_s,
+        train_gflop_per_sample=train_flops / batch / 1e9, infer_gflop_per_sample=infer_flops / batch / 1e9,
+        peak_memory_mb=peak, memory_increase_mb=increase, memory_kind=kind,
+    )
 
 
 def measure(
@@ -99,86 +194,42 @@ def measure(
     config = {**PAPER_CONFIGS.get(model_name, {"in_features": 2}), **(options or {})}
     torch.manual_seed(0)
     model = models.create(model_name, num_sensors=graph.num_sensors, **config).to(device_)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(batch, 12, graph.num_sensors, config["in_features"], device=device_)
     y = torch.randn(batch, 12, graph.num_sensors, 1, device=device_)
-
-    def train_step() -> None:
-        forecast = model(x, graph, target=y, teacher_forcing=0.5)
-        loss = (forecast - y).abs().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    def infer_step() -> None:
-        with torch.no_grad():
-            model(x, graph)
-
-    model.train()
-    for _ in range(warmup):
-        train_step()
-    _sync(device_)
-    baseline = torch.cuda.memory_allocated(device_) if device_.type == "cuda" else _current_rss_mb()
-    if device_.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device_)
-    start = time.perf_counter()
-    for _ in range(steps):
-        train_step()
-    _sync(device_)
-    train_s = (time.perf_counter() - start) / steps
-    if device_.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device_) / 2**20
-        increase, kind = peak - baseline / 2**20, "torch.cuda.max_memory_allocated"
-    else:
-        peak = _rss_mb()
-        increase, kind = peak - baseline, "process peak RSS (ru_maxrss)"
-
-    with FlopCounterMode(display=False) as counter:
-        train_step()
-    train_flops = counter.get_total_flops()
-
-    model.eval()
-    for _ in range(warmup):
-        infer_step()
-    _sync(device_)
-    start = time.perf_counter()
-    for _ in range(steps):
-        infer_step()
-    _sync(device_)
-    infer_s = (time.perf_counter() - start) / steps
-    with FlopCounterMode(display=False) as counter:
-        infer_step()
-    infer_flops = counter.get_total_flops()
-
-    return StepResult(
-        model=model_name, graph=graph_name, sensors=graph.num_sensors, batch=batch, device=str(device_),
-        parameters=sum(p.numel() for p in model.parameters()),
-        train_samples_per_s=batch / train_s, infer_samples_per_s=batch / infer_s, train_step_s=train_s, infer_step_s=infer_s,
-        train_gflop_per_sample=train_flops / batch / 1e9, infer_gflop_per_sample=infer_flops / batch / 1e9,
-        peak_memory_mb=peak, memory_increase_mb=increase, memory_kind=kind,
+    measured = step_measurements(
+        model, lambda: model(x, graph, target=y, teacher_forcing=0.5), lambda: model(x, graph), y,
+        steps=steps, warmup=warmup, device=device_,
     )
+    return StepResult(model=model_name, graph=graph_name, sensors=graph.num_sensors, batch=batch, device=str(device_), **measured)
+
+
+def run_isolated(module: str, request: dict[str, Any], *, python: str = sys.executable, env: dict[str, str] | None = None) -> dict:
+    """``python -m module '<request as JSON>'`` in a fresh process; the JSON object it prints last.
+
+    A fresh process per configuration makes its peak RSS this configuration's alone; ``python``
+    may be another interpreter (the peers' environment), ``env`` its environment.
+    """
+    done = subprocess.run([python, "-m", module, json.dumps(request)], capture_output=True, text=True, check=False, env=env)
+    if done.returncode != 0:
+        error = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise RuntimeError(f"{error} (in {python} -m {module} {json.dumps(request)})\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def measure_isolated(model_name: str, graph_name: str, **kwargs: Any) -> StepResult:
     """:func:`measure` in a fresh Python process, so the peak RSS belongs to this configuration alone."""
-    request = json.dumps({"model": model_name, "graph": graph_name, **kwargs})
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.speed.model_step", request], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{model_name} on {graph_name} failed in its subprocess:\n{done.stderr[-2000:]}")
-    return StepResult(**json.loads(done.stdout.strip().splitlines()[-1]))
+    return StepResult(**run_isolated("benchmarks.speed.model_step", {"model_name": model_name, "graph_name": graph_name, **kwargs}))
 
 
-def _child(request: str) -> None:
-    """Entry point of :func:`measure_isolated`'s subprocess: one JSON request in, one JSON line out."""
+def serve(request: str, measure_fn: Callable[..., Any]) -> None:
+    """A :func:`run_isolated` subprocess: one JSON request in (``threads`` sets torch's CPU
+    threads, the rest are ``measure_fn``'s keyword arguments), one JSON line out."""
     args = json.loads(request)
     threads = args.pop("threads", None)
     if threads:
         torch.set_num_threads(threads)
-    result = measure(args.pop("model"), args.pop("graph"), **args)
-    print(json.dumps(asdict(result)))
+    print(json.dumps(asdict(measure_fn(**args))))
 
 
 if __name__ == "__main__":
-    _child(sys.argv[1])
+    serve(sys.argv[1], measure)

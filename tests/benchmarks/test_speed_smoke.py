@@ -3,11 +3,12 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from benchmarks.speed.__main__ import main
 from benchmarks.speed.graphs import load_graph
-from benchmarks.speed.model_step import measure
+from benchmarks.speed.model_step import measure, measure_isolated
 from benchmarks.speed.peers import QUOTED_PEERS, installed_peers
 from stgraph.errors import GraphError
 
@@ -21,13 +22,31 @@ def test_measure_reports_positive_rates_and_counted_flops():
     assert math.isfinite(result.peak_memory_mb) and result.peak_memory_mb > 0
 
 
-def test_quick_cli_writes_markdown_and_json(tmp_path):
-    payload = main(["--quick", "--models", "stgcn", "--out", str(tmp_path)])
+def test_isolated_peak_memory_is_the_fresh_process_own():
+    # A child started by fork + exec inherits its parent's peak in ru_maxrss on Linux: raise this
+    # process's peak well above what a tiny STGCN step needs, and the child must not report it.
+    ballast_mb = 1500
+    ballast = np.ones(ballast_mb * 2**20, dtype=np.uint8)  # written, so resident
+    del ballast
+    result = measure_isolated("stgcn", "knn-40", batch=2, steps=1, warmup=0, threads=1)
+    assert 0 < result.peak_memory_mb < ballast_mb
+    assert result.memory_kind == "process peak RSS (VmHWM)"
+
+
+def test_quick_cli_writes_markdown_and_json(tmp_path, monkeypatch):
+    missing = tmp_path / "no-venv" / "bin" / "python"
+    monkeypatch.setattr("benchmarks.speed.__main__.installed_peers", lambda: dict.fromkeys(["PGT", "tsl"], False))
+    payload = main(["--quick", "--models", "stgcn", "--out", str(tmp_path), "--peer-python", str(missing)])
     assert [r["model"] for r in payload["results"]] == ["stgcn"]
+    # a missing peers' interpreter is named, and the run falls back to the issue's quoted numbers
+    assert payload["peers"] == [] and payload["peer_notes"] == [f"{missing}: peer interpreter {missing} not found "
+                                                                "(build the peers' environment: benchmarks/README.md)"]
     assert payload["gemm_gflops"] > 0 and payload["copy_gbps"] > 0
     written = json.loads((tmp_path / "speed-cpu-quick.json").read_text())
     assert written["results"][0]["graph"] == "knn-40"
-    assert "| stgcn | knn-40 | 40 | 2 |" in (tmp_path / "speed-cpu-quick.md").read_text()
+    markdown = (tmp_path / "speed-cpu-quick.md").read_text()
+    assert "| stgcn | knn-40 | 40 | 2 |" in markdown
+    assert "**Peer numbers quoted from the issue, not re-measured**" in markdown and f"- {missing}: peer interpreter" in markdown
 
 
 def test_unknown_graph_names_the_choices():
