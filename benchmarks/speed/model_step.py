@@ -39,6 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.speed.graphs import load_graph
 from stgraph import models
+from stgraph.ops import reuse_freed_memory
 
 __all__ = ["PAPER_CONFIGS", "StepResult", "measure", "measure_isolated", "step_measurements", "run_isolated", "serve"]
 
@@ -113,7 +114,8 @@ def step_measurements(
 
     ``train_forward()`` / ``infer_forward()`` return the forecast for the fixed input batch
     (ours: ``model(x, graph, ...)``; a peer's: its own call, :mod:`.peer_models`). A training step
-    is that forward, the MAE against ``target``, backward and an Adam step (lr 1e-3).
+    is that forward, the MAE against ``target``, backward and an Adam step (lr 1e-3, the fused
+    implementation, as ``stgraph train`` builds it; the same for the peers).
 
     Returns the :class:`StepResult` fields this measures: parameters, samples/s and seconds
     per step, GFLOP per sample, peak memory, its increase and kind.
@@ -122,7 +124,7 @@ def step_measurements(
         target: ``[batch, horizon, nodes, 1]``, as the forecasts.
     """
     batch = target.shape[0]
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
     def train_step() -> None:
         loss = (train_forward() - target).abs().mean()
@@ -188,7 +190,12 @@ def measure(
     device: str = "cpu",
     options: dict[str, Any] | None = None,
 ) -> StepResult:
-    """Time ``steps`` training and inference steps of ``model_name`` on ``graph_name`` after ``warmup``."""
+    """Time ``steps`` training and inference steps of ``model_name`` on ``graph_name`` after ``warmup``.
+
+    The process reuses freed CPU memory as ``stgraph train`` sets it up
+    (:func:`stgraph.ops.reuse_freed_memory`; ``STGRAPH_MALLOC=system`` measures without).
+    """
+    reuse_freed_memory()
     device_ = torch.device(device)
     graph = load_graph(graph_name)
     config = {**PAPER_CONFIGS.get(model_name, {"in_features": 2}), **(options or {})}

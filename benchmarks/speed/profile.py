@@ -10,6 +10,7 @@ from torch.profiler import ProfilerActivity, profile
 from benchmarks.speed.graphs import load_graph
 from benchmarks.speed.model_step import PAPER_CONFIGS
 from stgraph import models
+from stgraph.ops import reuse_freed_memory
 
 __all__ = ["top_operators"]
 
@@ -20,12 +21,13 @@ def top_operators(model_name: str, graph_name: str, *, batch: int = 64, device: 
     Returns dicts with ``name``, ``calls``, ``self_ms`` and ``share`` (of all self time, CPU or
     CUDA as the device).
     """
+    reuse_freed_memory()  # as stgraph train and the timed steps run
     device_ = torch.device(device)
     graph = load_graph(graph_name)
     config = PAPER_CONFIGS.get(model_name, {"in_features": 2})
     torch.manual_seed(0)
     model = models.create(model_name, num_sensors=graph.num_sensors, **config).to(device_)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     x = torch.randn(batch, 12, graph.num_sensors, config["in_features"], device=device_)
     y = torch.randn(batch, 12, graph.num_sensors, 1, device=device_)
 
