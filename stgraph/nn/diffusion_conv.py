@@ -3,16 +3,149 @@ r"""Diffusion convolution (DCRNN; Li, Yu, Shahabi, Liu, ICLR 2018), in its two p
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
 from stgraph.ops import Operator, propagate
 
-__all__ = ["DiffusionConv", "diffusion_terms", "VARIANTS"]
+__all__ = ["DiffusionConv", "DiffusionPlan", "diffusion_plan", "diffusion_terms", "VARIANTS"]
 
 VARIANTS = ("reference", "power")
+
+
+@dataclass(frozen=True)
+class _Product:
+    """``products[source]`` propagated over ``supports[support]`` (scaled by 2 if ``doubled``),
+    minus ``products[minus]`` if given: one new entry of the products list."""
+
+    support: int
+    source: int
+    doubled: bool = False
+    minus: int | None = None
+
+
+@dataclass(frozen=True)
+class DiffusionPlan:
+    r"""How :func:`diffusion_terms` computes its terms, fixed by ``order``, the number of
+    supports, the variant and ``include_self``; the values of ``x`` play no part.
+
+    The *products* are what :func:`stgraph.ops.propagate` computes: ``products[0]`` is the input
+    :math:`\mathbf{X}`, and ``steps[i]`` says how ``products[i + 1]`` is made. Each *term* is a
+    combination ``((product, coefficient), ...)`` of products. Most terms are one product with
+    coefficient 1. In the ``"reference"`` variant the last term of each support,
+    :math:`\mathbf{X}_K = 2\mathbf{P}\mathbf{X}_{K-1} - \mathbf{X}_{K-2}`, feeds no further
+    product, so it is kept as the combination :math:`2\,(\mathbf{P}\mathbf{X}_{K-1}) -
+    \mathbf{X}_{K-2}` of two products: a layer that multiplies the terms by a weight folds the
+    2 and the subtraction into the weight (:meth:`fold`), so neither is an element-wise pass
+    over the features. With DCRNN's ``order=2`` every reference term is then a plain product.
+
+    Attributes:
+        steps: one :class:`_Product` per product after the input.
+        terms: per term, its ``(product, coefficient)`` pairs.
+        projected: the products that some term uses, ascending: the columns a layer multiplies
+            by its weight (``x`` is left out when no term uses it).
+    """
+
+    steps: tuple[_Product, ...]
+    terms: tuple[tuple[tuple[int, float], ...], ...]
+
+    @cached_property
+    def projected(self) -> tuple[int, ...]:
+        return tuple(sorted({product for term in self.terms for product, _ in term}))
+
+    @cached_property
+    def is_identity(self) -> bool:
+        """Every term is one projected product with coefficient 1, in product order."""
+        return self.terms == tuple(((product, 1.0),) for product in self.projected)
+
+    def fold(self, weight: Tensor) -> Tensor:
+        r"""A weight over the terms turned into the weight over the projected products.
+
+        With terms :math:`\mathbf{Z}_t = \sum_p c_{t,p}\mathbf{U}_p`,
+        :math:`\sum_t \mathbf{Z}_t\mathbf{\Theta}_t = \sum_p \mathbf{U}_p \sum_t c_{t,p}\mathbf{\Theta}_t`.
+
+        Shapes:
+            weight: ``[out, terms, features]`` -> ``[out, len(projected), features]``
+        """
+        if self.is_identity:
+            return weight
+        column = {product: i for i, product in enumerate(self.projected)}
+        coefficients = [[0.0] * len(column) for _ in self.terms]
+        for row, term in zip(coefficients, self.terms):
+            for product, coefficient in term:
+                row[column[product]] += coefficient
+        return torch.einsum("otf,tp->opf", weight, weight.new_tensor(coefficients))
+
+
+@lru_cache(maxsize=None)
+def diffusion_plan(order: int, num_supports: int, variant: str = "reference", include_self: bool = True) -> DiffusionPlan:
+    """The :class:`DiffusionPlan` of :func:`diffusion_terms` (see there for the math)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown diffusion variant {variant!r}; expected one of {list(VARIANTS)}")
+    if order < 0 or num_supports < 0:
+        raise ValueError(f"diffusion order and number of supports must be >= 0, got {order} and {num_supports}")
+    steps: list[_Product] = []
+    terms: list[tuple[tuple[int, float], ...]] = [((0, 1.0),)] if include_self else []
+
+    def product(support: int, source: int, doubled: bool = False, minus: int | None = None) -> int:
+        steps.append(_Product(support, source, doubled, minus))
+        return len(steps)
+
+    if variant == "power":
+        for support in range(num_supports):
+            current = 0
+            for _ in range(order):
+                current = product(support, current)
+                terms.append(((current, 1.0),))
+        return DiffusionPlan(tuple(steps), tuple(terms))
+    previous = 0  # X_0, carried over between supports as DCRNN's code does
+    for support in range(num_supports):
+        if order == 0:
+            break
+        current = product(support, previous)
+        terms.append(((current, 1.0),))
+        for _ in range(2, order):  # X_k = 2 P X_{k-1} - X_{k-2}, needed by the next product
+            previous, current = current, product(support, current, doubled=True, minus=previous)
+            terms.append(((current, 1.0),))
+        if order >= 2:  # X_K feeds no product: keep it as 2 (P X_{K-1}) - X_{K-2}
+            terms.append(((product(support, current), 2.0), (previous, -1.0)))
+            previous = current  # the next support starts from X_{K-1}, not from X
+    return DiffusionPlan(tuple(steps), tuple(terms))
+
+
+def _doubled(support: Operator | Tensor) -> Operator | Tensor:
+    """:math:`2\\mathbf{P}`, kept on an Operator; multiplying by 2 is exact, so
+    ``propagate(2P, x)`` equals ``2 * propagate(P, x)`` bit for bit."""
+    if isinstance(support, Operator):
+        return support.cached(
+            "stgraph.nn.diffusion_conv:doubled",
+            lambda op: Operator.from_csr(op.crow_indices, op.col_indices, 2 * op.values, op.num_nodes),
+        )
+    return 2 * support
+
+
+def _products(x: Tensor, supports: Sequence[Operator | Tensor], plan: DiffusionPlan) -> list[Tensor]:
+    """The products of ``plan`` (``[x, ...]``), one :func:`~stgraph.ops.propagate` each.
+
+    Shapes:
+        x: ``[..., nodes, features]`` -> ``1 + len(plan.steps)`` tensors of that shape
+    """
+    products = [x]
+    doubled: dict[int, Operator | Tensor] = {}  # a dense support is scaled once per call
+    for step in plan.steps:
+        support = supports[step.support]
+        if step.doubled:
+            if step.support not in doubled:
+                doubled[step.support] = _doubled(support)
+            support = doubled[step.support]
+        out = propagate(support, products[step.source])
+        products.append(out if step.minus is None else torch.sub(out, products[step.minus]))
+    return products
 
 
 def diffusion_terms(
@@ -43,7 +176,10 @@ def diffusion_terms(
     and supports :math:`\mathbf{P}_f, \mathbf{P}_b` the terms are
     :math:`[\mathbf{X}, \mathbf{P}_f\mathbf{X}, 2\mathbf{P}_f^2\mathbf{X} - \mathbf{X},
     \mathbf{P}_b\mathbf{P}_f\mathbf{X}, 2\mathbf{P}_b^2\mathbf{P}_f\mathbf{X} - \mathbf{P}_f\mathbf{X}]`.
-    With :math:`K = 1` nothing carries over and both variants agree.
+    With :math:`K = 1` nothing carries over and both variants agree. Either way one
+    :func:`~stgraph.ops.propagate` per support and step; intermediate reference terms
+    (:math:`2 \le k < K`) propagate over :math:`2\mathbf{P}`, kept on the operator, so the
+    doubling is no pass over the features.
 
     Args:
         x: sensor features.
@@ -56,29 +192,15 @@ def diffusion_terms(
         x: ``[..., nodes, features]`` -> ``include_self + len(supports) * order`` tensors of
         that shape
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown diffusion variant {variant!r}; expected one of {list(VARIANTS)}")
-    if order < 0:
-        raise ValueError(f"diffusion order must be >= 0, got {order}")
-    terms = [x] if include_self else []
-    if order == 0:
-        return terms
-    if variant == "power":
-        for support in supports:
-            current = x
-            for _ in range(order):
-                current = propagate(support, current)
-                terms.append(current)
-        return terms
-    previous = x  # X_0, carried over between supports as DCRNN's code does
-    for support in supports:
-        current = propagate(support, previous)
-        terms.append(current)
-        for _ in range(2, order + 1):
-            following = 2.0 * propagate(support, current) - previous
-            terms.append(following)
-            previous, current = current, following
-        # No reset here: the next support starts from the X_0 this one ended with.
+    plan = diffusion_plan(order, len(supports), variant, include_self)
+    products = _products(x, supports, plan)
+    terms = []
+    for term in plan.terms:
+        (first, coefficient), *rest = term
+        value = products[first] if coefficient == 1.0 else coefficient * products[first]
+        for product, coefficient in rest:
+            value = value + coefficient * products[product]
+        terms.append(value)
     return terms
 
 
@@ -103,11 +225,25 @@ class DiffusionConv(nn.Module):
     The supports are the random-walk operators ``graph.torch_operator("forward")`` and
     ``("backward")`` (applied as ``P @ x``, the transpose of the paper's
     :math:`\mathbf{D}_O^{-1}\mathbf{W}`, exactly as both reference codes apply them) or any dense
-    ``[nodes, nodes]`` tensor such as :class:`AdaptiveAdjacency`'s output. All terms are
-    concatenated along the feature axis and multiplied by one stacked weight
-    ``[terms * in_features, out_features]``: one GEMM rather than one per term. The parameter
-    count equals DCRNN's ``[input_size * num_matrices, output_size]`` (term-major rather than
-    feature-major rows; the function is the same).
+    ``[nodes, nodes]`` tensor such as :class:`AdaptiveAdjacency`'s output. The parameter is one
+    stacked weight ``[out_features, terms * in_features]`` (``linear.weight``), the count of
+    DCRNN's ``[input_size * num_matrices, output_size]`` (term-major rather than feature-major
+    rows; the function is the same).
+
+    How it is computed (:class:`DiffusionPlan`): the propagated products are concatenated along
+    the feature axis and multiplied by the weight in one GEMM. For the reference variant the
+    last term of each support, :math:`2\mathbf{P}\mathbf{Z}_{K-1} - \mathbf{Z}_{K-2}`, is not
+    formed: its 2 and its subtraction are folded into the (small) weight,
+    :math:`\mathbf{Z}_{K-2}\mathbf{\Theta}_{K-2} + (2\mathbf{P}\mathbf{Z}_{K-1} -
+    \mathbf{Z}_{K-2})\mathbf{\Theta}_K = \mathbf{Z}_{K-2}(\mathbf{\Theta}_{K-2} -
+    \mathbf{\Theta}_K) + (\mathbf{P}\mathbf{Z}_{K-1})(2\mathbf{\Theta}_K)`, which saves two
+    element-wise passes per support forward and two backward. The result is the same function
+    up to float rounding.
+
+    :meth:`terms` and :meth:`term_weight` expose the two halves, so that a caller convolving
+    ``[x, h]`` can diffuse ``x`` and ``h`` separately and reuse them (see
+    :class:`~stgraph.nn.GraphGRUCell`): the convolution is linear in its input, feature by
+    feature.
 
     Args:
         in_features: features per sensor in ``x``.
@@ -147,16 +283,38 @@ class DiffusionConv(nn.Module):
         self.num_supports = num_supports
         self.variant = variant
         self.include_self = include_self
+        self.plan = diffusion_plan(order, num_supports, variant, include_self)
         self.linear = nn.Linear(self.num_terms * in_features, out_features, bias=bias)
+
+    def terms(self, x: Tensor, supports: Sequence[Operator | Tensor]) -> Tensor:
+        """The propagated products of ``x`` that the weight multiplies, concatenated product by
+        product; ``x`` may be any slice of the input features (see :meth:`term_weight`).
+
+        Shapes:
+            x: ``[..., nodes, width]`` -> ``[..., nodes, len(plan.projected) * width]``
+        """
+        if isinstance(supports, (Operator, Tensor)) or len(supports) != self.num_supports:
+            got = 1 if isinstance(supports, (Operator, Tensor)) else len(supports)
+            raise ShapeError(f"DiffusionConv was built for {self.num_supports} supports, got {got}")
+        products = _products(x, supports, self.plan)
+        return torch.cat([products[p] for p in self.plan.projected], dim=-1)
+
+    def term_weight(self, features: slice = slice(None)) -> Tensor:
+        """The weight that multiplies :meth:`terms` of the input features ``features``: the
+        convolution of ``x`` is ``terms(x) @ term_weight().T + bias``, and of ``[a, b]`` it is
+        ``terms(a) @ term_weight(slice(0, a_width)).T + terms(b) @ term_weight(slice(a_width, None)).T + bias``.
+
+        Shapes:
+            -> ``[out_features, len(plan.projected) * width]``, ``width`` features in the slice
+        """
+        weight = self.linear.weight.view(self.out_features, self.num_terms, self.in_features)
+        folded = self.plan.fold(weight[:, :, features])
+        return folded.reshape(self.out_features, -1)
 
     def forward(self, x: Tensor, supports: Sequence[Operator | Tensor]) -> Tensor:
         if x.ndim < 2 or x.shape[-1] != self.in_features:
             raise ShapeError(f"DiffusionConv expects x as [..., nodes, {self.in_features}], got {list(x.shape)}")
-        if isinstance(supports, (Operator, Tensor)) or len(supports) != self.num_supports:
-            got = 1 if isinstance(supports, (Operator, Tensor)) else len(supports)
-            raise ShapeError(f"DiffusionConv was built for {self.num_supports} supports, got {got}")
-        terms = diffusion_terms(x, supports, self.order, self.variant, self.include_self)
-        return self.linear(torch.cat(terms, dim=-1))
+        return F.linear(self.terms(x, supports), self.term_weight(), self.linear.bias)
 
     def extra_repr(self) -> str:
         return (

@@ -89,6 +89,24 @@ def test_reference_and_power_variants_share_weights_but_differ(graph):
         _model(variant="chebyshev")
 
 
+def test_shared_diffusion_between_layers_changes_nothing(graph):
+    # checkpoint=True diffuses every state inside its own cell step; the default shares each
+    # state's diffusion with the layer above and the next step. Same forecasts and gradients,
+    # through three layers (a middle layer both receives and passes on shared terms).
+    shared = _model(num_layers=3).double().train()
+    separate = _model(num_layers=3, checkpoint=True).double().train()
+    separate.load_state_dict(shared.state_dict())
+    x = torch.randn(2, 6, SENSORS, 2, dtype=torch.float64)
+    target = torch.randn(2, 4, SENSORS, 1, dtype=torch.float64)
+    grads = []
+    for model in (shared, separate):
+        out = model(x, graph, target=target, teacher_forcing=1.0)
+        grads.append([out.detach(), *torch.autograd.grad((out - target).abs().mean(), list(model.parameters()))])
+    for got, want in zip(*grads):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    assert separate.hparams["checkpoint"] is True and all(cell.checkpoint for cell in separate.encoder)
+
+
 def _reference_parameter_count(in_features: int, hidden: int, layers: int, order: int, out_channels: int) -> int:
     """Variables of liyaguang/DCRNN (dual_random_walk): per DCGRU, gate weights
     [(input + hidden) * (2 order + 1), 2 hidden] + biases, candidate weights
