@@ -137,10 +137,14 @@ def step_measurements(
             infer_forward()
 
     model.train()
+    # CPU: the resident set before the first step (after it, a caching allocator keeps the step's
+    # memory, which would hide the step's own use); CUDA: live tensors after the warm-up.
+    baseline = None if device.type == "cuda" else _current_rss_mb()
     for _ in range(warmup):
         train_step()
     _sync(device)
-    baseline = torch.cuda.memory_allocated(device) if device.type == "cuda" else _current_rss_mb()
+    if device.type == "cuda":
+        baseline = torch.cuda.memory_allocated(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
