@@ -128,7 +128,8 @@ def run_peers(args: argparse.Namespace, row: Callable[[dict], str]) -> PeerRun:
 
 
 def peer_comparison(args: argparse.Namespace, ours: list[dict], run: PeerRun, isolated: bool) -> list[str]:
-    """The "Against peers" section: measured ratios when any peer ran, else the issue's quotes (CPU)."""
+    """The "Against peers" section: measured ratios when any peer ran, else the issue's quotes
+    (CPU, only where the METR-LA graph was measured: the quotes are for that graph)."""
     if run.results:
         specs = {p["peer"]: PEER_MODELS[p["peer"]] for p in run.results}
         section = ["", "## Against peers (measured in this run, same graph, batch and inputs)", ""]
@@ -138,7 +139,7 @@ def peer_comparison(args: argparse.Namespace, ours: list[dict], run: PeerRun, is
         section += against_peers(ours, run.results, memory_comparable=isolated)
         section += ["", "Peer configurations (how each differs from the paper's):", ""]
         section += [f"- `{key}` ({spec.library}: {spec.implementation}): {spec.notes}" for key, spec in specs.items()]
-    elif args.device == "cpu":
+    elif args.device == "cpu" and any(result["graph"] == "metr-la" for result in ours):
         section = ["", "## Against peers (CPU, METR-LA graph)", "",
                    f"Installed here: {installed_peers()}. **Peer numbers quoted from the issue, not re-measured** "
                    "(2-core CPU, batch 64, 12 -> 12, METR-LA/Los-loop graph, 2 threads); measure them with "
