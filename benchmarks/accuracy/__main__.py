@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="epochs after which the learning rate is multiplied by --gamma (DCRNN: 20 30 40 50)")
     parser.add_argument("--gamma", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=None, help="default 0 (T-GCN protocol) / 1e-4 (DCRNN protocol, as Graph WaveNet)")
+    parser.add_argument("--no-teacher-forcing", action="store_true",
+                        help="DCRNN: the decoder always reads its own forecasts (default: scheduled sampling, decaying over the run)")
     parser.add_argument("--shared-model", action="store_true",
                         help="tgcn protocol: one 12-step model scored on its first 3/6/9/12 steps instead of one model per horizon")
     parser.add_argument("--horizons", type=int, nargs="+", default=None,
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         weight_decay=args.weight_decay if args.weight_decay is not None else (0.0 if tgcn else 1e-4),
         loss="mse" if tgcn else "mae",
         device=args.device,
+        teacher_forcing=not args.no_teacher_forcing,
     )
     data = load_dataset(args.dataset, args.data_root)
     options = model_options(args.set)

@@ -197,7 +197,7 @@ def run_dcrnn_protocol(
         "baselines": "historical average (same time of week, training part; falls back to time of day), last value",
         "seeds": list(seeds),
         "aggregate": "mean +- sample std over seeds",
-        "training": {**asdict(setup), "optimizer": "Adam", "dcrnn_teacher_forcing": "inverse sigmoid decay, tau scaled to the run"},
+        "training": {**asdict(setup), "optimizer": "Adam", "dcrnn_teacher_forcing": "inverse sigmoid decay, tau scaled to the run" if setup.teacher_forcing else "off: the decoder reads its own forecasts"},
         "best_epoch": epochs_used,
         "model_options": options,
         "train_seconds": seconds,

@@ -46,6 +46,8 @@ class TrainingSetup:
         loss: ``"mse"`` (T-GCN's squared error) or ``"mae"`` (masked MAE, DCRNN / Graph WaveNet).
         seed: seeds the weights and the batch order.
         device: where the model trains and predicts (``"cpu"``, ``"cuda"``).
+        teacher_forcing: DCRNN's scheduled sampling (the decoder reads the true previous value
+            with a probability decaying over the run); False: it always reads its own forecast.
     """
 
     epochs: int = 10
@@ -59,6 +61,7 @@ class TrainingSetup:
     loss: str = "mse"
     seed: int = 0
     device: str = "cpu"
+    teacher_forcing: bool = True
 
 
 @dataclass
@@ -131,7 +134,7 @@ def fit(
         for first in range(0, len(windows), setup.batch_size):
             x, y, mask = (t.to(device) for t in windows.batch(order[first : first + setup.batch_size]))
             target = scale(y)
-            forcing = inverse_sigmoid_decay(step, tau) if isinstance(model, DCRNN) else 0.0
+            forcing = inverse_sigmoid_decay(step, tau) if setup.teacher_forcing and isinstance(model, DCRNN) else 0.0
             forecast = model(x, graph, target=target, teacher_forcing=forcing)
             loss = _loss(setup.loss, forecast, target, mask.to(forecast.dtype))
             optimizer.zero_grad(set_to_none=True)

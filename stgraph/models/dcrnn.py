@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
 from stgraph.nn.diffusion_conv import VARIANTS, DiffusionConv
-from stgraph.nn.graph_gru import GraphGRUCell
+from stgraph.nn.graph_gru import GraphGRUCell, ShareWeights
 
 __all__ = ["DCRNN", "inverse_sigmoid_decay"]
 
@@ -35,6 +37,15 @@ def inverse_sigmoid_decay(step: int, tau: float = 2000.0) -> float:
     if exponent > 700.0:  # exp overflows a float; the probability is 0 to double precision
         return 0.0
     return tau / (tau + math.exp(exponent))
+
+
+class _Readout(NamedTuple):
+    """Stacked weights over a layer's new state terms (None: nobody reads the state)."""
+
+    weight: Tensor | None
+    bias: Tensor | None
+    continues: bool  # the first 2 * hidden outputs are this layer's next gate share
+    feeds_above: bool  # the (last) 3 * hidden outputs are the layer above's input share
 
 
 class DCRNN(ForecastModel):
@@ -127,6 +138,8 @@ class DCRNN(ForecastModel):
         if variant not in VARIANTS:
             raise ValueError(f"DCRNN: unknown diffusion variant {variant!r}; expected one of {list(VARIANTS)}")
         self.checkpoint = checkpoint
+        self.hidden = hidden
+        self.num_layers = num_layers
         # One convolution factory for every cell: all diffuse alike, so a state's terms serve
         # the layer above and the decoder's matching layer too.
         conv = partial(DiffusionConv, order=order, num_supports=2, variant=variant, bias=False)
@@ -143,29 +156,100 @@ class DCRNN(ForecastModel):
         self._check_target(target, x)
         sensor_graph = self._graph(graph)
         supports = [sensor_graph.torch_operator(kind, device=x.device, dtype=x.dtype) for kind in ("forward", "backward")]
+        go = x.new_zeros(x.shape[0], self.num_sensors, self.out_channels)
+        if self.checkpoint:
+            return self._forward_per_cell(x, supports, go, target, teacher_forcing)
+        return self._forward_shared(x, supports, go, target, teacher_forcing)
 
+    def _forward_per_cell(self, x: Tensor, supports: list, go: Tensor, target: Tensor | None, teacher_forcing: float) -> Tensor:
+        """Each cell step on its own (each checkpointed): nothing is shared between steps."""
         states = [cell.initial_state(x[:, 0]) for cell in self.encoder]
-        state_terms: list[Tensor | None] = [None] * len(self.encoder)
+
+        def up(cells: nn.ModuleList, inputs: Tensor, states: list[Tensor]) -> Tensor:
+            for i, cell in enumerate(cells):
+                states[i] = inputs = cell(inputs, states[i], supports)
+            return inputs
+
         for t in range(self.lookback):
-            self._layers_step(self.encoder, x[:, t], states, state_terms, supports)
+            up(self.encoder, x[:, t], states)
+
+        def step(inputs: Tensor, states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+            states = list(states)
+            return self.projection(up(self.decoder, inputs, states)), states
+
+        return self._decode(step, go, states, target, teacher_forcing)
+
+    def _forward_shared(self, x: Tensor, supports: list, go: Tensor, target: Tensor | None, teacher_forcing: float) -> Tensor:
+        """Each new state diffused once and multiplied once by the stacked weights of its
+        consumers (see the class notes); the encoder's input shares in one GEMM for all steps."""
+        encoder = [cell.share_weights() for cell in self.encoder]
+        decoder = [cell.share_weights() for cell in self.decoder]
+        # Who reads layer i's new state: its own cell at the next step (the decoder's after the
+        # last encoder step; nobody after the last decoder step) and the layer above.
+        encoder_readout = [self._readout(encoder, encoder, i) for i in range(self.num_layers)]
+        handover_readout = [self._readout(decoder, encoder, i) for i in range(self.num_layers)]
+        decoder_readout = [self._readout(decoder, decoder, i) for i in range(self.num_layers)]
+        final_readout = [self._readout(None, decoder, i) for i in range(self.num_layers)]
+
+        first = self.encoder[0]
+        # One [batch, nodes, 3 * hidden] per step, each contiguous (unbind: one gradient, stacked).
+        input_shares = F.linear(
+            first.terms(x.transpose(0, 1).contiguous(), supports), encoder[0].input, encoder[0].input_bias
+        ).unbind(0)
+        states: list[Tensor | None] = [None] * self.num_layers  # zero initial states: nothing to diffuse
+        state_shares: list[Tensor | None] = [None] * self.num_layers
+        for t in range(self.lookback):
+            readout = encoder_readout if t + 1 < self.lookback else handover_readout
+            self._shared_step(self.encoder, encoder, readout, input_shares[t], states, state_shares, supports)
+
+        decoded = 0
 
         def step(inputs: Tensor, carried: tuple[list[Tensor], list[Tensor | None]]) -> tuple[Tensor, Any]:
-            states, state_terms = list(carried[0]), list(carried[1])
-            top = self._layers_step(self.decoder, inputs, states, state_terms, supports)
-            return self.projection(top), (states, state_terms)
+            nonlocal decoded
+            decoded += 1
+            states, state_shares = list(carried[0]), list(carried[1])
+            input_share = F.linear(self.decoder[0].terms(inputs, supports), decoder[0].input, decoder[0].input_bias)
+            readout = decoder_readout if decoded < self.horizon else final_readout
+            top = self._shared_step(self.decoder, decoder, readout, input_share, states, state_shares, supports)
+            return self.projection(top), (states, state_shares)
 
-        go = x.new_zeros(x.shape[0], self.num_sensors, self.out_channels)
-        return self._decode(step, go, (states, state_terms), target, teacher_forcing)
+        return self._decode(step, go, (states, state_shares), target, teacher_forcing)
 
-    def _layers_step(
-        self, cells: nn.ModuleList, inputs: Tensor, states: list[Tensor], state_terms: list[Tensor | None], supports: list
+    def _readout(self, following: list[ShareWeights] | None, stack: list[ShareWeights], layer: int) -> _Readout:
+        """The stacked weight that turns layer ``layer``'s new state terms into its share of the
+        gates of ``following[layer]`` (the cell that continues this layer; None: none does)
+        and the input share of ``stack[layer + 1]`` (the layer above, if any)."""
+        above = stack[layer + 1] if layer + 1 < self.num_layers else None
+        parts = ([following[layer].state] if following is not None else []) + ([above.input] if above is not None else [])
+        if not parts:
+            return _Readout(None, None, following is not None, above is not None)
+        bias = None
+        if above is not None:
+            bias = above.input_bias if following is None else F.pad(above.input_bias, (following[layer].state.shape[0], 0))
+        return _Readout(torch.cat(parts), bias, following is not None, above is not None)
+
+    def _shared_step(
+        self,
+        cells: nn.ModuleList,
+        weights: list[ShareWeights],
+        readouts: list[_Readout],
+        input_share: Tensor,
+        states: list[Tensor | None],
+        state_shares: list[Tensor | None],
+        supports: list,
     ) -> Tensor:
-        """One time step up the stacked cells; updates ``states`` and ``state_terms`` (each
-        state's diffusion, or None where not computed yet) in place and returns the top state."""
-        input_terms = None
+        """One time step up the stacked cells; updates ``states`` and ``state_shares`` in place
+        and returns the top state."""
         for i, cell in enumerate(cells):
-            states[i] = inputs = cell(inputs, states[i], supports, x_terms=input_terms, state_terms=state_terms[i])
-            if i + 1 < len(cells) and not self.checkpoint:
-                # The next layer's input now, and this layer's state at the next step.
-                state_terms[i] = input_terms = cell.terms(inputs, supports)
-        return inputs
+            states[i] = cell.step_from_shares(states[i], input_share, state_shares[i], supports, weights[i])
+            readout = readouts[i]
+            if readout.weight is None:
+                continue
+            shares = F.linear(cell.terms(states[i], supports), readout.weight, readout.bias)
+            if readout.continues and readout.feeds_above:
+                state_shares[i], input_share = shares.split([2 * self.hidden, 3 * self.hidden], dim=-1)
+            elif readout.continues:
+                state_shares[i] = shares
+            else:
+                input_share = shares
+        return states[-1]

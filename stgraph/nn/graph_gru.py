@@ -8,14 +8,14 @@ convolution, so both models build :class:`GraphGRUCell` and hand it their convol
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as recompute
 
-__all__ = ["GraphGRUCell", "SeparableGraphConv"]
+__all__ = ["GraphGRUCell", "SeparableGraphConv", "ShareWeights"]
 
 
 @runtime_checkable
@@ -31,6 +31,15 @@ class SeparableGraphConv(Protocol):
     def terms(self, x: Tensor, graph: Any) -> Tensor: ...
 
     def term_weight(self, features: slice = ...) -> Tensor: ...
+
+
+class ShareWeights(NamedTuple):
+    """A :class:`GraphGRUCell`'s weights over the graph terms (:meth:`GraphGRUCell.share_weights`)."""
+
+    input: Tensor
+    input_bias: Tensor
+    state: Tensor
+    candidate_state: Tensor
 
 
 class GraphGRUCell(nn.Module):
@@ -53,11 +62,14 @@ class GraphGRUCell(nn.Module):
     \mathbf{H}_{t-1}` once each, and the input's terms serve both the gates and the candidate
     (one GEMM gives the input's share of both). Propagated columns per support and step fall
     from :math:`2(F + H)` (diffusing ``[x, h]`` and ``[x, r * h]``) to :math:`F + 2H`: 192
-    instead of 256 for DCRNN's upper layers (:math:`F = H = 64`). The diffusion of a state is
-    also the diffusion of the next layer's input: a stacked model passes it in as
-    ``state_terms`` / ``x_terms`` (see :meth:`forward`), leaving :math:`F + H` new columns per
-    upper layer and step. The same function is computed, up to float rounding; gradients
-    too. Other convolutions (T-GCN's GCN) convolve ``[x, h]`` and ``[x, r * h]`` as written.
+    instead of 256 for DCRNN's upper layers (:math:`F = H = 64`). A stacked model goes further
+    (:meth:`share_weights`, :meth:`step_from_shares`): a state's diffusion is also the next
+    layer's input's, so it diffuses each new state once and multiplies it by one GEMM with the
+    stacked weights of all its consumers (this cell's gates at the next step and the layer
+    above's input), leaving :math:`F + H` new columns per upper layer and step and one gradient
+    per term instead of a sum of two. The same function is computed, up to float rounding;
+    gradients too. Other convolutions (T-GCN's GCN) convolve ``[x, h]`` and ``[x, r * h]`` as
+    written.
 
     **Checkpointing.** With ``checkpoint=True`` the step runs under
     :func:`torch.utils.checkpoint.checkpoint` (non-reentrant) while gradients are recorded:
@@ -102,8 +114,8 @@ class GraphGRUCell(nn.Module):
 
     @property
     def shares_diffusion(self) -> bool:
-        """Whether the convolutions are separable, so that :meth:`terms` and the ``x_terms`` /
-        ``state_terms`` arguments of :meth:`forward` apply."""
+        """Whether the convolutions are separable, so that :meth:`terms`, :meth:`share_weights`
+        and :meth:`step_from_shares` apply."""
         return isinstance(self.gates, SeparableGraphConv) and isinstance(self.candidate, SeparableGraphConv)
 
     def initial_state(self, x: Tensor) -> Tensor:
@@ -114,60 +126,80 @@ class GraphGRUCell(nn.Module):
         """The graph terms of ``signal`` (an input or a state) as the convolutions use them.
 
         Shapes:
-            signal: ``[batch, nodes, width]`` -> ``[batch, nodes, terms * width]``
+            signal: ``[..., nodes, width]`` -> ``[..., nodes, terms * width]``
         """
         if not self.shares_diffusion:
             raise TypeError(f"{type(self.gates).__name__} is not a separable graph convolution: it has no terms()")
         return self.gates.terms(signal, graph)
 
-    def forward(
-        self, x: Tensor, state: Tensor, graph: Any, *, x_terms: Tensor | None = None, state_terms: Tensor | None = None
-    ) -> Tensor:
-        """One step. ``x_terms`` / ``state_terms``: ``self.terms(x, graph)`` /
-        ``self.terms(state, graph)`` if the caller has them already (separable convolutions
-        only; computed here otherwise). Under ``checkpoint`` pass neither: they would be kept
-        for the backward pass."""
-        if (x_terms is not None or state_terms is not None) and not self.shares_diffusion:
-            raise TypeError(f"{type(self.gates).__name__} is not a separable graph convolution: pass no terms")
-        if self.checkpoint and torch.is_grad_enabled():
-            return recompute(self._step, x, state, graph, x_terms, state_terms, use_reentrant=False)
-        return self._step(x, state, graph, x_terms, state_terms)
+    def share_weights(self) -> ShareWeights:
+        """The cell's weights over :meth:`terms`, split by what they multiply (separable
+        convolutions only). Compute them once per sequence: they are the same at every step.
 
-    def _step(self, x: Tensor, state: Tensor, graph: Any, x_terms: Tensor | None, state_terms: Tensor | None) -> Tensor:
+        Shapes:
+            input ``[3 * hidden, terms * in_features]`` (gates' rows, then the candidate's),
+            input_bias ``[3 * hidden]``, state ``[2 * hidden, terms * hidden]``,
+            candidate_state ``[hidden, terms * hidden]``
+        """
         if not self.shares_diffusion:
-            gates = torch.sigmoid(self.gates(torch.cat([x, state], dim=-1), graph) + self.gate_bias)
-            reset, update = gates.split(self.hidden, dim=-1)
-            candidate = torch.tanh(self.candidate(torch.cat([x, reset * state], dim=-1), graph) + self.candidate_bias)
-        else:
-            reset, update, candidate = self._shared_diffusion_step(x, state, graph, x_terms, state_terms)
+            raise TypeError(f"{type(self.gates).__name__} is not a separable graph convolution: it has no share weights")
+        inputs, hidden = slice(0, self.in_features), slice(self.in_features, None)
+        return ShareWeights(
+            input=torch.cat([self.gates.term_weight(inputs), self.candidate.term_weight(inputs)]),
+            input_bias=torch.cat([self.gate_bias, self.candidate_bias]),
+            state=self.gates.term_weight(hidden),
+            candidate_state=self.candidate.term_weight(hidden),
+        )
+
+    def forward(self, x: Tensor, state: Tensor, graph: Any) -> Tensor:
+        """One step: the new state."""
+        if self.checkpoint and torch.is_grad_enabled():
+            return recompute(self._step, x, state, graph, use_reentrant=False)
+        return self._step(x, state, graph)
+
+    def _step(self, x: Tensor, state: Tensor, graph: Any) -> Tensor:
+        if self.shares_diffusion:
+            weights = self.share_weights()
+            input_share = F.linear(self.terms(x, graph), weights.input, weights.input_bias)
+            state_share = F.linear(self.terms(state, graph), weights.state)
+            return self.step_from_shares(state, input_share, state_share, graph, weights)
+        gates = torch.sigmoid(self.gates(torch.cat([x, state], dim=-1), graph) + self.gate_bias)
+        reset, update = gates.split(self.hidden, dim=-1)
+        candidate = torch.tanh(self.candidate(torch.cat([x, reset * state], dim=-1), graph) + self.candidate_bias)
         # u * h + (1 - u) * c, written as c + u * (h - c) to save one pass over the state.
         return torch.lerp(candidate, state, update)
 
-    def _shared_diffusion_step(
-        self, x: Tensor, state: Tensor, graph: Any, x_terms: Tensor | None, state_terms: Tensor | None
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Reset gate, update gate and candidate from one diffusion each of x, h and r * h."""
-        inputs, hidden = slice(0, self.in_features), slice(self.in_features, None)
-        if x_terms is None:
-            x_terms = self.terms(x, graph)
-        if state_terms is None:
-            state_terms = self.terms(state, graph)
-        # The input's share of the gates and of the candidate, biases included: one GEMM.
-        from_x = F.linear(
-            x_terms,
-            torch.cat([self.gates.term_weight(inputs), self.candidate.term_weight(inputs)]),
-            torch.cat([self.gate_bias, self.candidate_bias]),
-        ).flatten(0, -2)
-        width = 2 * self.hidden
-        gates = torch.sigmoid(
-            torch.addmm(from_x[:, :width], state_terms.flatten(0, -2), self.gates.term_weight(hidden).t())
-        ).view(*state.shape[:-1], width)
-        reset, update = gates.split(self.hidden, dim=-1)
+    def step_from_shares(
+        self, state: Tensor | None, input_share: Tensor, state_share: Tensor | None, graph: Any, weights: ShareWeights
+    ) -> Tensor:
+        r"""One step given the input's and the state's shares of the pre-activations.
+
+        ``input_share`` is ``terms(x) @ weights.input.T + weights.input_bias`` (gates, then
+        candidate) and ``state_share`` is ``terms(state) @ weights.state.T``. A stacked model
+        computes them where the input and the state are made, so that each is diffused once and
+        multiplied by one GEMM for all its consumers (see :class:`~stgraph.models.DCRNN`). Only
+        :math:`\mathbf{r} \odot \mathbf{H}` is diffused here. ``state=None`` (with
+        ``state_share=None``) is the zero initial state, whose terms are all zero: then
+        :math:`\mathbf{H}_t = (1 - \mathbf{u}_t) \odot \mathbf{C}_t` with nothing diffused.
+
+        Shapes:
+            state ``[batch, nodes, hidden]``, input_share ``[batch, nodes, 3 * hidden]``,
+            state_share ``[batch, nodes, 2 * hidden]`` -> new state ``[batch, nodes, hidden]``
+        """
+        if (state is None) != (state_share is None):
+            raise ValueError("step_from_shares: state and state_share are both given or both None (zero state)")
+        gate_input, candidate_input = input_share.split([2 * self.hidden, self.hidden], dim=-1)
+        if state is None:
+            update = torch.sigmoid(gate_input[..., self.hidden :])
+            candidate = torch.tanh(candidate_input)
+            return candidate - update * candidate
+        reset, update = torch.sigmoid(gate_input + state_share).split(self.hidden, dim=-1)
         reset_terms = self.candidate.terms(reset * state, graph)
         candidate = torch.tanh(
-            torch.addmm(from_x[:, width:], reset_terms.flatten(0, -2), self.candidate.term_weight(hidden).t())
+            torch.addmm(candidate_input.reshape(-1, self.hidden), reset_terms.flatten(0, -2), weights.candidate_state.t())
         ).view_as(state)
-        return reset, update, candidate
+        # u * h + (1 - u) * c, written as c + u * (h - c) to save one pass over the state.
+        return torch.lerp(candidate, state, update)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, hidden={self.hidden}, checkpoint={self.checkpoint}"

@@ -69,3 +69,30 @@ def test_learning_rate_follows_the_milestones(tiny_loop):
     setup = TrainingSetup(epochs=3, lr=0.01, eps=1e-3, milestones=(1, 2), gamma=0.1, loss="mae")
     log = fit(model, tiny_loop.graph, windows.train, setup, scale=windows.scale)
     assert log.learning_rate == pytest.approx([0.01, 0.001, 0.0001])
+
+
+@pytest.mark.parametrize("teacher_forcing", [True, False])
+def test_dcrnn_teacher_forcing_can_be_turned_off(tiny_loop, monkeypatch, teacher_forcing):
+    from benchmarks.accuracy.protocols import dcrnn_windows
+    from benchmarks.accuracy.training import fit
+    from stgraph import models
+    from stgraph.models import DCRNN
+
+    windows = dcrnn_windows(tiny_loop.series)
+    model = models.create("dcrnn", num_sensors=tiny_loop.graph.num_sensors, in_features=windows.train[0][0].shape[-1], hidden=4)
+    seen = []
+    forward = DCRNN.forward
+
+    def spy(self, x, graph, *, target=None, teacher_forcing=0.0):
+        seen.append(teacher_forcing)
+        return forward(self, x, graph, target=target, teacher_forcing=teacher_forcing)
+
+    monkeypatch.setattr(DCRNN, "forward", spy)
+    fit(model, tiny_loop.graph, windows.train, TrainingSetup(epochs=1, batch_size=64, loss="mae", teacher_forcing=teacher_forcing),
+        scale=windows.scale)
+    assert len(seen) == math.ceil(len(windows.train) / 64)
+    # scheduled sampling decays step by step from above 0.5; turned off, the decoder always reads its forecasts
+    if teacher_forcing:
+        assert seen[0] > 0.5 and all(later < earlier for earlier, later in zip(seen, seen[1:]))
+    else:
+        assert set(seen) == {0.0}

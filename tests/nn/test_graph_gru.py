@@ -7,6 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from stgraph.nn.diffusion_conv import DiffusionConv
 from stgraph.nn.graph_conv import GCNConv
@@ -148,9 +149,19 @@ def test_shared_diffusion_computes_the_written_out_equations(variant):
         torch.autograd.grad((out * weights).sum(), inputs), torch.autograd.grad((expected * weights).sum(), inputs)
     ):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    # Terms computed by the caller (a stacked model shares them) change nothing.
-    given = cell(x, h, supports, x_terms=cell.terms(x, supports), state_terms=cell.terms(h, supports))
+    # Shares computed by the caller (a stacked model makes them where x and h are made) change
+    # nothing; the zero state may be given as None, with no share.
+    weights = cell.share_weights()
+    given = cell.step_from_shares(
+        h, F.linear(cell.terms(x, supports), weights.input, weights.input_bias),
+        F.linear(cell.terms(h, supports), weights.state), supports, weights,
+    )
     torch.testing.assert_close(given, out, rtol=0, atol=0)
+    zero = torch.zeros_like(h)
+    without = cell.step_from_shares(None, F.linear(cell.terms(x, supports), weights.input, weights.input_bias), None, supports, weights)
+    torch.testing.assert_close(without, cell(x, zero, supports), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="both given or both None"):
+        cell.step_from_shares(h, F.linear(cell.terms(x, supports), weights.input, weights.input_bias), None, supports, weights)
 
 
 def test_gradcheck_through_shared_diffusion():
@@ -182,9 +193,11 @@ def test_checkpointed_step_gives_the_same_values_and_gradients():
     assert kept[1] <= x.numel() + h.numel() < kept[0]
 
 
-def test_terms_are_refused_for_a_convolution_that_cannot_split():
+def test_terms_and_shares_are_refused_for_a_convolution_that_cannot_split():
     cell = GraphGRUCell(2, 3, _gcn)
     assert not cell.shares_diffusion
     x, h = torch.randn(1, 3, 2), torch.randn(1, 3, 3)
     with pytest.raises(TypeError, match="GCNConv is not a separable graph convolution"):
-        cell(x, h, torch.tensor(A_HAT, dtype=torch.float32), state_terms=h)
+        cell.terms(x, torch.tensor(A_HAT, dtype=torch.float32))
+    with pytest.raises(TypeError, match="GCNConv is not a separable graph convolution"):
+        cell.share_weights()
