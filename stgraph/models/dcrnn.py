@@ -70,20 +70,23 @@ class DCRNN(ForecastModel):
     forecast otherwise; the trainer lowers it with :func:`inverse_sigmoid_decay`. In evaluation
     mode forecasts are always fed back.
 
-    Each DCGRU diffuses its input, its state and the reset state once per step and shares them
-    between its two convolutions (:class:`~stgraph.nn.GraphGRUCell`); a layer's new state is
-    diffused once for both the layer above (as its input) and itself at the next step. With
-    the defaults this propagates :math:`(F + 4H)` columns per support step and time step
-    instead of the :math:`2(F + H) + 4H` of diffusing ``[x, h]`` and ``[x, r * h]`` in each
-    layer: 258 instead of 388 on METR-LA's inputs (:math:`F = 2`, :math:`H = 64`), and
-    every term is kept once for the backward pass. The function computed is the reference
-    code's, up to float rounding.
+    How it is computed (the function is the reference code's, up to float rounding): each new
+    state :math:`\mathbf{H}` is diffused once, and its terms are multiplied by **one** GEMM with
+    the stacked weights of everything that reads it, its own cell's gates at the next step (the
+    decoder's cell after the last encoder step) and the layer above's gates and candidate
+    (:meth:`GraphGRUCell.share_weights`, :meth:`GraphGRUCell.step_from_shares`); each term then
+    has one gradient instead of a sum of two. Inside a cell only :math:`\mathbf{r} \odot
+    \mathbf{H}` is diffused. The encoder's inputs are diffused and projected for all
+    ``lookback`` steps in one call, and the zero initial states are not diffused at all. With
+    the defaults this propagates :math:`(F + 4H)` columns per support step and time step instead
+    of the :math:`2(F + H) + 4H` of diffusing ``[x, h]`` and ``[x, r * h]`` in each layer: 258
+    instead of 388 on METR-LA's inputs (:math:`F = 2`, :math:`H = 64`).
 
     ``checkpoint=True`` recomputes each DCGRU step in the backward pass instead of keeping its
     intermediates (:func:`torch.utils.checkpoint.checkpoint`): same values and gradients, far
     fewer tensors kept (41 MB instead of 567 MB at batch 16 on METR-LA), at about 1.4x the
-    training step time; the diffusion of the states is then not shared between layers
-    either, since that would keep it alive.
+    training step time; each cell step then diffuses its own input and state (nothing is
+    shared between steps, since that would keep it alive).
 
     Defaults are the paper's METR-LA / PEMS-BAY configuration (``data/model/dcrnn_la.yaml``):
     2 layers of 64 units, order 2, inputs speed plus time of day (``in_features=2``),
