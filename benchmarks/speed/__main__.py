@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--graphs", nargs="+", default=["metr-la", "pems-bay", "knn-2000", "knn-8600"],
                         help="metr-la, pems-bay (real, from ../shared/data) and knn-<sensors>")
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement (the median is reported)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2, as the issue's numbers)")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
         + (f", GPU {info['gpu']}" if "gpu" in info else "") + f"; torch {info['torch']}; {info['date']}",
         f"measured: fp32 GEMM ({size}^3) {gemm:.0f} GFLOP/s"
         + (" (TF32 allowed)" if device.type == "cuda" and args.tf32 else "") + f", copy {bandwidth:.1f} GB/s (read + write)",
-        f"batch {args.batch}, 12 -> 12, {args.steps} timed steps after {args.warmup} warm-up; paper configurations "
+        f"batch {args.batch}, 12 -> 12, median of {args.steps} timed steps after {args.warmup} warm-up; paper configurations "
         "(STGCN speed only; DCRNN and Graph WaveNet speed + time of day)", "",
         "| model | graph | sensors | batch | parameters | train samples/s | inference samples/s | peak MB | increase MB "
         "| train GFLOP/sample | share of GEMM |",

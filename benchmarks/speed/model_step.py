@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import resource
 import subprocess
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -100,6 +101,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _median_seconds(step: Callable[[], None], steps: int, device: torch.device) -> float:
+    """Median wall time of ``steps`` calls of ``step`` (each synchronised): robust to a
+    transient load on a shared machine, which a mean over a few steps is not."""
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def step_measurements(
     model: nn.Module,
     train_forward: Callable[[], Tensor],
@@ -110,7 +123,8 @@ def step_measurements(
     warmup: int,
     device: torch.device,
 ) -> dict[str, Any]:
-    """Time ``steps`` training and inference steps of ``model`` after ``warmup`` of each.
+    """Time ``steps`` training and inference steps of ``model`` after ``warmup`` of each (the
+    median step; each step synchronised on CUDA).
 
     ``train_forward()`` / ``infer_forward()`` return the forecast for the fixed input batch
     (ours: ``model(x, graph, ...)``; a peer's: its own call, :mod:`.peer_models`). A training step
@@ -147,11 +161,7 @@ def step_measurements(
         baseline = torch.cuda.memory_allocated(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        train_step()
-    _sync(device)
-    train_s = (time.perf_counter() - start) / steps
+    train_s = _median_seconds(train_step, steps, device)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
         increase, kind = peak - baseline / 2**20, "torch.cuda.max_memory_allocated"
@@ -167,11 +177,7 @@ def step_measurements(
     for _ in range(warmup):
         infer_step()
     _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        infer_step()
-    _sync(device)
-    infer_s = (time.perf_counter() - start) / steps
+    infer_s = _median_seconds(infer_step, steps, device)
     with FlopCounterMode(display=False) as counter:
         infer_step()
     infer_flops = counter.get_total_flops()

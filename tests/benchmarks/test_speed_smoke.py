@@ -2,6 +2,7 @@
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -77,3 +78,13 @@ def test_profile_lists_operators_by_self_time():
     assert 0 < len(ops) <= 5
     assert [op["self_ms"] for op in ops] == sorted((op["self_ms"] for op in ops), reverse=True)
     assert 0 < sum(op["share"] for op in ops) <= 1 + 1e-9
+
+
+def test_step_time_is_the_median_so_one_disturbed_step_does_not_count():
+    import torch
+
+    from benchmarks.speed.model_step import _median_seconds
+
+    delays = iter([0.5, 0.0, 0.0])
+    seconds = _median_seconds(lambda: time.sleep(next(delays)), 3, torch.device("cpu"))
+    assert seconds < 0.25  # a mean would be >= 0.5 / 3
