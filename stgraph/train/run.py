@@ -305,7 +305,10 @@ def _fit_and_report(
         *extra,
     ]
     if t.patience is not None:
-        callbacks.append(EarlyStopping(monitor="val_mae", mode="min", patience=t.patience, check_finite=True))
+        # checked after validation only: a run stopped by max_steps mid-epoch has no val_mae at epoch end
+        callbacks.append(
+            EarlyStopping(monitor="val_mae", mode="min", patience=t.patience, check_finite=True, check_on_train_epoch_end=False)
+        )
     budget = TimeBudget(t.time_budget) if t.time_budget is not None else None
     if budget is not None:
         callbacks.append(budget)

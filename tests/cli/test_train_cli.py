@@ -236,3 +236,12 @@ def test_resume_continues_an_interrupted_run(sample_env, sample_frame, tmp_path,
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["global_step"] == 4
     assert not math.isnan(metrics["test"]["average"]["mae"])
+
+
+def test_max_steps_inside_the_first_epoch_with_early_stopping(sample_env, tmp_path):
+    # DCRNN's and Graph WaveNet's configs set a patience; a quick check stopped by --max-steps
+    # before the first validation must still validate, keep the model and finish.
+    out = tmp_path / "patient"
+    code = main(["train", "--dataset", "sample", *TINY, "--set", "training.patience=3", "--max-steps", "1", "--out", str(out)])
+    assert code == 0
+    assert (out / "model.pt").is_file() and json.loads((out / "metrics.json").read_text())["best_epoch"] == 1
