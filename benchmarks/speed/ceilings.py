@@ -16,10 +16,19 @@ from benchmarks.speed import propagate as cpu_ceilings
 __all__ = ["gemm_rate", "copy_bandwidth", "timed"]
 
 
-def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls after one warm-up, synchronising CUDA around each."""
-    fn()
-    best = float("inf")
+def timed(
+    fn: Callable[[], object],
+    device: torch.device,
+    repeats: int,
+    *,
+    warmup: bool = True,
+    statistic: Callable[[list[float]], float] = min,
+) -> float:
+    """``statistic`` (default the best) of the wall times of ``repeats`` calls, after one
+    warm-up call unless ``warmup=False``, synchronising CUDA around each call."""
+    if warmup:
+        fn()
+    times = []
     for _ in range(repeats):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -27,8 +36,8 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int) -> float
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+        times.append(time.perf_counter() - start)
+    return statistic(times)
 
 
 def gemm_rate(device: torch.device, size: int = 2048, repeats: int = 3) -> float:

@@ -29,7 +29,6 @@ import resource
 import subprocess
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -38,6 +37,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.speed.ceilings import timed
 from benchmarks.speed.graphs import load_graph
 from stgraph import models
 from stgraph.ops import reuse_freed_memory
@@ -101,18 +101,6 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _median_seconds(step: Callable[[], None], steps: int, device: torch.device) -> float:
-    """Median wall time of ``steps`` calls of ``step`` (each synchronised): robust to a
-    transient load on a shared machine, which a mean over a few steps is not."""
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        step()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def step_measurements(
     model: nn.Module,
     train_forward: Callable[[], Tensor],
@@ -159,9 +147,9 @@ def step_measurements(
     _sync(device)
     if device.type == "cuda":
         baseline = torch.cuda.memory_allocated(device)
-    if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    train_s = _median_seconds(train_step, steps, device)
+    # the median step: a transient load on a shared machine skews a mean over a few steps
+    train_s = timed(train_step, device, steps, warmup=False, statistic=statistics.median)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**20
         increase, kind = peak - baseline / 2**20, "torch.cuda.max_memory_allocated"
@@ -177,7 +165,7 @@ def step_measurements(
     for _ in range(warmup):
         infer_step()
     _sync(device)
-    infer_s = _median_seconds(infer_step, steps, device)
+    infer_s = timed(infer_step, device, steps, warmup=False, statistic=statistics.median)
     with FlopCounterMode(display=False) as counter:
         infer_step()
     infer_flops = counter.get_total_flops()

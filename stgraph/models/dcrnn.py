@@ -40,12 +40,13 @@ def inverse_sigmoid_decay(step: int, tau: float = 2000.0) -> float:
 
 
 class _Readout(NamedTuple):
-    """Stacked weights over a layer's new state terms (None: nobody reads the state)."""
+    """Stacked weights over a layer's new state terms (None: nobody reads the state) and the
+    widths of the two output blocks: this layer's next gate share (0: no next step) and the
+    layer above's input share (0: top layer)."""
 
     weight: Tensor | None
     bias: Tensor | None
-    continues: bool  # the first 2 * hidden outputs are this layer's next gate share
-    feeds_above: bool  # the (last) 3 * hidden outputs are the layer above's input share
+    widths: tuple[int, int]
 
 
 class DCRNN(ForecastModel):
@@ -141,8 +142,6 @@ class DCRNN(ForecastModel):
         if variant not in VARIANTS:
             raise ValueError(f"DCRNN: unknown diffusion variant {variant!r}; expected one of {list(VARIANTS)}")
         self.checkpoint = checkpoint
-        self.hidden = hidden
-        self.num_layers = num_layers
         # One convolution factory for every cell: all diffuse alike, so a state's terms serve
         # the layer above and the decoder's matching layer too.
         conv = partial(DiffusionConv, order=order, num_supports=2, variant=variant, bias=False)
@@ -189,18 +188,18 @@ class DCRNN(ForecastModel):
         decoder = [cell.share_weights() for cell in self.decoder]
         # Who reads layer i's new state: its own cell at the next step (the decoder's after the
         # last encoder step; nobody after the last decoder step) and the layer above.
-        encoder_readout = [self._readout(encoder, encoder, i) for i in range(self.num_layers)]
-        handover_readout = [self._readout(decoder, encoder, i) for i in range(self.num_layers)]
-        decoder_readout = [self._readout(decoder, decoder, i) for i in range(self.num_layers)]
-        final_readout = [self._readout(None, decoder, i) for i in range(self.num_layers)]
+        layers = range(len(self.encoder))
+        encoder_readout = [self._readout(encoder, encoder, i) for i in layers]
+        handover_readout = [self._readout(decoder, encoder, i) for i in layers]
+        decoder_readout = [self._readout(decoder, decoder, i) for i in layers]
+        final_readout = [self._readout(None, decoder, i) for i in layers]
 
-        first = self.encoder[0]
         # One [batch, nodes, 3 * hidden] per step, each contiguous (unbind: one gradient, stacked).
         input_shares = F.linear(
-            first.terms(x.transpose(0, 1).contiguous(), supports), encoder[0].input, encoder[0].input_bias
+            self.encoder[0].terms(x.transpose(0, 1).contiguous(), supports), encoder[0].input, encoder[0].input_bias
         ).unbind(0)
-        states: list[Tensor | None] = [None] * self.num_layers  # zero initial states: nothing to diffuse
-        state_shares: list[Tensor | None] = [None] * self.num_layers
+        states: list[Tensor | None] = [None] * len(layers)  # zero initial states: nothing to diffuse
+        state_shares: list[Tensor | None] = [None] * len(layers)
         for t in range(self.lookback):
             readout = encoder_readout if t + 1 < self.lookback else handover_readout
             self._shared_step(self.encoder, encoder, readout, input_shares[t], states, state_shares, supports)
@@ -218,21 +217,22 @@ class DCRNN(ForecastModel):
 
         return self._decode(step, go, (states, state_shares), target, teacher_forcing)
 
-    def _readout(self, following: list[ShareWeights] | None, stack: list[ShareWeights], layer: int) -> _Readout:
+    @staticmethod
+    def _readout(following: list[ShareWeights] | None, stack: list[ShareWeights], layer: int) -> _Readout:
         """The stacked weight that turns layer ``layer``'s new state terms into its share of the
         gates of ``following[layer]`` (the cell that continues this layer; None: none does)
         and the input share of ``stack[layer + 1]`` (the layer above, if any)."""
-        above = stack[layer + 1] if layer + 1 < self.num_layers else None
-        parts = ([following[layer].state] if following is not None else []) + ([above.input] if above is not None else [])
-        if not parts:
-            return _Readout(None, None, following is not None, above is not None)
-        bias = None
-        if above is not None:
-            bias = above.input_bias if following is None else F.pad(above.input_bias, (following[layer].state.shape[0], 0))
-        return _Readout(torch.cat(parts), bias, following is not None, above is not None)
+        above = stack[layer + 1] if layer + 1 < len(stack) else None
+        state = following[layer].state if following is not None else None
+        widths = (0 if state is None else state.shape[0], 0 if above is None else above.input.shape[0])
+        if above is None:
+            return _Readout(state, None, widths)
+        if state is None:
+            return _Readout(above.input, above.input_bias, widths)
+        return _Readout(torch.cat([state, above.input]), F.pad(above.input_bias, (widths[0], 0)), widths)
 
+    @staticmethod
     def _shared_step(
-        self,
         cells: nn.ModuleList,
         weights: list[ShareWeights],
         readouts: list[_Readout],
@@ -248,11 +248,11 @@ class DCRNN(ForecastModel):
             readout = readouts[i]
             if readout.weight is None:
                 continue
-            shares = F.linear(cell.terms(states[i], supports), readout.weight, readout.bias)
-            if readout.continues and readout.feeds_above:
-                state_shares[i], input_share = shares.split([2 * self.hidden, 3 * self.hidden], dim=-1)
-            elif readout.continues:
-                state_shares[i] = shares
-            else:
-                input_share = shares
+            gate_share, above_share = F.linear(cell.terms(states[i], supports), readout.weight, readout.bias).split(
+                readout.widths, dim=-1
+            )
+            if readout.widths[0]:
+                state_shares[i] = gate_share
+            if readout.widths[1]:
+                input_share = above_share
         return states[-1]
