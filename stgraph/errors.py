@@ -4,7 +4,7 @@ Messages name what is wrong and where: the file, the column, the row, the sensor
 shape, and what was expected.
 """
 
-__all__ = ["SensorDataError", "GraphError", "ShapeError"]
+__all__ = ["SensorDataError", "GraphError", "ShapeError", "ConfigError", "RunError"]
 
 
 class SensorDataError(ValueError):
@@ -17,3 +17,11 @@ class GraphError(ValueError):
 
 class ShapeError(ValueError):
     """A tensor does not have the shape a model or layer expects."""
+
+
+class ConfigError(ValueError):
+    """A configuration file or override names an unknown key or holds a bad value."""
+
+
+class RunError(ValueError):
+    """A run directory cannot be used as asked (it exists, holds nothing to resume, is damaged)."""

@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from stgraph.baselines import HistoricalAverage, last_value
     from stgraph.metrics.masked import horizon_metrics
     from stgraph.metrics.report import metrics_table
-    from stgraph.train.config import ConfigError, canonical_model_name, parse_overrides, resolve_config
-    from stgraph.train.data import prepare_data
-    from stgraph.train.run import RunError, train
+    from stgraph.errors import ConfigError, RunError
+    from stgraph.pipeline.config import canonical_model_name, parse_overrides, resolve_config
+    from stgraph.pipeline.data import prepare_data
+    from stgraph.train.run import train
 
     try:
         user = parse_overrides(args.overrides)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-__all__ = ["add_parser", "run", "evaluate_run"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -30,37 +29,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return parser
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", *, batch_size: int = 64, device: str = "cpu"):
-    """Re-score ``run_dir`` on ``split``; returns its :class:`~stgraph.metrics.HorizonMetrics`."""
-    from stgraph.errors import GraphError, SensorDataError
-    from stgraph.train.checkpoint import load_model_file
-    from stgraph.train.config import ExperimentConfig
-    from stgraph.data.scaling import StandardScaler
-    from stgraph.train.data import prepare_data
-    from stgraph.train.evaluate import metrics_summary, predict_split, update_metrics_file, write_report
-    from stgraph.train.run import METRICS_FILE, MODEL_FILE, load_run_config
-
-    run_dir = Path(run_dir)
-    best = load_model_file(run_dir / MODEL_FILE)
-    config = ExperimentConfig.from_dict(load_run_config(run_dir), source=str(run_dir / "config.yaml"))
-    data = prepare_data(config.data, scaler=StandardScaler.from_state_dict(best.state["scaler"]))
-    if data.graph.fingerprint() != best.state["graph"]["fingerprint"]:
-        raise GraphError(
-            f"{run_dir}: the graph built from the run's data files differs from the one the model was trained on "
-            "(the files changed since training)"
-        )
-    if data.split.sizes()[split] == 0:
-        raise SensorDataError(f"{run_dir}: the {split} split has no windows")
-    predictions = predict_split(best.model, data, split, batch_size=batch_size, device=device)
-    metrics = write_report(run_dir, split, predictions, data)
-    update_metrics_file(run_dir / METRICS_FILE, {split: metrics_summary(metrics, data.series.interval)})
-    return metrics, data
-
-
 def run(args: argparse.Namespace) -> int:
+    from stgraph.errors import ConfigError, RunError
     from stgraph.metrics.report import metrics_table
-    from stgraph.train.config import ConfigError
-    from stgraph.train.run import RunError, cpu_threads
+    from stgraph.pipeline.evaluate import evaluate_run
+    from stgraph.pipeline.run_dir import cpu_threads
 
     try:
         with cpu_threads(args.threads):

@@ -29,8 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def run(args: argparse.Namespace) -> int:
-    from stgraph.train.forecast import predict_file
-    from stgraph.train.run import cpu_threads
+    from stgraph.pipeline.forecast import predict_file
+    from stgraph.pipeline.run_dir import cpu_threads
 
     with cpu_threads(args.threads):
         frame = predict_file(args.run_dir, args.readings, args.out, device=args.device)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stgraph.train.config import ConfigError, ExperimentConfig, parse_overrides, resolve_config
+from stgraph.errors import ConfigError, RunError
+
+if TYPE_CHECKING:
+    from stgraph.pipeline.config import ExperimentConfig
 
 __all__ = ["add_parser", "run", "config_from_args"]
 
@@ -117,11 +120,13 @@ def _merge(*layers: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """The resolved configuration: packaged YAML, --config files, options, then --set."""
+    from stgraph.pipeline.config import parse_overrides, resolve_config
+
     if args.dataset is not None and args.readings is not None:
         raise ConfigError("give --dataset or --readings, not both")
     overrides = _merge(_flag_overrides(args), parse_overrides(args.overrides))
     if args.resume:
-        from stgraph.train.run import load_run_config, partial_dir
+        from stgraph.pipeline.run_dir import load_run_config, partial_dir
 
         if not args.out:
             raise ConfigError("--resume needs --out DIR: the run to continue (its state is in DIR.partial)")
@@ -145,7 +150,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stgraph.train.run import RunError, is_rank_zero, train
+    from stgraph.train.run import is_rank_zero, train
 
     try:
         config = config_from_args(args)

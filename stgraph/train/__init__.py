@@ -1,33 +1,16 @@
-"""Training, evaluation and forecasting with Lightning (the only package that imports it).
+"""Training with Lightning (the only package that imports it): the module, the callbacks, ``train``.
 
->>> from stgraph.train import resolve_config, train  # doctest: +SKIP
+Everything below the trainer (configuration, data preparation, the run directory, forecasting
+with a trained model) is :mod:`stgraph.pipeline`, which needs no Lightning.
+
+>>> from stgraph.pipeline import resolve_config  # doctest: +SKIP
+>>> from stgraph.train import train  # doctest: +SKIP
 >>> config = resolve_config(model="stgcn", dataset="sample", overrides=["training.epochs=5"])  # doctest: +SKIP
 >>> result = train(config, "runs/my-first-run")  # doctest: +SKIP
 >>> result.test.average()  # doctest: +SKIP
 """
 
-from stgraph.train.checkpoint import RunModel, load_model_file
-from stgraph.train.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig, TrainingConfig, resolve_config
-from stgraph.train.data import PreparedData, prepare_data
-from stgraph.train.forecast import forecast_next, predict_file
 from stgraph.train.module import ForecastModule
-from stgraph.train.run import RunError, RunResult, train
+from stgraph.train.run import RunResult, train
 
-__all__ = [
-    "ConfigError",
-    "DataConfig",
-    "ExperimentConfig",
-    "ForecastModule",
-    "ModelConfig",
-    "PreparedData",
-    "RunError",
-    "RunModel",
-    "RunResult",
-    "TrainingConfig",
-    "forecast_next",
-    "load_model_file",
-    "predict_file",
-    "prepare_data",
-    "resolve_config",
-    "train",
-]
+__all__ = ["ForecastModule", "RunResult", "train"]

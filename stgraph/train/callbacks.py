@@ -2,7 +2,7 @@
 
 Lightning's own ``ModelCheckpoint`` keeps ``last.ckpt`` (weights, optimiser, schedule and loop
 state) for resuming; the best model goes to ``model.pt`` in stgraph's plain format
-(:mod:`stgraph.train.checkpoint`), which loads with ``weights_only=True`` and without Lightning.
+(:mod:`stgraph.pipeline.model_file`), which loads with ``weights_only=True`` and without Lightning.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
-from stgraph.train.checkpoint import save_model_file
+from stgraph.pipeline.model_file import save_model_file
 
 __all__ = ["BestModelExport", "EpochSummary", "SaveOnInterrupt", "TimeBudget"]
 
@@ -32,7 +32,7 @@ class BestModelExport(Callback):
 
     Args:
         path: where ``model.pt`` goes.
-        metadata: everything but the weights (see :mod:`stgraph.train.checkpoint`); plain values.
+        metadata: everything but the weights (see :mod:`stgraph.pipeline.model_file`); plain values.
     """
 
     def __init__(self, path: str | os.PathLike, metadata: dict[str, Any]) -> None:

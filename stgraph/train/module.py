@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from stgraph.metrics.masked import masked_mae
 from stgraph.models import inverse_sigmoid_decay
-from stgraph.train.config import TrainingConfig
+from stgraph.pipeline.config import TrainingConfig
 
 __all__ = ["ForecastModule"]
 

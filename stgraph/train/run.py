@@ -1,66 +1,54 @@
-"""A training run from a resolved configuration to a finished run directory.
+"""Train a model from a resolved configuration into a finished run directory (with Lightning).
 
-Run directory (``--out``, default ``runs/<data>-<model>-<time>``)::
-
-    config.yaml            the fully resolved configuration
-    model.pt               best model by validation masked MAE (loads with weights_only=True)
-    last.ckpt              Lightning's state after the last epoch (for --resume)
-    metrics.json           test (and later evaluate) metrics, training history, sizes
-    predictions_test.npz   test forecasts with sensor ids and timestamps
-    plots/                 forecasts vs observations, error by horizon, sensor error map
-
-No half-written run: the run is built in ``<out>.partial`` beside the final directory and
-renamed to ``<out>`` only when everything is written. Bad input fails before the directory is
-created. If training is interrupted (Ctrl-C, a crash), ``<out>.partial`` is kept with its
-``last.ckpt`` and ``stgraph train --resume --out <out>`` continues it (after an interruption in
-the middle of an epoch, the rest of that epoch comes from a fresh shuffle of the training
-windows); if nothing worth resuming was saved yet, it is removed.
+The run directory's layout and lifecycle (built in ``<out>.partial``, renamed when complete,
+kept for ``--resume`` when interrupted) are :mod:`stgraph.pipeline.run_dir`'s; bad input fails
+in :func:`stgraph.pipeline.prepare_data`, before the directory is created. After an
+interruption in the middle of an epoch, ``stgraph train --resume`` draws the rest of that
+epoch from a fresh shuffle of the training windows.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
 import logging
 import math
 import os
-import shutil
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-import yaml
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from stgraph import models
-from stgraph.io.atomic import atomic_write
 from stgraph.metrics.masked import HorizonMetrics
 from stgraph.metrics.report import metrics_table
 from stgraph.ops.memory import reuse_freed_memory
+from stgraph.pipeline.config import ExperimentConfig
+from stgraph.pipeline.data import PreparedData, interval_text, prepare_data, window_loader
+from stgraph.pipeline.evaluate import metrics_summary, predict_split, update_metrics_file, write_report
+from stgraph.pipeline.model_file import load_model_file
+from stgraph.pipeline.run_dir import (
+    LAST_CHECKPOINT,
+    METRICS_FILE,
+    MODEL_FILE,
+    build_model,
+    building,
+    check_new_run,
+    cpu_threads,
+    default_run_dir,
+    partial_dir,
+    run_metadata,
+)
 from stgraph.train.callbacks import BestModelExport, EpochSummary, SaveOnInterrupt, TimeBudget
-from stgraph.train.checkpoint import graph_state, load_model_file
-from stgraph.train.config import ConfigError, ExperimentConfig, check_model_options
-from stgraph.train.data import PreparedData, interval_text, prepare_data, window_loader
-from stgraph.train.evaluate import metrics_summary, predict_split, update_metrics_file, write_report
 from stgraph.train.module import ForecastModule
 
-__all__ = ["RunResult", "train", "default_run_dir", "partial_dir", "build_model", "run_metadata", "RunError", "is_rank_zero", "cpu_threads"]
+__all__ = ["RunResult", "train", "is_rank_zero"]
 
 logger = logging.getLogger(__name__)
-
-MODEL_FILE = "model.pt"
-LAST_CHECKPOINT = "last.ckpt"
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.json"
-
-
-class RunError(ValueError):
-    """The run directory cannot be used as asked (exists, nothing to resume, ...)."""
 
 
 @dataclass
@@ -72,71 +60,6 @@ class RunResult:
     summary: dict[str, Any]
 
 
-def default_run_dir(config: ExperimentConfig, root: str | os.PathLike = "runs") -> Path:
-    """``runs/<dataset or readings stem>-<model>-<YYYYmmdd-HHMMSS>``."""
-    data = config.data.dataset or Path(config.data.readings).stem
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{data}-{config.model.name}-{stamp}"
-
-
-def partial_dir(run_dir: str | os.PathLike) -> Path:
-    """Where a run is built before it is complete: ``<run_dir>.partial``."""
-    run_dir = Path(run_dir)
-    return run_dir.with_name(run_dir.name + ".partial")
-
-
-def build_model(config: ExperimentConfig, data: PreparedData) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The model of ``config`` sized for ``data``, and the keyword arguments that rebuild it."""
-    check_model_options(config, models.get(config.model.name))
-    kwargs = {
-        "num_sensors": data.graph.num_sensors,
-        "in_features": data.in_features,
-        "out_channels": len(data.target_features),
-        "lookback": config.data.lookback,
-        "horizon": config.data.horizon,
-        **config.model.options,
-    }
-    try:
-        model = models.create(config.model.name, **kwargs)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"model {config.model.name!r} with {config.model.options}: {error}") from error
-    return model, kwargs
-
-
-def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Everything ``model.pt`` holds besides the weights (plain values only)."""
-    return {
-        "model": {"name": config.model.name, "kwargs": model_kwargs},
-        "sensor_ids": data.graph.sensor_ids,
-        "graph": graph_state(data.graph),
-        "scaler": data.scaler.state_dict(),
-        "data": {
-            "name": data.name,
-            "interval": interval_text(data.series.interval),
-            "features": list(data.input_features),
-            "targets": list(data.target_features),
-            "covariates": list(data.covariates),
-            "lookback": config.data.lookback,
-            "horizon": config.data.horizon,
-            "null_value": data.null_value,
-            "units": data.units,
-        },
-        "config": config.to_dict(),
-    }
-
-
-@contextlib.contextmanager
-def cpu_threads(count: int | None) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(count)`` (None: unchanged), then restore."""
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _silent(line: str) -> None:
     """An ``echo`` that prints nothing."""
 
@@ -144,20 +67,6 @@ def _silent(line: str) -> None:
 def is_rank_zero() -> bool:
     """Rank 0 of a (possibly distributed) launch, from the environment Lightning's launchers set."""
     return all(os.environ.get(name, "0") == "0" for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
-
-
-def _write_config(path: Path, config: ExperimentConfig) -> None:
-    with atomic_write(path) as handle:
-        handle.write("# fully resolved stgraph configuration of this run\n")
-        handle.write(config.to_yaml())
-
-
-def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The ``config.yaml`` saved in a (finished or partial) run directory, as a plain dict."""
-    path = Path(run_dir) / CONFIG_FILE
-    if not path.is_file():
-        raise RunError(f"{run_dir}: no {CONFIG_FILE}; not an stgraph run directory")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _quiet_lightning() -> None:
@@ -201,18 +110,11 @@ def train(
     """
     _quiet_lightning()
     run_dir = Path(os.environ.get("STGRAPH_RUN_DIR") or out or default_run_dir(config))
-    work = partial_dir(run_dir)
     rank_zero = is_rank_zero()
     if not rank_zero:
         echo = _silent  # other processes of a distributed run train, but only rank 0 talks and writes
-    checkpoint = work / LAST_CHECKPOINT
-    if rank_zero:
-        if run_dir.exists():
-            raise RunError(f"{run_dir} already exists; choose another --out (a finished run is never overwritten)")
-        if resume and not checkpoint.is_file():
-            raise RunError(f"nothing to resume: {checkpoint} does not exist")
-        if not resume and work.exists():
-            raise RunError(f"{work} holds an interrupted run: continue it with --resume --out {run_dir}, or delete it")
+    else:
+        check_new_run(run_dir, resume=resume)
     config.validate()
     reuse_freed_memory()  # large CPU tensors reuse freed memory instead of being page-faulted each step
     if data is None:
@@ -226,25 +128,11 @@ def train(
     echo(f"model:    {config.model.name} ({parameters:,} parameters), {_training_line(config)}")
 
     os.environ["STGRAPH_RUN_DIR"] = str(run_dir)  # DDP workers re-run the command: same directory
-    created = False
-    if rank_zero:
-        created = not work.exists()
-        work.mkdir(parents=True, exist_ok=True)
-        _write_config(work / CONFIG_FILE, config)
+    directory = building(run_dir, config, echo=echo) if rank_zero else contextlib.nullcontext(partial_dir(run_dir))
     try:
-        with cpu_threads(config.training.threads):
-            summary = _fit_and_report(
-                config, data, model, metadata, work, checkpoint if resume else None, callbacks, echo, show_table
-            )
-        if rank_zero:
-            os.replace(work, run_dir)
-    except BaseException:
-        if rank_zero:
-            if checkpoint.is_file():
-                echo(f"run interrupted; its state is in {work}: continue with `stgraph train --resume --out {run_dir}`")
-            elif created:
-                shutil.rmtree(work, ignore_errors=True)
-        raise
+        with directory as work, cpu_threads(config.training.threads):
+            resume_from = work / LAST_CHECKPOINT if resume else None
+            summary = _fit_and_report(config, data, model, metadata, work, resume_from, callbacks, echo, show_table)
     finally:
         os.environ.pop("STGRAPH_RUN_DIR", None)
     test = summary.pop("_test_metrics", None)
@@ -295,7 +183,7 @@ def _fit_and_report(
     t = config.training
     target = data.scaler.subset(data.target_features)
     module = ForecastModule(model, data.graph, torch.from_numpy(target.mean_), torch.from_numpy(target.std_), t)
-    export = BestModelExport(work / "model.pt", metadata)
+    export = BestModelExport(work / MODEL_FILE, metadata)
     history = EpochSummary(units=data.units, write=echo)
     callbacks: list[Callback] = [
         export,

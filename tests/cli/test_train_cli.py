@@ -11,6 +11,8 @@ import argparse
 import json
 import math
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -86,7 +88,7 @@ def test_config_yaml_is_fully_resolved(trained_run):
 
 def test_checkpoints_load_with_weights_only(trained_run, sample_frame):
     from stgraph import models
-    from stgraph.train.checkpoint import graph_from_state
+    from stgraph.pipeline.model_file import graph_from_state
 
     state = torch.load(trained_run / "model.pt", weights_only=True)
     assert state["sensor_ids"] == list(sample_frame.columns)
@@ -143,7 +145,7 @@ def test_predict_forecasts_the_next_hour_for_every_sensor(trained_run, sample_fr
 
 
 def test_predict_refuses_other_sensors_and_intervals(trained_run, sample_frame, tmp_path):
-    from stgraph.train.forecast import predict_file
+    from stgraph.pipeline.forecast import predict_file
 
     recent = sample_frame.iloc[-24:]
     recent.drop(columns=["767541"]).to_csv(tmp_path / "fewer.csv")
@@ -153,6 +155,26 @@ def test_predict_refuses_other_sensors_and_intervals(trained_run, sample_frame, 
     with pytest.raises(SensorDataError, match=r"ten_minutes\.csv, column timestamp: readings every 10min.*every 5min"):
         predict_file(trained_run, tmp_path / "ten_minutes.csv", tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_and_evaluate_run_without_lightning(trained_run, sample_frame, tmp_path):
+    """A finished run forecasts and re-scores in a process where Lightning cannot be imported
+    (and, for predict, matplotlib neither): the pipeline below the trainer is enough."""
+    sample_frame.iloc[-24:].to_csv(tmp_path / "recent.csv")
+    blocked = ["lightning", "pytorch_lightning", "lightning.pytorch"]
+    commands = [
+        (blocked + ["matplotlib"], ["predict", str(trained_run), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv")]),
+        (blocked, ["evaluate", str(trained_run), "--split", "val"]),
+    ]
+    for modules, argv in commands:
+        code = (
+            f"import sys\nfor name in {modules!r}:\n    sys.modules[name] = None\n"
+            f"from stgraph.cli.main import main\nraise SystemExit(main({argv!r}))\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, f"stgraph {argv[0]}: {result.stderr}"
+    assert pd.read_csv(tmp_path / "next.csv", index_col="timestamp").shape == (12, 207)
+    assert "val" in json.loads((trained_run / "metrics.json").read_text())
 
 
 # --- bad readings fail before training ---------------------------------------------------------------

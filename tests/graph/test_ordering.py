@@ -9,8 +9,8 @@ import scipy.sparse as sp
 
 from stgraph import SensorGraph
 from stgraph.graph.ordering import bandwidth, locality_order, ordered_for_locality
-from stgraph.train.config import DataConfig
-from stgraph.train.data import prepare_data
+from stgraph.pipeline.config import DataConfig
+from stgraph.pipeline.data import prepare_data
 
 
 def _shuffled_corridor(sensors: int, seed: int = 0) -> tuple[SensorGraph, np.ndarray]:

@@ -11,8 +11,8 @@ from torch import nn
 
 from stgraph.data.windows import WindowDataset
 from stgraph.graph import SensorGraph
-from stgraph.train.config import TrainingConfig
-from stgraph.train.data import window_loader
+from stgraph.pipeline.config import TrainingConfig
+from stgraph.pipeline.data import window_loader
 from stgraph.train.module import ForecastModule
 
 pytestmark = pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated")

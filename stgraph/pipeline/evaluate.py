@@ -15,14 +15,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from stgraph.data.scaling import StandardScaler
+from stgraph.errors import GraphError, SensorDataError
+from stgraph.io.atomic import atomic_write
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
 from stgraph.metrics.report import horizon_label
+from stgraph.pipeline.config import ExperimentConfig
+from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
+from stgraph.pipeline.model_file import load_model_file
+from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load_run_config
 from stgraph.report.export import Predictions, save_predictions
-from stgraph.report.plots import plot_error_by_horizon, plot_forecasts, plot_sensor_map, sensor_mae
-from stgraph.io.atomic import atomic_write
-from stgraph.train.data import PreparedData, window_loader
 
-__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file", "REPORT_STEPS"]
+__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file", "evaluate_run", "REPORT_STEPS"]
 
 REPORT_STEPS = (3, 6, 12)
 
@@ -81,7 +85,12 @@ def metrics_summary(metrics: HorizonMetrics, interval: pd.Timedelta | None) -> d
 
 
 def write_report(run_dir: Path, part: str, predictions: Predictions, data: PreparedData) -> HorizonMetrics:
-    """Write ``predictions_<part>.npz`` and the plots for ``part``; return its metrics."""
+    """Write ``predictions_<part>.npz`` and the plots for ``part``; return its metrics.
+
+    The plots need matplotlib (the ``train`` extra), imported here and nowhere else on this path.
+    """
+    from stgraph.report.plots import plot_error_by_horizon, plot_forecasts, plot_sensor_map, sensor_mae
+
     metrics = horizon_metrics(predictions.prediction, predictions.target, mask=predictions.mask)
     save_predictions(run_dir / f"predictions_{part}.npz", predictions)
     plots = run_dir / "plots"
@@ -111,3 +120,34 @@ def update_metrics_file(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
         json.dump(_json_safe(current), handle, indent=2, allow_nan=False)
         handle.write("\n")
     return current
+
+
+def evaluate_run(
+    run_dir: str | Path, split: str = "test", *, batch_size: int = 64, device: str | torch.device = "cpu"
+) -> tuple[HorizonMetrics, PreparedData]:
+    """Re-score the best model of the finished run ``run_dir`` on ``split`` and update the run.
+
+    The data are rebuilt from the run's ``config.yaml`` and scaled with the statistics stored
+    in ``model.pt``; the graph built from the data files must be the one the model was trained
+    on (same fingerprint). Writes ``predictions_<split>.npz``, the plots and the split's entry
+    in ``metrics.json``.
+
+    Raises:
+        GraphError: the data files changed since training (another graph).
+        SensorDataError: ``split`` has no windows.
+    """
+    run_dir = Path(run_dir)
+    best = load_model_file(run_dir / MODEL_FILE)
+    config = ExperimentConfig.from_dict(load_run_config(run_dir), source=str(run_dir / CONFIG_FILE))
+    data = prepare_data(config.data, scaler=StandardScaler.from_state_dict(best.state["scaler"]))
+    if data.graph.fingerprint() != best.state["graph"]["fingerprint"]:
+        raise GraphError(
+            f"{run_dir}: the graph built from the run's data files differs from the one the model was trained on "
+            "(the files changed since training)"
+        )
+    if data.split.sizes()[split] == 0:
+        raise SensorDataError(f"{run_dir}: the {split} split has no windows")
+    predictions = predict_split(best.model, data, split, batch_size=batch_size, device=device)
+    metrics = write_report(run_dir, split, predictions, data)
+    update_metrics_file(run_dir / METRICS_FILE, {split: metrics_summary(metrics, data.series.interval)})
+    return metrics, data

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from stgraph.train.config import ConfigError, ExperimentConfig, packaged_models, parse_overrides, resolve_config
+from stgraph.pipeline.config import ConfigError, ExperimentConfig, packaged_models, parse_overrides, resolve_config
 
 
 def test_packaged_yaml_holds_the_papers_schedules():

@@ -32,7 +32,7 @@ from stgraph.graph import SensorGraph, from_distances, from_edge_list, from_loca
 from stgraph.graph.ordering import LOCALITY_MIN_SENSORS, locality_order
 from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
-from stgraph.train.config import DataConfig
+from stgraph.pipeline.config import DataConfig
 
 __all__ = ["PreparedData", "interval_text", "prepare_data", "load_readings_and_graph", "window_loader"]
 

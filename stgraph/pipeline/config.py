@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from stgraph.data.covariates import COVARIATES
+from stgraph.errors import ConfigError
 
 __all__ = [
     "DataConfig",
@@ -42,10 +43,6 @@ __all__ = [
     "canonical_model_name",
     "check_model_options",
 ]
-
-class ConfigError(ValueError):
-    """A configuration file or override names an unknown key or holds a bad value."""
-
 
 @dataclass
 class DataConfig:

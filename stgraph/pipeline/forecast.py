@@ -22,8 +22,8 @@ from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.errors import SensorDataError
 from stgraph.report.export import forecast_frame, write_table
-from stgraph.train.checkpoint import RunModel, load_model_file
-from stgraph.train.data import interval_text
+from stgraph.pipeline.model_file import RunModel, load_model_file
+from stgraph.pipeline.data import interval_text
 
 __all__ = ["forecast_inputs", "forecast_next", "predict_file"]
 

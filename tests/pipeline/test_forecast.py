@@ -9,8 +9,8 @@ import torch
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.data.windows import WindowDataset
-from stgraph.train.checkpoint import RunModel
-from stgraph.train.forecast import forecast_inputs
+from stgraph.pipeline.model_file import RunModel
+from stgraph.pipeline.forecast import forecast_inputs
 
 
 def test_forecast_input_equals_the_window_dataset_input():

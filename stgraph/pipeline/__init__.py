@@ -1,0 +1,38 @@
+"""The pipeline below the trainer, without Lightning: configuration, data, run directory, forecasts.
+
+- :mod:`~stgraph.pipeline.config`: the experiment schema (data / model / training sections),
+  YAML layers, ``--set`` overrides and the resolved ``config.yaml``;
+- :mod:`~stgraph.pipeline.data`: a catalog name or the user's files -> readings and graph,
+  validated, split chronologically, scaled, windowed (:class:`PreparedData`);
+- :mod:`~stgraph.pipeline.run_dir`: the run directory's layout and ``.partial`` lifecycle;
+- :mod:`~stgraph.pipeline.model_file`: what ``model.pt`` holds, and loading it back;
+- :mod:`~stgraph.pipeline.evaluate`: forecasting a split with a loaded model, and its report;
+- :mod:`~stgraph.pipeline.forecast`: forecasting the steps after the latest readings.
+
+:mod:`stgraph.train` trains on top of it; the CLI, the benchmarks and the service use it directly.
+"""
+
+from stgraph.errors import ConfigError, RunError
+from stgraph.pipeline.config import DataConfig, ExperimentConfig, ModelConfig, TrainingConfig, resolve_config
+from stgraph.pipeline.data import PreparedData, prepare_data
+from stgraph.pipeline.evaluate import evaluate_run, predict_split
+from stgraph.pipeline.forecast import forecast_next, predict_file
+from stgraph.pipeline.model_file import RunModel, load_model_file
+
+__all__ = [
+    "ConfigError",
+    "DataConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "PreparedData",
+    "RunError",
+    "RunModel",
+    "TrainingConfig",
+    "evaluate_run",
+    "forecast_next",
+    "load_model_file",
+    "predict_file",
+    "predict_split",
+    "prepare_data",
+    "resolve_config",
+]

@@ -1,0 +1,182 @@
+"""The run directory: its layout, how it is built without ever being half-written, loading it back.
+
+Layout (``--out``, default ``runs/<data>-<model>-<time>``)::
+
+    config.yaml            the fully resolved configuration
+    model.pt               best model by validation masked MAE (:mod:`stgraph.pipeline.model_file`)
+    last.ckpt              the trainer's state after the last epoch (for --resume)
+    metrics.json           test (and later evaluate) metrics, training history, sizes
+    predictions_test.npz   test forecasts with sensor ids and timestamps
+    plots/                 forecasts vs observations, error by horizon, sensor error map
+
+Lifecycle: a run is built in ``<out>.partial`` beside the final directory and renamed to
+``<out>`` only when everything is written (:func:`building`). A finished run is never
+overwritten. If the work is interrupted, ``<out>.partial`` is kept when it holds a
+``last.ckpt`` to resume from, and removed otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from stgraph import models
+from stgraph.errors import ConfigError, RunError
+from stgraph.io.atomic import atomic_write
+from stgraph.pipeline.config import ExperimentConfig, check_model_options
+from stgraph.pipeline.data import PreparedData, interval_text
+from stgraph.pipeline.model_file import graph_state
+
+__all__ = [
+    "CONFIG_FILE",
+    "LAST_CHECKPOINT",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "build_model",
+    "building",
+    "check_new_run",
+    "cpu_threads",
+    "default_run_dir",
+    "load_run_config",
+    "partial_dir",
+    "run_metadata",
+]
+
+MODEL_FILE = "model.pt"
+LAST_CHECKPOINT = "last.ckpt"
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.json"
+
+
+def default_run_dir(config: ExperimentConfig, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<dataset or readings stem>-<model>-<YYYYmmdd-HHMMSS>``."""
+    data = config.data.dataset or Path(str(config.data.readings)).stem
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{data}-{config.model.name}-{stamp}"
+
+
+def partial_dir(run_dir: str | os.PathLike) -> Path:
+    """Where a run is built before it is complete: ``<run_dir>.partial``."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(run_dir.name + ".partial")
+
+
+def check_new_run(run_dir: str | os.PathLike, *, resume: bool = False) -> None:
+    """Refuse a run directory that would overwrite a finished run or silently restart one.
+
+    Raises:
+        RunError: ``run_dir`` exists; or ``resume`` and there is no ``last.ckpt`` to resume
+            from; or not ``resume`` and an interrupted run waits in ``<run_dir>.partial``.
+    """
+    run_dir = Path(run_dir)
+    work = partial_dir(run_dir)
+    checkpoint = work / LAST_CHECKPOINT
+    if run_dir.exists():
+        raise RunError(f"{run_dir} already exists; choose another --out (a finished run is never overwritten)")
+    if resume and not checkpoint.is_file():
+        raise RunError(f"nothing to resume: {checkpoint} does not exist")
+    if not resume and work.exists():
+        raise RunError(f"{work} holds an interrupted run: continue it with --resume --out {run_dir}, or delete it")
+
+
+@contextlib.contextmanager
+def building(
+    run_dir: str | os.PathLike, config: ExperimentConfig, *, echo: Callable[[str], None] = print
+) -> Iterator[Path]:
+    """Build a run in ``<run_dir>.partial`` (yielded, with ``config.yaml`` written) and rename it
+    to ``run_dir`` when the block ends without an error.
+
+    On an error or interruption the partial directory is kept if it holds ``last.ckpt`` (the
+    message says how to resume) and removed if this call created it and it holds nothing to
+    resume from. Call :func:`check_new_run` first.
+    """
+    run_dir = Path(run_dir)
+    work = partial_dir(run_dir)
+    created = not work.exists()
+    work.mkdir(parents=True, exist_ok=True)
+    with atomic_write(work / CONFIG_FILE) as handle:
+        handle.write("# fully resolved stgraph configuration of this run\n")
+        handle.write(config.to_yaml())
+    try:
+        yield work
+    except BaseException:
+        if (work / LAST_CHECKPOINT).is_file():
+            echo(f"run interrupted; its state is in {work}: continue with `stgraph train --resume --out {run_dir}`")
+        elif created:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    os.replace(work, run_dir)
+
+
+def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``config.yaml`` saved in a (finished or partial) run directory, as a plain dict."""
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir}: no {CONFIG_FILE}; not an stgraph run directory")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise RunError(f"{path}: not valid YAML ({error})") from None
+    if not isinstance(raw, dict):
+        raise RunError(f"{path}: expected the sections data/model/training, got {type(raw).__name__}")
+    return raw
+
+
+def build_model(config: ExperimentConfig, data: PreparedData) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The model of ``config`` sized for ``data``, and the keyword arguments that rebuild it."""
+    check_model_options(config, models.get(config.model.name))
+    kwargs = {
+        "num_sensors": data.graph.num_sensors,
+        "in_features": data.in_features,
+        "out_channels": len(data.target_features),
+        "lookback": config.data.lookback,
+        "horizon": config.data.horizon,
+        **config.model.options,
+    }
+    try:
+        model = models.create(config.model.name, **kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"model {config.model.name!r} with {config.model.options}: {error}") from error
+    return model, kwargs
+
+
+def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Everything ``model.pt`` holds besides the weights (plain values only)."""
+    return {
+        "model": {"name": config.model.name, "kwargs": model_kwargs},
+        "sensor_ids": data.graph.sensor_ids,
+        "graph": graph_state(data.graph),
+        "scaler": data.scaler.state_dict(),
+        "data": {
+            "name": data.name,
+            "interval": interval_text(data.series.interval),
+            "features": list(data.input_features),
+            "targets": list(data.target_features),
+            "covariates": list(data.covariates),
+            "lookback": config.data.lookback,
+            "horizon": config.data.horizon,
+            "null_value": data.null_value,
+            "units": data.units,
+        },
+        "config": config.to_dict(),
+    }
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(count)`` (None: unchanged), then restore."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
