@@ -18,10 +18,8 @@ DCRNN used float32; the weights agree to 1e-7).
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +28,11 @@ import scipy.sparse as sp
 
 from stgraph.errors import GraphError
 from stgraph.graph.readers import EdgeRows, order_sensor_ids, read_edge_rows, read_locations, read_sensor_ids
+from stgraph.graph.report import BuildReport
 from stgraph.graph.sensor_graph import SensorGraph
 from stgraph.graph.statistics import isolated_mask
 
 __all__ = [
-    "BuildReport",
     "EARTH_RADIUS_M",
     "gaussian_kernel",
     "haversine_distances",
@@ -44,57 +42,10 @@ __all__ = [
     "from_locations",
 ]
 
-logger = logging.getLogger(__name__)
-
 EARTH_RADIUS_M = 6_371_008.8
 """Mean Earth radius (IUGG) in metres, for great-circle distances."""
 
-_NAMED = 10  # sensors named in a log line before "and N more"
-
-
-@dataclass
-class BuildReport:
-    """What a builder did with its input file, for users to check nothing was lost silently.
-
-    Attributes:
-        source: the file read.
-        rows: data rows read (distance or edge rows, or location rows).
-        rows_used: rows between two listed sensors (for edge files, after removing repeats).
-        rows_skipped: rows naming a sensor outside ``sensor_ids``.
-        unknown_sensors: distinct ids in skipped rows that are not in ``sensor_ids``.
-        duplicate_rows: rows repeating an earlier (from, to) pair; the last one is used.
-        isolated_sensors: listed sensors that no row (edge files) or no edge (locations)
-            links to another listed sensor.
-        sigma: kernel width used (same unit as the distances), or None.
-        threshold: kernel threshold used, or None.
-    """
-
-    source: str | None
-    rows: int
-    rows_used: int
-    rows_skipped: int = 0
-    unknown_sensors: int = 0
-    duplicate_rows: int = 0
-    isolated_sensors: list[str] = field(default_factory=list)
-    sigma: float | None = None
-    threshold: float | None = None
-
-    def log(self) -> None:
-        """Log skipped rows (info) and isolated sensors (warning)."""
-        if self.rows_skipped:
-            logger.info(
-                "%s: skipped %d of %d rows naming %d sensors outside the sensor list",
-                self.source, self.rows_skipped, self.rows, self.unknown_sensors,
-            )
-        if self.duplicate_rows:
-            logger.info("%s: %d rows repeat an earlier (from, to) pair; the last one is used", self.source, self.duplicate_rows)
-        if self.isolated_sensors:
-            named = ", ".join(self.isolated_sensors[:_NAMED])
-            more = len(self.isolated_sensors) - _NAMED
-            logger.warning(
-                "%s: %d listed sensors are isolated (no row or edge links them to another sensor): %s%s",
-                self.source, len(self.isolated_sensors), named, f" and {more} more" if more > 0 else "",
-            )
+_NAMED = 10  # sensors named in a message before "and N more"
 
 
 def gaussian_kernel(distances: np.ndarray, sigma: float, threshold: float = 0.1) -> np.ndarray:
