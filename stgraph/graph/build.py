@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from stgraph.errors import GraphError
 from stgraph.graph.readers import EdgeRows, order_sensor_ids, read_edge_rows, read_locations, read_sensor_ids
-from stgraph.graph.report import BuildReport
+from stgraph.graph.report import BuildReport, name_sensors
 from stgraph.graph.sensor_graph import SensorGraph
 from stgraph.graph.statistics import isolated_mask
 
@@ -38,14 +38,13 @@ __all__ = [
     "haversine_distances",
     "resolve_sensor_ids",
     "index_edge_rows",
+    "edge_adjacency",
     "from_distances",
     "from_locations",
 ]
 
 EARTH_RADIUS_M = 6_371_008.8
 """Mean Earth radius (IUGG) in metres, for great-circle distances."""
-
-_NAMED = 10  # sensors named in a message before "and N more"
 
 
 def gaussian_kernel(distances: np.ndarray, sigma: float, threshold: float = 0.1) -> np.ndarray:
@@ -133,6 +132,17 @@ def index_edge_rows(rows: EdgeRows, sensor_ids: list[str] | None) -> tuple[list[
     return sensor_ids, sources, targets, row_numbers, report
 
 
+def edge_adjacency(sources: np.ndarray, targets: np.ndarray, weights: np.ndarray, sensors: int, *, directed: bool) -> sp.csr_matrix:
+    """``[sensors, sensors]`` CSR with ``A[sources[e], targets[e]] = weights[e]``; ``max(A, A^T)``
+    when not ``directed``.
+
+    Shapes:
+        sources, targets, weights: ``[edges]`` (positions, positions, weights).
+    """
+    adjacency = sp.csr_matrix((weights, (sources, targets)), shape=(sensors, sensors))
+    return adjacency if directed else adjacency.maximum(adjacency.T).tocsr()
+
+
 def from_distances(
     path: str | os.PathLike,
     sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
@@ -178,11 +188,7 @@ def from_distances(
         sigma = float(distances[finite].std())
         if sigma <= 0:
             raise GraphError(f"{path}: all {int(finite.sum())} distances between listed sensors are equal; pass sigma explicitly")
-    weights = gaussian_kernel(distances, sigma, threshold)
-    n = len(ids)
-    adjacency = sp.csr_matrix((weights, (sources, targets)), shape=(n, n))
-    if not directed:
-        adjacency = adjacency.maximum(adjacency.T).tocsr()
+    adjacency = edge_adjacency(sources, targets, gaussian_kernel(distances, sigma, threshold), len(ids), directed=directed)
     report.sigma, report.threshold = sigma, threshold
     report.log()
     graph = SensorGraph(adjacency, ids, name=Path(path).stem, source=path)
@@ -232,8 +238,7 @@ def from_locations(
         position = {sensor: i for i, sensor in enumerate(file_ids)}
         missing = [sensor for sensor in wanted if sensor not in position]
         if missing:
-            more = f" and {len(missing) - _NAMED} more" if len(missing) > _NAMED else ""
-            raise GraphError(f"{path}: no location for {len(missing)} listed sensors: {', '.join(missing[:_NAMED])}{more}")
+            raise GraphError(f"{path}: no location for {len(missing)} listed sensors: {name_sensors(missing)}")
         coordinates = coordinates[[position[sensor] for sensor in wanted]]
         file_ids = wanted
     n = len(file_ids)

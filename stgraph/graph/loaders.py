@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from stgraph.errors import GraphError
-from stgraph.graph.build import gaussian_kernel, index_edge_rows, resolve_sensor_ids
+from stgraph.graph.build import edge_adjacency, gaussian_kernel, index_edge_rows, resolve_sensor_ids
 from stgraph.graph.readers import EdgeRows, read_dense_csv, read_edge_rows
 from stgraph.graph.report import BuildReport
 from stgraph.graph.sensor_graph import SensorGraph
@@ -223,10 +223,7 @@ def from_edge_list(
         weights = rows.values[row_numbers]
     else:
         weights = np.ones(len(row_numbers))
-    n = len(ids)
-    adjacency = sp.csr_matrix((weights, (sources, targets)), shape=(n, n))
-    if not directed:
-        adjacency = adjacency.maximum(adjacency.T).tocsr()
+    adjacency = edge_adjacency(sources, targets, weights, len(ids), directed=directed)
     report.log()
     graph = SensorGraph(adjacency, ids, name=name, source=source)
     graph.build_report = report

@@ -5,11 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-__all__ = ["BuildReport"]
+__all__ = ["BuildReport", "name_sensors"]
 
 logger = logging.getLogger(__name__)
 
-_NAMED = 10  # sensors named in a log line before "and N more"
+_NAMED = 10  # sensors named in a message before "and N more"
+
+
+def name_sensors(sensor_ids: list[str]) -> str:
+    """The first ten of ``sensor_ids``, comma-separated, then ``" and N more"`` if any."""
+    more = len(sensor_ids) - _NAMED
+    return ", ".join(sensor_ids[:_NAMED]) + (f" and {more} more" if more > 0 else "")
 
 
 @dataclass
@@ -49,9 +55,7 @@ class BuildReport:
         if self.duplicate_rows:
             logger.info("%s: %d rows repeat an earlier (from, to) pair; the last one is used", self.source, self.duplicate_rows)
         if self.isolated_sensors:
-            named = ", ".join(self.isolated_sensors[:_NAMED])
-            more = len(self.isolated_sensors) - _NAMED
             logger.warning(
-                "%s: %d listed sensors are isolated (no row or edge links them to another sensor): %s%s",
-                self.source, len(self.isolated_sensors), named, f" and {more} more" if more > 0 else "",
+                "%s: %d listed sensors are isolated (no row or edge links them to another sensor): %s",
+                self.source, len(self.isolated_sensors), name_sensors(self.isolated_sensors),
             )

@@ -187,13 +187,14 @@ class SensorGraph:
         order = np.asarray(order, dtype=np.int64)
         if sorted(order.tolist()) != list(range(self.num_sensors)):
             raise GraphError(f"order must be a permutation of 0..{self.num_sensors - 1}")
-        m = self._adjacency[order][:, order]
-        coords = None if self.coordinates is None else self.coordinates[order]
-        return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
+        return self._take(order)
 
     def subgraph(self, sensor_ids: Sequence[Any]) -> "SensorGraph":
         """The graph restricted to ``sensor_ids``, in that order."""
-        order = [self.index_of(s) for s in sensor_ids]
+        return self._take([self.index_of(s) for s in sensor_ids])
+
+    def _take(self, order: Sequence[int]) -> "SensorGraph":
+        """New sensor ``k`` is old sensor ``order[k]``: rows, columns, ids and coordinates."""
         m = self._adjacency[order][:, order]
         coords = None if self.coordinates is None else self.coordinates[order]
         return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
@@ -255,15 +256,20 @@ def _as_csr(adjacency: Any, where: str) -> sp.csr_matrix:
         raise GraphError(f"{where}adjacency must be square [sensors, sensors], got {matrix.shape[0]} x {matrix.shape[1]}")
     bad = ~np.isfinite(matrix.data)
     if bad.any():
-        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        k = int(np.flatnonzero(bad)[0])
-        raise GraphError(
-            f"{where}adjacency has {int(bad.sum())} non-finite weights (first at row {rows[k]}, column {matrix.indices[k]})"
-        )
-    if (matrix.data < 0).any():
-        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        k = int(np.flatnonzero(matrix.data < 0)[0])
-        raise GraphError(f"{where}adjacency has negative weights (first at row {rows[k]}, column {matrix.indices[k]}: {matrix.data[k]})")
+        row, column, _ = _first_entry(matrix, bad)
+        raise GraphError(f"{where}adjacency has {int(bad.sum())} non-finite weights (first at row {row}, column {column})")
+    negative = matrix.data < 0
+    if negative.any():
+        row, column, weight = _first_entry(matrix, negative)
+        raise GraphError(f"{where}adjacency has negative weights (first at row {row}, column {column}: {weight})")
     matrix.eliminate_zeros()
     matrix.sort_indices()
     return matrix
+
+
+def _first_entry(matrix: sp.csr_matrix, mask: np.ndarray) -> tuple[int, int, float]:
+    """Row, column and weight of the first stored entry of ``matrix`` (in storage order) where
+    ``mask`` (``[stored entries]`` bool) holds."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    k = int(np.flatnonzero(mask)[0])
+    return int(rows[k]), int(matrix.indices[k]), float(matrix.data[k])
