@@ -14,7 +14,7 @@ from pathlib import Path
 from stgraph.data import SensorSeries, load_series
 from stgraph.data.catalog import Dataset, get_dataset
 from stgraph.errors import SensorDataError
-from stgraph.graph import SensorGraph
+from stgraph.graph import SensorGraph, from_matrix
 from stgraph.graph.readers import read_sensor_ids
 
 __all__ = ["LoadedDataset", "default_data_root", "load_dataset"]
@@ -59,6 +59,6 @@ def load_dataset(key: str, root: str | os.PathLike | None = None) -> LoadedDatas
     adjacency = files.get("adjacency")
     if adjacency is None or not adjacency.is_file():
         raise SensorDataError(f"{info.name}: no adjacency file in {folder}; the accuracy benchmark needs the release's adjacency")
-    graph = SensorGraph.from_matrix(adjacency, ids or series.sensor_ids)
+    graph = from_matrix(adjacency, ids or series.sensor_ids)
     graph.name = info.key
     return LoadedDataset(info=info, series=series.align_to(graph), graph=graph, folder=folder)

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from stgraph import SensorGraph
+from stgraph.graph import SensorGraph, from_matrix
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -18,7 +18,7 @@ def metr_la() -> SensorGraph | None:
     path = SHARED_DATA / "metr-la-graph" / "adj_mx.pkl"
     if not path.is_file():
         return None
-    graph = SensorGraph.from_matrix(path)
+    graph = from_matrix(path)
     graph.name = "metr-la"
     return graph
 

@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 
 from benchmarks.speed._graphs import SHARED_DATA, knn
-from stgraph import SensorGraph
 from stgraph.errors import GraphError
+from stgraph.graph import SensorGraph, from_matrix
 from stgraph.graph.ordering import ordered_for_locality
 
 __all__ = ["load_graph", "REAL_GRAPHS"]
@@ -44,7 +44,7 @@ def load_graph(name: str) -> SensorGraph:
     for root in _roots():
         path = root / REAL_GRAPHS[name]
         if path.is_file():
-            graph = SensorGraph.from_matrix(path)
+            graph = from_matrix(path)
             graph.name = name
             return ordered_for_locality(graph)
     raise GraphError(f"{name}: {REAL_GRAPHS[name]} not found under {', '.join(str(r) for r in _roots())}")

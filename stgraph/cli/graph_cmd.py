@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from stgraph.graph import SensorGraph
+from stgraph.graph import SensorGraph, from_distance_matrix, from_distances, from_locations, from_matrix, save_graph
 
 __all__ = ["add_parser", "run", "format_statistics"]
 
@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(
         "graph",
         help="build a sensor graph from distances, locations or an adjacency file",
-        description="Build a SensorGraph, print its statistics and write it to .npz (SensorGraph.load reads it).",
+        description="Build a SensorGraph, print its statistics and write it to .npz (stgraph.graph.load_graph reads it).",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--distances", metavar="FILE", help="road distances from,to,cost (DCRNN layout, PEMS0x edge lists)")
@@ -46,19 +46,19 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None)
             raise SystemExit("stgraph graph: error: --k applies to --locations only")
         parser.error("--k applies to --locations only")
     if args.distances:
-        graph = SensorGraph.from_distances(
+        graph = from_distances(
             args.distances, args.sensors, args.threshold, sigma=args.sigma, directed=not args.undirected
         )
     elif args.distance_matrix:
-        graph = SensorGraph.from_distance_matrix(
+        graph = from_distance_matrix(
             args.distance_matrix, args.sensors, args.threshold, sigma=args.sigma, self_loops=not args.no_self_loops
         )
     elif args.locations:
-        graph = SensorGraph.from_locations(args.locations, args.sensors, threshold=args.threshold, sigma=args.sigma, k=args.k)
+        graph = from_locations(args.locations, args.sensors, threshold=args.threshold, sigma=args.sigma, k=args.k)
     else:
-        graph = SensorGraph.from_matrix(args.adjacency, args.sensors)
+        graph = from_matrix(args.adjacency, args.sensors)
     print(format_statistics(graph))
-    graph.save(args.out)
+    save_graph(graph, args.out)
     print(f"wrote {args.out}")
     return 0
 

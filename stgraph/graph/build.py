@@ -18,10 +18,8 @@ DCRNN used float32; the weights agree to 1e-7).
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,71 +28,23 @@ import scipy.sparse as sp
 
 from stgraph.errors import GraphError
 from stgraph.graph.readers import EdgeRows, order_sensor_ids, read_edge_rows, read_locations, read_sensor_ids
+from stgraph.graph.report import BuildReport, name_sensors
 from stgraph.graph.sensor_graph import SensorGraph
 from stgraph.graph.statistics import isolated_mask
 
 __all__ = [
-    "BuildReport",
     "EARTH_RADIUS_M",
     "gaussian_kernel",
     "haversine_distances",
     "resolve_sensor_ids",
     "index_edge_rows",
+    "edge_adjacency",
     "from_distances",
     "from_locations",
 ]
 
-logger = logging.getLogger(__name__)
-
 EARTH_RADIUS_M = 6_371_008.8
 """Mean Earth radius (IUGG) in metres, for great-circle distances."""
-
-_NAMED = 10  # sensors named in a log line before "and N more"
-
-
-@dataclass
-class BuildReport:
-    """What a builder did with its input file, for users to check nothing was lost silently.
-
-    Attributes:
-        source: the file read.
-        rows: data rows read (distance or edge rows, or location rows).
-        rows_used: rows between two listed sensors (for edge files, after removing repeats).
-        rows_skipped: rows naming a sensor outside ``sensor_ids``.
-        unknown_sensors: distinct ids in skipped rows that are not in ``sensor_ids``.
-        duplicate_rows: rows repeating an earlier (from, to) pair; the last one is used.
-        isolated_sensors: listed sensors that no row (edge files) or no edge (locations)
-            links to another listed sensor.
-        sigma: kernel width used (same unit as the distances), or None.
-        threshold: kernel threshold used, or None.
-    """
-
-    source: str | None
-    rows: int
-    rows_used: int
-    rows_skipped: int = 0
-    unknown_sensors: int = 0
-    duplicate_rows: int = 0
-    isolated_sensors: list[str] = field(default_factory=list)
-    sigma: float | None = None
-    threshold: float | None = None
-
-    def log(self) -> None:
-        """Log skipped rows (info) and isolated sensors (warning)."""
-        if self.rows_skipped:
-            logger.info(
-                "%s: skipped %d of %d rows naming %d sensors outside the sensor list",
-                self.source, self.rows_skipped, self.rows, self.unknown_sensors,
-            )
-        if self.duplicate_rows:
-            logger.info("%s: %d rows repeat an earlier (from, to) pair; the last one is used", self.source, self.duplicate_rows)
-        if self.isolated_sensors:
-            named = ", ".join(self.isolated_sensors[:_NAMED])
-            more = len(self.isolated_sensors) - _NAMED
-            logger.warning(
-                "%s: %d listed sensors are isolated (no row or edge links them to another sensor): %s%s",
-                self.source, len(self.isolated_sensors), named, f" and {more} more" if more > 0 else "",
-            )
 
 
 def gaussian_kernel(distances: np.ndarray, sigma: float, threshold: float = 0.1) -> np.ndarray:
@@ -182,6 +132,17 @@ def index_edge_rows(rows: EdgeRows, sensor_ids: list[str] | None) -> tuple[list[
     return sensor_ids, sources, targets, row_numbers, report
 
 
+def edge_adjacency(sources: np.ndarray, targets: np.ndarray, weights: np.ndarray, sensors: int, *, directed: bool) -> sp.csr_matrix:
+    """``[sensors, sensors]`` CSR with ``A[sources[e], targets[e]] = weights[e]``; ``max(A, A^T)``
+    when not ``directed``.
+
+    Shapes:
+        sources, targets, weights: ``[edges]`` (positions, positions, weights).
+    """
+    adjacency = sp.csr_matrix((weights, (sources, targets)), shape=(sensors, sensors))
+    return adjacency if directed else adjacency.maximum(adjacency.T).tocsr()
+
+
 def from_distances(
     path: str | os.PathLike,
     sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
@@ -227,11 +188,7 @@ def from_distances(
         sigma = float(distances[finite].std())
         if sigma <= 0:
             raise GraphError(f"{path}: all {int(finite.sum())} distances between listed sensors are equal; pass sigma explicitly")
-    weights = gaussian_kernel(distances, sigma, threshold)
-    n = len(ids)
-    adjacency = sp.csr_matrix((weights, (sources, targets)), shape=(n, n))
-    if not directed:
-        adjacency = adjacency.maximum(adjacency.T).tocsr()
+    adjacency = edge_adjacency(sources, targets, gaussian_kernel(distances, sigma, threshold), len(ids), directed=directed)
     report.sigma, report.threshold = sigma, threshold
     report.log()
     graph = SensorGraph(adjacency, ids, name=Path(path).stem, source=path)
@@ -281,8 +238,7 @@ def from_locations(
         position = {sensor: i for i, sensor in enumerate(file_ids)}
         missing = [sensor for sensor in wanted if sensor not in position]
         if missing:
-            more = f" and {len(missing) - _NAMED} more" if len(missing) > _NAMED else ""
-            raise GraphError(f"{path}: no location for {len(missing)} listed sensors: {', '.join(missing[:_NAMED])}{more}")
+            raise GraphError(f"{path}: no location for {len(missing)} listed sensors: {name_sensors(missing)}")
         coordinates = coordinates[[position[sensor] for sensor in wanted]]
         file_ids = wanted
     n = len(file_ids)

@@ -12,8 +12,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from stgraph.errors import GraphError
-from stgraph.graph.build import BuildReport, gaussian_kernel, index_edge_rows, resolve_sensor_ids
+from stgraph.graph.build import edge_adjacency, gaussian_kernel, index_edge_rows, resolve_sensor_ids
 from stgraph.graph.readers import EdgeRows, read_dense_csv, read_edge_rows
+from stgraph.graph.report import BuildReport
 from stgraph.graph.sensor_graph import SensorGraph
 from stgraph.graph.statistics import isolated_mask
 from stgraph.graph.storage import GRAPH_KEYS, load_graph
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 __all__ = ["from_matrix", "from_distance_matrix", "from_edge_list", "from_networkx"]
-
 
 
 def _is_saved_graph(path: Path) -> bool:
@@ -41,7 +41,7 @@ def _read_npz(path: Path) -> tuple[Any, list[str] | None]:
         if len(keys) == 1:  # numpy.savez with one array
             return archive[next(iter(keys))], None
     raise GraphError(
-        f"{path}: expected a scipy.sparse.save_npz matrix, a SensorGraph.save file or one array; got arrays {sorted(keys)}"
+        f"{path}: expected a scipy.sparse.save_npz matrix, a save_graph file or one array; got arrays {sorted(keys)}"
     )
 
 
@@ -88,9 +88,9 @@ def from_matrix(path_or_array: Any, sensor_ids: Sequence[Any] | str | os.PathLik
         path_or_array: a numpy array, scipy sparse matrix, or a file: ``.csv``/``.txt`` (dense,
             headerless or with a header row of sensor ids), ``.npy``, ``.npz``
             (``scipy.sparse.save_npz``, ``numpy.savez`` with one array, or
-            :meth:`SensorGraph.save`), ``.pkl`` (DCRNN's ``(sensor_ids, sensor_id_to_ind,
-            adj_mx)``, read by :func:`stgraph.io.safe_pickle.load_pickle`, which refuses
-            anything but numpy arrays and builtins).
+            :func:`~stgraph.graph.storage.save_graph`), ``.pkl`` (DCRNN's ``(sensor_ids,
+            sensor_id_to_ind, adj_mx)``, read by :func:`stgraph.io.safe_pickle.load_pickle`,
+            which refuses anything but numpy arrays and builtins).
         sensor_ids: list or id file. When the file names its sensors, the graph is restricted
             and reordered to these; otherwise they label the rows in order.
 
@@ -223,10 +223,7 @@ def from_edge_list(
         weights = rows.values[row_numbers]
     else:
         weights = np.ones(len(row_numbers))
-    n = len(ids)
-    adjacency = sp.csr_matrix((weights, (sources, targets)), shape=(n, n))
-    if not directed:
-        adjacency = adjacency.maximum(adjacency.T).tocsr()
+    adjacency = edge_adjacency(sources, targets, weights, len(ids), directed=directed)
     report.log()
     graph = SensorGraph(adjacency, ids, name=name, source=source)
     graph.build_report = report

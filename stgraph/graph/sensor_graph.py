@@ -11,13 +11,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from stgraph.errors import GraphError
+from stgraph.graph.convert import to_edge_index, to_networkx
 from stgraph.graph.operators import compute_operator
+from stgraph.graph.report import BuildReport
+from stgraph.graph.statistics import graph_statistics
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
     import torch
 
-    from stgraph.graph.build import BuildReport
     from stgraph.ops import Operator
 
 __all__ = ["SensorGraph"]
@@ -31,6 +33,11 @@ class SensorGraph:
     scaled Laplacian, forward/backward transitions; see :mod:`stgraph.graph.operators`) are
     computed on first use and cached, once per graph, and once per device and dtype for their
     torch form.
+
+    The constructor takes an adjacency already in memory. To build a graph from files (road
+    distances, locations, matrix files, edge lists, a saved graph) use the functions of
+    :mod:`stgraph.graph`: :func:`~stgraph.graph.from_distances`, :func:`~stgraph.graph.from_matrix`,
+    :func:`~stgraph.graph.load_graph`, ...
 
     Args:
         adjacency: ``[sensors, sensors]`` weights: scipy sparse matrix or array-like.
@@ -74,7 +81,8 @@ class SensorGraph:
         self.source = None if source is None else str(source)
         self._operators: dict[str, sp.csr_matrix] = {}
         self._torch_operators: dict[tuple, Operator] = {}
-        # set by the file builders: rows skipped, repeated, isolated sensors, kernel sigma
+        # set by the builders in stgraph.graph (from_distances, ...): rows skipped, repeated,
+        # isolated sensors, kernel sigma
         self.build_report: BuildReport | None = None
 
     # --- basic facts -------------------------------------------------------------------
@@ -119,98 +127,7 @@ class SensorGraph:
     def _where(self) -> str:
         return f" ({self.source})" if self.source else ""
 
-    # --- construction from files ---------------------------------------------------------
-    @classmethod
-    def from_distances(
-        cls,
-        path: str | os.PathLike,
-        sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
-        threshold: float = 0.1,
-        *,
-        sigma: float | None = None,
-        directed: bool = True,
-    ) -> "SensorGraph":
-        """Road distances ``from,to,cost`` through DCRNN's thresholded Gaussian kernel;
-        see :func:`stgraph.graph.build.from_distances`."""
-        from stgraph.graph.build import from_distances
-
-        return from_distances(path, sensor_ids, threshold, sigma=sigma, directed=directed)
-
-    @classmethod
-    def from_locations(
-        cls,
-        path: str | os.PathLike,
-        sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
-        *,
-        threshold: float = 0.1,
-        sigma: float | None = None,
-        k: int | None = None,
-    ) -> "SensorGraph":
-        """Sensor latitude/longitude: great-circle distances, then the Gaussian kernel or
-        ``k`` nearest neighbours; see :func:`stgraph.graph.build.from_locations`."""
-        from stgraph.graph.build import from_locations
-
-        return from_locations(path, sensor_ids, threshold=threshold, sigma=sigma, k=k)
-
-    @classmethod
-    def from_matrix(cls, path_or_array: Any, sensor_ids: Sequence[Any] | str | os.PathLike | None = None) -> "SensorGraph":
-        """A ready-made adjacency (CSV, ``.npy``, ``.npz``, DCRNN ``.pkl`` or an array);
-        see :func:`stgraph.graph.loaders.from_matrix`."""
-        from stgraph.graph.loaders import from_matrix
-
-        return from_matrix(path_or_array, sensor_ids)
-
-    @classmethod
-    def from_distance_matrix(
-        cls,
-        path_or_array: Any,
-        sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
-        threshold: float = 0.1,
-        *,
-        sigma: float | None = None,
-        self_loops: bool = True,
-    ) -> "SensorGraph":
-        """A dense distance matrix (PeMSD7(M)'s ``W_228.csv``) through the Gaussian kernel;
-        see :func:`stgraph.graph.loaders.from_distance_matrix`."""
-        from stgraph.graph.loaders import from_distance_matrix
-
-        return from_distance_matrix(path_or_array, sensor_ids, threshold, sigma=sigma, self_loops=self_loops)
-
-    @classmethod
-    def from_edge_list(
-        cls,
-        path_or_rows: Any,
-        sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
-        *,
-        weighted: bool = True,
-        directed: bool = True,
-    ) -> "SensorGraph":
-        """Edge rows ``from, to[, weight]``; see :func:`stgraph.graph.loaders.from_edge_list`."""
-        from stgraph.graph.loaders import from_edge_list
-
-        return from_edge_list(path_or_rows, sensor_ids, weighted=weighted, directed=directed)
-
-    @classmethod
-    def from_networkx(cls, graph: "nx.Graph", weight: str = "weight") -> "SensorGraph":
-        """A networkx graph, sensors in node order; see :func:`stgraph.graph.loaders.from_networkx`."""
-        from stgraph.graph.loaders import from_networkx
-
-        return from_networkx(graph, weight)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "SensorGraph":
-        """Read a graph written by :meth:`save` (no pickle involved)."""
-        from stgraph.graph.storage import load_graph
-
-        return load_graph(path)
-
-    # --- export ------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> None:
-        """Write adjacency (CSR parts), sensor ids and coordinates to one ``.npz``, atomically."""
-        from stgraph.graph.storage import save_graph
-
-        save_graph(self, path)
-
+    # --- conversions ---------------------------------------------------------------------
     def to_scipy(self) -> sp.csr_matrix:
         """A copy of the adjacency as float64 CSR."""
         return self._adjacency.copy()
@@ -218,22 +135,16 @@ class SensorGraph:
     def to_networkx(self) -> "nx.DiGraph":
         """A ``networkx.DiGraph``: nodes are sensor ids, edge ``i -> j`` carries ``weight``;
         nodes carry ``latitude``/``longitude`` when the graph has coordinates."""
-        from stgraph.graph.convert import to_networkx
-
         return to_networkx(self._adjacency, self._sensor_ids, self.coordinates, self.name)
 
     def to_pyg(self) -> "tuple[torch.Tensor, torch.Tensor]":
         """``(edge_index [2, edges] int64, edge_weight [edges] float32)`` in PyTorch
         Geometric's convention: row 0 holds sources, row 1 targets of ``A[source, target]``."""
-        from stgraph.graph.convert import to_edge_index
-
         return to_edge_index(self._adjacency)
 
     def statistics(self) -> dict[str, Any]:
         """Sensors, edges, self-loops, density, weak/strong components, isolated sensors,
         weight min/max/mean and symmetry; see :func:`stgraph.graph.statistics.graph_statistics`."""
-        from stgraph.graph.statistics import graph_statistics
-
         return graph_statistics(self._adjacency, self._sensor_ids)
 
     # --- operators -----------------------------------------------------------------------
@@ -276,13 +187,14 @@ class SensorGraph:
         order = np.asarray(order, dtype=np.int64)
         if sorted(order.tolist()) != list(range(self.num_sensors)):
             raise GraphError(f"order must be a permutation of 0..{self.num_sensors - 1}")
-        m = self._adjacency[order][:, order]
-        coords = None if self.coordinates is None else self.coordinates[order]
-        return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
+        return self._take(order)
 
     def subgraph(self, sensor_ids: Sequence[Any]) -> "SensorGraph":
         """The graph restricted to ``sensor_ids``, in that order."""
-        order = [self.index_of(s) for s in sensor_ids]
+        return self._take([self.index_of(s) for s in sensor_ids])
+
+    def _take(self, order: Sequence[int]) -> "SensorGraph":
+        """New sensor ``k`` is old sensor ``order[k]``: rows, columns, ids and coordinates."""
         m = self._adjacency[order][:, order]
         coords = None if self.coordinates is None else self.coordinates[order]
         return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
@@ -344,15 +256,20 @@ def _as_csr(adjacency: Any, where: str) -> sp.csr_matrix:
         raise GraphError(f"{where}adjacency must be square [sensors, sensors], got {matrix.shape[0]} x {matrix.shape[1]}")
     bad = ~np.isfinite(matrix.data)
     if bad.any():
-        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        k = int(np.flatnonzero(bad)[0])
-        raise GraphError(
-            f"{where}adjacency has {int(bad.sum())} non-finite weights (first at row {rows[k]}, column {matrix.indices[k]})"
-        )
-    if (matrix.data < 0).any():
-        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        k = int(np.flatnonzero(matrix.data < 0)[0])
-        raise GraphError(f"{where}adjacency has negative weights (first at row {rows[k]}, column {matrix.indices[k]}: {matrix.data[k]})")
+        row, column, _ = _first_entry(matrix, bad)
+        raise GraphError(f"{where}adjacency has {int(bad.sum())} non-finite weights (first at row {row}, column {column})")
+    negative = matrix.data < 0
+    if negative.any():
+        row, column, weight = _first_entry(matrix, negative)
+        raise GraphError(f"{where}adjacency has negative weights (first at row {row}, column {column}: {weight})")
     matrix.eliminate_zeros()
     matrix.sort_indices()
     return matrix
+
+
+def _first_entry(matrix: sp.csr_matrix, mask: np.ndarray) -> tuple[int, int, float]:
+    """Row, column and weight of the first stored entry of ``matrix`` (in storage order) where
+    ``mask`` (``[stored entries]`` bool) holds."""
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    k = int(np.flatnonzero(mask)[0])
+    return int(rows[k]), int(matrix.indices[k]), float(matrix.data[k])

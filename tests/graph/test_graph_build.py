@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from stgraph.errors import GraphError
-from stgraph.graph import SensorGraph, haversine_distances, read_sensor_ids
+from stgraph.graph import SensorGraph, from_distances, from_locations, haversine_distances, read_sensor_ids
 from stgraph.graph.build import EARTH_RADIUS_M
 
 
@@ -33,8 +33,8 @@ def distances(tmp_path):
 
 
 def test_kernel_on_hand_made_distances(distances, caplog):
-    with caplog.at_level(logging.INFO, logger="stgraph.graph.build"):
-        graph = SensorGraph.from_distances(distances, ["a", "b", "c", "d"])
+    with caplog.at_level(logging.INFO, logger="stgraph.graph"):
+        graph = from_distances(distances, ["a", "b", "c", "d"])
     # distances between listed sensors: 0, 100, 150, 300, 1000; mean 310,
     # squared deviations 96100 + 44100 + 25600 + 100 + 476100 = 642000; / 5 = 128400
     sigma2 = 128400.0
@@ -54,7 +54,7 @@ def test_kernel_on_hand_made_distances(distances, caplog):
 
 
 def test_threshold_and_sigma_arguments(distances):
-    graph = SensorGraph.from_distances(distances, ["a", "b", "c"], threshold=0.9, sigma=1000.0)
+    graph = from_distances(distances, ["a", "b", "c"], threshold=0.9, sigma=1000.0)
     # exp(-(d/1000)^2) >= 0.9 keeps d <= 324.6: a-a, a-b, b-a, b-c
     assert graph.adjacency[1, 2] == pytest.approx(math.exp(-0.09))
     assert graph.adjacency[2, 0] == 0.0
@@ -62,7 +62,7 @@ def test_threshold_and_sigma_arguments(distances):
 
 
 def test_undirected_keeps_the_shorter_direction(distances):
-    graph = SensorGraph.from_distances(distances, ["a", "b", "c"], directed=False)
+    graph = from_distances(distances, ["a", "b", "c"], directed=False)
     a = graph.adjacency.toarray()
     np.testing.assert_array_equal(a, a.T)
     assert a[1, 0] == a[0, 1] == pytest.approx(math.exp(-(100.0**2) / 128400.0))
@@ -70,15 +70,15 @@ def test_undirected_keeps_the_shorter_direction(distances):
 
 def test_headerless_file_and_default_order(tmp_path):
     path = write(tmp_path / "d.csv", "30,30,0\n4,30,10\n30,4,12\n100,4,7\n")
-    graph = SensorGraph.from_distances(path)
+    graph = from_distances(path)
     assert graph.sensor_ids == ["4", "30", "100"]  # integers: numeric ascending
     named = write(tmp_path / "n.csv", "from,to,cost\nzeta,alpha,1\nalpha,mid,2\n")
-    assert SensorGraph.from_distances(named).sensor_ids == ["zeta", "alpha", "mid"]  # first appearance
+    assert from_distances(named).sensor_ids == ["zeta", "alpha", "mid"]  # first appearance
 
 
 def test_repeated_pair_last_row_wins(tmp_path):
     path = write(tmp_path / "d.csv", "from,to,cost\n0,1,10\n1,0,20\n0,1,30\n")
-    graph = SensorGraph.from_distances(path, sigma=100.0)
+    graph = from_distances(path, sigma=100.0)
     assert graph.adjacency[0, 1] == pytest.approx(math.exp(-0.09))
     assert graph.build_report.duplicate_rows == 1
 
@@ -86,7 +86,7 @@ def test_repeated_pair_last_row_wins(tmp_path):
 def test_pems03_station_ids_with_id_file(tmp_path):
     path = write(tmp_path / "PEMS03.csv", "from,to,distance\n317842,318711,0.872\n318721,317842,1.322\n")
     ids = write(tmp_path / "PEMS03.txt", "318721\n317842\n318711\n")
-    graph = SensorGraph.from_distances(path, ids, sigma=1.0)
+    graph = from_distances(path, ids, sigma=1.0)
     assert graph.sensor_ids == ["318721", "317842", "318711"]
     assert graph.adjacency[1, 2] == pytest.approx(math.exp(-(0.872**2)))
     assert graph.adjacency[0, 1] == pytest.approx(math.exp(-(1.322**2)))
@@ -105,18 +105,18 @@ def test_pems03_station_ids_with_id_file(tmp_path):
 def test_bad_distance_rows_name_file_and_line(tmp_path, row, message):
     path = write(tmp_path / "distances.csv", f"from,to,cost\na,a,0\n{row}\n")
     with pytest.raises(GraphError, match=message):
-        SensorGraph.from_distances(path)
+        from_distances(path)
 
 
 def test_headerless_file_with_bad_first_row(tmp_path):
     path = write(tmp_path / "distances.csv", "a,b,far\nb,a,5\n")
     with pytest.raises(GraphError, match=r"distances\.csv, line 1: distance 'far' is not a number"):
-        SensorGraph.from_distances(path)
+        from_distances(path)
 
 
 def test_no_distance_between_listed_sensors(distances):
     with pytest.raises(GraphError, match=r"distances\.csv: no finite distance between two listed sensors"):
-        SensorGraph.from_distances(distances, ["d", "e"])
+        from_distances(distances, ["d", "e"])
 
 
 def test_sensor_id_files(tmp_path):
@@ -138,7 +138,7 @@ LOCATIONS = "index,sensor_id,latitude,longitude\n0,s1,34.00,-118.00\n1,s2,34.01,
 
 def test_locations_kernel_matches_great_circle_distances(tmp_path):
     path = write(tmp_path / "loc.csv", LOCATIONS)
-    graph = SensorGraph.from_locations(path)
+    graph = from_locations(path)
     coords = np.array([[34.0, -118.0], [34.01, -118.0], [34.5, -118.0], [34.025, -118.0]])
     np.testing.assert_allclose(graph.coordinates, coords)
     d = haversine_distances(coords)
@@ -150,7 +150,7 @@ def test_locations_kernel_matches_great_circle_distances(tmp_path):
 
 def test_locations_k_nearest(tmp_path):
     path = write(tmp_path / "loc.csv", LOCATIONS)
-    graph = SensorGraph.from_locations(path, k=1)
+    graph = from_locations(path, k=1)
     nearest = {graph.sensor_ids[i]: graph.sensor_ids[j] for i, j in zip(*graph.adjacency.nonzero())}
     assert nearest == {"s1": "s2", "s2": "s1", "s3": "s4", "s4": "s2"}
     assert graph.adjacency.diagonal().sum() == 0.0
@@ -158,12 +158,12 @@ def test_locations_k_nearest(tmp_path):
 
 def test_locations_layouts_and_subset(tmp_path):
     headerless = write(tmp_path / "bay.csv", "400001,37.36,-121.90\n400017,37.25,-121.94\n400030,37.35,-121.90\n")
-    graph = SensorGraph.from_locations(headerless, ["400030", "400001"])
+    graph = from_locations(headerless, ["400030", "400001"])
     assert graph.sensor_ids == ["400030", "400001"]
     np.testing.assert_allclose(graph.coordinates, [[37.35, -121.90], [37.36, -121.90]])
     assert graph.build_report.rows_skipped == 1
     stations = write(tmp_path / "st.csv", ",ID,Fwy,Dir,District,Latitude,Longitude\n0,716939,5,S,7,34.04,-118.21\n1,759700,5,S,7,34.02,-118.19\n")
-    assert SensorGraph.from_locations(stations).sensor_ids == ["716939", "759700"]
+    assert from_locations(stations).sensor_ids == ["716939", "759700"]
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,7 @@ def test_locations_layouts_and_subset(tmp_path):
 def test_bad_locations(tmp_path, text, kwargs, message):
     path = write(tmp_path / "loc.csv", text)
     with pytest.raises(GraphError, match=message):
-        SensorGraph.from_locations(path, **kwargs)
+        from_locations(path, **kwargs)
 
 
 def test_with_coordinates_aligns_by_sensor_id_and_keeps_operators():
