@@ -16,15 +16,13 @@ import pandas as pd
 import torch
 
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
-from stgraph.metrics.report import horizon_label
+from stgraph.metrics.report import REPORT_STEPS, horizon_label
 from stgraph.report.export import Predictions, save_predictions
 from stgraph.report.plots import plot_error_by_horizon, plot_forecasts, plot_sensor_map, sensor_mae
 from stgraph.io.atomic import atomic_write
 from stgraph.train.data import PreparedData, window_loader
 
-__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file", "REPORT_STEPS"]
-
-REPORT_STEPS = (3, 6, 12)
+__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file"]
 
 
 @torch.no_grad()
