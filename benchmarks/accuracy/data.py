@@ -54,8 +54,7 @@ def load_dataset(key: str, root: str | os.PathLike | None = None) -> LoadedDatas
         raise SensorDataError(f"{info.name}: readings file {readings} not found (data root {folder.parent}); "
                               f"run `stgraph download {info.key}` or pass --data-root")
     ids = read_sensor_ids(files["sensor_ids"]) if "sensor_ids" in files and files["sensor_ids"].is_file() else None
-    timing = {"start": info.start, "interval": info.interval} if readings.suffix == ".csv" else {}
-    series = load_series(readings, null_value=info.null_value, sensor_ids=ids, features=list(info.features), **timing)
+    series = load_series(readings, null_value=info.null_value, sensor_ids=ids, **info.layout())
     adjacency = files.get("adjacency")
     if adjacency is None or not adjacency.is_file():
         raise SensorDataError(f"{info.name}: no adjacency file in {folder}; the accuracy benchmark needs the release's adjacency")

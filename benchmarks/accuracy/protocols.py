@@ -35,12 +35,10 @@ from stgraph.data import SensorSeries, StandardScaler, WindowDataset, split_by_f
 from stgraph.data.splits import Split
 from stgraph.errors import SensorDataError
 
-__all__ = ["TGCNWindows", "tgcn_windows", "DCRNNWindows", "dcrnn_windows", "TGCN_HORIZONS", "DCRNN_STEPS"]
+__all__ = ["TGCNWindows", "tgcn_windows", "DCRNNWindows", "dcrnn_windows", "TGCN_HORIZONS"]
 
 #: T-GCN's Los-loop horizons: pre_len 3, 6, 9, 12 steps of 5 minutes.
 TGCN_HORIZONS = (3, 6, 9, 12)
-#: DCRNN's reported steps (15, 30, 60 min at 5-minute intervals).
-DCRNN_STEPS = (3, 6, 12)
 
 
 @dataclass

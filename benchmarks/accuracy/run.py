@@ -13,13 +13,13 @@ import torch
 
 from benchmarks.accuracy.card import library_versions, machine
 from benchmarks.accuracy.data import LoadedDataset
-from benchmarks.accuracy.protocols import DCRNN_STEPS, TGCN_HORIZONS, dcrnn_windows, tgcn_windows
+from benchmarks.accuracy.protocols import TGCN_HORIZONS, dcrnn_windows, tgcn_windows
 from benchmarks.accuracy.tgcn_metrics import METRICS, tgcn_metrics
 from benchmarks.accuracy.training import TrainingSetup, fit, predict
 from benchmarks.published import TGCN_LOS_LOOP, dcrnn_protocol_rows
 from stgraph import models
 from stgraph.baselines import HistoricalAverage, last_value
-from stgraph.metrics import horizon_label, horizon_metrics
+from stgraph.metrics import REPORT_STEPS, horizon_label, horizon_metrics
 
 __all__ = ["run_tgcn_protocol", "run_dcrnn_protocol"]
 
@@ -133,7 +133,7 @@ def run_dcrnn_protocol(
     setup: TrainingSetup,
     *,
     model_options: dict[str, dict[str, Any]] | None = None,
-    steps: Sequence[int] = DCRNN_STEPS,
+    steps: Sequence[int] = REPORT_STEPS,
 ) -> dict[str, Any]:
     """DCRNN's protocol for each model and seed, with historical average and last value.
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from stgraph.data.catalog import DATASETS, Dataset, dataset_status, get_dataset, summarize_status
+from stgraph.data.catalog import DATASETS, Dataset, get_dataset
+from stgraph.data.store import dataset_status, summarize_status
 from stgraph.io.paths import data_root
 
 __all__ = ["add_parser", "run"]

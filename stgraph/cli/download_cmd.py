@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stgraph.data.catalog import fetch_dataset, get_dataset
+from stgraph.data.catalog import get_dataset
+from stgraph.data.store import fetch_dataset
 from stgraph.io.download import DownloadError
 
 __all__ = ["add_parser", "run"]

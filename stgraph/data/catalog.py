@@ -1,55 +1,52 @@
 """The datasets stgraph knows: what they hold, where to get them, how to check the files.
 
-Every entry states sensors, steps, sampling interval, units, the value that marks a missing
-reading, the source, the papers to cite, and for each file its download address (a raw GitHub
-URL pinned to a commit), size and checksum. A checksum is a sha256 or, where only that is
-known, the git blob id of the file in the repository it comes from (what ``git hash-object``
-prints). Where neither is known the entry says so, and such files are used unverified.
+Facts only: every entry states sensors, steps, sampling interval, start, units, the value that
+marks a missing reading, the source, the papers to cite, and for each file its layout,
+download address (a raw GitHub URL pinned to a commit), size and checksum. A checksum is a
+sha256 or, where only that is known, the git blob id of the file in the repository it comes
+from (what ``git hash-object`` prints). Where neither is known the entry says so, and such
+files are used unverified.
 
 Files live in ``<data root>/<dataset key>/`` (see :mod:`stgraph.io.paths`); the committed
-sample lives in the checkout's ``datasets/sample``.
+sample lives in the checkout's ``datasets/sample``. What is on disk, and whether it is
+verified, is :mod:`stgraph.data.store`'s job.
 
 Example:
-    >>> from stgraph.data.catalog import get_dataset, dataset_status
+    >>> from stgraph.data.catalog import get_dataset
     >>> get_dataset("METR-LA").sensors
     207
+    >>> get_dataset("Los-loop").layout()
+    {'features': ['speed'], 'start': '2012-03-01 00:00', 'interval': '5min'}
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stgraph.errors import SensorDataError
-from stgraph.io.atomic import atomic_write
-from stgraph.io.download import ChecksumError, DownloadError, download, verify_file
 from stgraph.io.paths import checkout_datasets_dir, data_root
 
 __all__ = [
     "Citation",
     "DataFile",
     "Dataset",
-    "FileStatus",
     "DATASETS",
     "get_dataset",
-    "dataset_status",
-    "summarize_status",
-    "fetch_dataset",
+    "normalise_name",
     "CHECKSUM_UNKNOWN",
 ]
 
-logger = logging.getLogger(__name__)
-
 CHECKSUM_UNKNOWN = "checksum not yet known"
-_STAMP = ".stgraph-verified.json"
 
 
 @dataclass(frozen=True)
 class Citation:
+    """A paper to cite; ``str()`` gives the reference line ``stgraph datasets NAME`` prints."""
+
     authors: str
     title: str
     venue: str
@@ -71,6 +68,8 @@ class DataFile:
         url: download address, pinned to a commit; ``None`` for committed files.
         size: bytes, or ``None`` if not yet known.
         sha256, git_blob: checksums; either may be ``None`` (not yet known).
+        has_timestamps: readings files: whether the file carries its own timestamps (a
+            column or index); without them the dataset's ``start`` and ``interval`` date the rows.
     """
 
     name: str
@@ -80,6 +79,7 @@ class DataFile:
     size: int | None = None
     sha256: str | None = None
     git_blob: str | None = None
+    has_timestamps: bool = False
 
     @property
     def checksum(self) -> str:
@@ -137,16 +137,29 @@ class Dataset:
                 return checkout / self.key
         return data_root(root) / self.key
 
+    @property
+    def readings(self) -> DataFile:
+        """The readings file: the first file of the entry."""
+        return self.files[0]
 
-@dataclass(frozen=True)
-class FileStatus:
-    """Local state of one file: ``state`` is ``"verified"``, ``"present"`` (not verified),
-    ``"partial"`` (an interrupted download), ``"missing"`` or ``"corrupt"``."""
+    def layout(self) -> dict[str, Any]:
+        """What :func:`stgraph.data.load_series` needs to know about :attr:`readings`, as its
+        keyword arguments: the feature names and, for a file without timestamps, the start
+        and interval that date its rows.
 
-    file: DataFile
-    path: Path
-    state: str
-    detail: str = ""
+        Raises:
+            SensorDataError: the file has no timestamps and the steps are not contiguous
+                (PeMSD7(M): weekdays only), so no start and interval can date them.
+        """
+        options: dict[str, Any] = {"features": list(self.features)}
+        if self.readings.has_timestamps:
+            return options
+        if self.calendar != "contiguous":
+            raise SensorDataError(
+                f"{self.readings.name}: no timestamps, and a start and an interval cannot date "
+                f"the rows of {self.name} ({self.calendar})"
+            )
+        return options | {"start": self.start, "interval": self.interval}
 
 
 def _raw(repo: str, commit: str, path: str) -> str:
@@ -282,6 +295,7 @@ _ENTRIES = (
                 "pandas HDF5 frame: DatetimeIndex x 207 sensor-id columns, speed in mph, 0 = missing.",
                 _raw(*_TGCN, "STGC-GNN/data/METR-LA/metr-la.h5"),
                 git_blob="7df0003054d1bccd255d38949b2ef011dcadad3f",
+                has_timestamps=True,
             ),
             DataFile(
                 "graph_sensor_ids.txt",
@@ -554,6 +568,7 @@ _SAMPLE = Dataset(
             "gzip CSV: timestamp column, then 207 sensor-id columns of speed in mph (Los-loop, gaps filled).",
             size=753691,
             sha256="d3a5a6bfcfb8653980c744f7113fe2898c359573fa8f098b2fdee5878076b6a8",
+            has_timestamps=True,
         ),
         DataFile(
             "sensor_locations.csv",
@@ -575,6 +590,7 @@ _SAMPLE = Dataset(
             "gzip CSV: timestamp column, 207 sensor columns; first 100 raw METR-LA steps, 0 = missing.",
             size=39464,
             sha256="560ba010885e0a60dcfc64d01b7d979256d59186ef410ea33a5b0f51ce4b00f4",
+            has_timestamps=True,
         ),
     ),
     notes="Built by datasets/build_sample.py from ../shared/data; used by the demo and the tests.",
@@ -584,152 +600,17 @@ _SAMPLE = Dataset(
 DATASETS: dict[str, Dataset] = {entry.key: entry for entry in (*_ENTRIES, _SAMPLE)}
 
 
-def _normalise(name: str) -> str:
+def normalise_name(name: str) -> str:
+    """``"PeMSD7(M)"`` -> ``"pemsd7m"``: dataset names compared without case or punctuation."""
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
 def get_dataset(name: str) -> Dataset:
     """Look a dataset up by key or paper name, ignoring case and punctuation
     (``"METR-LA"``, ``"metr_la"``, ``"pemsd7(m)"``)."""
-    wanted = _normalise(name)
+    wanted = normalise_name(name)
     for entry in DATASETS.values():
-        if wanted in (_normalise(entry.key), _normalise(entry.name)):
+        if wanted in (normalise_name(entry.key), normalise_name(entry.name)):
             return entry
     raise SensorDataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
 
-
-def dataset_status(dataset: Dataset | str, root: str | os.PathLike | None = None, *, verify: bool = False) -> list[FileStatus]:
-    """Local state of each file of ``dataset`` under ``root`` (default: the data root).
-
-    A file counts as ``"verified"`` when its checksum was checked since it last changed
-    (recorded in ``.stgraph-verified.json`` in the dataset folder); ``verify=True`` hashes
-    present files that are not yet recorded. Without a known checksum a file can only be
-    ``"present"``. The committed sample is small and always hashed, and nothing is recorded
-    in its (committed) folder.
-    """
-    dataset = get_dataset(dataset) if isinstance(dataset, str) else dataset
-    folder = dataset.folder(root)
-    if dataset.bundled:
-        return [_file_status(file, folder / file.name, {}, verify=True) for file in dataset.files]
-    stamps = _read_stamps(folder)
-    statuses = [_file_status(file, folder / file.name, stamps, verify) for file in dataset.files]
-    if verify:
-        _write_stamps(folder, stamps)
-    return statuses
-
-
-def _file_status(file: DataFile, path: Path, stamps: dict, verify: bool) -> FileStatus:
-    if not path.is_file():
-        part = path.with_name(path.name + ".part")
-        if part.is_file():
-            return FileStatus(file, path, "partial", f"interrupted download ({part.stat().st_size} bytes in {part.name})")
-        return FileStatus(file, path, "missing")
-    stat = path.stat()
-    if file.size is not None and stat.st_size != file.size:
-        return FileStatus(file, path, "corrupt", f"{stat.st_size} bytes, expected {file.size}")
-    if file.checksum == CHECKSUM_UNKNOWN:
-        return FileStatus(file, path, "present", CHECKSUM_UNKNOWN)
-    if stamps.get(file.name) == _stamp(file, stat):
-        return FileStatus(file, path, "verified", file.checksum)
-    if not verify:
-        return FileStatus(file, path, "present", "not verified yet")
-    try:
-        verify_file(path, sha256=file.sha256, git_blob=file.git_blob)
-    except ChecksumError as error:
-        stamps.pop(file.name, None)
-        return FileStatus(file, path, "corrupt", str(error))
-    stamps[file.name] = _stamp(file, stat)
-    return FileStatus(file, path, "verified", file.checksum)
-
-
-def summarize_status(statuses: list[FileStatus]) -> str:
-    """One phrase for a dataset: ``verified``, ``not downloaded``, ``2/5 files, 1 corrupt``..."""
-    states = [s.state for s in statuses]
-    total = len(states)
-    if all(s == "verified" for s in states):
-        return "verified"
-    if all(s == "missing" for s in states):
-        return "not downloaded"
-    present = sum(s in ("verified", "present") for s in states)
-    parts = [f"{present}/{total} files"]
-    for state in ("verified", "corrupt", "partial"):
-        count = states.count(state)
-        if count:
-            parts.append(f"{count} {state}")
-    return ", ".join(parts)
-
-
-def fetch_dataset(
-    dataset: Dataset | str,
-    root: str | os.PathLike | None = None,
-    *,
-    force: bool = False,
-    progress: bool = True,
-) -> list[Path]:
-    """Download the files of ``dataset`` into ``<root>/<key>``, verifying each one.
-
-    Files already present and verified are kept unless ``force`` (which also discards
-    partial downloads). Files that cannot be fetched are collected and reported together in
-    one :class:`DownloadError` that says which file to place where by hand; a checksum
-    mismatch raises :class:`ChecksumError` at once.
-
-    Returns the paths of the dataset's files.
-    """
-    dataset = get_dataset(dataset) if isinstance(dataset, str) else dataset
-    folder = dataset.folder(root)
-    if dataset.bundled:
-        missing = [f.name for f in dataset.files if not (folder / f.name).is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"{dataset.name} is committed with the source checkout, not downloaded; missing in {folder}: "
-                f"{', '.join(missing)} (run python datasets/build_sample.py in a checkout)"
-            )
-        return [folder / f.name for f in dataset.files]
-    stamps = _read_stamps(folder)
-    failures = []
-    for file in dataset.files:
-        path = folder / file.name
-        if force:
-            path.with_name(path.name + ".part").unlink(missing_ok=True)
-        elif _file_status(file, path, stamps, verify=True).state in ("verified", "present"):
-            logger.info("%s: already present", path)
-            continue
-        if file.url is None:
-            failures.append(f"  {path}: no download address; place {file.name} there by hand")
-            continue
-        try:
-            download(file.url, path, sha256=file.sha256, git_blob=file.git_blob, size=file.size, progress=progress)
-        except DownloadError as error:
-            failures.append(f"  {file.name}: {error}")
-            continue
-        if file.checksum != CHECKSUM_UNKNOWN:
-            stamps[file.name] = _stamp(file, path.stat())
-            _write_stamps(folder, stamps)
-    _write_stamps(folder, stamps)
-    if failures:
-        raise DownloadError(
-            f"{dataset.name}: {len(failures)} of {len(dataset.files)} files could not be downloaded into {folder}:\n"
-            + "\n".join(failures)
-        )
-    return [folder / f.name for f in dataset.files]
-
-
-def _stamp(file: DataFile, stat: os.stat_result) -> dict:
-    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "checksum": file.checksum}
-
-
-def _read_stamps(folder: Path) -> dict:
-    try:
-        return json.loads((folder / _STAMP).read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_stamps(folder: Path, stamps: dict) -> None:
-    if not folder.is_dir() or stamps == _read_stamps(folder):
-        return
-    try:
-        with atomic_write(folder / _STAMP) as handle:
-            json.dump(stamps, handle, indent=1, sort_keys=True)
-    except OSError as error:  # a read-only data folder: statuses are just not remembered
-        logger.debug("could not record verified files in %s: %s", folder, error)

@@ -36,7 +36,9 @@ def load_series(
 
     Reads wide tables (CSV, Parquet, the METR-LA/PEMS-BAY HDF5 frames), long tables
     (``timestamp, sensor, value...``), PEMS0x ``.npz`` arrays and STGraph's JSON; see
-    :mod:`stgraph.io.readers` for the layouts and the format options. Then:
+    :mod:`stgraph.io.readers` for the layouts and the format options. A file without
+    timestamps needs ``start`` and ``interval``; for a catalog dataset,
+    :meth:`Dataset.layout() <stgraph.data.catalog.Dataset.layout>` gives them. Then:
 
     1. Timestamps: duplicates and steps that go backwards are errors naming the rows
        (wide tables; long tables are sorted by time when pivoted). The interval is
@@ -52,6 +54,8 @@ def load_series(
         >>> series = load_series("metr-la.h5", null_value=0.0, features=["speed"])  # doctest: +SKIP
         >>> series.values.shape  # doctest: +SKIP
         (34272, 207, 1)
+        >>> los_loop = get_dataset("los-loop")  # doctest: +SKIP
+        >>> series = load_series("los_speed.csv", **los_loop.layout())  # doctest: +SKIP
     """
     readings = read_readings(
         path,

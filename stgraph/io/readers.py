@@ -6,6 +6,10 @@ the file line (or row) of each time row so that later checks can point at it. Ch
 timestamps form a regular grid, masking and building a :class:`~stgraph.data.SensorSeries` is
 the job of :func:`stgraph.load_series`.
 
+Readers know formats, not datasets: a file without timestamps is dated by the caller's
+``start`` and ``interval`` (the catalog's :meth:`~stgraph.data.catalog.Dataset.layout` gives
+them for catalog datasets), and without them it is an error, never a guess from the file name.
+
 Layouts:
 
 * wide table (CSV, Parquet, HDF5): one row per time step, one column per sensor, plus a
@@ -16,7 +20,7 @@ Layouts:
 * long table (CSV, Parquet): columns ``timestamp, sensor, value[, more values]``, one row per
   reading; recognised by a column named ``sensor``/``sensor_id``/``station``/``node``/``detector``.
 * PEMS0x ``.npz`` (ASTGCN/STSGCN releases): key ``data``, ``[time, sensors, features]``, no
-  timestamps and no sensor ids.
+  timestamps, no sensor ids and no feature names (``features`` names them).
 * STGraph JSON (``METRLA.json`` of bfGraph/STGraph-Datasets): keys ``"0"``..``"T-1"``, each a
   list of ``[speed, time_of_day]`` pairs, one per sensor.
 
@@ -27,7 +31,6 @@ column (``n/a``, ``-``, ``error``) is an error naming the file, column and line.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,9 +42,7 @@ import pandas as pd
 
 from stgraph.errors import SensorDataError
 
-__all__ = ["Readings", "read_readings", "detect_format", "KNOWN_LAYOUTS", "FORMATS"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["Readings", "read_readings", "detect_format", "FORMATS"]
 
 FORMATS = ("csv", "parquet", "hdf5", "npz", "json")
 _SUFFIXES = {
@@ -52,20 +53,6 @@ _COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 _SENSOR_NAMES = ("sensor", "sensor_id", "station", "station_id", "node", "node_id", "detector", "detector_id")
 _MISSING_TOKENS = ("", "nan", "NaN")
-
-#: Start, interval and feature names of files that carry no timestamps, keyed by file stem
-#: (lower case). PEMS0x: the ASTGCN (Guo et al., AAAI 2019) and STSGCN (Song et al., AAAI
-#: 2020) releases; dates and feature order (flow, occupancy, speed) as in Torch
-#: Spatiotemporal's PeMS03/04/07/08 loaders. METRLA: STGraph's METR-LA sample, which starts
-#: where METR-LA starts.
-KNOWN_LAYOUTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "pems03": ("2018-09-01 00:00", "5min", ("flow",)),
-    "pems04": ("2018-01-01 00:00", "5min", ("flow", "occupancy", "speed")),
-    "pems07": ("2017-05-01 00:00", "5min", ("flow",)),
-    "pems08": ("2016-07-01 00:00", "5min", ("flow", "occupancy", "speed")),
-    "metrla": ("2012-03-01 00:00", "5min", ("speed",)),
-}
-
 
 @dataclass
 class Readings:
@@ -129,12 +116,12 @@ def read_readings(
     Args:
         path: the file.
         format: one of :data:`FORMATS`; from the suffix when omitted.
-        start, interval: first timestamp and sampling interval, for files without timestamps
-            (Los-loop CSV, PEMS0x NPZ, STGraph JSON). PEMS03/04/07/08 and METRLA files fall back
-            to :data:`KNOWN_LAYOUTS`.
+        start, interval: first timestamp and sampling interval, needed by files without
+            timestamps (Los-loop CSV, PEMS0x NPZ, STGraph JSON).
         timestamp_column: the timestamp column of a table, when auto-detection is not wanted.
         features: names for the features (wide tables: one name, default ``"value"``; NPZ:
-            one per feature; long tables: renames ``value_columns``).
+            one per feature, default ``feature_0, feature_1, ...``; STGraph JSON: one name,
+            default ``"speed"``; long tables: renames ``value_columns``).
         value_columns: long tables: the value columns to read (default: all but timestamp
             and sensor), in that order.
         key: HDF5 key, needed only when the file holds several tables.
@@ -351,11 +338,10 @@ def _read_npz(path: str | os.PathLike, source: str, *, start: Any, interval: Any
         raise SensorDataError(f"{source}, array 'data': expected [time, sensors, features], got shape {list(data.shape)}")
     if not np.issubdtype(data.dtype, np.number):
         raise SensorDataError(f"{source}, array 'data': expected numbers, got dtype {data.dtype}")
-    known = _known_layout(path, data.shape[2])
-    names = list(features) if features is not None else list(known[2]) if known else [f"feature_{i}" for i in range(data.shape[2])]
+    names = list(features) if features is not None else [f"feature_{i}" for i in range(data.shape[2])]
     if len(names) != data.shape[2]:
         raise SensorDataError(f"{source}: {data.shape[2]} features in 'data' but features={names}")
-    timestamps, interval = _generated_timestamps(source, data.shape[0], start, interval, "timestamps", known)
+    timestamps, interval = _generated_timestamps(source, data.shape[0], start, interval, "timestamps")
     rows = np.arange(data.shape[0], dtype=np.int64)
     return Readings(data.astype(np.float64), timestamps, None, names, source, rows, "step", interval)
 
@@ -389,8 +375,7 @@ def _read_stgraph_json(path: str | os.PathLike, source: str, *, start: Any, inte
     names = list(features) if features is not None else ["speed"]
     if len(names) != 1:
         raise SensorDataError(f"{source}: STGraph JSON holds one feature, got features={names}")
-    known = _known_layout(path, 1)
-    timestamps, interval = _generated_timestamps(source, len(steps), start, interval, "timestamps", known)
+    timestamps, interval = _generated_timestamps(source, len(steps), start, interval, "timestamps")
     return Readings(values, timestamps, None, names, source, np.arange(len(steps), dtype=np.int64), "step", interval)
 
 
@@ -409,26 +394,9 @@ def _parse_json_steps(document: dict, steps: list[int], sensors: int, source: st
     return values
 
 
-def _known_layout(path: str | os.PathLike, num_features: int) -> tuple[str, str, tuple[str, ...]] | None:
-    stem = Path(path).name.split(".")[0].lower().replace("-", "").replace("_", "")
-    known = KNOWN_LAYOUTS.get(stem)
-    if known is not None and len(known[2]) != num_features:
-        logger.warning(
-            "%s: named like %s but holds %d features, not %d; known start and names not used",
-            path, stem, num_features, len(known[2]),
-        )
-        return None
-    return known
-
-
-def _generated_timestamps(
-    source: str, steps: int, start: Any, interval: Any, lacking: str, known: tuple | None = None
-) -> tuple[pd.DatetimeIndex, pd.Timedelta]:
-    if (start is None or interval is None) and known is not None:
-        logger.info("%s: no timestamps in the file; using the published start %s and interval %s", source, known[0], known[1])
-        start = known[0] if start is None else start
-        interval = known[1] if interval is None else interval
+def _generated_timestamps(source: str, steps: int, start: Any, interval: Any, lacking: str) -> tuple[pd.DatetimeIndex, pd.Timedelta]:
+    """``steps`` timestamps from ``start`` every ``interval``, for a file without its own."""
     if start is None or interval is None:
-        raise SensorDataError(f"{source}: the file has no {lacking}; pass start= (first timestamp) and interval= (e.g. '5min')")
+        raise SensorDataError(f"{source}: no {lacking}; give start= (the first timestamp) and interval= (e.g. '5min')")
     interval = pd.Timedelta(interval)
     return pd.date_range(pd.Timestamp(start), periods=steps, freq=interval), interval

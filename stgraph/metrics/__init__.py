@@ -13,7 +13,7 @@ from stgraph.metrics.masked import (
     masked_rmse,
     observed_mask,
 )
-from stgraph.metrics.report import horizon_label, metrics_table
+from stgraph.metrics.report import REPORT_STEPS, horizon_label, metrics_table
 
 __all__ = [
     "masked_mae",
@@ -24,4 +24,5 @@ __all__ = [
     "horizon_metrics",
     "metrics_table",
     "horizon_label",
+    "REPORT_STEPS",
 ]

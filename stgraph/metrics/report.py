@@ -21,7 +21,10 @@ import pandas as pd
 
 from stgraph.metrics.masked import HorizonMetrics
 
-__all__ = ["horizon_label", "metrics_table"]
+__all__ = ["REPORT_STEPS", "horizon_label", "metrics_table"]
+
+#: The horizon steps the papers report: 15, 30 and 60 minutes ahead at a 5-minute interval.
+REPORT_STEPS = (3, 6, 12)
 
 
 def horizon_label(step: int, interval: str | datetime.timedelta | pd.Timedelta | None = None) -> str:
@@ -41,7 +44,7 @@ def metrics_table(
     results: HorizonMetrics | Mapping[str, HorizonMetrics],
     *,
     interval: str | datetime.timedelta | pd.Timedelta | None = None,
-    steps: Sequence[int] = (3, 6, 12),
+    steps: Sequence[int] = REPORT_STEPS,
     markdown: bool = False,
     digits: int = 2,
 ) -> str:

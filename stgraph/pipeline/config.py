@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from stgraph.data.catalog import normalise_name
 from stgraph.data.covariates import COVARIATES
 from stgraph.errors import ConfigError
 
@@ -337,7 +337,7 @@ def resolve_config(
             data_name = dataset or _last_value(user + [("--set", cli)], "data", "dataset")
             if data_name:
                 layers.append(("arguments", {"data": {"dataset": data_name}}))
-                key = next((k for k in per_dataset if _normalise(k) == _normalise(str(data_name))), None)
+                key = next((k for k in per_dataset if normalise_name(k) == normalise_name(str(data_name))), None)
                 if key is not None:
                     layers.append((f"stgraph/configs/{name.lower()}.yaml datasets.{key}", per_dataset[key]))
         elif dataset:
@@ -372,11 +372,6 @@ def canonical_model_name(name: str) -> str:
         return models.name_of(models.get(name))
     except ValueError as error:
         raise ConfigError(str(error)) from None
-
-
-def _normalise(name: str) -> str:
-    """``"PeMSD7(M)"`` -> ``"pemsd7m"``: dataset names compared without case or punctuation."""
-    return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
 def _last_value(layers: list[tuple[str, dict[str, Any]]], section: str, key: str) -> Any:

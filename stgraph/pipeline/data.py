@@ -175,7 +175,7 @@ def _catalog_dataset(config: DataConfig) -> tuple[SensorSeries, SensorGraph, flo
     null_value = config.null_value if config.null_value is not None else info.null_value
     present = {role: path for role, path in files.items() if path.is_file()}
     ids = read_sensor_ids(present["sensor_ids"]) if "sensor_ids" in present else None
-    series = load_series(readings, null_value=null_value, sensor_ids=ids, features=list(info.features))
+    series = load_series(readings, null_value=null_value, sensor_ids=ids, **info.layout())
     _check_interval(series, config.interval or info.interval, f"the catalog entry of {info.name}")
     ids = ids or series.sensor_ids
     coordinates = None

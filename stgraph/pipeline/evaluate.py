@@ -19,16 +19,14 @@ from stgraph.data.scaling import StandardScaler
 from stgraph.errors import GraphError, SensorDataError
 from stgraph.io.atomic import atomic_write
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
-from stgraph.metrics.report import horizon_label
+from stgraph.metrics.report import REPORT_STEPS, horizon_label
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load_run_config
 from stgraph.report.export import Predictions, save_predictions
 
-__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file", "evaluate_run", "REPORT_STEPS"]
-
-REPORT_STEPS = (3, 6, 12)
+__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file", "evaluate_run"]
 
 
 @torch.no_grad()

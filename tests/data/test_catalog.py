@@ -1,13 +1,15 @@
+"""The catalog's facts: complete, pinned, matching the real files, and used when loading."""
+
 import hashlib
-import os
 import re
-import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from stgraph.data import catalog
-from stgraph.data.catalog import CHECKSUM_UNKNOWN, DATASETS, dataset_status, get_dataset, summarize_status
+from stgraph.data import load_series
+from stgraph.data.catalog import DATASETS, get_dataset, normalise_name
 from stgraph.errors import SensorDataError
 from stgraph.io.paths import checkout_datasets_dir, data_root, user_cache_dir
 
@@ -41,6 +43,43 @@ def test_unknown_dataset_lists_the_known_ones():
         get_dataset("metr-lb")
 
 
+def test_normalise_name_drops_case_and_punctuation():
+    assert [normalise_name(n) for n in ("PeMSD7(M)", "metr_la", "Los-loop")] == ["pemsd7m", "metrla", "losloop"]
+
+
+def test_layout_dates_only_readings_without_timestamps():
+    assert get_dataset("metr-la").layout() == {"features": ["speed"]}  # the HDF5 frame has a DatetimeIndex
+    assert get_dataset("sample").layout() == {"features": ["speed"]}  # a timestamp column
+    assert get_dataset("sz-taxi").layout() == {"features": ["speed"], "start": "2015-01-01 00:00", "interval": "15min"}
+    assert get_dataset("pems08").layout() == {"features": ["flow", "occupancy", "speed"], "start": "2016-07-01 00:00", "interval": "5min"}
+    with pytest.raises(SensorDataError, match=r"V_228\.csv: no timestamps, and a start and an interval cannot date the rows of PeMSD7\(M\) \(weekdays"):
+        get_dataset("pemsd7m").layout()
+
+
+def test_pems_npz_loaded_with_its_entry_facts(tmp_path):
+    """A synthetic PEMS04.npz: the entry, not the file name, gives start, interval and features."""
+    pems04 = get_dataset("pems04")
+    np.savez(tmp_path / pems04.readings.name, data=np.ones((4, 3, 3)))
+    series = load_series(tmp_path / pems04.readings.name, null_value=pems04.null_value, **pems04.layout())
+    assert series.feature_names == ["flow", "occupancy", "speed"]
+    assert series.timestamps[0] == pd.Timestamp("2018-01-01 00:00") and series.interval == pd.Timedelta("5min")
+
+
+def test_los_loop_loaded_with_its_entry_facts(shared_data):
+    los_loop = get_dataset("los-loop")
+    series = load_series(shared_data / "los-loop" / los_loop.readings.name, **los_loop.layout())
+    assert (series.num_steps, series.num_sensors) == (los_loop.steps, los_loop.sensors)
+    assert series.timestamps[0] == pd.Timestamp("2012-03-01 00:00") and series.interval == pd.Timedelta("5min")
+    assert series.feature_names == ["speed"]
+
+
+def test_committed_sample_agrees_with_its_entry(sample_dir):
+    sample = get_dataset("sample")
+    series = load_series(sample_dir / sample.readings.name, **sample.layout())
+    assert (series.num_steps, series.num_sensors) == (sample.steps, sample.sensors)
+    assert series.timestamps[0] == pd.Timestamp(sample.start) and series.interval == pd.Timedelta(sample.interval)
+
+
 def test_catalog_checksums_match_the_real_files(shared_data):
     """Every catalog file we hold a copy of has the catalog's size and sha256."""
     copies = {path.name: path for path in shared_data.rglob("*") if path.is_file()}
@@ -56,47 +95,6 @@ def test_catalog_checksums_match_the_real_files(shared_data):
             assert len(data) == file.size, file.name
             assert hashlib.sha256(data).hexdigest() == file.sha256, file.name
     assert not_held == ["V_228.csv"]  # its sha256 comes from the README's section 8
-
-
-def test_committed_sample_is_verified():
-    statuses = dataset_status("sample")
-    assert [s.state for s in statuses] == ["verified"] * len(statuses), [(s.file.name, s.detail) for s in statuses]
-    assert summarize_status(statuses) == "verified"
-    assert statuses[0].path == REPO / "datasets" / "sample" / "readings.csv.gz"
-
-
-def test_local_status_states_and_verification_record(tmp_path, shared_data):
-    folder = tmp_path / "los-loop"
-    folder.mkdir()
-    assert summarize_status(dataset_status("los-loop", tmp_path)) == "not downloaded"
-    shutil.copy(shared_data / "los-loop" / "los_speed.csv", folder)
-    (folder / "los_adj.csv.part").write_bytes(b"1,0\n")
-    statuses = dataset_status("los-loop", tmp_path)
-    assert [(s.state, s.detail) for s in statuses] == [
-        ("present", "not verified yet"),
-        ("partial", "interrupted download (4 bytes in los_adj.csv.part)"),
-    ]
-    assert summarize_status(statuses) == "1/2 files, 1 partial"
-    assert dataset_status("los-loop", tmp_path, verify=True)[0].state == "verified"
-    # remembered: no --verify needed any more
-    assert dataset_status("los-loop", tmp_path)[0].state == "verified"
-    # a changed file (same size, new bytes and mtime) is no longer taken as verified
-    data = bytearray((folder / "los_speed.csv").read_bytes())
-    data[-2:-1] = b"9" if data[-2:-1] != b"9" else b"8"
-    (folder / "los_speed.csv").write_bytes(bytes(data))
-    os.utime(folder / "los_speed.csv", ns=(1, 1))
-    status = dataset_status("los-loop", tmp_path, verify=True)[0]
-    assert status.state == "corrupt" and "sha256 mismatch: expected 7b732d86" in status.detail
-    (folder / "los_speed.csv").write_bytes(b"short")
-    assert dataset_status("los-loop", tmp_path)[0].detail == "5 bytes, expected 3402125"
-
-
-def test_file_without_checksum_is_only_present(tmp_path):
-    unknown = catalog.DataFile("notes.txt", "attributes", "a file with no checksum")
-    assert unknown.checksum == CHECKSUM_UNKNOWN
-    (tmp_path / "notes.txt").write_text("x")
-    status = catalog._file_status(unknown, tmp_path / "notes.txt", {}, verify=True)
-    assert (status.state, status.detail) == ("present", CHECKSUM_UNKNOWN)
 
 
 def test_data_root_precedence(monkeypatch, tmp_path):

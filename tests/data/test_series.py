@@ -148,9 +148,10 @@ def test_long_table_gap_and_sensor_order(tmp_path):
 
 def test_npz_sensor_ids_name_nodes(tmp_path):
     np.savez(tmp_path / "PEMS04.npz", data=np.ones((3, 2, 3)))
-    series = load_series(tmp_path / "PEMS04.npz", sensor_ids=[10, 11])
+    timing = {"start": "2018-01-01", "interval": "5min"}
+    series = load_series(tmp_path / "PEMS04.npz", sensor_ids=[10, 11], features=["flow", "occupancy", "speed"], **timing)
     assert series.sensor_ids == ["10", "11"] and series.feature_names == ["flow", "occupancy", "speed"]
-    assert load_series(tmp_path / "PEMS04.npz").sensor_ids == ["0", "1"]
+    assert load_series(tmp_path / "PEMS04.npz", **timing).sensor_ids == ["0", "1"]
 
 
 def test_hdf5_round_trip_through_to_frame(tmp_path):
@@ -167,7 +168,7 @@ def test_hdf5_round_trip_through_to_frame(tmp_path):
 @pytest.mark.realdata
 def test_los_loop_needs_start_then_matches_metr_la_order(shared_data):
     path = shared_data / "los-loop" / "los_speed.csv"
-    with pytest.raises(SensorDataError, match=r"los_speed\.csv: the file has no timestamp column; pass start="):
+    with pytest.raises(SensorDataError, match=r"los_speed\.csv: no timestamp column; give start= \(the first timestamp\) and interval="):
         load_series(path)
     series = load_series(path, start="2012-03-01", interval="5min", features=["speed"])
     assert (series.num_steps, series.num_sensors) == (2016, 207)
@@ -180,7 +181,7 @@ def test_los_loop_needs_start_then_matches_metr_la_order(shared_data):
 
 @pytest.mark.realdata
 def test_metr_la_sample_zeros_are_masked_and_agree_with_los_loop(shared_data):
-    sample = load_series(shared_data / "metr-la-sample100" / "METRLA.json", null_value=0.0)
+    sample = load_series(shared_data / "metr-la-sample100" / "METRLA.json", null_value=0.0, start="2012-03-01", interval="5min")
     assert (sample.num_steps, sample.num_sensors) == (100, 207)
     assert sample.timestamps[0] == pd.Timestamp("2012-03-01 00:00") and sample.timestamps[-1] == pd.Timestamp("2012-03-01 08:15")
     assert sample.missing_share() == pytest.approx(0.031, abs=5e-4)

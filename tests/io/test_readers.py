@@ -36,10 +36,13 @@ def test_wide_csv_first_column_detected_as_dates(tmp_path):
     assert readings.timestamps[1] == pd.Timestamp("2017-01-01 00:05")
 
 
-def test_headerless_time_csv_needs_start_and_interval(tmp_path):
+def test_csv_without_timestamps_needs_start_and_interval(tmp_path):
     path = write(tmp_path / "los_speed.csv", "1,2\n64.4,62.6\n65.0,61.0\n")
-    with pytest.raises(SensorDataError, match=r"los_speed\.csv: the file has no timestamp column; pass start="):
+    message = r"los_speed\.csv: no timestamp column; give start= \(the first timestamp\) and interval= \(e\.g\. '5min'\)$"
+    with pytest.raises(SensorDataError, match=message):
         read_readings(path)
+    with pytest.raises(SensorDataError, match=message):  # no guessing the interval either
+        read_readings(path, start="2012-03-01")
     readings = read_readings(path, start="2012-03-01", interval="5min")
     assert readings.timestamps[1] == pd.Timestamp("2012-03-01 00:05")
     assert readings.interval == pd.Timedelta("5min")
@@ -142,29 +145,24 @@ def test_long_csv_duplicate_pair_names_lines(tmp_path):
 
 
 # --- arrays ------------------------------------------------------------------------------
-def test_pems04_npz_uses_published_start_and_feature_names(tmp_path):
+def test_pems04_npz_takes_start_interval_and_feature_names_from_the_caller(tmp_path):
     data = np.arange(3 * 2 * 3, dtype=np.float32).reshape(3, 2, 3)
     np.savez(tmp_path / "PEMS04.npz", data=data)
-    readings = read_readings(tmp_path / "PEMS04.npz")
+    with pytest.raises(SensorDataError, match=r"PEMS04\.npz: no timestamps; give start="):  # not guessed from the name
+        read_readings(tmp_path / "PEMS04.npz")
+    readings = read_readings(tmp_path / "PEMS04.npz", start="2018-01-01", interval="5min", features=["flow", "occupancy", "speed"])
     assert readings.feature_names == ["flow", "occupancy", "speed"]
     assert readings.timestamps[0] == pd.Timestamp("2018-01-01 00:00")
     assert readings.timestamps[2] == pd.Timestamp("2018-01-01 00:10")
     assert readings.sensor_ids is None
     np.testing.assert_array_equal(readings.values, data)
-
-
-def test_pems08_and_pems03_published_starts(tmp_path):
-    np.savez(tmp_path / "pems08.npz", data=np.zeros((2, 2, 3)))
-    np.savez(tmp_path / "PEMS03.npz", data=np.zeros((2, 2, 1)))
-    assert read_readings(tmp_path / "pems08.npz").timestamps[0] == pd.Timestamp("2016-07-01")
-    pems03 = read_readings(tmp_path / "PEMS03.npz")
-    assert pems03.timestamps[0] == pd.Timestamp("2018-09-01") and pems03.feature_names == ["flow"]
+    assert read_readings(tmp_path / "PEMS04.npz", start="2018-01-01", interval="5min").feature_names == ["feature_0", "feature_1", "feature_2"]
 
 
 def test_npz_errors_name_the_file(tmp_path):
     np.savez(tmp_path / "mine.npz", data=np.zeros((4, 3, 1)))
-    with pytest.raises(SensorDataError, match=r"mine\.npz: the file has no timestamps; pass start="):
-        read_readings(tmp_path / "mine.npz")
+    with pytest.raises(SensorDataError, match=r"mine\.npz: 1 features in 'data' but features=\['flow', 'speed'\]"):
+        read_readings(tmp_path / "mine.npz", start="2018-01-01", interval="5min", features=["flow", "speed"])
     np.savez(tmp_path / "wrong.npz", x=np.zeros((4, 3)))
     with pytest.raises(SensorDataError, match=r"wrong\.npz: no array 'data' .*keys are \['x'\]"):
         read_readings(tmp_path / "wrong.npz")
@@ -177,6 +175,8 @@ def test_stgraph_json_reads_speed_and_flags_bad_entries(tmp_path):
     document = {"time_periods": 2, "0": [[60.0, 0.0], [0.0, 0.0]], "1": [[61.0, 1 / 288], [59.0, 1 / 288]]}
     path = tmp_path / "sample.json"
     path.write_text(json.dumps(document))
+    with pytest.raises(SensorDataError, match=r"sample\.json: no timestamps; give start="):
+        read_readings(path)
     readings = read_readings(path, start="2012-03-01", interval="5min")
     np.testing.assert_array_equal(readings.values[:, :, 0], [[60.0, 0.0], [61.0, 59.0]])
     assert readings.feature_names == ["speed"]
