@@ -13,8 +13,8 @@ and ``input_data.py``, TensorFlow version that produced the paper's tables):
 - Los-loop horizons 15 / 30 / 45 / 60 min are **separate models** with ``pre_len`` = 3, 6, 9, 12
   (T-GCN-TensorFlow README), and each is scored on **all its pre_len steps pooled**, not on the
   last step alone (``evaluation`` reshapes the labels to ``[-1, num_nodes]``);
-- metrics: :func:`~benchmarks.accuracy.tgcn_metrics.tgcn_metrics`, on forecasts turned back
-  into mph (the code multiplies by the maximum; RMSE and MAE are the same either way);
+- metrics: :func:`~benchmarks.accuracy.tgcn_metrics.tgcn_metrics`, computed in mph (the code
+  computes them on normalised values and multiplies RMSE and MAE by the maximum: the same numbers);
 - the code tests after every epoch and reports the epoch with the **lowest test RMSE** (model
   selection on the test set). We report the last epoch, and that selection beside it.
 

@@ -74,7 +74,7 @@ def test_missing_real_graph_names_where_it_was_looked_for(monkeypatch, tmp_path)
     assert (graph.adjacency != graphs.knn(207).adjacency).nnz == 0
 
 
-def test_kernel_graphs_are_renumbered_for_locality_from_1000_sensors():
+def test_knn_graphs_are_renumbered_for_locality_from_1000_sensors():
     small, large = load_graph("knn-40"), load_graph("knn-1000")
     assert small.sensor_ids == propagation_graph(40).sensor_ids  # small graphs keep the builder's order
     assert large.sensor_ids != propagation_graph(1000).sensor_ids
