@@ -17,13 +17,14 @@ import sys
 import torch
 
 from benchmarks.accuracy.card import RESULTS, write_result
-from benchmarks.accuracy.data import load_dataset
 from benchmarks.accuracy.protocols import TGCN_HORIZONS
 from benchmarks.accuracy.report import beats_baselines, card_markdown, dcrnn_markdown, tgcn_markdown
 from benchmarks.accuracy.run import run_dcrnn_protocol, run_tgcn_protocol
 from benchmarks.accuracy.training import TrainingSetup
+from benchmarks.data_root import default_data_root
 from benchmarks.published import GWN_PAPER, TGCN_PAPER
 from stgraph import models
+from stgraph.data.catalog import get_dataset
 
 DEFAULT_MODELS = {"tgcn": ["tgcn", "stgcn", "graph_wavenet"], "dcrnn": ["stgcn", "dcrnn", "graph_wavenet"]}
 
@@ -49,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="tgcn protocol: one 12-step model scored on its first 3/6/9/12 steps instead of one model per horizon")
     parser.add_argument("--horizons", type=int, nargs="+", default=None,
                         help="tgcn protocol: pre_len values to run (default 3 6 9 12 = 15/30/45/60 min)")
-    parser.add_argument("--data-root", default=None, help="folder holding <dataset>/ (default ../shared/data or $STGRAPH_DATA)")
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding <dataset>/ (default $STGRAPH_DATA, else ../shared/data when it exists, else stgraph's data root)")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the Markdown + JSON results")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--device", default="cpu", help="torch device to train on: cpu (default), cuda, cuda:1, ...")
@@ -95,25 +97,26 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         teacher_forcing=not args.no_teacher_forcing,
     )
-    data = load_dataset(args.dataset, args.data_root)
+    info = get_dataset(args.dataset)
+    root = args.data_root or default_data_root()
     options = model_options(args.set)
-    name = f"accuracy-{data.info.key}-{args.protocol}" + ("-shared" if tgcn and args.shared_model else "")
+    name = f"accuracy-{info.key}-{args.protocol}" + ("-shared" if tgcn and args.shared_model else "")
     if tgcn:
-        outcome = run_tgcn_protocol(data, names, seeds, setup, shared_model=args.shared_model, model_options=options,
+        outcome = run_tgcn_protocol(info.key, root, names, seeds, setup, shared_model=args.shared_model, model_options=options,
                                     horizons=tuple(args.horizons or TGCN_HORIZONS))
         body = [
-            f"# Accuracy: T-GCN protocol on {data.info.name}",
+            f"# Accuracy: T-GCN protocol on {info.name}",
             "", f"Published: {TGCN_PAPER}. † = figure not verified against the paper here (benchmarks/published.py).",
             "", "## Last epoch", "", tgcn_markdown(outcome),
             "", "## Epoch with the lowest test RMSE (the official code's selection; optimistic)", "", tgcn_markdown(outcome, selected=True),
         ]
     else:
-        outcome = run_dcrnn_protocol(data, names, seeds, setup, model_options=options)
+        outcome = run_dcrnn_protocol(info.key, root, names, seeds, setup, model_options=options)
         outcome["beats_baselines"] = beats_baselines(outcome)
         published = f"Published rows: {GWN_PAPER} and benchmarks/published.py." if outcome["published"] else \
-            f"No published DCRNN-protocol figures exist for {data.info.name}; only ours and the baselines are shown."
+            f"No published DCRNN-protocol figures exist for {info.name}; only ours and the baselines are shown."
         body = [
-            f"# Accuracy: DCRNN protocol on {data.info.name}", "", published, "", dcrnn_markdown(outcome), "",
+            f"# Accuracy: DCRNN protocol on {info.name}", "", published, "", dcrnn_markdown(outcome), "",
             "Beats historical average and last value at every reported horizon (MAE and RMSE): "
             + ", ".join(f"{m}: {'yes' if ok else 'no'}" for m, ok in outcome["beats_baselines"].items()),
         ]

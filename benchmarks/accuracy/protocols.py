@@ -13,7 +13,8 @@ and ``input_data.py``, TensorFlow version that produced the paper's tables):
 - Los-loop horizons 15 / 30 / 45 / 60 min are **separate models** with ``pre_len`` = 3, 6, 9, 12
   (T-GCN-TensorFlow README), and each is scored on **all its pre_len steps pooled**, not on the
   last step alone (``evaluation`` reshapes the labels to ``[-1, num_nodes]``);
-- metrics: :func:`~benchmarks.accuracy.tgcn_metrics.tgcn_metrics`;
+- metrics: :func:`~benchmarks.accuracy.tgcn_metrics.tgcn_metrics`, computed in mph (the code
+  computes them on normalised values and multiplies RMSE and MAE by the maximum: the same numbers);
 - the code tests after every epoch and reports the epoch with the **lowest test RMSE** (model
   selection on the test set). We report the last epoch, and that selection beside it.
 
@@ -22,100 +23,63 @@ chronological split, 12 -> 12, z-score scaler fitted on the training part, speed
 day as inputs, masked MAE / RMSE / MAPE at horizon steps 3, 6, 12 and averaged over all 12,
 model selected on validation MAE. Our split drops windows straddling a boundary
 (:mod:`stgraph.data.splits`), and the scaler uses observed readings only.
+
+Both come out of the library's pipeline as a :class:`~stgraph.pipeline.data.PreparedData`:
+the DCRNN protocol is :func:`~stgraph.pipeline.data.prepare_data` with its data section; the
+T-GCN protocol reads the same files and swaps in its split and a
+:class:`~stgraph.data.scaling.MaxScaler`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
 
 import numpy as np
-import torch
 
-from stgraph.data import SensorSeries, StandardScaler, WindowDataset, split_by_fraction
+from stgraph.data import MaxScaler, SensorSeries
 from stgraph.data.splits import Split
 from stgraph.errors import SensorDataError
+from stgraph.graph import SensorGraph
+from stgraph.pipeline import DataConfig, PreparedData, prepare_data
 
-__all__ = ["TGCNWindows", "tgcn_windows", "DCRNNWindows", "dcrnn_windows", "TGCN_HORIZONS"]
+__all__ = ["tgcn_data", "dcrnn_data", "TGCN_HORIZONS"]
 
 #: T-GCN's Los-loop horizons: pre_len 3, 6, 9, 12 steps of 5 minutes.
 TGCN_HORIZONS = (3, 6, 9, 12)
 
 
-@dataclass
-class TGCNWindows:
-    """Train and test windows under the T-GCN protocol, on max-normalised speed.
+def tgcn_data(
+    series: SensorSeries, graph: SensorGraph, pre_len: int, *, name: str, lookback: int = 12, train_rate: float = 0.8
+) -> PreparedData:
+    """``series`` cut as T-GCN's ``preprocess_data`` does, for one ``pre_len``.
 
-    ``x`` and ``y`` are both divided by ``max_value``; multiply forecasts and targets by it to
-    get mph.
+    The first feature only (speed), divided by its maximum over the whole series; train is the
+    first ``int(steps * train_rate)`` steps, test the rest, no validation windows; inside each
+    part the windows start at ``0 .. len(part) - lookback - pre_len - 1``.
     """
-
-    train: WindowDataset
-    test: WindowDataset
-    max_value: float
-    train_steps: int
-    pre_len: int
-
-
-def tgcn_windows(series: SensorSeries, pre_len: int, *, lookback: int = 12, train_rate: float = 0.8) -> TGCNWindows:
-    """Cut ``series`` (first feature) as T-GCN's ``preprocess_data`` does, for one ``pre_len``."""
-    values = series.values[:, :, :1].astype(np.float32)
-    max_value = float(values.max())
-    if not max_value > 0:
-        raise SensorDataError(f"{series.source or 'series'}: the maximum reading is {max_value}; T-GCN's max scaling needs it > 0")
-    scaled = values / max_value
-    mask = series.mask[:, :, :1]
-    num_steps = series.num_steps
-    train_size = int(num_steps * train_rate)
-    parts = {"train": (0, train_size), "test": (train_size, num_steps)}
-    windows = {}
-    for name, (begin, end) in parts.items():
-        count = (end - begin) - lookback - pre_len
+    train_size = int(series.num_steps * train_rate)
+    starts = {}
+    for part, (begin, end) in {"train": (0, train_size), "test": (train_size, series.num_steps)}.items():
+        count = (end - begin) - lookback - pre_len  # range(len(part) - seq_len - pre_len): one less than fits
         if count < 1:
             raise SensorDataError(
-                f"{series.source or 'series'}: the {name} part has {end - begin} steps; no window of {lookback} + {pre_len} fits"
+                f"{series.source or 'series'}: the {part} part has {end - begin} steps; no window of {lookback} + {pre_len} fits"
             )
-        starts = begin + np.arange(count)
-        windows[name] = WindowDataset((scaled, mask), lookback=lookback, horizon=pre_len, starts=starts)
-    return TGCNWindows(windows["train"], windows["test"], max_value, train_size, pre_len)
+        starts[part] = begin + np.arange(count, dtype=np.int64)
+    split = Split(
+        train=starts["train"], val=np.zeros(0, dtype=np.int64), test=starts["test"], boundaries=(train_size, train_size),
+        num_steps=series.num_steps, lookback=lookback, horizon=pre_len,
+    )
+    speed = [series.feature_names[0]]
+    return PreparedData(
+        series=series, graph=graph, split=split, scaler=MaxScaler().fit(series), input_features=speed,
+        target_features=speed, covariates=[], null_value=None, name=name,
+    )
 
 
-@dataclass
-class DCRNNWindows:
-    """Train, validation and test windows under the DCRNN protocol (x scaled, y in original units)."""
-
-    train: WindowDataset
-    val: WindowDataset
-    test: WindowDataset
-    scaler: StandardScaler
-    split: Split
-
-    def scale(self, y: torch.Tensor) -> torch.Tensor:
-        """Targets into the model's scaled units."""
-        return self.train.target_scaler.transform(y)
-
-    def unscale(self, forecast: torch.Tensor) -> torch.Tensor:
-        """Forecasts back to original units."""
-        return self.train.target_scaler.inverse_transform(forecast)
-
-
-def dcrnn_windows(
-    series: SensorSeries,
-    *,
-    lookback: int = 12,
-    horizon: int = 12,
-    fractions: tuple[float, float, float] = (0.7, 0.1, 0.2),
-    covariates: tuple[str, ...] = ("time_of_day",),
-) -> DCRNNWindows:
-    """70/10/20 split, scaler fitted on the training steps' observed readings, time-of-day input."""
-    split = split_by_fraction(series.num_steps, lookback=lookback, horizon=horizon, fractions=fractions)
-    empty = [part for part, size in split.sizes().items() if size == 0]
-    if empty:
-        raise SensorDataError(f"{series.source or 'series'}: {series.num_steps} steps leave no window for {', '.join(empty)}")
-    scaler = StandardScaler().fit(series, steps=split.train_steps)
-    parts = {
-        part: WindowDataset(
-            series, lookback=lookback, horizon=horizon, starts=split.starts(part), scaler=scaler, covariates=list(covariates)
-        )
-        for part in ("train", "val", "test")
-    }
-    return DCRNNWindows(parts["train"], parts["val"], parts["test"], scaler, split)
+def dcrnn_data(dataset: str, root: str | os.PathLike | None = None) -> PreparedData:
+    """Catalog dataset ``dataset`` from ``root`` under the DCRNN protocol: 70/10/20, 12 -> 12,
+    speed and time of day, z-score fitted on the training steps (the pipeline's defaults)."""
+    config = DataConfig(dataset=dataset, covariates=["time_of_day"], lookback=12, horizon=12, split=[0.7, 0.1, 0.2])
+    config.validate()
+    return prepare_data(config, root=root)

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
 import torch
 
 from benchmarks.accuracy.card import library_versions, machine
-from benchmarks.accuracy.data import LoadedDataset
-from benchmarks.accuracy.protocols import TGCN_HORIZONS, dcrnn_windows, tgcn_windows
+from benchmarks.accuracy.protocols import TGCN_HORIZONS, dcrnn_data, tgcn_data
 from benchmarks.accuracy.tgcn_metrics import METRICS, tgcn_metrics
-from benchmarks.accuracy.training import TrainingSetup, fit, predict
+from benchmarks.accuracy.training import TrainingSetup, fit
 from benchmarks.published import TGCN_LOS_LOOP, dcrnn_protocol_rows
 from stgraph import models
 from stgraph.baselines import HistoricalAverage, last_value
 from stgraph.metrics import REPORT_STEPS, horizon_label, horizon_metrics
+from stgraph.pipeline import DataConfig
+from stgraph.pipeline.data import load_readings_and_graph
+from stgraph.pipeline.evaluate import forecast_windows
 
 __all__ = ["run_tgcn_protocol", "run_dcrnn_protocol"]
 
@@ -34,7 +36,8 @@ def _build(name: str, *, num_sensors: int, in_features: int, horizon: int, optio
 
 # --- T-GCN protocol ---------------------------------------------------------------------------
 def run_tgcn_protocol(
-    data: LoadedDataset,
+    dataset: str,
+    root: str | os.PathLike | None,
     model_names: Sequence[str],
     seeds: Sequence[int],
     setup: TrainingSetup,
@@ -43,7 +46,8 @@ def run_tgcn_protocol(
     horizons: Sequence[int] = TGCN_HORIZONS,
     model_options: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """T-GCN's protocol (see :mod:`benchmarks.accuracy.protocols`) for each model and seed.
+    """T-GCN's protocol (see :mod:`benchmarks.accuracy.protocols`) for each model and seed, on
+    catalog dataset ``dataset`` read from the data root ``root`` (None: the library's).
 
     ``shared_model=False`` (the protocol) trains one model per ``pre_len`` in ``horizons``;
     ``shared_model=True`` trains one model of horizon ``max(horizons)`` and scores its first
@@ -54,19 +58,24 @@ def run_tgcn_protocol(
     plus ``selected`` (the T-GCN code's lowest-test-RMSE epoch), the card and the published rows.
     """
     options = model_options or {}
-    series, graph = data.series, data.graph
+    series, graph, _, key, _ = load_readings_and_graph(DataConfig(dataset=dataset), root=root)
     interval = series.interval
     labels = {h: horizon_label(h, interval) for h in horizons}
     results: dict[str, dict[str, dict[str, list[float]]]] = {}
     selected: dict[str, dict[str, dict[str, list[float]]]] = {}
     seconds: dict[str, list[float]] = {}
     plans = [(max(horizons), list(horizons))] if shared_model else [(h, [h]) for h in horizons]
+    windows = {}
+    for pre_len, _ in plans:
+        data = tgcn_data(series, graph, pre_len, name=key)
+        windows[pre_len] = (data.windows("train"), data.windows("test"))
 
     # Last value: no training; scored on the same test windows as the models.
     for pre_len, scored in plans:
-        windows = tgcn_windows(series, pre_len)
-        forecast = last_value(series, windows.test.starts.numpy(), lookback=12, horizon=pre_len)
-        target = series.values[windows.test.starts.numpy()[:, None] + 12 + np.arange(pre_len)][..., :1]
+        test = windows[pre_len][1]
+        forecast = last_value(series, test.starts.numpy(), lookback=12, horizon=pre_len)
+        _, target, _ = test.batch(torch.arange(len(test)))
+        target = target.numpy()
         for h in scored:
             scores = tgcn_metrics(target[:, :h], forecast[:, :h])
             for metric in METRICS:
@@ -75,17 +84,16 @@ def run_tgcn_protocol(
     for name in model_names:
         for seed in seeds:
             for pre_len, scored in plans:
-                windows = tgcn_windows(series, pre_len)
+                train, test = windows[pre_len]
                 model = _build(name, num_sensors=graph.num_sensors, in_features=1, horizon=pre_len, options=options, seed=seed, device=setup.device)
                 per_epoch: list[dict[int, dict[str, float]]] = []
 
                 def score() -> dict[int, dict[str, float]]:
-                    forecast, target, _ = predict(model, graph, windows.test, unscale=lambda f: f, device=setup.device)
-                    forecast, target = forecast * windows.max_value, target * windows.max_value
+                    forecast, target, _ = forecast_windows(model, graph, test, batch_size=setup.batch_size, device=setup.device)
                     return {h: tgcn_metrics(target[:, :h], forecast[:, :h]) for h in scored}
 
-                log = fit(model, graph, windows.train, TrainingSetup(**{**asdict(setup), "seed": seed}),
-                          scale=lambda y: y, on_epoch=lambda epoch: per_epoch.append(score()), device=setup.device)
+                log = fit(model, graph, train, TrainingSetup(**{**asdict(setup), "seed": seed}),
+                          on_epoch=lambda epoch: per_epoch.append(score()))
                 seconds.setdefault(name, []).append(log.seconds)
                 for h in scored:
                     last = per_epoch[-1][h]
@@ -97,7 +105,7 @@ def run_tgcn_protocol(
 
     card = {
         "protocol": "T-GCN (Zhao et al., IEEE T-ITS 2020; lehaifeng/T-GCN main.py, input_data.py)",
-        "dataset": data.info.key,
+        "dataset": key,
         "split": "80 % train / 20 % test of the steps, chronological, no validation (int(time_len * 0.8))",
         "scaling": "speed divided by its maximum over the whole series (all steps, as the official code)",
         "null_value": "none: Los-loop has no missing readings; no masking",
@@ -120,14 +128,15 @@ def run_tgcn_protocol(
         "results": results,
         "selected": selected,
         "card": card,
-        "published": {label: asdict(row) for label, row in published.items()} if data.info.key == "los-loop" else {},
+        "published": {label: asdict(row) for label, row in published.items()} if key == "los-loop" else {},
         "horizons": [labels[h] for h in horizons],
     }
 
 
 # --- DCRNN protocol ---------------------------------------------------------------------------
 def run_dcrnn_protocol(
-    data: LoadedDataset,
+    dataset: str,
+    root: str | os.PathLike | None,
     model_names: Sequence[str],
     seeds: Sequence[int],
     setup: TrainingSetup,
@@ -135,16 +144,17 @@ def run_dcrnn_protocol(
     model_options: dict[str, dict[str, Any]] | None = None,
     steps: Sequence[int] = REPORT_STEPS,
 ) -> dict[str, Any]:
-    """DCRNN's protocol for each model and seed, with historical average and last value.
+    """DCRNN's protocol for each model and seed, with historical average and last value, on
+    catalog dataset ``dataset`` read from the data root ``root`` (None: the library's).
 
     Returns ``results[model][label]`` -> ``mae/rmse/mape`` -> list over seeds, for ``label`` in
     the lead times of ``steps`` and ``"average"`` (mean over all 12 steps), plus the card and
     the published rows for the dataset, if any.
     """
     options = model_options or {}
-    series, graph, info = data.series, data.graph, data.info
-    windows = dcrnn_windows(series)
-    null_value = info.null_value
+    data = dcrnn_data(dataset, root)
+    series, graph, null_value = data.series, data.graph, data.null_value
+    train, val, test = (data.windows(part) for part in ("train", "val", "test"))
     labels = [horizon_label(s, series.interval) for s in steps]
     results: dict[str, dict[str, dict[str, list[float]]]] = {}
     seconds: dict[str, list[float]] = {}
@@ -158,41 +168,41 @@ def run_dcrnn_protocol(
         for metric, value in metrics.average().items():
             results.setdefault(name, {}).setdefault("average", {}).setdefault(metric, []).append(value)
 
-    test_starts = windows.test.starts.numpy()
-    _, test_y, test_mask = windows.test.batch(torch.arange(len(windows.test)))
-    train_series = series.slice_time(0, windows.split.boundaries[0])
+    test_starts = test.starts.numpy()
+    _, test_y, test_mask = test.batch(torch.arange(len(test)))
+    train_series = series.slice_time(0, data.split.boundaries[0])
     average = HistoricalAverage().fit(train_series)
     record("historical average", average.predict(series, test_starts), test_y.numpy(), test_mask.numpy())
     record("last value", last_value(series, test_starts), test_y.numpy(), test_mask.numpy())
 
     for name in model_names:
         for seed in seeds:
-            model = _build(name, num_sensors=graph.num_sensors, in_features=windows.train.in_features, horizon=12, options=options, seed=seed, device=setup.device)
+            model = _build(name, num_sensors=graph.num_sensors, in_features=train.in_features, horizon=12, options=options, seed=seed, device=setup.device)
             best = {"mae": math.inf, "state": None, "epoch": -1}
 
             def validate(epoch: int) -> float:
-                forecast, target, mask = predict(model, graph, windows.val, unscale=windows.unscale, device=setup.device)
+                forecast, target, mask = forecast_windows(model, graph, val, batch_size=setup.batch_size, device=setup.device)
                 mae = horizon_metrics(forecast, target, null_value, mask).average()["mae"]
                 if mae < best["mae"]:
                     best.update(mae=mae, epoch=epoch, state={k: v.detach().clone() for k, v in model.state_dict().items()})
                 return mae
 
-            log = fit(model, graph, windows.train, TrainingSetup(**{**asdict(setup), "seed": seed}), scale=windows.scale, on_epoch=validate, device=setup.device)
+            log = fit(model, graph, train, TrainingSetup(**{**asdict(setup), "seed": seed}), on_epoch=validate)
             seconds.setdefault(name, []).append(log.seconds)
             epochs_used.setdefault(name, []).append(best["epoch"] + 1)
             if best["state"] is not None:
                 model.load_state_dict(best["state"])
-            record(name, *predict(model, graph, windows.test, unscale=windows.unscale, device=setup.device))
+            record(name, *forecast_windows(model, graph, test, batch_size=setup.batch_size, device=setup.device))
 
     card = {
         "protocol": "DCRNN (Li et al., ICLR 2018); as Graph WaveNet (Wu et al., IJCAI 2019)",
-        "dataset": info.key,
+        "dataset": data.name,
         "split": "70 / 10 / 20 % of the steps, chronological; windows straddling a boundary are dropped",
-        "split_windows": windows.split.sizes(),
+        "split_windows": data.split.sizes(),
         "scaling": "z-score per feature, fitted on the observed readings of the training steps only",
         "null_value": f"{null_value!r}: target entries equal to it (and NaN) are masked out of every metric",
         "horizons": f"masked MAE / RMSE / MAPE at steps {list(steps)} and averaged over all 12 steps (mean of per-step values)",
-        "inputs": f"speed + {', '.join(['time_of_day'])} (in_features={windows.train.in_features}) for every model",
+        "inputs": f"speed + {', '.join(['time_of_day'])} (in_features={train.in_features}) for every model",
         "model_selection": "best validation masked MAE over epochs",
         "baselines": "historical average (same time of week, training part; falls back to time of day), last value",
         "seeds": list(seeds),
@@ -207,6 +217,6 @@ def run_dcrnn_protocol(
     return {
         "results": results,
         "card": card,
-        "published": [asdict(row) for row in dcrnn_protocol_rows(info.key)],
+        "published": [asdict(row) for row in dcrnn_protocol_rows(data.name)],
         "horizons": labels + ["average"],
     }

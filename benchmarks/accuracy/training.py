@@ -1,10 +1,12 @@
-r"""A lean training loop for the accuracy benchmark: the models and the data layer, no Lightning.
+r"""A lean training loop for the accuracy benchmark: the models and the pipeline's windows, no Lightning.
 
 Why not :mod:`stgraph.train`: the T-GCN protocol has no validation part and scales by the
 maximum reading, and both protocols score every epoch on the benchmark's own metrics; the
 loop below is the few lines those need. It follows the papers' recipe: Adam, mini-batches of
 windows drawn without replacement each epoch, gradient-norm clipping at 5 (DCRNN, Graph
-WaveNet), and for DCRNN scheduled sampling with the inverse-sigmoid decay.
+WaveNet), and scheduled sampling with the inverse-sigmoid decay for models that declare
+``accepts_teacher_forcing`` (DCRNN). Forecasting for scores is
+:func:`stgraph.pipeline.evaluate.forecast_windows`.
 
 Time on a small CPU is the constraint here, so ``epochs`` is set per run and recorded in the
 protocol card; the papers train for 100 (DCRNN, Graph WaveNet) to 5,000 (T-GCN) epochs.
@@ -19,14 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from stgraph.data import WindowDataset
 from stgraph.models import DCRNN, inverse_sigmoid_decay
 
-__all__ = ["TrainingSetup", "TrainingLog", "fit", "predict", "curriculum_tau"]
+__all__ = ["TrainingSetup", "TrainingLog", "fit", "curriculum_tau"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ class TrainingSetup:
         loss: ``"mse"`` (T-GCN's squared error) or ``"mae"`` (masked MAE, DCRNN / Graph WaveNet).
         seed: seeds the weights and the batch order.
         device: where the model trains and predicts (``"cpu"``, ``"cuda"``).
-        teacher_forcing: DCRNN's scheduled sampling (the decoder reads the true previous value
-            with a probability decaying over the run); False: it always reads its own forecast.
+        teacher_forcing: scheduled sampling for models whose class sets
+            ``accepts_teacher_forcing`` (DCRNN: the decoder reads the true previous value with a
+            probability decaying over the run); False: it always reads its own forecast.
     """
 
     epochs: int = 10
@@ -101,19 +103,17 @@ def fit(
     windows: WindowDataset,
     setup: TrainingSetup,
     *,
-    scale: Callable[[Tensor], Tensor],
     on_epoch: Callable[[int], Any] | None = None,
-    device: torch.device | str = "cpu",
 ) -> TrainingLog:
     """Train ``model`` on ``windows``; call ``on_epoch(epoch)`` after each epoch.
 
     Args:
-        model: a :class:`~stgraph.models.ForecastModel`, already on ``device``.
+        model: a :class:`~stgraph.models.ForecastModel`, already on ``setup.device``.
         graph: the sensor graph the model reads.
-        windows: training windows; ``x`` scaled, ``y`` in original units with its mask.
-        setup: epochs, batch size, optimiser, loss.
-        scale: maps original-unit targets into the model's scaled units (the loss is computed
-            there, as the papers do).
+        windows: training windows with their scaler (:meth:`stgraph.pipeline.data.PreparedData.windows`):
+            ``x`` scaled, ``y`` in original units with its mask. The loss is computed in the
+            model's scaled units (``windows.target_scaler.transform(y)``), as the papers do.
+        setup: epochs, batch size, optimiser, loss, device.
         on_epoch: returns a score per epoch (kept in the log), e.g. test metrics.
 
     Shapes:
@@ -124,6 +124,7 @@ def fit(
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(setup.milestones), gamma=setup.gamma)
     steps_per_epoch = math.ceil(len(windows) / setup.batch_size)
     tau = curriculum_tau(steps_per_epoch * setup.epochs)
+    scheduled_sampling = setup.teacher_forcing and getattr(type(model), "accepts_teacher_forcing", False)
     log = TrainingLog()
     start = time.perf_counter()
     step = 0
@@ -132,9 +133,9 @@ def fit(
         order = torch.randperm(len(windows), generator=generator)
         total, count = 0.0, 0
         for first in range(0, len(windows), setup.batch_size):
-            x, y, mask = (t.to(device) for t in windows.batch(order[first : first + setup.batch_size]))
-            target = scale(y)
-            forcing = inverse_sigmoid_decay(step, tau) if setup.teacher_forcing and isinstance(model, DCRNN) else 0.0
+            x, y, mask = (t.to(setup.device) for t in windows.batch(order[first : first + setup.batch_size]))
+            target = windows.target_scaler.transform(y)
+            forcing = inverse_sigmoid_decay(step, tau) if scheduled_sampling else 0.0
             forecast = model(x, graph, target=target, teacher_forcing=forcing)
             loss = _loss(setup.loss, forecast, target, mask.to(forecast.dtype))
             optimizer.zero_grad(set_to_none=True)
@@ -154,27 +155,3 @@ def fit(
     log.seconds = time.perf_counter() - start
     return log
 
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    graph: Any,
-    windows: WindowDataset,
-    *,
-    unscale: Callable[[Tensor], Tensor],
-    batch_size: int = 128,
-    device: torch.device | str = "cpu",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forecasts, targets and masks for every window, in original units.
-
-    Shapes:
-        -> three float/bool arrays ``[windows, horizon, nodes, channels]``
-    """
-    model.eval()
-    forecasts, targets, masks = [], [], []
-    for first in range(0, len(windows), batch_size):
-        x, y, mask = windows.batch(torch.arange(first, min(first + batch_size, len(windows))))
-        forecasts.append(unscale(model(x.to(device), graph)).cpu().numpy())
-        targets.append(y.numpy())
-        masks.append(mask.numpy())
-    return np.concatenate(forecasts), np.concatenate(targets), np.concatenate(masks)

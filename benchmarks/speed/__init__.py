@@ -8,4 +8,6 @@
   (:mod:`.peers`, :mod:`.peer_models`).
 - ``python -m benchmarks.speed.propagate`` / ``.propagate_gpu``: the propagation core per
   backend against measured memory bandwidth.
+
+Graphs: :mod:`.graphs`; every CPU time and the ceilings: :func:`.ceilings.timed`.
 """

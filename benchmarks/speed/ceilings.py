@@ -1,8 +1,5 @@
-"""The machine's own ceilings, measured in the run: dense fp32 GEMM rate and copy bandwidth.
-
-On the CPU these are :func:`benchmarks.speed.propagate.gemm_rate` and ``copy_bandwidth`` (one
-definition for both benchmarks); on CUDA the same measurements with device synchronisation.
-"""
+"""The one timing helper of the speed benchmarks, and the machine's own ceilings measured with it:
+dense fp32 GEMM rate and copy bandwidth, on the CPU or a CUDA device."""
 
 from __future__ import annotations
 
@@ -10,8 +7,6 @@ import time
 from collections.abc import Callable
 
 import torch
-
-from benchmarks.speed import propagate as cpu_ceilings
 
 __all__ = ["gemm_rate", "copy_bandwidth", "timed"]
 
@@ -42,16 +37,12 @@ def timed(
 
 def gemm_rate(device: torch.device, size: int = 2048, repeats: int = 3) -> float:
     """GFLOP/s of a float32 ``size^3`` matrix product (TF32 as torch's current setting allows)."""
-    if device.type == "cpu":
-        return cpu_ceilings.gemm_rate(size, repeats)
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     return 2 * size**3 / timed(lambda: a @ b, device, repeats) / 1e9
 
 
 def copy_bandwidth(device: torch.device, megabytes: int = 256, repeats: int = 3) -> float:
-    """GB/s of a large ``copy_``, bytes read plus bytes written."""
-    if device.type == "cpu":
-        return cpu_ceilings.copy_bandwidth(megabytes, repeats)
+    """GB/s of a large preallocated ``copy_``, counting bytes read plus bytes written."""
     source = torch.randn(megabytes * 2**20 // 4, device=device)
     target = torch.empty_like(source)
     return 2 * source.numel() * 4 / timed(lambda: target.copy_(source), device, repeats) / 1e9

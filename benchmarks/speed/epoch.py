@@ -10,10 +10,9 @@ first (allocator, cuBLAS handles), and is not counted.
 
 from __future__ import annotations
 
-import time
-
 import torch
 
+from benchmarks.speed.ceilings import timed
 from benchmarks.speed.graphs import load_graph
 from stgraph import models
 from stgraph.data import WindowDataset
@@ -51,11 +50,6 @@ def graph_wavenet_epoch(
 
     model.train()
     run(torch.randperm(len(data), generator=generator)[: warmup_batches * batch])
-    if device_.type == "cuda":
-        torch.cuda.synchronize(device_)
-    start = time.perf_counter()
-    run(torch.randperm(len(data), generator=generator))
-    if device_.type == "cuda":
-        torch.cuda.synchronize(device_)
-    seconds = time.perf_counter() - start
+    order = torch.randperm(len(data), generator=generator)
+    seconds = timed(lambda: run(order), device_, 1, warmup=False)
     return {"windows": len(data), "batch": batch, "sensors": graph.num_sensors, "device": str(device_), "seconds": seconds, "samples_per_s": len(data) / seconds}

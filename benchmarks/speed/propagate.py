@@ -24,41 +24,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
-from collections.abc import Callable
 
 import torch
 
-from benchmarks.speed._graphs import knn, metr_la
+from benchmarks.speed.ceilings import copy_bandwidth, gemm_rate, timed
+from benchmarks.speed.graphs import propagation_graph
 from stgraph.graph.ordering import locality_order
 from stgraph.ops import Operator, propagate, reuse_freed_memory, select_backend
 
 BACKENDS = ("reference", "dense", "cpu")
 DENSE_LIMIT = 4000  # a dense 8,600^2 GEMM per call takes minutes: skipped
 LOCALITY_ROWS_FROM = 600  # graphs this large are also timed in locality order (the smoke mode's 600 included)
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up: builds cached operator forms
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def copy_bandwidth(megabytes: int, repeats: int) -> float:
-    """GB/s of a large preallocated ``copy_``, counting bytes read plus bytes written."""
-    source = torch.randn(megabytes * 2**20 // 4)
-    target = torch.empty_like(source)
-    return 2 * source.numel() * 4 / best_time(lambda: target.copy_(source), repeats) / 1e9
-
-
-def gemm_rate(size: int, repeats: int) -> float:
-    """GFLOP/s of a float32 ``size^3`` matrix product."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    return 2 * size**3 / best_time(lambda: a @ b, repeats) / 1e9
+CPU = torch.device("cpu")
 
 
 def operator_bytes(op: Operator, backend: str) -> int:
@@ -68,8 +45,8 @@ def operator_bytes(op: Operator, backend: str) -> int:
 
 
 def run(sizes: list[int], batch: int, time_steps: int, features: int, repeats: int, copy_mb: int) -> list[dict]:
-    bandwidth = copy_bandwidth(copy_mb, repeats)
-    gemm = gemm_rate(1024 if copy_mb < 64 else 2048, repeats)
+    bandwidth = copy_bandwidth(CPU, copy_mb, repeats)
+    gemm = gemm_rate(CPU, 1024 if copy_mb < 64 else 2048, repeats)
     print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
           f"threads={torch.get_num_threads()} torch={torch.__version__}")
     print(f"measured copy bandwidth {bandwidth:.1f} GB/s (read + write), float32 GEMM {gemm:.0f} GFLOP/s")
@@ -78,8 +55,7 @@ def run(sizes: list[int], batch: int, time_steps: int, features: int, repeats: i
     print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     rows = []
     for sensors in sizes:
-        graph = metr_la() if sensors == 207 else None
-        graph = graph or knn(sensors)
+        graph = propagation_graph(sensors)
         orders = [("as built", graph)]
         if graph.num_sensors >= LOCALITY_ROWS_FROM:
             orders.append(("locality (trainer's)", graph.permute(locality_order(graph))))
@@ -97,7 +73,7 @@ def _time_graph(graph, order: str, batch: int, time_steps: int, features: int, r
     for backend in BACKENDS:
         if backend == "dense" and (op.num_nodes > DENSE_LIMIT or order != "as built"):
             continue  # the dense product does not depend on the order
-        seconds = best_time(lambda: propagate(op, x, backend=backend), repeats)
+        seconds = timed(lambda: propagate(op, x, backend=backend), CPU, repeats)  # the warm-up builds cached operator forms
         moved = 2 * x.numel() * 4 + operator_bytes(op, backend)
         flops = 2 * op.num_nodes**2 * x.numel() / op.num_nodes if backend == "dense" else 2 * op.num_edges * x.numel() / op.num_nodes
         row = dict(graph=graph.name or "metr-la", sensors=op.num_nodes, edges=op.num_edges, order=order, backend=backend,

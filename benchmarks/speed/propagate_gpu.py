@@ -3,8 +3,8 @@
     python -m benchmarks.speed.propagate_gpu            # needs a CUDA device and triton
     python -m benchmarks.speed.propagate_gpu --smoke    # small sizes
 
-For synthetic k-nearest-neighbour graphs (k = 10; METR-LA's real graph when ../shared/data is
-present) and ``x = [64, 12, sensors, 64]`` float32, it first checks every path against a
+For synthetic k-nearest-neighbour graphs (k = 10; METR-LA's real graph for 207 sensors when
+its file is found, :func:`benchmarks.speed.graphs.propagation_graph`) and ``x = [64, 12, sensors, 64]`` float32, it first checks every path against a
 float64 product (relative error, forward and the Triton backward), then times each with CUDA
 events (median of ``triton.testing.do_bench``) and reports achieved GB/s (x read once, output
 written once, operator read once) as a fraction of a measured device-to-device copy.
@@ -17,7 +17,7 @@ import datetime
 
 import torch
 
-from benchmarks.speed._graphs import knn, metr_la
+from benchmarks.speed.graphs import propagation_graph
 from stgraph.ops import propagate
 
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| graph | sensors | edges | path | rel. error | ms | GB/s | of copy |")
     print("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for sensors in args.sizes:
-        graph = (metr_la() if sensors == 207 else None) or knn(sensors)
+        graph = propagation_graph(sensors)
         op64 = graph.torch_operator("forward", device=device, dtype=torch.float64)
         op = graph.torch_operator("forward", device=device, dtype=torch.float32)
         x = torch.randn(batch, time_steps, op.num_nodes, features, device=device)

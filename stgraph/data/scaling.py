@@ -1,4 +1,5 @@
-"""Scalers fitted on the observed readings of the training period only."""
+"""Scalers fitted on observed readings only: z-score (the pipeline's, on the training steps) and
+T-GCN's division by the maximum."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from stgraph.data.series import SensorSeries, feature_positions
 from stgraph.errors import SensorDataError, ShapeError
 
-__all__ = ["StandardScaler"]
+__all__ = ["StandardScaler", "MaxScaler"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,18 +66,7 @@ class StandardScaler:
             mask: bool, same shape as ``data``; defaults to all observed for arrays.
             steps: the training steps (e.g. ``split.train_steps``); all steps when omitted.
         """
-        names = None
-        if isinstance(data, SensorSeries):
-            values, mask, names = data.values, data.mask if mask is None else mask, data.feature_names
-        else:
-            values = np.asarray(data)
-        if values.ndim != 3:
-            raise ShapeError(f"StandardScaler.fit expects [time, sensors, features], got shape {list(values.shape)}")
-        mask = np.ones(values.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-        if mask.shape != values.shape:
-            raise ShapeError(f"mask shape {list(mask.shape)} differs from values shape {list(values.shape)}")
-        if steps is not None:
-            values, mask = values[steps], mask[steps]
+        values, mask, names = _fitting_readings(data, mask, steps, "StandardScaler")
         weights = mask.astype(np.float64)
         finite_values = np.where(mask, values, 0.0).astype(np.float64)
         axes = (0,) if self.per_sensor else (0, 1)
@@ -145,18 +135,19 @@ class StandardScaler:
         """A fitted scaler for only ``features`` (e.g. the forecast targets)."""
         index = self._feature_index(features)
         names = None if self.feature_names_ is None else [self.feature_names_[i] for i in index]
-        part = StandardScaler(per_sensor=self.per_sensor)
+        part = type(self)(per_sensor=self.per_sensor)
         return part._set_statistics(self.mean_[..., index], self.std_[..., index], self.count_[..., index], names)
 
     def __repr__(self) -> str:
+        name = type(self).__name__
         if not hasattr(self, "mean_"):
-            return f"StandardScaler(per_sensor={self.per_sensor}, unfitted)"
-        return f"StandardScaler(per_sensor={self.per_sensor}, mean_ {list(self.mean_.shape)}, std_ {list(self.std_.shape)})"
+            return f"{name}(per_sensor={self.per_sensor}, unfitted)"
+        return f"{name}(per_sensor={self.per_sensor}, mean_ {list(self.mean_.shape)}, std_ {list(self.std_.shape)})"
 
     # --- helpers -----------------------------------------------------------------------
     def _feature_index(self, features: Sequence[int | str]) -> list[int]:
         self._check_fitted()
-        return feature_positions(features, self.feature_names_, self.mean_.shape[-1], where="StandardScaler: ")
+        return feature_positions(features, self.feature_names_, self.mean_.shape[-1], where=f"{type(self).__name__}: ")
 
     def _statistics(self, x: Array, features: Sequence[int | str] | None) -> tuple[Array, Array]:
         self._check_fitted()
@@ -168,7 +159,7 @@ class StandardScaler:
         expected = mean.shape
         if tuple(x.shape[-len(expected):]) != expected:
             layout = "[..., sensors, features]" if self.per_sensor else "[..., features]"
-            raise ShapeError(f"StandardScaler expects {layout} ending in {list(expected)}, got shape {list(x.shape)}")
+            raise ShapeError(f"{type(self).__name__} expects {layout} ending in {list(expected)}, got shape {list(x.shape)}")
         if isinstance(x, torch.Tensor):
             key = (x.device, x.dtype, key_features)
             if key not in self._torch_cache:
@@ -182,4 +173,74 @@ class StandardScaler:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "mean_"):
-            raise RuntimeError("StandardScaler is not fitted; call fit(series, steps=split.train_steps) first")
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit(series, steps=split.train_steps) first")
+
+
+class MaxScaler(StandardScaler):
+    r"""Division by the largest observed reading, as T-GCN scales (Zhao et al., IEEE T-ITS 2020).
+
+    .. math::
+        z = \frac{x}{x_{\max}},\qquad x_{\max} = \max_{t,\; m_t = 1} x_t
+
+    per feature over the fitting steps and all sensors (per sensor and feature with
+    ``per_sensor=True``), where :math:`m` is the mask. T-GCN's ``input_data.py`` divides the
+    whole series by ``np.max`` of all of it, test steps included: fit without ``steps`` to do
+    the same. A maximum that is not positive (no observed reading, or none above 0) cannot
+    scale, and is an error.
+
+    This is :class:`StandardScaler`'s affine map with centre 0 and scale :math:`x_{\max}`, and
+    is stored as such (``mean_`` = 0, ``std_`` = ``max_``): transform, inverse_transform,
+    subset and state_dict are the same code.
+
+    Attributes (after :meth:`fit`):
+        max_: float64 ``[features]`` (``[sensors, features]`` with ``per_sensor``), also ``std_``.
+        count_, feature_names_: as :class:`StandardScaler`.
+    """
+
+    def fit(
+        self,
+        data: SensorSeries | np.ndarray,
+        mask: np.ndarray | None = None,
+        *,
+        steps: slice | Sequence[int] | None = None,
+    ) -> MaxScaler:
+        """Fit on ``data[steps]`` where ``mask`` is True (arguments as :meth:`StandardScaler.fit`)."""
+        values, mask, names = _fitting_readings(data, mask, steps, "MaxScaler")
+        axes = (0,) if self.per_sensor else (0, 1)
+        maximum = np.where(mask, values, -np.inf).max(axis=axes, initial=-np.inf).astype(np.float64)
+        unusable = ~(maximum > 0)
+        if unusable.any():
+            first = tuple(np.argwhere(unusable)[0])
+            label = (names or [str(i) for i in range(values.shape[2])])[first[-1]]
+            sensor = f", sensor position {first[0]}" if self.per_sensor else ""
+            raise SensorDataError(
+                f"MaxScaler: {int(unusable.sum())} statistic(s) without a positive maximum "
+                f"(first: feature {label!r}{sensor}, maximum {maximum[first]}); dividing by it does not scale"
+            )
+        count = mask.sum(axis=axes).astype(np.float64)
+        return self._set_statistics(np.zeros_like(maximum), maximum, count, names)
+
+    @property
+    def max_(self) -> np.ndarray:
+        """The maxima the readings are divided by."""
+        self._check_fitted()
+        return self.std_
+
+
+def _fitting_readings(
+    data: SensorSeries | np.ndarray, mask: np.ndarray | None, steps: slice | Sequence[int] | None, scaler: str
+) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """Values, bool mask and feature names (None for arrays) of ``data[steps]``, checked."""
+    names = None
+    if isinstance(data, SensorSeries):
+        values, mask, names = data.values, data.mask if mask is None else mask, data.feature_names
+    else:
+        values = np.asarray(data)
+    if values.ndim != 3:
+        raise ShapeError(f"{scaler}.fit expects [time, sensors, features], got shape {list(values.shape)}")
+    mask = np.ones(values.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    if mask.shape != values.shape:
+        raise ShapeError(f"mask shape {list(mask.shape)} differs from values shape {list(values.shape)}")
+    if steps is not None:
+        values, mask = values[steps], mask[steps]
+    return values, mask, names

@@ -47,7 +47,7 @@ class WindowDataset(Dataset):
         input_features: features in ``x`` (names or positions; default all).
         target_features: features in ``y`` (default the first one: speed for METR-LA, flow
             for PEMS0x, the forecast target of DCRNN and ASTGCN).
-        scaler: a fitted :class:`StandardScaler` over the series' features, or None.
+        scaler: a fitted :class:`StandardScaler` (or :class:`MaxScaler`) over the series' features, or None.
         covariates: names from :mod:`stgraph.data.covariates` (``"time_of_day"``, ...; needs
             a series for its timestamps), or an array ``[time, K]`` (same for every sensor)
             or ``[time, sensors, K]``.

@@ -6,7 +6,7 @@
   validated, split chronologically, scaled, windowed (:class:`PreparedData`);
 - :mod:`~stgraph.pipeline.run_dir`: the run directory's layout and ``.partial`` lifecycle;
 - :mod:`~stgraph.pipeline.model_file`: what ``model.pt`` holds, and loading it back;
-- :mod:`~stgraph.pipeline.evaluate`: forecasting a split with a loaded model, and its report;
+- :mod:`~stgraph.pipeline.evaluate`: forecasting windows or a split with a model, and its report;
 - :mod:`~stgraph.pipeline.forecast`: forecasting the steps after the latest readings.
 
 :mod:`stgraph.train` trains on top of it; the CLI, the benchmarks and the service use it directly.
@@ -15,7 +15,7 @@
 from stgraph.errors import ConfigError, RunError
 from stgraph.pipeline.config import DataConfig, ExperimentConfig, ModelConfig, TrainingConfig, resolve_config
 from stgraph.pipeline.data import PreparedData, prepare_data
-from stgraph.pipeline.evaluate import evaluate_run, predict_split
+from stgraph.pipeline.evaluate import evaluate_run, forecast_windows, predict_split
 from stgraph.pipeline.forecast import forecast_next, predict_file
 from stgraph.pipeline.model_file import RunModel, load_model_file
 
@@ -29,6 +29,7 @@ __all__ = [
     "RunModel",
     "TrainingConfig",
     "evaluate_run",
+    "forecast_windows",
     "forecast_next",
     "load_model_file",
     "predict_file",

@@ -9,6 +9,7 @@ line or sensor).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,8 @@ class PreparedData:
         series: readings aligned to the graph's sensor order.
         graph: the sensor graph.
         split: window starts of train/val/test.
-        scaler: z-score statistics of the input features, fitted on the training steps only.
+        scaler: scaling statistics of the features: z-score, fitted on the training steps only
+            (:func:`prepare_data`), or another fitted scaler (:class:`~stgraph.data.scaling.MaxScaler`).
         input_features, target_features: feature names in ``x`` (before covariates) and ``y``.
         covariates: calendar covariates appended to ``x``.
         null_value: the reading treated as missing besides NaN (None: NaN only).
@@ -155,8 +157,8 @@ def _check_interval(series: SensorSeries, expected: str | None, said_by: str) ->
         )
 
 
-def _catalog_dataset(config: DataConfig) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
-    """A catalog dataset from its folder under the data root (the sample from the checkout).
+def _catalog_dataset(config: DataConfig, root: str | os.PathLike | None = None) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
+    """A catalog dataset from its folder under ``root`` (default: the data root; the sample from the checkout).
 
     The graph is the published adjacency where the release has one (DCRNN's ``adj_mx.pkl``
     for METR-LA and PEMS-BAY, as DCRNN and Graph WaveNet used), else DCRNN's thresholded
@@ -164,7 +166,7 @@ def _catalog_dataset(config: DataConfig) -> tuple[SensorSeries, SensorGraph, flo
     sensor locations. Locations, where known, are attached for the error map.
     """
     info = get_dataset(config.dataset)
-    folder = info.folder()
+    folder = info.folder(root)
     files: dict[str, Path] = {}
     for file in info.files:
         files.setdefault(file.role, folder / file.name)
@@ -198,15 +200,18 @@ def _catalog_dataset(config: DataConfig) -> tuple[SensorSeries, SensorGraph, flo
     return series, graph, null_value, info.key, info.units.get(target, "")
 
 
-def load_readings_and_graph(config: DataConfig) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
+def load_readings_and_graph(
+    config: DataConfig, *, root: str | os.PathLike | None = None
+) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
     """Readings aligned to the graph, the null value in force, a name and the units.
 
     Catalog datasets (and ``sample``) come from :mod:`stgraph.data.catalog` with their own null
     value unless ``config.null_value`` overrides it; own readings treat only empty/NaN cells as
-    missing unless ``config.null_value`` is given.
+    missing unless ``config.null_value`` is given. ``root`` is the data root catalog datasets are
+    read from (default :func:`stgraph.io.paths.data_root`).
     """
     if config.dataset is not None:
-        return _catalog_dataset(config)
+        return _catalog_dataset(config, root)
     path = Path(config.readings)
     if not path.is_file():
         raise SensorDataError(f"{path}: readings file not found")
@@ -221,14 +226,17 @@ def load_readings_and_graph(config: DataConfig) -> tuple[SensorSeries, SensorGra
     return series, graph, config.null_value, path.stem, ""
 
 
-def prepare_data(config: DataConfig, *, scaler: StandardScaler | None = None) -> PreparedData:
+def prepare_data(
+    config: DataConfig, *, scaler: StandardScaler | None = None, root: str | os.PathLike | None = None
+) -> PreparedData:
     """Load, validate, split (chronologically) and fit the scaler on the training steps.
 
     Args:
         config: the data section.
         scaler: reuse these statistics (evaluating a finished run) instead of fitting anew.
+        root: the data root of catalog datasets (default :func:`stgraph.io.paths.data_root`).
     """
-    series, graph, null_value, name, units = load_readings_and_graph(config)
+    series, graph, null_value, name, units = load_readings_and_graph(config, root=root)
     if config.reorder_sensors or (config.reorder_sensors is None and graph.num_sensors >= LOCALITY_MIN_SENSORS):
         graph = graph.permute(locality_order(graph))
         series = series.align_to(graph)

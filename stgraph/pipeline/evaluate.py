@@ -16,7 +16,9 @@ import pandas as pd
 import torch
 
 from stgraph.data.scaling import StandardScaler
+from stgraph.data.windows import WindowDataset
 from stgraph.errors import GraphError, SensorDataError
+from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_write
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
 from stgraph.metrics.report import REPORT_STEPS, horizon_label
@@ -26,35 +28,49 @@ from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load_run_config
 from stgraph.report.export import Predictions, save_predictions
 
-__all__ = ["predict_split", "metrics_summary", "write_report", "update_metrics_file", "evaluate_run"]
+__all__ = ["forecast_windows", "predict_split", "metrics_summary", "write_report", "update_metrics_file", "evaluate_run"]
 
 
 @torch.no_grad()
+def forecast_windows(
+    model: torch.nn.Module, graph: SensorGraph, windows: WindowDataset, *, batch_size: int = 64, device: str | torch.device = "cpu"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forecasts of ``model`` (in evaluation mode, moved to ``device``) for every window, in order,
+    with the targets and their mask, all in original units.
+
+    ``windows`` carries the scaler (:meth:`PreparedData.windows`): the model reads scaled inputs
+    and its forecasts are inverted with ``windows.target_scaler``.
+
+    Shapes:
+        -> forecast and target float32, mask bool: ``[windows, horizon, nodes, channels]``
+    """
+    device = torch.device(device)
+    model = model.to(device).eval()
+    forecasts, targets, masks = [], [], []
+    for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
+        z_hat = model(x.to(device), graph)
+        forecasts.append(windows.target_scaler.inverse_transform(z_hat.float()).cpu())
+        targets.append(y)
+        masks.append(mask)
+    shape = (0, windows.horizon, windows.num_sensors, windows.out_channels)
+    return _concat(forecasts, shape, np.float32), _concat(targets, shape, np.float32), _concat(masks, shape, bool)
+
+
 def predict_split(
     model: torch.nn.Module, data: PreparedData, part: str, *, batch_size: int = 64, device: str | torch.device = "cpu"
 ) -> Predictions:
-    """Forecasts of ``model`` for every window of ``part``, in original units.
+    """Forecasts of ``model`` for every window of ``part``, in original units, with their times and sensors.
 
     Shapes:
         -> :class:`Predictions` with ``[windows, horizon, nodes, channels]`` arrays.
     """
-    windows = data.windows(part)
-    device = torch.device(device)
-    model = model.to(device).eval()
-    target_scaler = windows.target_scaler
-    predictions, targets, masks = [], [], []
-    for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
-        z_hat = model(x.to(device), data.graph)
-        predictions.append(target_scaler.inverse_transform(z_hat.float()).cpu())
-        targets.append(y)
-        masks.append(mask)
+    prediction, target, mask = forecast_windows(model, data.graph, data.windows(part), batch_size=batch_size, device=device)
     starts = data.split.starts(part)
     first_step = data.series.timestamps[starts + data.split.lookback] if len(starts) else pd.DatetimeIndex([])
-    shape = (0, data.split.horizon, data.graph.num_sensors, len(data.target_features))
     return Predictions(
-        prediction=_concat(predictions, shape, np.float32),
-        target=_concat(targets, shape, np.float32),
-        mask=_concat(masks, shape, bool),
+        prediction=prediction,
+        target=target,
+        mask=mask,
         first_step=pd.DatetimeIndex(first_step),
         interval=data.series.interval,
         sensor_ids=data.graph.sensor_ids,

@@ -1,48 +1,82 @@
-"""Both protocols end to end on a 5-sensor, 400-step series: one epoch, tiny models (seconds)."""
+"""Both protocols end to end on a 5-sensor, 400-step Los-loop read from a data root: one or two
+epochs, tiny models (seconds)."""
 
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
+import torch
+from torch import nn
 
-from benchmarks.accuracy.__main__ import model_options
+from benchmarks.accuracy.__main__ import main, model_options
 from benchmarks.accuracy.card import write_result
+from benchmarks.accuracy.protocols import dcrnn_data
 from benchmarks.accuracy.report import beats_baselines, dcrnn_markdown, tgcn_markdown
 from benchmarks.accuracy.run import run_dcrnn_protocol, run_tgcn_protocol
-from benchmarks.accuracy.training import TrainingSetup, curriculum_tau
+from benchmarks.accuracy.tgcn_metrics import tgcn_metrics
+from benchmarks.accuracy.training import TrainingSetup, curriculum_tau, fit
+from stgraph import models
 from stgraph.models import inverse_sigmoid_decay
 
 TINY = {"tgcn": {"hidden": 4}, "stgcn": {"channels": [[4, 2, 4], [4, 2, 4]]}}
 
 
-def test_tgcn_protocol_smoke(tiny_loop, tmp_path):
-    outcome = run_tgcn_protocol(tiny_loop, ["tgcn"], [0, 1], TrainingSetup(epochs=1, batch_size=32), shared_model=True, model_options=TINY)
+def _speeds(root) -> np.ndarray:
+    """The tiny Los-loop's readings as written, ``[steps, sensors]``."""
+    return pd.read_csv(root / "los-loop" / "los_speed.csv").to_numpy()
+
+
+def test_tgcn_protocol_smoke(tiny_root, tmp_path):
+    outcome = run_tgcn_protocol("los-loop", tiny_root, ["tgcn"], [0, 1], TrainingSetup(epochs=2, batch_size=32),
+                                shared_model=True, model_options=TINY)
     assert outcome["horizons"] == ["15 min", "30 min", "45 min", "60 min"]
     rmse = outcome["results"]["tgcn"]["15 min"]["rmse"]
     assert len(rmse) == 2 and all(math.isfinite(v) and v > 0 for v in rmse)
-    for label, metrics in outcome["selected"]["tgcn"].items():  # best epoch never worse than the last
+    for label, metrics in outcome["selected"]["tgcn"].items():  # the lowest-RMSE epoch of two is never worse than the last
         assert all(s <= l + 1e-12 for s, l in zip(metrics["rmse"], outcome["results"]["tgcn"][label]["rmse"]))
-    assert outcome["published"]["15 min"]["metrics"]["15 min"]["rmse"] == 5.1264
+    # last value, by hand: the shared 12-step model's test windows start at 320 .. 400 - 24 - 1
+    speed = _speeds(tiny_root)
+    starts = np.arange(320, 400 - 24)
+    target = speed[starts[:, None] + 12 + np.arange(3)]
+    by_hand = tgcn_metrics(target, np.repeat(speed[starts + 11][:, None], 3, axis=1))
+    assert outcome["results"]["last value"]["15 min"]["rmse"] == [pytest.approx(by_hand["rmse"], rel=1e-5)]
+    assert set(outcome["published"]) == {"15 min", "30 min", "45 min", "60 min"}
     table = tgcn_markdown(outcome)
     assert "| 15 min | T-GCN (paper) | 5.1264 | 3.1802" in table and "| 30 min | T-GCN (paper) † |" in table
     md, js = write_result("smoke", table, outcome, tmp_path)
     assert json.loads(js.read_text())["card"]["dataset"] == "los-loop" and md.read_text().startswith("| horizon")
 
 
-def test_tgcn_protocol_one_model_per_horizon(tiny_loop):
-    outcome = run_tgcn_protocol(tiny_loop, ["tgcn"], [0], TrainingSetup(epochs=1), horizons=(3, 6), model_options=TINY)
+def test_tgcn_protocol_one_model_per_horizon(tiny_root):
+    outcome = run_tgcn_protocol("los-loop", tiny_root, ["tgcn"], [0], TrainingSetup(epochs=1), horizons=(3, 6), model_options=TINY)
     assert list(outcome["results"]["tgcn"]) == ["15 min", "30 min"]
     assert outcome["card"]["horizons"] == "one model per pre_len 3/6 (15 min / 30 min)"
 
 
-def test_dcrnn_protocol_smoke(tiny_loop):
-    outcome = run_dcrnn_protocol(tiny_loop, ["stgcn"], [0], TrainingSetup(epochs=1, loss="mae"), model_options=TINY)
+def test_dcrnn_protocol_smoke(tiny_root):
+    outcome = run_dcrnn_protocol("los-loop", tiny_root, ["stgcn"], [0], TrainingSetup(epochs=1, loss="mae"), model_options=TINY)
     assert set(outcome["results"]) == {"historical average", "last value", "stgcn"}
     assert outcome["horizons"] == ["15 min", "30 min", "60 min", "average"]
     assert outcome["card"]["split_windows"] == {"train": 280 - 23, "val": 40 - 23, "test": 80 - 23}
+    # last value, by hand: test windows start at 320 .. 400 - 24; step 3 is 3 steps after the last input
+    speed = _speeds(tiny_root)
+    starts = np.arange(320, 400 - 24 + 1)
+    mae = np.abs(speed[starts + 14] - speed[starts + 11]).mean()
+    assert outcome["results"]["last value"]["15 min"]["mae"] == [pytest.approx(mae, rel=1e-5)]
     assert set(beats_baselines(outcome)) == {"stgcn"}
     assert "| historical average | 15 min |" in dcrnn_markdown(outcome)
     assert outcome["published"] == []  # no published DCRNN-protocol rows for Los-loop
+
+
+def test_cli_reads_the_data_root_and_writes_both_files(tiny_root, tmp_path):
+    out = tmp_path / "results"
+    main(["--protocol", "tgcn", "--models", "tgcn", "--epochs", "1", "--horizons", "3", "--set", "tgcn.hidden=4",
+          "--data-root", str(tiny_root), "--out", str(out), "--threads", str(torch.get_num_threads())])
+    written = json.loads((out / "accuracy-los-loop-tgcn.json").read_text())
+    assert list(written["results"]["tgcn"]) == ["15 min"] and written["card"]["dataset"] == "los-loop"
+    assert (out / "accuracy-los-loop-tgcn.md").read_text().startswith("# Accuracy: T-GCN protocol on Los-loop")
 
 
 def test_curriculum_tau_halves_teacher_forcing_at_mid_run():
@@ -58,41 +92,43 @@ def test_model_options_parse_and_reject():
         model_options(["nope.hidden=3"])
 
 
-def test_learning_rate_follows_the_milestones(tiny_loop):
-    from benchmarks.accuracy.protocols import dcrnn_windows
-    from benchmarks.accuracy.training import fit
-    from stgraph import models
-
-    windows = dcrnn_windows(tiny_loop.series)
-    model = models.create("stgcn", num_sensors=tiny_loop.graph.num_sensors, in_features=windows.train[0][0].shape[-1],
-                          **TINY["stgcn"])
+def test_learning_rate_follows_the_milestones(tiny_root):
+    data = dcrnn_data("los-loop", tiny_root)
+    train = data.windows("train")
+    model = models.create("stgcn", num_sensors=data.graph.num_sensors, in_features=train.in_features, **TINY["stgcn"])
     setup = TrainingSetup(epochs=3, lr=0.01, eps=1e-3, milestones=(1, 2), gamma=0.1, loss="mae")
-    log = fit(model, tiny_loop.graph, windows.train, setup, scale=windows.scale)
+    log = fit(model, data.graph, train, setup)
     assert log.learning_rate == pytest.approx([0.01, 0.001, 0.0001])
 
 
-@pytest.mark.parametrize("teacher_forcing", [True, False])
-def test_dcrnn_teacher_forcing_can_be_turned_off(tiny_loop, monkeypatch, teacher_forcing):
-    from benchmarks.accuracy.protocols import dcrnn_windows
-    from benchmarks.accuracy.training import fit
-    from stgraph import models
-    from stgraph.models import DCRNN
+class _LastInput(nn.Module):
+    """Forecasts the last input step; records the teacher-forcing probability of every call."""
 
-    windows = dcrnn_windows(tiny_loop.series)
-    model = models.create("dcrnn", num_sensors=tiny_loop.graph.num_sensors, in_features=windows.train[0][0].shape[-1], hidden=4)
-    seen = []
-    forward = DCRNN.forward
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(()))
+        self.seen: list[float] = []
 
-    def spy(self, x, graph, *, target=None, teacher_forcing=0.0):
-        seen.append(teacher_forcing)
-        return forward(self, x, graph, target=target, teacher_forcing=teacher_forcing)
+    def forward(self, x, graph, *, target=None, teacher_forcing=0.0):
+        self.seen.append(teacher_forcing)
+        return self.weight * x[:, -1:, :, :1].expand(-1, target.shape[1], -1, -1)
 
-    monkeypatch.setattr(DCRNN, "forward", spy)
-    fit(model, tiny_loop.graph, windows.train, TrainingSetup(epochs=1, batch_size=64, loss="mae", teacher_forcing=teacher_forcing),
-        scale=windows.scale)
-    assert len(seen) == math.ceil(len(windows.train) / 64)
-    # scheduled sampling decays step by step from above 0.5; turned off, the decoder always reads its forecasts
-    if teacher_forcing:
-        assert seen[0] > 0.5 and all(later < earlier for earlier, later in zip(seen, seen[1:]))
-    else:
-        assert set(seen) == {0.0}
+
+class _SeqToSeq(_LastInput):
+    accepts_teacher_forcing = True
+
+
+@pytest.mark.parametrize(
+    "model_class, teacher_forcing, scheduled",
+    [(_SeqToSeq, True, True), (_SeqToSeq, False, False), (_LastInput, True, False)],
+)
+def test_scheduled_sampling_only_for_models_that_accept_it(tiny_root, model_class, teacher_forcing, scheduled):
+    data = dcrnn_data("los-loop", tiny_root)
+    train = data.windows("train")
+    model = model_class()
+    fit(model, data.graph, train, TrainingSetup(epochs=1, batch_size=64, loss="mae", teacher_forcing=teacher_forcing))
+    assert len(model.seen) == math.ceil(len(train) / 64)
+    if scheduled:  # decays step by step from above 0.5
+        assert model.seen[0] > 0.5 and all(later < earlier for earlier, later in zip(model.seen, model.seen[1:]))
+    else:  # the decoder always reads its own forecasts
+        assert set(model.seen) == {0.0}

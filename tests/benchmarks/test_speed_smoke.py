@@ -1,26 +1,28 @@
 """The speed benchmark in its tiny mode: a 40-sensor kNN graph, batch 2, one step (seconds)."""
 
 import json
-import math
-import time
+import statistics
 
 import numpy as np
 import pytest
+import torch
 
+from benchmarks.speed import ceilings, peers
 from benchmarks.speed.__main__ import main
-from benchmarks.speed.graphs import load_graph
-from benchmarks.speed.model_step import measure, measure_isolated
-from benchmarks.speed.peers import QUOTED_PEERS, installed_peers
+from benchmarks.speed.graphs import load_graph, propagation_graph
+from benchmarks.speed.model_step import PAPER_CONFIGS, measure, measure_isolated
+from stgraph import models
+from stgraph.data import WindowDataset
 from stgraph.errors import GraphError
 
 
-def test_measure_reports_positive_rates_and_counted_flops():
+def test_measure_builds_the_papers_configuration_and_counts_its_flops():
     result = measure("stgcn", "knn-40", batch=2, steps=1, warmup=0)
-    assert result.sensors == 40 and result.batch == 2 and result.parameters > 0
-    assert result.train_samples_per_s > 0 and result.infer_samples_per_s > 0
+    assert (result.model, result.graph, result.sensors, result.batch) == ("stgcn", "knn-40", 40, 2)
+    paper = models.create("stgcn", num_sensors=40, **PAPER_CONFIGS["stgcn"])
+    assert result.parameters == sum(p.numel() for p in paper.parameters())
     # a training step (forward + backward) does more dense work than inference alone
     assert result.train_gflop_per_sample > result.infer_gflop_per_sample > 0
-    assert math.isfinite(result.peak_memory_mb) and result.peak_memory_mb > 0
 
 
 def test_isolated_peak_memory_is_the_fresh_process_own():
@@ -43,10 +45,11 @@ def test_quick_cli_writes_markdown_and_json(tmp_path, monkeypatch):
     # only, so a run without it prints no quoted comparison
     assert payload["peers"] == [] and payload["peer_notes"] == [f"{missing}: peer interpreter {missing} not found "
                                                                 "(build the peers' environment: benchmarks/README.md)"]
-    assert payload["gemm_gflops"] > 0 and payload["copy_gbps"] > 0
     written = json.loads((tmp_path / "speed-cpu-quick.json").read_text())
     assert written["results"][0]["graph"] == "knn-40"
     markdown = (tmp_path / "speed-cpu-quick.md").read_text()
+    # the ceilings the shares are taken of: measured in this run (a 512^3 GEMM in the quick mode), as in the JSON
+    assert f"measured: fp32 GEMM (512^3) {written['gemm_gflops']:.0f} GFLOP/s, copy {written['copy_gbps']:.1f} GB/s" in markdown
     assert "| stgcn | knn-40 | 40 | 2 |" in markdown
     assert "Peer numbers quoted" not in markdown and f"- {missing}: peer interpreter" in markdown
 
@@ -58,17 +61,47 @@ def test_unknown_graph_names_the_choices():
         load_graph("knn-many")
 
 
-def test_peer_numbers_are_the_issue_quotes_and_peers_are_optional():
-    assert QUOTED_PEERS["stgcn"]["PyTorch Geometric Temporal"] == 5.3
-    assert set(installed_peers()) == {"PyTorch Geometric Temporal", "Torch Spatiotemporal"}
+def test_missing_real_graph_names_where_it_was_looked_for(monkeypatch, tmp_path):
+    from benchmarks.speed import graphs
+
+    monkeypatch.setenv("STGRAPH_BENCH_GRAPHS", str(tmp_path))
+    monkeypatch.setattr(graphs, "SHARED_DATA", tmp_path / "absent")
+    with pytest.raises(GraphError, match=rf"metr-la: metr-la-graph/adj_mx\.pkl not found under {tmp_path}, {tmp_path}/absent"):
+        load_graph("metr-la")
+    # the propagation benchmarks fall back to a kNN graph of the same size, in its random order
+    graph = propagation_graph(207)
+    assert graph.name == "knn-207" and graph.num_sensors == 207
+    assert (graph.adjacency != graphs.knn(207).adjacency).nnz == 0
 
 
-def test_graph_wavenet_epoch_covers_every_window():
+def test_knn_graphs_are_renumbered_for_locality_from_1000_sensors():
+    small, large = load_graph("knn-40"), load_graph("knn-1000")
+    assert small.sensor_ids == propagation_graph(40).sensor_ids  # small graphs keep the builder's order
+    assert large.sensor_ids != propagation_graph(1000).sensor_ids
+    assert sorted(large.sensor_ids) == sorted(propagation_graph(1000).sensor_ids)
+
+
+def test_installed_peers_looks_packages_up_without_importing_them(monkeypatch):
+    monkeypatch.setattr(peers, "PACKAGES", {"NumPy": "numpy", "Absent": "no_such_peer_library"})
+    assert peers.installed_peers() == {"NumPy": True, "Absent": False}
+
+
+def test_graph_wavenet_epoch_covers_every_window_once_after_the_warm_up(monkeypatch):
     from benchmarks.speed.epoch import graph_wavenet_epoch
 
-    epoch = graph_wavenet_epoch(windows=16, batch=8, device="cpu", graph_name="knn-40", warmup_batches=1)
-    assert epoch["windows"] == 16 and epoch["sensors"] == 40
-    assert epoch["samples_per_s"] == pytest.approx(16 / epoch["seconds"])
+    batches = []
+    gather = WindowDataset.batch
+
+    def spy(self, indices):
+        batches.append(sorted(torch.as_tensor(indices).tolist()))
+        return gather(self, indices)
+
+    monkeypatch.setattr(WindowDataset, "batch", spy)
+    epoch = graph_wavenet_epoch(windows=20, batch=8, device="cpu", graph_name="knn-40", warmup_batches=1)
+    assert epoch["windows"] == 20 and epoch["sensors"] == 40
+    warmup, timed = batches[0], batches[1:]
+    assert len(warmup) == 8 and [len(b) for b in timed] == [8, 8, 4]
+    assert sorted(sum(timed, [])) == list(range(20))
 
 
 def test_profile_lists_operators_by_self_time():
@@ -80,13 +113,30 @@ def test_profile_lists_operators_by_self_time():
     assert 0 < sum(op["share"] for op in ops) <= 1 + 1e-9
 
 
-def test_step_time_is_the_median_so_one_disturbed_step_does_not_count():
-    import statistics
+class _Clock:
+    """A stand-in for the ``time`` module: ``perf_counter`` reads a clock the timed calls advance."""
 
-    import torch
+    def __init__(self) -> None:
+        self.now = 0.0
 
-    from benchmarks.speed.ceilings import timed
+    def perf_counter(self) -> float:
+        return self.now
 
-    delays = iter([0.5, 0.0, 0.0])
-    seconds = timed(lambda: time.sleep(next(delays)), torch.device("cpu"), 3, warmup=False, statistic=statistics.median)
-    assert seconds < 0.25  # a mean would be >= 0.5 / 3
+    def call_taking(self, *seconds: float):
+        durations = iter(seconds)
+
+        def fn() -> None:
+            self.now += next(durations)
+
+        return fn
+
+
+def test_timed_drops_the_warm_up_and_takes_the_statistic_of_the_rest(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(ceilings, "time", clock)
+    cpu = torch.device("cpu")
+    # seconds in powers of two, so that the differences of clock readings are exact
+    warm_up_first = clock.call_taking(0.0625, 0.5, 0.125, 0.25)
+    assert ceilings.timed(warm_up_first, cpu, 3) == 0.125  # the best of the 3 timed calls, not the quicker warm-up
+    one_disturbed_step = clock.call_taking(4.0, 0.125, 0.25)
+    assert ceilings.timed(one_disturbed_step, cpu, 3, warmup=False, statistic=statistics.median) == 0.25  # a mean: 1.46

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -148,12 +150,20 @@ def test_backend_argument_overrides_environment(monkeypatch):
     torch.testing.assert_close(propagate(op, torch.ones(3, 2), backend="cpu"), torch.ones(3, 2))
 
 
-def test_automatic_choice_follows_density_and_device():
+def test_automatic_choice_follows_density_device_and_triton(monkeypatch):
     dense = Operator.from_dense(torch.rand(20, 20) + 0.1)
     sparse_small = Operator.from_dense(torch.eye(20))
     rows = torch.arange(2000)
     large = Operator.from_csr(torch.arange(2001), (rows + 1) % 2000, torch.ones(2000), 2000)
-    assert select_backend(dense, torch.device("cpu")) == "dense"
-    assert select_backend(sparse_small, torch.device("cpu")) == "cpu"
-    assert select_backend(large, torch.device("cpu")) == "cpu"
-    assert select_backend(large, torch.device("cuda")) in ("triton", "reference")
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")  # choosing touches no device
+    assert select_backend(dense, cpu) == "dense"
+    assert select_backend(sparse_small, cpu) == "cpu"
+    assert select_backend(large, cpu) == "cpu"
+    module = importlib.import_module("stgraph.ops.propagate")  # the module, not the function stgraph.ops exports
+    monkeypatch.setattr(module, "triton_available", lambda: True)
+    assert select_backend(dense, cuda) == "dense"  # a GEMM above DENSE_MIN_DENSITY, Triton or not
+    assert select_backend(sparse_small, cuda) == "triton"
+    assert select_backend(large, cuda) == "triton"
+    monkeypatch.setattr(module, "triton_available", lambda: False)
+    assert select_backend(sparse_small, cuda) == "dense"  # without Triton: a GEMM up to DENSE_MAX_NODES_CUDA sensors,
+    assert select_backend(large, cuda) == "reference"  # torch.sparse above
