@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.data import WindowDataset
-from stgraph.models import DCRNN, inverse_sigmoid_decay
+from stgraph.train.schedules import inverse_sigmoid_decay
 
 __all__ = ["TrainingSetup", "TrainingLog", "fit", "predict", "curriculum_tau"]
 
@@ -134,7 +134,7 @@ def fit(
         for first in range(0, len(windows), setup.batch_size):
             x, y, mask = (t.to(device) for t in windows.batch(order[first : first + setup.batch_size]))
             target = scale(y)
-            forcing = inverse_sigmoid_decay(step, tau) if setup.teacher_forcing and isinstance(model, DCRNN) else 0.0
+            forcing = inverse_sigmoid_decay(step, tau) if setup.teacher_forcing and model.accepts_teacher_forcing else 0.0
             forecast = model(x, graph, target=target, teacher_forcing=forcing)
             loss = _loss(setup.loss, forecast, target, mask.to(forecast.dtype))
             optimizer.zero_grad(set_to_none=True)

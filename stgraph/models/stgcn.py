@@ -103,18 +103,8 @@ class STGCN(ForecastModel):
         order: int = 3,
         dropout: float = 0.0,
     ) -> None:
+        super().__init__()
         channels = [tuple(int(c) for c in block) for block in channels]
-        super().__init__(
-            num_sensors=num_sensors,
-            in_features=in_features,
-            out_channels=out_channels,
-            lookback=lookback,
-            horizon=horizon,
-            channels=[list(block) for block in channels],
-            temporal_kernel=temporal_kernel,
-            order=order,
-            dropout=dropout,
-        )
         if not channels or any(len(block) != 3 or min(block) < 1 for block in channels):
             raise ValueError(
                 f"STGCN: channels must list (temporal, graph, output) channel triples, one per ST-Conv block; got {channels}"
@@ -139,13 +129,9 @@ class STGCN(ForecastModel):
         self.output_bias = nn.Parameter(torch.zeros(num_sensors, horizon * out_channels))
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        """Forecast; ``target`` and ``teacher_forcing`` are accepted for the common contract and
-        unused (STGCN has no decoder)."""
         self._check_input(x)
-        laplacian = self._graph(graph).torch_operator("laplacian", device=x.device, dtype=x.dtype)
+        [laplacian] = self._operators(graph, x, "laplacian")
         for block in self.blocks:
             x = block(x, laplacian)
         x = self.output_norm(self.output_temporal(x))  # [batch, 1, nodes, features]
-        x = self.output(torch.sigmoid(self.output_hidden(x))) + self.output_bias
-        batch = x.shape[0]
-        return x.reshape(batch, self.num_sensors, self.horizon, self.out_channels).transpose(1, 2)
+        return self._per_step(self.output(torch.sigmoid(self.output_hidden(x))) + self.output_bias)

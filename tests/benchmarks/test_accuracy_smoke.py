@@ -10,7 +10,7 @@ from benchmarks.accuracy.card import write_result
 from benchmarks.accuracy.report import beats_baselines, dcrnn_markdown, tgcn_markdown
 from benchmarks.accuracy.run import run_dcrnn_protocol, run_tgcn_protocol
 from benchmarks.accuracy.training import TrainingSetup, curriculum_tau
-from stgraph.models import inverse_sigmoid_decay
+from stgraph.train.schedules import inverse_sigmoid_decay
 
 TINY = {"tgcn": {"hidden": 4}, "stgcn": {"channels": [[4, 2, 4], [4, 2, 4]]}}
 
