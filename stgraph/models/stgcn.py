@@ -53,11 +53,11 @@ class STGCN(ForecastModel):
     Framework for Traffic Forecasting", IJCAI 2018), Chebyshev variant STGCN(Cheb).
 
     Two ST-Conv blocks (gated temporal convolution :math:`K_t = 3`, Chebyshev graph convolution
-    over the scaled Laplacian :math:`\tilde{\mathbf{L}}` with :math:`K_s = 3` terms, temporal
-    convolution; channels 64-16-64, the paper's experimental setting), each followed by layer
-    normalisation, then the output block: a GLU temporal convolution spanning the remaining
-    :math:`L - 4(K_t - 1)` steps, layer normalisation, a 1x1 convolution with sigmoid and a fully
-    connected layer per sensor.
+    over the scaled Laplacian :math:`\tilde{\mathbf{L}}` with :math:`K_s = 3` terms, i.e.
+    ``order=2`` hops, temporal convolution; channels 64-16-64, the paper's experimental
+    setting), each followed by layer normalisation, then the output block: a GLU temporal
+    convolution spanning the remaining :math:`L - 4(K_t - 1)` steps, layer normalisation, a 1x1
+    convolution with sigmoid and a fully connected layer per sensor.
 
     **Multi-step forecasts.** The paper trains one model per horizon step (a single-step output)
     and reaches later steps by feeding forecasts back. Here the final fully connected layer
@@ -82,7 +82,8 @@ class STGCN(ForecastModel):
         channels: per ST-Conv block, the output channels of its ``(temporal, graph, temporal)``
             layers; a block reads the previous block's output (``in_features`` for the first).
         temporal_kernel: :math:`K_t`.
-        order: Chebyshev terms :math:`K_s` (:math:`T_0 .. T_{K_s - 1}`).
+        order: Chebyshev order, in hops (:math:`T_0 .. T_{order}`; the paper's
+            :math:`K_s` = ``order + 1`` = 3 terms).
         dropout: after each ST-Conv block.
 
     Shapes:
@@ -100,7 +101,7 @@ class STGCN(ForecastModel):
         horizon: int = 12,
         channels: Sequence[Sequence[int]] = ((64, 16, 64), (64, 16, 64)),
         temporal_kernel: int = 3,
-        order: int = 3,
+        order: int = 2,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()

@@ -21,7 +21,7 @@ def test_output_block_spans_the_remaining_steps():
         16,
         64,
     )
-    assert block.graph_conv.order == 3
+    assert block.graph_conv.order == 2 and block.graph_conv.num_terms == 3  # the paper's Ks = 3 terms
 
 
 def test_too_short_lookback_and_bad_channels_are_rejected():
