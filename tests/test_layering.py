@@ -72,8 +72,13 @@ def test_library_imports_without_lightning_or_matplotlib(module):
 
 def test_blocking_works():
     # the check above would pass vacuously if a blocked import did not fail
-    result = run_blocked("import stgraph.train\n")
+    result = run_blocked("import stgraph.train.run\n")
     assert result.returncode != 0 and "lightning" in result.stderr
+
+
+def test_training_schedules_import_without_lightning():
+    result = run_blocked("from stgraph.train.schedules import inverse_sigmoid_decay\nassert inverse_sigmoid_decay(0, 2000) > 0.99\n")
+    assert result.returncode == 0, result.stderr
 
 
 def test_cli_commands_run_without_lightning_or_matplotlib(tmp_path):

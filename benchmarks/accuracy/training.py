@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.data import WindowDataset
-from stgraph.models import DCRNN, inverse_sigmoid_decay
+from stgraph.train.schedules import inverse_sigmoid_decay
 
 __all__ = ["TrainingSetup", "TrainingLog", "fit", "curriculum_tau"]
 
@@ -124,7 +124,7 @@ def fit(
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(setup.milestones), gamma=setup.gamma)
     steps_per_epoch = math.ceil(len(windows) / setup.batch_size)
     tau = curriculum_tau(steps_per_epoch * setup.epochs)
-    scheduled_sampling = setup.teacher_forcing and getattr(type(model), "accepts_teacher_forcing", False)
+    scheduled_sampling = setup.teacher_forcing and getattr(type(model), "accepts_teacher_forcing", False)  # any nn.Module may be fitted
     log = TrainingLog()
     start = time.perf_counter()
     step = 0

@@ -4,7 +4,8 @@ Every model takes keyword-only ``num_sensors, in_features, out_channels=1, lookb
 horizon=12`` and then its paper's hyperparameters (paper defaults), and maps
 ``forward(x, graph, *, target=None, teacher_forcing=0.0)`` with ``x`` ``[batch, lookback,
 nodes, in_features]`` to ``[batch, horizon, nodes, out_channels]``. Its constructor arguments
-are kept in ``model.hparams``, so ``create(name_of(model), **model.hparams)`` rebuilds it.
+are kept in ``model.init_kwargs``, so ``create(name_of(model), **model.init_kwargs)`` rebuilds
+it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
 
 >>> from stgraph.models import available, create
 >>> available()
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from stgraph.models._base import ForecastModel
-from stgraph.models.dcrnn import DCRNN, inverse_sigmoid_decay
+from stgraph.models.dcrnn import DCRNN
 from stgraph.models.fc_lstm import FCLSTM
 from stgraph.models.graph_wavenet import GraphWaveNet
 from stgraph.models.stgcn import STGCN
@@ -34,7 +35,6 @@ __all__ = [
     "available",
     "create",
     "get",
-    "inverse_sigmoid_decay",
     "name_of",
 ]
 

@@ -1,16 +1,21 @@
-"""What every forecasting model shares: its recorded hyperparameters, input checks, graph
-resolution and the sequence-to-sequence decoding loop with scheduled sampling."""
+"""What every forecasting model shares: its recorded constructor arguments, its capabilities,
+input checks, graph operators and the sequence-to-sequence decoding loop with scheduled
+sampling."""
 
 from __future__ import annotations
 
+import copy
+import functools
+import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
 from stgraph.graph import SensorGraph
+from stgraph.ops import Operator
 
 __all__ = ["ForecastModel"]
 
@@ -20,9 +25,21 @@ _CONTRACT = ("num_sensors", "in_features", "out_channels", "lookback", "horizon"
 class ForecastModel(nn.Module):
     """Base class: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``.
 
-    Subclasses pass every constructor argument to ``super().__init__(**hparams)``; they are kept
-    in :attr:`hparams` (plain Python values) so a checkpoint holding the registry name and
-    ``hparams`` rebuilds the model with ``stgraph.models.create(name, **hparams)``.
+    **Constructor arguments.** A model's ``__init__`` takes keyword-only arguments, the
+    contract's ``num_sensors, in_features, out_channels, lookback, horizon`` first, and calls
+    ``super().__init__()`` with none. The base class records the arguments of the outermost
+    constructor call, defaults filled in, as :attr:`init_kwargs`, so a checkpoint holding the
+    registry name and ``init_kwargs`` rebuilds the model with
+    ``stgraph.models.create(name, **init_kwargs)``. It checks the contract's values (as the
+    constructor calling ``super().__init__()`` received them) and sets them as attributes
+    (``self.num_sensors`` ...).
+
+    **Capabilities** (class attributes the trainer reads instead of checking classes):
+
+    - ``accepts_teacher_forcing``: the model decodes step by step and, in training mode, feeds
+      the true previous value with probability ``teacher_forcing`` (scheduled sampling, see
+      :meth:`_decode`). False: ``target`` and ``teacher_forcing`` are accepted for the common
+      ``forward`` signature and unused.
 
     ``graph`` may be a :class:`~stgraph.SensorGraph` or a scipy/numpy/torch adjacency
     (:meth:`SensorGraph.coerce`). Pass a SensorGraph in training loops: it keeps its normalised
@@ -30,18 +47,32 @@ class ForecastModel(nn.Module):
     every call.
     """
 
-    def __init__(self, **hparams: Any) -> None:
+    accepts_teacher_forcing: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_arguments(cls.__init__)
+
+    def __init__(self) -> None:
         super().__init__()
+        arguments = self.__dict__.pop("_arguments", None)
+        if arguments is None:
+            raise TypeError(f"{type(self).__name__}: ForecastModel is a base class; build a registered model")
         for key in _CONTRACT:
-            value = hparams.get(key)
+            value = arguments.get(key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{type(self).__name__}: {key} must be a positive integer, got {value!r}")
-        self.hparams: dict[str, Any] = dict(hparams)
-        self.num_sensors: int = hparams["num_sensors"]
-        self.in_features: int = hparams["in_features"]
-        self.out_channels: int = hparams["out_channels"]
-        self.lookback: int = hparams["lookback"]
-        self.horizon: int = hparams["horizon"]
+        self.num_sensors: int = arguments["num_sensors"]
+        self.in_features: int = arguments["in_features"]
+        self.out_channels: int = arguments["out_channels"]
+        self.lookback: int = arguments["lookback"]
+        self.horizon: int = arguments["horizon"]
+
+    @property
+    def init_kwargs(self) -> dict[str, Any]:
+        """The constructor's keyword arguments, defaults included (a copy)."""
+        return copy.deepcopy(self._init_kwargs)
 
     # --- checks at the model's entry ---------------------------------------------------------
     def _check_input(self, x: Tensor) -> None:
@@ -82,6 +113,22 @@ class ForecastModel(nn.Module):
             )
         return graph
 
+    def _operators(self, graph: Any, x: Tensor, *kinds: str) -> list[Operator]:
+        """``graph``'s normalised operators of ``kinds`` (``"forward"``, ``"laplacian"``, ...; see
+        :meth:`SensorGraph.torch_operator`) on ``x``'s device and dtype, cached by the graph."""
+        graph = self._graph(graph)
+        return [graph.torch_operator(kind, device=x.device, dtype=x.dtype) for kind in kinds]
+
+    def _per_step(self, out: Tensor) -> Tensor:
+        """Forecasts emitted all at once, ``horizon * out_channels`` values per sensor, laid out
+        per step.
+
+        Shapes:
+            out: ``[batch, nodes, horizon * out_channels]`` (or with a time axis of 1 after
+            ``batch``) -> ``[batch, horizon, nodes, out_channels]``
+        """
+        return out.reshape(out.shape[0], self.num_sensors, self.horizon, self.out_channels).transpose(1, 2)
+
     # --- sequence-to-sequence decoding -----------------------------------------------------
     def _decode(
         self,
@@ -96,7 +143,8 @@ class ForecastModel(nn.Module):
         In training mode, with a ``target``, each next input is the true value of the previous
         step with probability ``teacher_forcing`` (one draw per step for the whole batch, as in
         DCRNN's code), else the forecast: scheduled sampling (Bengio et al., NeurIPS 2015). In
-        evaluation mode the forecast is always fed back.
+        evaluation mode the forecast is always fed back. A model decoding with this loop sets
+        ``accepts_teacher_forcing = True``.
 
         Args:
             step: ``step(input, state) -> (forecast, state)``; ``input`` and ``forecast`` are
@@ -125,3 +173,37 @@ class ForecastModel(nn.Module):
             else:
                 inputs = forecast
         return torch.stack(forecasts, dim=1)
+
+
+def _recording_arguments(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a model's ``__init__`` so that each call binds its keyword arguments, defaults
+    filled in, before the body runs: the outermost call's are kept as ``_init_kwargs``; the
+    innermost call's (the constructor that calls ``ForecastModel.__init__``) are what the base
+    checks."""
+    signature = inspect.signature(init)
+    positional = [
+        name for name, p in list(signature.parameters.items())[1:] if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)
+    ]
+    if positional:
+        raise TypeError(f"{init.__qualname__}: model constructors take keyword-only arguments; {positional} are not")
+
+    @functools.wraps(init)
+    def __init__(self: ForecastModel, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            init(self, *args, **kwargs)  # raises Python's own message, naming the constructor
+            raise
+        bound.apply_defaults()
+        arguments: dict[str, Any] = {}
+        for name, value in list(bound.arguments.items())[1:]:
+            if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+                arguments.update(value)
+            else:
+                arguments[name] = value
+        # Set in __dict__ directly: nn.Module.__init__ has not run yet.
+        self.__dict__.setdefault("_init_kwargs", copy.deepcopy(arguments))
+        self.__dict__["_arguments"] = arguments
+        init(self, *args, **kwargs)
+
+    return __init__

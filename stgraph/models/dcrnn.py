@@ -2,51 +2,18 @@ r"""DCRNN: diffusion convolutional recurrent neural network (Li, Yu, Shahabi, Li
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
 from stgraph.nn.diffusion_conv import VARIANTS, DiffusionConv
-from stgraph.nn.graph_gru import GraphGRUCell, ShareWeights
+from stgraph.nn.fused_gru import FusedGraphGRU
+from stgraph.nn.graph_gru import GraphGRUCell
 
-__all__ = ["DCRNN", "inverse_sigmoid_decay"]
-
-
-def inverse_sigmoid_decay(step: int, tau: float = 2000.0) -> float:
-    r"""Scheduled-sampling probability of feeding the truth at training step ``step``.
-
-    .. math::
-        \epsilon_i = \frac{\tau}{\tau + \exp(i / \tau)}
-
-    (Bengio et al., NeurIPS 2015; DCRNN's ``_compute_sampling_threshold`` with
-    ``cl_decay_steps`` :math:`\tau = 2000` for METR-LA and PEMS-BAY). ``step`` counts optimiser
-    steps (batches) since the start of training. The trainer computes it and passes it to
-    ``DCRNN.forward(..., teacher_forcing=p)``; the model never sees the step.
-
-    >>> round(inverse_sigmoid_decay(0), 4), round(inverse_sigmoid_decay(20000), 4)
-    (0.9995, 0.0832)
-    """
-    if tau <= 0:
-        raise ValueError(f"tau must be positive, got {tau}")
-    exponent = step / tau
-    if exponent > 700.0:  # exp overflows a float; the probability is 0 to double precision
-        return 0.0
-    return tau / (tau + math.exp(exponent))
-
-
-class _Readout(NamedTuple):
-    """Stacked weights over a layer's new state terms (None: nobody reads the state) and the
-    widths of the two output blocks: this layer's next gate share (0: no next step) and the
-    layer above's input share (0: top layer)."""
-
-    weight: Tensor | None
-    bias: Tensor | None
-    widths: tuple[int, int]
+__all__ = ["DCRNN"]
 
 
 class DCRNN(ForecastModel):
@@ -68,26 +35,21 @@ class DCRNN(ForecastModel):
 
     Scheduled sampling: in training mode, given ``target`` (in the model's scaled units), each
     decoder input is the true previous value with probability ``teacher_forcing`` and the
-    forecast otherwise; the trainer lowers it with :func:`inverse_sigmoid_decay`. In evaluation
-    mode forecasts are always fed back.
+    forecast otherwise; the trainer lowers it with
+    :func:`stgraph.train.schedules.inverse_sigmoid_decay`. In evaluation mode forecasts are
+    always fed back.
 
-    How it is computed (the function is the reference code's, up to float rounding): each new
-    state :math:`\mathbf{H}` is diffused once, and its terms are multiplied by **one** GEMM with
-    the stacked weights of everything that reads it, its own cell's gates at the next step (the
-    decoder's cell after the last encoder step) and the layer above's gates and candidate
-    (:meth:`GraphGRUCell.share_weights`, :meth:`GraphGRUCell.step_from_shares`); each term then
-    has one gradient instead of a sum of two. Inside a cell only :math:`\mathbf{r} \odot
-    \mathbf{H}` is diffused. The encoder's inputs are diffused and projected for all
-    ``lookback`` steps in one call, and the zero initial states are not diffused at all. With
-    the defaults this propagates :math:`(F + 4H)` columns per support step and time step instead
-    of the :math:`2(F + H) + 4H` of diffusing ``[x, h]`` and ``[x, r * h]`` in each layer: 258
-    instead of 388 on METR-LA's inputs (:math:`F = 2`, :math:`H = 64`).
+    How it is computed: :meth:`encode` and :meth:`decode_step` are the definition, each cell
+    stepping on its own. By default (``fused=True``) the same function runs through
+    :class:`~stgraph.nn.FusedGraphGRU`, which diffuses each new state once for all the cells
+    that read it: 258 instead of 388 propagated columns per transition, diffusion step and
+    time step on METR-LA, same values up to float rounding, same gradients.
 
     ``checkpoint=True`` recomputes each DCGRU step in the backward pass instead of keeping its
     intermediates (:func:`torch.utils.checkpoint.checkpoint`): same values and gradients, far
-    fewer tensors kept (41 MB instead of 567 MB at batch 16 on METR-LA), at about 1.4x the
-    training step time; each cell step then diffuses its own input and state (nothing is
-    shared between steps, since that would keep it alive).
+    fewer tensors kept, at a higher step time (``README.md`` gives the numbers). It runs the
+    per-cell path whatever ``fused`` says: sharing a state's terms with the next step would
+    keep them alive.
 
     Defaults are the paper's METR-LA / PEMS-BAY configuration (``data/model/dcrnn_la.yaml``):
     2 layers of 64 units, order 2, inputs speed plus time of day (``in_features=2``),
@@ -102,14 +64,19 @@ class DCRNN(ForecastModel):
         horizon: forecast steps.
         hidden: DCGRU units per sensor and layer.
         num_layers: stacked DCGRU layers in the encoder and in the decoder.
-        order: diffusion steps :math:`K` per direction.
+        order: diffusion steps :math:`K` per direction (the reference code's
+            ``max_diffusion_step``).
         variant: ``"reference"`` or ``"power"`` (see :class:`~stgraph.nn.DiffusionConv`).
+        fused: run through :class:`~stgraph.nn.FusedGraphGRU` (default True; False steps each
+            cell on its own, the definition).
         checkpoint: trade recomputation for memory in training (default False).
 
     Shapes:
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``;
         target: ``[batch, horizon, nodes, out_channels]`` (optional).
     """
+
+    accepts_teacher_forcing = True
 
     def __init__(
         self,
@@ -123,28 +90,16 @@ class DCRNN(ForecastModel):
         num_layers: int = 2,
         order: int = 2,
         variant: str = "reference",
+        fused: bool = True,
         checkpoint: bool = False,
     ) -> None:
-        super().__init__(
-            num_sensors=num_sensors,
-            in_features=in_features,
-            out_channels=out_channels,
-            lookback=lookback,
-            horizon=horizon,
-            hidden=hidden,
-            num_layers=num_layers,
-            order=order,
-            variant=variant,
-            checkpoint=checkpoint,
-        )
+        super().__init__()
         if hidden < 1 or num_layers < 1 or order < 0:
             raise ValueError(f"DCRNN: hidden and num_layers must be >= 1 and order >= 0; got {hidden}, {num_layers}, {order}")
         if variant not in VARIANTS:
             raise ValueError(f"DCRNN: unknown diffusion variant {variant!r}; expected one of {list(VARIANTS)}")
-        self.checkpoint = checkpoint
-        # One convolution factory for every cell: all diffuse alike, so a state's terms serve
-        # the layer above and the decoder's matching layer too.
-        conv = partial(DiffusionConv, order=order, num_supports=2, variant=variant, bias=False)
+        self.fused = fused and not checkpoint
+        conv = partial(DiffusionConv, order=order, num_transitions=2, variant=variant, bias=False)
         self.encoder = nn.ModuleList(
             GraphGRUCell(in_features if i == 0 else hidden, hidden, conv, checkpoint=checkpoint) for i in range(num_layers)
         )
@@ -156,103 +111,45 @@ class DCRNN(ForecastModel):
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
         self._check_input(x)
         self._check_target(target, x)
-        sensor_graph = self._graph(graph)
-        supports = [sensor_graph.torch_operator(kind, device=x.device, dtype=x.dtype) for kind in ("forward", "backward")]
+        transitions = self._operators(graph, x, "forward", "backward")
+        if self.fused:
+            fused = FusedGraphGRU(self.encoder, self.decoder, transitions, decode_steps=self.horizon)
+            state, decode = fused.encode(x), fused.decode
+        else:
+            state, decode = self.encode(x, transitions), partial(self.decode_step, transitions=transitions)
+
+        def step(inputs: Tensor, state: Any) -> tuple[Tensor, Any]:
+            top, state = decode(inputs, state)
+            return self.projection(top), state
+
         go = x.new_zeros(x.shape[0], self.num_sensors, self.out_channels)
-        if self.checkpoint:
-            return self._forward_per_cell(x, supports, go, target, teacher_forcing)
-        return self._forward_shared(x, supports, go, target, teacher_forcing)
+        return self._decode(step, go, state, target, teacher_forcing)
 
-    def _forward_per_cell(self, x: Tensor, supports: list, go: Tensor, target: Tensor | None, teacher_forcing: float) -> Tensor:
-        """Each cell step on its own (each checkpointed): nothing is shared between steps."""
+    def encode(self, x: Tensor, transitions: Sequence[Any]) -> list[Tensor]:
+        """The encoder's final states, one per layer, from zero states.
+
+        Shapes:
+            x: ``[batch, lookback, nodes, in_features]`` -> ``num_layers`` x ``[batch, nodes, hidden]``
+        """
         states = [cell.initial_state(x[:, 0]) for cell in self.encoder]
-
-        def up(cells: nn.ModuleList, inputs: Tensor, states: list[Tensor]) -> Tensor:
-            for i, cell in enumerate(cells):
-                states[i] = inputs = cell(inputs, states[i], supports)
-            return inputs
-
         for t in range(self.lookback):
-            up(self.encoder, x[:, t], states)
+            states = _step_up(self.encoder, x[:, t], states, transitions)
+        return states
 
-        def step(inputs: Tensor, states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-            states = list(states)
-            return self.projection(up(self.decoder, inputs, states)), states
+    def decode_step(self, inputs: Tensor, states: list[Tensor], transitions: Sequence[Any]) -> tuple[Tensor, list[Tensor]]:
+        """One decoder step: the top layer's new state, and every layer's.
 
-        return self._decode(step, go, states, target, teacher_forcing)
+        Shapes:
+            inputs: ``[batch, nodes, out_channels]`` -> ``[batch, nodes, hidden]``, states
+        """
+        states = _step_up(self.decoder, inputs, states, transitions)
+        return states[-1], states
 
-    def _forward_shared(self, x: Tensor, supports: list, go: Tensor, target: Tensor | None, teacher_forcing: float) -> Tensor:
-        """Each new state diffused once and multiplied once by the stacked weights of its
-        consumers (see the class notes); the encoder's input shares in one GEMM for all steps."""
-        encoder = [cell.share_weights() for cell in self.encoder]
-        decoder = [cell.share_weights() for cell in self.decoder]
-        # Who reads layer i's new state: its own cell at the next step (the decoder's after the
-        # last encoder step; nobody after the last decoder step) and the layer above.
-        layers = range(len(self.encoder))
-        encoder_readout = [self._readout(encoder, encoder, i) for i in layers]
-        handover_readout = [self._readout(decoder, encoder, i) for i in layers]
-        decoder_readout = [self._readout(decoder, decoder, i) for i in layers]
-        final_readout = [self._readout(None, decoder, i) for i in layers]
 
-        # One [batch, nodes, 3 * hidden] per step, each contiguous (unbind: one gradient, stacked).
-        input_shares = F.linear(
-            self.encoder[0].terms(x.transpose(0, 1).contiguous(), supports), encoder[0].input, encoder[0].input_bias
-        ).unbind(0)
-        states: list[Tensor | None] = [None] * len(layers)  # zero initial states: nothing to diffuse
-        state_shares: list[Tensor | None] = [None] * len(layers)
-        for t in range(self.lookback):
-            readout = encoder_readout if t + 1 < self.lookback else handover_readout
-            self._shared_step(self.encoder, encoder, readout, input_shares[t], states, state_shares, supports)
-
-        decoded = 0
-
-        def step(inputs: Tensor, carried: tuple[list[Tensor], list[Tensor | None]]) -> tuple[Tensor, Any]:
-            nonlocal decoded
-            decoded += 1
-            states, state_shares = list(carried[0]), list(carried[1])
-            input_share = F.linear(self.decoder[0].terms(inputs, supports), decoder[0].input, decoder[0].input_bias)
-            readout = decoder_readout if decoded < self.horizon else final_readout
-            top = self._shared_step(self.decoder, decoder, readout, input_share, states, state_shares, supports)
-            return self.projection(top), (states, state_shares)
-
-        return self._decode(step, go, (states, state_shares), target, teacher_forcing)
-
-    @staticmethod
-    def _readout(following: list[ShareWeights] | None, stack: list[ShareWeights], layer: int) -> _Readout:
-        """The stacked weight that turns layer ``layer``'s new state terms into its share of the
-        gates of ``following[layer]`` (the cell that continues this layer; None: none does)
-        and the input share of ``stack[layer + 1]`` (the layer above, if any)."""
-        above = stack[layer + 1] if layer + 1 < len(stack) else None
-        state = following[layer].state if following is not None else None
-        widths = (0 if state is None else state.shape[0], 0 if above is None else above.input.shape[0])
-        if above is None:
-            return _Readout(state, None, widths)
-        if state is None:
-            return _Readout(above.input, above.input_bias, widths)
-        return _Readout(torch.cat([state, above.input]), F.pad(above.input_bias, (widths[0], 0)), widths)
-
-    @staticmethod
-    def _shared_step(
-        cells: nn.ModuleList,
-        weights: list[ShareWeights],
-        readouts: list[_Readout],
-        input_share: Tensor,
-        states: list[Tensor | None],
-        state_shares: list[Tensor | None],
-        supports: list,
-    ) -> Tensor:
-        """One time step up the stacked cells; updates ``states`` and ``state_shares`` in place
-        and returns the top state."""
-        for i, cell in enumerate(cells):
-            states[i] = cell.step_from_shares(states[i], input_share, state_shares[i], supports, weights[i])
-            readout = readouts[i]
-            if readout.weight is None:
-                continue
-            gate_share, above_share = F.linear(cell.terms(states[i], supports), readout.weight, readout.bias).split(
-                readout.widths, dim=-1
-            )
-            if readout.widths[0]:
-                state_shares[i] = gate_share
-            if readout.widths[1]:
-                input_share = above_share
-        return states[-1]
+def _step_up(cells: nn.ModuleList, inputs: Tensor, states: list[Tensor], transitions: Sequence[Any]) -> list[Tensor]:
+    """One time step up stacked cells: layer ``i`` reads layer ``i - 1``'s new state."""
+    new_states = []
+    for cell, state in zip(cells, states):
+        inputs = cell(inputs, state, transitions)
+        new_states.append(inputs)
+    return new_states

@@ -43,6 +43,8 @@ class FCLSTM(ForecastModel):
         target: ``[batch, horizon, nodes, out_channels]`` (optional).
     """
 
+    accepts_teacher_forcing = True
+
     def __init__(
         self,
         *,
@@ -54,15 +56,7 @@ class FCLSTM(ForecastModel):
         hidden: int = 256,
         num_layers: int = 2,
     ) -> None:
-        super().__init__(
-            num_sensors=num_sensors,
-            in_features=in_features,
-            out_channels=out_channels,
-            lookback=lookback,
-            horizon=horizon,
-            hidden=hidden,
-            num_layers=num_layers,
-        )
+        super().__init__()
         if hidden < 1 or num_layers < 1:
             raise ValueError(f"FCLSTM: hidden and num_layers must be >= 1; got {hidden} and {num_layers}")
         self.encoder = nn.LSTM(in_features, hidden, num_layers, batch_first=True)

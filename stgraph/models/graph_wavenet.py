@@ -18,7 +18,7 @@ __all__ = ["GraphWaveNet"]
 
 class WaveNetLayer(nn.Module):
     r"""One Graph WaveNet layer: gated dilated convolution, skip output, diffusion graph
-    convolution over the supports, residual connection and batch normalisation.
+    convolution over the transitions, residual connection and batch normalisation.
 
     The graph part is left out (``graph_features=None``) for the last layer, whose output only
     reaches the forecast through its skip connection.
@@ -36,7 +36,7 @@ class WaveNetLayer(nn.Module):
         temporal_kernel: int,
         dilation: int,
         *,
-        num_supports: int,
+        num_transitions: int,
         order: int,
         dropout: float,
         last: bool,
@@ -48,17 +48,19 @@ class WaveNetLayer(nn.Module):
         if last:
             self.graph_conv = self.norm = None
         else:
-            self.graph_conv = DiffusionConv(dilation_channels, residual, order=order, num_supports=num_supports, variant="power")
+            self.graph_conv = DiffusionConv(
+                dilation_channels, residual, order=order, num_transitions=num_transitions, variant="power"
+            )
             self.norm = nn.BatchNorm1d(residual)
 
-    def forward(self, x: Tensor, supports: list[Any]) -> tuple[Tensor | None, Tensor]:
+    def forward(self, x: Tensor, transitions: list[Any]) -> tuple[Tensor | None, Tensor]:
         hidden = self.gated(x)
         # Only the last time step of each skip output reaches the forecast (the reference code
         # crops every skip to the final length, 1 step at lookback <= receptive field).
         skip = self.skip(hidden[:, -1:])
         if self.graph_conv is None:
             return None, skip
-        out = F.dropout(self.graph_conv(hidden, supports), self.dropout, self.training)
+        out = F.dropout(self.graph_conv(hidden, transitions), self.dropout, self.training)
         out = out + x[:, x.shape[1] - out.shape[1] :]
         # Batch norm over the channels of every (sample, step, sensor), as BatchNorm2d does on
         # the reference code's [batch, channels, nodes, time] layout.
@@ -104,10 +106,10 @@ class GraphWaveNet(ForecastModel):
         temporal_kernel: width of the dilated convolutions (2).
         blocks: repetitions of the dilation cycle (4).
         layers: layers per block, dilations 1, 2, 4, ... (2).
-        order: diffusion steps per support (2).
+        order: hops :math:`K` per transition (2).
         embedding_dim: width of the adaptive adjacency's sensor embeddings (10).
         dropout: after each graph convolution (0.3).
-        adaptive: add the self-adaptive adjacency to the supports.
+        adaptive: add the self-adaptive adjacency to the transitions.
 
     Shapes:
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``
@@ -133,30 +135,13 @@ class GraphWaveNet(ForecastModel):
         dropout: float = 0.3,
         adaptive: bool = True,
     ) -> None:
-        super().__init__(
-            num_sensors=num_sensors,
-            in_features=in_features,
-            out_channels=out_channels,
-            lookback=lookback,
-            horizon=horizon,
-            residual_channels=residual_channels,
-            dilation_channels=dilation_channels,
-            skip_channels=skip_channels,
-            end_channels=end_channels,
-            temporal_kernel=temporal_kernel,
-            blocks=blocks,
-            layers=layers,
-            order=order,
-            embedding_dim=embedding_dim,
-            dropout=dropout,
-            adaptive=adaptive,
-        )
+        super().__init__()
         if blocks < 1 or layers < 1 or temporal_kernel < 2:
             raise ValueError(
                 f"GraphWaveNet: blocks and layers must be >= 1 and temporal_kernel >= 2; got {blocks}, {layers}, {temporal_kernel}"
             )
         self.adaptive = AdaptiveAdjacency(num_sensors, embedding_dim) if adaptive else None
-        num_supports = 3 if adaptive else 2
+        num_transitions = 3 if adaptive else 2
         self.start = nn.Linear(in_features, residual_channels)
         dilations = [2**i for _ in range(blocks) for i in range(layers)]
         self.layers = nn.ModuleList(
@@ -166,7 +151,7 @@ class GraphWaveNet(ForecastModel):
                 skip_channels,
                 temporal_kernel,
                 dilation,
-                num_supports=num_supports,
+                num_transitions=num_transitions,
                 order=order,
                 dropout=dropout,
                 last=i == len(dilations) - 1,
@@ -178,21 +163,16 @@ class GraphWaveNet(ForecastModel):
         self.end = nn.Linear(end_channels, horizon * out_channels)
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        """Forecast; ``target`` and ``teacher_forcing`` are accepted for the common contract and
-        unused (Graph WaveNet has no decoder)."""
         self._check_input(x)
-        sensor_graph = self._graph(graph)
-        supports: list[Any] = [
-            sensor_graph.torch_operator(kind, device=x.device, dtype=x.dtype) for kind in ("forward", "backward")
-        ]
+        transitions: list[Any] = self._operators(graph, x, "forward", "backward")
         if self.adaptive is not None:
-            supports.append(self.adaptive().mT)
+            transitions.append(self.adaptive().mT)
         if x.shape[1] < self.receptive_field:
             x = F.pad(x, (0, 0, 0, 0, self.receptive_field - x.shape[1], 0))
         x = self.start(x)
         skip = 0
         for layer in self.layers:
-            x, layer_skip = layer(x, supports)
+            x, layer_skip = layer(x, transitions)
             skip = skip + layer_skip
         out = self.end(torch.relu(self.end_hidden(torch.relu(skip))))  # [batch, 1, nodes, horizon * channels]
-        return out.reshape(out.shape[0], self.num_sensors, self.horizon, self.out_channels).transpose(1, 2)
+        return self._per_step(out)

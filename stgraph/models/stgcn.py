@@ -53,11 +53,11 @@ class STGCN(ForecastModel):
     Framework for Traffic Forecasting", IJCAI 2018), Chebyshev variant STGCN(Cheb).
 
     Two ST-Conv blocks (gated temporal convolution :math:`K_t = 3`, Chebyshev graph convolution
-    over the scaled Laplacian :math:`\tilde{\mathbf{L}}` with :math:`K_s = 3` terms, temporal
-    convolution; channels 64-16-64, the paper's experimental setting), each followed by layer
-    normalisation, then the output block: a GLU temporal convolution spanning the remaining
-    :math:`L - 4(K_t - 1)` steps, layer normalisation, a 1x1 convolution with sigmoid and a fully
-    connected layer per sensor.
+    over the scaled Laplacian :math:`\tilde{\mathbf{L}}` with :math:`K_s = 3` terms, i.e.
+    ``order=2`` hops, temporal convolution; channels 64-16-64, the paper's experimental
+    setting), each followed by layer normalisation, then the output block: a GLU temporal
+    convolution spanning the remaining :math:`L - 4(K_t - 1)` steps, layer normalisation, a 1x1
+    convolution with sigmoid and a fully connected layer per sensor.
 
     **Multi-step forecasts.** The paper trains one model per horizon step (a single-step output)
     and reaches later steps by feeding forecasts back. Here the final fully connected layer
@@ -82,7 +82,8 @@ class STGCN(ForecastModel):
         channels: per ST-Conv block, the output channels of its ``(temporal, graph, temporal)``
             layers; a block reads the previous block's output (``in_features`` for the first).
         temporal_kernel: :math:`K_t`.
-        order: Chebyshev terms :math:`K_s` (:math:`T_0 .. T_{K_s - 1}`).
+        order: Chebyshev order, in hops (:math:`T_0 .. T_{order}`; the paper's
+            :math:`K_s` = ``order + 1`` = 3 terms).
         dropout: after each ST-Conv block.
 
     Shapes:
@@ -100,21 +101,11 @@ class STGCN(ForecastModel):
         horizon: int = 12,
         channels: Sequence[Sequence[int]] = ((64, 16, 64), (64, 16, 64)),
         temporal_kernel: int = 3,
-        order: int = 3,
+        order: int = 2,
         dropout: float = 0.0,
     ) -> None:
+        super().__init__()
         channels = [tuple(int(c) for c in block) for block in channels]
-        super().__init__(
-            num_sensors=num_sensors,
-            in_features=in_features,
-            out_channels=out_channels,
-            lookback=lookback,
-            horizon=horizon,
-            channels=[list(block) for block in channels],
-            temporal_kernel=temporal_kernel,
-            order=order,
-            dropout=dropout,
-        )
         if not channels or any(len(block) != 3 or min(block) < 1 for block in channels):
             raise ValueError(
                 f"STGCN: channels must list (temporal, graph, output) channel triples, one per ST-Conv block; got {channels}"
@@ -139,13 +130,9 @@ class STGCN(ForecastModel):
         self.output_bias = nn.Parameter(torch.zeros(num_sensors, horizon * out_channels))
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        """Forecast; ``target`` and ``teacher_forcing`` are accepted for the common contract and
-        unused (STGCN has no decoder)."""
         self._check_input(x)
-        laplacian = self._graph(graph).torch_operator("laplacian", device=x.device, dtype=x.dtype)
+        [laplacian] = self._operators(graph, x, "laplacian")
         for block in self.blocks:
             x = block(x, laplacian)
         x = self.output_norm(self.output_temporal(x))  # [batch, 1, nodes, features]
-        x = self.output(torch.sigmoid(self.output_hidden(x))) + self.output_bias
-        batch = x.shape[0]
-        return x.reshape(batch, self.num_sensors, self.horizon, self.out_channels).transpose(1, 2)
+        return self._per_step(self.output(torch.sigmoid(self.output_hidden(x))) + self.output_bias)

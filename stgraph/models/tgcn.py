@@ -53,26 +53,16 @@ class TGCN(ForecastModel):
         horizon: int = 12,
         hidden: int = 64,
     ) -> None:
-        super().__init__(
-            num_sensors=num_sensors,
-            in_features=in_features,
-            out_channels=out_channels,
-            lookback=lookback,
-            horizon=horizon,
-            hidden=hidden,
-        )
+        super().__init__()
         if hidden < 1:
             raise ValueError(f"TGCN: hidden must be >= 1, got {hidden}")
         self.cell = GraphGRUCell(in_features, hidden, _bias_free_gcn)
         self.head = nn.Linear(hidden, horizon * out_channels)
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        """Forecast; ``target`` and ``teacher_forcing`` are accepted for the common contract and
-        unused (T-GCN has no decoder)."""
         self._check_input(x)
-        operator = self._graph(graph).torch_operator("gcn", device=x.device, dtype=x.dtype)
+        [operator] = self._operators(graph, x, "gcn")
         state = self.cell.initial_state(x[:, 0])
         for t in range(self.lookback):
             state = self.cell(x[:, t], state, operator)
-        out = self.head(state)  # [batch, nodes, horizon * channels]
-        return out.reshape(x.shape[0], self.num_sensors, self.horizon, self.out_channels).transpose(1, 2)
+        return self._per_step(self.head(state))

@@ -1,13 +1,16 @@
 """Graph and temporal layers for spatio-temporal forecasting models.
 
-Graph layers take ``x`` as ``[..., nodes, features]`` and one or more graph operators
-(:class:`stgraph.ops.Operator` or dense tensors), and compute every graph product through
-:func:`stgraph.ops.propagate`.
+Graph layers take ``x`` as ``[..., nodes, features]`` and the graph operator they need
+(:class:`stgraph.ops.Operator` or dense tensors): ``operator`` (GCN), ``laplacian``
+(Chebyshev) or a list of ``transitions`` (diffusion). They compute every graph product through
+:func:`stgraph.ops.propagate`. ``order`` counts hops (the highest power of the operator) in
+every layer.
 """
 
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
+from stgraph.nn.fused_gru import FusedGraphGRU
 from stgraph.nn.graph_conv import GCNConv
 from stgraph.nn.graph_gru import GraphGRUCell
 from stgraph.nn.temporal_conv import FeatureAlign, GatedDilatedConv, ResidualTemporalConv, TemporalConv
@@ -17,6 +20,7 @@ __all__ = [
     "ChebConv",
     "DiffusionConv",
     "FeatureAlign",
+    "FusedGraphGRU",
     "GCNConv",
     "GraphGRUCell",
     "GatedDilatedConv",

@@ -26,7 +26,7 @@ class AdaptiveAdjacency(nn.Module):
     Direction: :func:`stgraph.ops.propagate` applies a matrix as ``M @ x``. Graph WaveNet's code
     multiplies features by its matrices over their first index (``einsum('ncvl,vw->ncwl')``),
     i.e. it applies :math:`\tilde{\mathbf{A}}_{adp}^\top` to ``x``; pass ``adjacency.mT`` to
-    reproduce that exactly (its transition supports are applied the same way, which is what
+    reproduce that exactly (its transitions are applied the same way, which is what
     ``graph.torch_operator("forward")`` returns).
 
     Args:

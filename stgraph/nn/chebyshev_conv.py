@@ -14,7 +14,7 @@ __all__ = ["ChebConv", "chebyshev_terms", "chebyshev_series"]
 
 def chebyshev_terms(x: Tensor, laplacian: Operator | Tensor, order: int) -> list[Tensor]:
     r"""The Chebyshev basis applied to ``x``: :math:`[T_0(\tilde{\mathbf{L}})\mathbf{X}, \dots,
-    T_{K-1}(\tilde{\mathbf{L}})\mathbf{X}]` with :math:`K` = ``order`` terms.
+    T_K(\tilde{\mathbf{L}})\mathbf{X}]`, polynomial order :math:`K` = ``order``, :math:`K + 1` terms.
 
     Computes the recurrence of Defferrard et al. (2016, eq. 4):
 
@@ -25,40 +25,40 @@ def chebyshev_terms(x: Tensor, laplacian: Operator | Tensor, order: int) -> list
     one propagation per term after the first; never forms the matrix polynomials.
 
     Shapes:
-        x: ``[..., nodes, features]`` -> ``order`` tensors of the same shape
+        x: ``[..., nodes, features]`` -> ``order + 1`` tensors of the same shape
     """
-    if order < 1:
-        raise ValueError(f"Chebyshev order (number of terms) must be >= 1, got {order}")
+    if order < 0:
+        raise ValueError(f"Chebyshev order (highest polynomial degree) must be >= 0, got {order}")
     terms = [x]
-    if order > 1:
+    if order >= 1:
         terms.append(propagate(laplacian, x))
-    for _ in range(2, order):
+    for _ in range(2, order + 1):
         terms.append(2.0 * propagate(laplacian, terms[-1]) - terms[-2])
     return terms
 
 
 def chebyshev_series(projections: Tensor, laplacian: Operator | Tensor) -> Tensor:
-    r""":math:`\sum_k T_k(\tilde{\mathbf{L}})\,\mathbf{Z}_k` by Clenshaw's recurrence, for
-    ``projections[k]`` = :math:`\mathbf{Z}_k`.
+    r""":math:`\sum_{k=0}^{K} T_k(\tilde{\mathbf{L}})\,\mathbf{Z}_k` by Clenshaw's recurrence,
+    for ``projections[k]`` = :math:`\mathbf{Z}_k`.
 
     .. math::
-        \mathbf{B}_{K} = \mathbf{B}_{K+1} = 0, \quad
+        \mathbf{B}_{K+1} = \mathbf{B}_{K+2} = 0, \quad
         \mathbf{B}_k = \mathbf{Z}_k + 2\tilde{\mathbf{L}}\mathbf{B}_{k+1} - \mathbf{B}_{k+2}
-        \;(k = K-1 \dots 1), \quad
+        \;(k = K \dots 1), \quad
         \text{result} = \mathbf{Z}_0 + \tilde{\mathbf{L}}\mathbf{B}_1 - \mathbf{B}_2
 
-    :math:`K - 1` propagations of the :math:`\mathbf{Z}_k`'s width, like the forward
-    recurrence of :func:`chebyshev_terms` but on whatever features the ``Z_k`` have.
+    :math:`K` propagations of the :math:`\mathbf{Z}_k`'s width, like the forward recurrence of
+    :func:`chebyshev_terms` but on whatever features the ``Z_k`` have.
 
     Shapes:
-        projections: ``[K, ..., nodes, features]`` -> ``[..., nodes, features]``
+        projections: ``[K + 1, ..., nodes, features]`` -> ``[..., nodes, features]``
     """
-    order = projections.shape[0]
-    if order == 1:
+    order = projections.shape[0] - 1
+    if order == 0:
         return projections[0]
     following = torch.zeros_like(projections[0])  # B_{k+2}
-    current = projections[order - 1]  # B_{K-1} = Z_{K-1}
-    for k in range(order - 2, 0, -1):
+    current = projections[order]  # B_K = Z_K
+    for k in range(order - 1, 0, -1):
         current, following = torch.add(projections[k], propagate(laplacian, current), alpha=2.0) - following, current
     return projections[0] + propagate(laplacian, current) - following
 
@@ -66,31 +66,37 @@ def chebyshev_series(projections: Tensor, laplacian: Operator | Tensor) -> Tenso
 class ChebConv(nn.Module):
     r"""Chebyshev graph convolution (Defferrard, Bresson, Vandergheynst, "Convolutional Neural
     Networks on Graphs with Fast Localized Spectral Filtering", NeurIPS 2016, eq. 4), the graph
-    convolution of STGCN (Yu, Yin, Zhu, IJCAI 2018, eq. 3 with ``Ks = order = 3``).
+    convolution of STGCN (Yu, Yin, Zhu, IJCAI 2018, eq. 3).
 
     .. math::
-        \mathbf{H} = \sum_{k=0}^{K-1} T_k(\tilde{\mathbf{L}})\,\mathbf{X}\,\mathbf{\Theta}_k + \mathbf{b},
+        \mathbf{H} = \sum_{k=0}^{K} T_k(\tilde{\mathbf{L}})\,\mathbf{X}\,\mathbf{\Theta}_k + \mathbf{b},
         \quad \tilde{\mathbf{L}} = \frac{2}{\lambda_{max}}\mathbf{L} - \mathbf{I}
 
-    The scaled Laplacian is computed once per graph (``graph.torch_operator("laplacian")``).
-    The weight is STGCN's stacked ``[K * in_features, out_features]`` (parameter count
-    :math:`K \cdot C_{in} \cdot C_{out} + C_{out}`), applied in the cheaper of two orders,
-    which are equal by linearity:
+    ``order`` counts hops (the highest power of the Laplacian) :math:`K`, as ``order`` does in
+    every graph layer here (:class:`DiffusionConv`): the layer has :math:`K + 1` terms
+    :math:`T_0 \dots T_K` and mixes sensors up to :math:`K` hops apart. The papers count
+    terms instead: STGCN's :math:`K_s = 3` (Defferrard's :math:`K`) is ``order=2``.
 
-    - ``out_features >= in_features``: propagate, then project. The :math:`K` terms
+    The scaled Laplacian is computed once per graph (``graph.torch_operator("laplacian")``).
+    The weight is STGCN's stacked ``[(K + 1) * in_features, out_features]`` (parameter count
+    :math:`(K + 1) \cdot C_{in} \cdot C_{out} + C_{out}`), applied in the cheaper of two
+    orders, which are equal by linearity:
+
+    - ``out_features >= in_features``: propagate, then project. The :math:`K + 1` terms
       :math:`T_k\mathbf{X}` (:func:`chebyshev_terms`) are concatenated along the feature axis
-      and multiplied by the stacked weight: one GEMM, :math:`K - 1` propagations of
+      and multiplied by the stacked weight: one GEMM, :math:`K` propagations of
       ``in_features`` columns.
     - ``out_features < in_features`` (STGCN's 64 -> 16 bottleneck): project, then propagate.
       One batched GEMM gives every :math:`\mathbf{Z}_k = \mathbf{X}\mathbf{\Theta}_k`, and
       Clenshaw's recurrence (:func:`chebyshev_series`) sums :math:`T_k(\tilde{\mathbf{L}})\mathbf{Z}_k`
-      with :math:`K - 1` propagations of only ``out_features`` columns (4x fewer bytes moved
+      with :math:`K` propagations of only ``out_features`` columns (4x fewer bytes moved
       for STGCN) and no concatenation.
 
     Args:
         in_features: features per sensor in ``x``.
         out_features: features per sensor in the output.
-        order: number of Chebyshev terms :math:`K` (:math:`T_0 \dots T_{K-1}`; STGCN's ``Ks``).
+        order: hops :math:`K`, the highest Chebyshev polynomial degree (default 2: STGCN's
+            :math:`K_s = 3` terms).
         bias: add a learned bias.
 
     Shapes:
@@ -98,24 +104,25 @@ class ChebConv(nn.Module):
         -> ``[..., nodes, out_features]``
     """
 
-    def __init__(self, in_features: int, out_features: int, order: int = 3, bias: bool = True) -> None:
+    def __init__(self, in_features: int, out_features: int, order: int = 2, bias: bool = True) -> None:
         super().__init__()
-        if order < 1:
-            raise ValueError(f"ChebConv order (number of terms) must be >= 1, got {order}")
+        if order < 0:
+            raise ValueError(f"ChebConv order (highest polynomial degree) must be >= 0, got {order}")
         self.in_features = in_features
         self.out_features = out_features
         self.order = order
-        self.linear = nn.Linear(order * in_features, out_features, bias=bias)
+        self.num_terms = order + 1
+        self.linear = nn.Linear(self.num_terms * in_features, out_features, bias=bias)
 
     def forward(self, x: Tensor, laplacian: Operator | Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[-1] != self.in_features:
             raise ShapeError(f"ChebConv expects x as [..., nodes, {self.in_features}], got {list(x.shape)}")
         if self.out_features >= self.in_features:
             return self.linear(torch.cat(chebyshev_terms(x, laplacian, self.order), dim=-1))
-        # Row block k of ``stacked`` is Theta_k^T, so one GEMM gives [Z_0 | Z_1 | ... | Z_{K-1}].
-        stacked = self.linear.weight.view(self.out_features, self.order, self.in_features).transpose(0, 1)
-        z = F.linear(x, stacked.reshape(self.order * self.out_features, self.in_features))
-        projections = z.unflatten(-1, (self.order, self.out_features)).movedim(-2, 0)  # [K, ..., nodes, out] views
+        # Row block k of ``stacked`` is Theta_k^T, so one GEMM gives [Z_0 | Z_1 | ... | Z_K].
+        stacked = self.linear.weight.view(self.out_features, self.num_terms, self.in_features).transpose(0, 1)
+        z = F.linear(x, stacked.reshape(self.num_terms * self.out_features, self.in_features))
+        projections = z.unflatten(-1, (self.num_terms, self.out_features)).movedim(-2, 0)  # [K + 1, ..., nodes, out] views
         out = chebyshev_series(projections, laplacian)
         return out if self.linear.bias is None else out + self.linear.bias
 

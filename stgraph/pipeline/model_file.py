@@ -8,7 +8,9 @@ It holds plain tensors, lists, dicts, strings and numbers only, so it loads with
     model.load_state_dict(state["state_dict"])
 
 Keys:
-    ``format``: ``"stgraph.forecast/1"``.
+    ``format``: ``"stgraph.forecast/2"``. Files of format 1 still load: they differ only in
+    STGCN's ``order``, which counted Chebyshev terms (3) and now counts hops (2), as in every
+    graph layer; :func:`load_model_file` translates it.
     ``model``: ``{"name": registry name, "kwargs": constructor keyword arguments}``.
     ``state_dict``: the model's weights (CPU tensors).
     ``sensor_ids``: the node order of inputs and outputs.
@@ -42,7 +44,8 @@ from stgraph.io.atomic import atomic_path
 
 __all__ = ["FORMAT", "RunModel", "graph_state", "graph_from_state", "save_model_file", "load_model_file"]
 
-FORMAT = "stgraph.forecast/1"
+FORMAT = "stgraph.forecast/2"
+_FORMAT_1 = "stgraph.forecast/1"
 
 
 def graph_state(graph: SensorGraph) -> dict[str, Any]:
@@ -104,9 +107,12 @@ def load_model_file(path: str | os.PathLike) -> RunModel:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no trained model here (expected the model.pt of a finished run)")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    if not isinstance(state, dict) or state.get("format") not in (FORMAT, _FORMAT_1):
         raise ValueError(f"{path}: not an stgraph model file (format {state.get('format') if isinstance(state, dict) else None!r})")
-    model = models.create(state["model"]["name"], **state["model"]["kwargs"])
+    kwargs = dict(state["model"]["kwargs"])
+    if state["format"] == _FORMAT_1 and state["model"]["name"] == "stgcn" and "order" in kwargs:
+        kwargs["order"] -= 1  # Chebyshev terms -> hops (see the module notes)
+    model = models.create(state["model"]["name"], **kwargs)
     model.load_state_dict(state["state_dict"])
     model.eval()
     graph = graph_from_state(state["graph"], list(state["sensor_ids"]), source=str(path))

@@ -1,7 +1,9 @@
 """Training with Lightning (the only package that imports it): the module, the callbacks, ``train``.
 
 Everything below the trainer (configuration, data preparation, the run directory, forecasting
-with a trained model) is :mod:`stgraph.pipeline`, which needs no Lightning.
+with a trained model) is :mod:`stgraph.pipeline`, which needs no Lightning. The training
+schedules (:mod:`stgraph.train.schedules`) need no Lightning either: this package's names are
+imported on first use, so ``import stgraph.train.schedules`` does not load Lightning.
 
 >>> from stgraph.pipeline import resolve_config  # doctest: +SKIP
 >>> from stgraph.train import train  # doctest: +SKIP
@@ -10,7 +12,21 @@ with a trained model) is :mod:`stgraph.pipeline`, which needs no Lightning.
 >>> result.test.average()  # doctest: +SKIP
 """
 
-from stgraph.train.module import ForecastModule
-from stgraph.train.run import RunResult, train
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stgraph.train.module import ForecastModule
+    from stgraph.train.run import RunResult, train
 
 __all__ = ["ForecastModule", "RunResult", "train"]
+
+_HOME = {"ForecastModule": "stgraph.train.module", "RunResult": "stgraph.train.run", "train": "stgraph.train.run"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'stgraph.train' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)

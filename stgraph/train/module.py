@@ -2,7 +2,8 @@ r"""The Lightning module that trains any registered forecasting model.
 
 The model works in scaled units (z-scores fitted on the training period). This module owns
 everything the model must not see: the target scaler, the loss, the learning-rate schedule and
-DCRNN's scheduled-sampling probability.
+the scheduled-sampling probability of models that decode step by step
+(``accepts_teacher_forcing``, e.g. DCRNN).
 
 Loss (masked MAE over observed target entries :math:`\Omega`):
 
@@ -18,6 +19,7 @@ vehicles per interval), summed exactly over the whole split, not averaged over b
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import lightning as L
@@ -25,10 +27,12 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.metrics.masked import masked_mae
-from stgraph.models import inverse_sigmoid_decay
 from stgraph.pipeline.config import TrainingConfig
+from stgraph.train.schedules import inverse_sigmoid_decay
 
 __all__ = ["ForecastModule"]
+
+logger = logging.getLogger(__name__)
 
 
 class ForecastModule(L.LightningModule):
@@ -54,6 +58,12 @@ class ForecastModule(L.LightningModule):
         self.model = model
         self.graph = graph
         self.config = training_config
+        # The decay constant of scheduled sampling; None where it is off or the model has no
+        # step-by-step decoder to feed (``accepts_teacher_forcing``).
+        self.forcing_decay = training_config.teacher_forcing_decay
+        if self.forcing_decay is not None and not getattr(model, "accepts_teacher_forcing", False):
+            logger.warning("%s does not accept teacher forcing: teacher_forcing_decay is ignored", type(model).__name__)
+            self.forcing_decay = None
         self.register_buffer("target_mean", torch.as_tensor(target_mean, dtype=torch.float32))
         self.register_buffer("target_std", torch.as_tensor(target_std, dtype=torch.float32))
         self._val_sums: list[Tensor] = []
@@ -73,11 +83,11 @@ class ForecastModule(L.LightningModule):
         return self.inverse_target(self.model(x, self.graph))
 
     def teacher_forcing(self) -> float:
-        """Probability of feeding the observed value to a seq2seq decoder at the current step."""
-        tau = self.config.teacher_forcing_decay
-        if tau is None:
+        """Probability of feeding the observed value to a seq2seq decoder at the current step;
+        0 for a model that does not accept teacher forcing."""
+        if self.forcing_decay is None:
             return 0.0
-        return float(inverse_sigmoid_decay(self.global_step, tau))
+        return float(inverse_sigmoid_decay(self.global_step, self.forcing_decay))
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y, mask = batch
@@ -97,7 +107,7 @@ class ForecastModule(L.LightningModule):
             # a batch with no observed target has nothing to learn from; keep the graph connected
             loss = z_hat.sum() * 0.0
         self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=x.shape[0])
-        if self.config.teacher_forcing_decay is not None:
+        if self.forcing_decay is not None:
             self.log("teacher_forcing", p, on_step=True, on_epoch=False, batch_size=x.shape[0])
         return loss
 

@@ -18,7 +18,7 @@ from benchmarks.accuracy.run import run_dcrnn_protocol, run_tgcn_protocol
 from benchmarks.accuracy.tgcn_metrics import tgcn_metrics
 from benchmarks.accuracy.training import TrainingSetup, curriculum_tau, fit
 from stgraph import models
-from stgraph.models import inverse_sigmoid_decay
+from stgraph.train.schedules import inverse_sigmoid_decay
 
 TINY = {"tgcn": {"hidden": 4}, "stgcn": {"channels": [[4, 2, 4], [4, 2, 4]]}}
 

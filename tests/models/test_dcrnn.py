@@ -1,15 +1,14 @@
-"""DCRNN: scheduled sampling, its decay schedule, diffusion variants, parameter count."""
+"""DCRNN: scheduled sampling, diffusion variants, the fused path against the per-cell
+definition, weight names, parameter count."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 import torch
 
 from stgraph import SensorGraph
-from stgraph.models import DCRNN, inverse_sigmoid_decay
+from stgraph.models import DCRNN
 
 SENSORS = 5
 
@@ -23,18 +22,6 @@ def graph() -> SensorGraph:
 def _model(**kwargs) -> DCRNN:
     torch.manual_seed(0)
     return DCRNN(num_sensors=SENSORS, in_features=2, lookback=6, horizon=4, hidden=6, **kwargs)
-
-
-def test_inverse_sigmoid_decay_values():
-    # tau / (tau + exp(step / tau)): 2000/2001 at the start, exactly 1/2 at step tau * ln(tau).
-    assert inverse_sigmoid_decay(0) == pytest.approx(2000 / 2001)
-    assert inverse_sigmoid_decay(2000 * math.log(2000)) == pytest.approx(0.5)
-    assert inverse_sigmoid_decay(3000, tau=1000) == pytest.approx(1000 / (1000 + math.exp(3)))
-    values = [inverse_sigmoid_decay(step) for step in range(0, 40001, 1000)]
-    assert all(a > b for a, b in zip(values, values[1:]))
-    assert inverse_sigmoid_decay(10**9) == 0.0
-    with pytest.raises(ValueError, match="tau must be positive"):
-        inverse_sigmoid_decay(10, tau=0)
 
 
 def test_teacher_forcing_feeds_the_true_previous_step(graph):
@@ -89,22 +76,35 @@ def test_reference_and_power_variants_share_weights_but_differ(graph):
         _model(variant="chebyshev")
 
 
-def test_shared_diffusion_between_layers_changes_nothing(graph):
-    # checkpoint=True diffuses every state inside its own cell step; the default shares each
-    # state's diffusion with the layer above and the next step. Same forecasts and gradients,
-    # through three layers (a middle layer both receives and passes on shared terms).
+@pytest.mark.parametrize("teacher_forcing", [0.0, 1.0])
+@pytest.mark.parametrize("per_cell", [{"fused": False}, {"checkpoint": True}])
+def test_shared_diffusion_between_layers_changes_nothing(graph, per_cell, teacher_forcing):
+    # The per-cell path (fused=False, and checkpoint=True, which recomputes it) steps every
+    # cell on its own, as the paper writes it; the default (FusedGraphGRU) shares each state's
+    # diffusion with the layer above and the next step. Same forecasts and gradients, through
+    # three layers (a middle layer both receives and passes on shared terms), decoding from
+    # its own forecasts or from the target.
     shared = _model(num_layers=3).double().train()
-    separate = _model(num_layers=3, checkpoint=True).double().train()
+    separate = _model(num_layers=3, **per_cell).double().train()
     separate.load_state_dict(shared.state_dict())
+    assert shared.fused and not separate.fused
     x = torch.randn(2, 6, SENSORS, 2, dtype=torch.float64)
     target = torch.randn(2, 4, SENSORS, 1, dtype=torch.float64)
     grads = []
     for model in (shared, separate):
-        out = model(x, graph, target=target, teacher_forcing=1.0)
+        out = model(x, graph, target=target, teacher_forcing=teacher_forcing)
         grads.append([out.detach(), *torch.autograd.grad((out - target).abs().mean(), list(model.parameters()))])
     for got, want in zip(*grads):
         torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
-    assert separate.hparams["checkpoint"] is True and all(cell.checkpoint for cell in separate.encoder)
+    assert all(cell.checkpoint == per_cell.get("checkpoint", False) for cell in separate.encoder)
+
+
+def test_weight_names_are_those_of_earlier_model_files():
+    # model.pt files of earlier runs load by these names: one GraphGRUCell per layer in the
+    # encoder and the decoder, the decoder's projection.
+    cell = ["gates.linear.weight", "candidate.linear.weight", "gate_bias", "candidate_bias"]
+    names = [f"{stack}.{layer}.{name}" for stack in ("encoder", "decoder") for layer in (0, 1) for name in cell]
+    assert sorted(DCRNN(num_sensors=3, in_features=2).state_dict()) == sorted([*names, "projection.weight"])
 
 
 def _reference_parameter_count(in_features: int, hidden: int, layers: int, order: int, out_channels: int) -> int:
@@ -125,7 +125,6 @@ def _reference_parameter_count(in_features: int, hidden: int, layers: int, order
 def test_parameter_count_matches_the_reference_code():
     model = DCRNN(num_sensors=207, in_features=2)
     count = sum(p.numel() for p in model.parameters())
-    print(f"DCRNN parameters, METR-LA configuration: {count:,}")
     assert count == _reference_parameter_count(2, 64, 2, 2, 1) == 372_352
     # Count reported for the reference code with 87 sensors and one input feature
     # (xlwang233/pytorch-DCRNN issue 3): 371,392.

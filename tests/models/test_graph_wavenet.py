@@ -1,4 +1,4 @@
-"""Graph WaveNet: receptive field and padding, long inputs, supports, parameter count."""
+"""Graph WaveNet: receptive field and padding, long inputs, transitions, parameter count."""
 
 from __future__ import annotations
 
@@ -48,10 +48,10 @@ def test_long_input_forecasts_from_its_last_receptive_field(graph):
     torch.testing.assert_close(long(x, graph), exact(x[:, -13:], graph))
 
 
-def test_adaptive_adjacency_is_a_third_support(graph):
+def test_adaptive_adjacency_is_a_third_transition(graph):
     with_adaptive, without = _model(12), _model(12, adaptive=False)
-    assert with_adaptive.layers[0].graph_conv.num_supports == 3
-    assert without.layers[0].graph_conv.num_supports == 2 and without.adaptive is None
+    assert with_adaptive.layers[0].graph_conv.num_transitions == 3
+    assert without.layers[0].graph_conv.num_transitions == 2 and without.adaptive is None
     x = torch.randn(2, 12, SENSORS, 2)
     out = with_adaptive(x, graph)
     with torch.no_grad():
@@ -61,10 +61,10 @@ def test_adaptive_adjacency_is_a_third_support(graph):
 
 
 def _reference_parameter_count(sensors: int, in_features: int, horizon: int) -> int:
-    """Parameters nnzhan/Graph-WaveNet builds with its defaults (gcn_bool, addaptadj, two
-    transition supports): start conv, per layer filter/gate (kernel 2), residual and skip 1x1
-    convs, batch norm, graph conv over (2 order 3 supports + 1) terms; two end convs; two
-    [sensors, 10] embeddings."""
+    """Parameters nnzhan/Graph-WaveNet builds with its defaults (gcn_bool, addaptadj,
+    doubletransition: two transitions and the adaptive adjacency): start conv, per layer
+    filter/gate (kernel 2), residual and skip 1x1 convs, batch norm, graph conv over
+    (3 transitions x order 2 + 1) terms; two end convs; two [sensors, 10] embeddings."""
     residual, dilation, skip, end, layers = 32, 32, 256, 512, 8
     per_layer = (
         2 * (residual * dilation * 2 + dilation)  # filter and gate convs

@@ -1,12 +1,13 @@
 """The contract every registered model keeps, checked on tiny configurations of each.
 
 Shapes and dtypes, input validation messages, sensor-permutation equivariance (graph models),
-independence of batch samples, and rebuilding from the registry name + ``hparams`` with a
+independence of batch samples, and rebuilding from the registry name + ``init_kwargs`` with a
 ``state_dict`` round trip.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 
@@ -17,7 +18,7 @@ import torch
 
 from stgraph import SensorGraph
 from stgraph.errors import ShapeError
-from stgraph.models import available, create, name_of
+from stgraph.models import TGCN, available, create, get, name_of
 
 SENSORS = 7
 FEATURES = 2
@@ -165,25 +166,25 @@ def test_batch_samples_do_not_influence_each_other(name, graph):
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_rebuild_from_registry_name_hparams_and_state_dict(name, graph):
+def test_rebuild_from_registry_name_init_kwargs_and_state_dict(name, graph):
     model = _build(name, horizon=3)
     with torch.no_grad():  # move away from the initial values so a fresh model would differ
         for param in model.parameters():
             param.add_(0.01 * torch.randn_like(param))
     model.eval()
-    checkpoint = {"name": name_of(model), "hparams": model.hparams, "state_dict": model.state_dict()}
-    json.dumps(checkpoint["hparams"])  # plain values only
+    checkpoint = {"name": name_of(model), "init_kwargs": model.init_kwargs, "state_dict": model.state_dict()}
+    json.dumps(checkpoint["init_kwargs"])  # plain values only
     buffer = io.BytesIO()
     torch.save(checkpoint, buffer)
     buffer.seek(0)
     loaded = torch.load(buffer, weights_only=True)
 
-    rebuilt = create(loaded["name"], **loaded["hparams"])
+    rebuilt = create(loaded["name"], **loaded["init_kwargs"])
     rebuilt.load_state_dict(loaded["state_dict"])
     rebuilt.eval()
     x = _x()
     assert torch.equal(rebuilt(x, graph), model(x, graph))
-    fresh = create(name, **loaded["hparams"]).eval()
+    fresh = create(name, **loaded["init_kwargs"]).eval()
     assert not torch.equal(fresh(x, graph), model(x, graph))
 
 
@@ -204,3 +205,45 @@ def test_every_parameter_gets_a_gradient(name, graph):
     model(_x(), graph).square().mean().backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, f"parameters without gradient: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_init_kwargs_record_every_constructor_argument_with_its_default(name):
+    model = _build(name)
+    parameters = inspect.signature(type(model)).parameters
+    assert list(model.init_kwargs) == list(parameters)
+    given = {"num_sensors": SENSORS, "in_features": FEATURES, "out_channels": 1, "lookback": 12, "horizon": HORIZON, **SMALL[name]}
+    for key, parameter in parameters.items():
+        assert model.init_kwargs[key] == given.get(key, parameter.default), key
+    record = model.init_kwargs
+    record["horizon"] = 99  # a copy: the model's record is unchanged
+    assert model.init_kwargs["horizon"] == HORIZON
+
+
+def test_a_subclass_records_its_own_call_and_positional_arguments_are_refused():
+    class ScaledTGCN(TGCN):
+        def __init__(self, *, scale: float = 2.0, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.scale = scale
+
+    model = ScaledTGCN(num_sensors=3, in_features=1, hidden=4)
+    assert model.init_kwargs == {"scale": 2.0, "num_sensors": 3, "in_features": 1, "hidden": 4}
+    assert type(model)(**model.init_kwargs).cell.hidden == 4
+    with pytest.raises(TypeError, match="keyword-only arguments; \\['hidden'\\] are not"):
+
+        class Positional(TGCN):
+            def __init__(self, hidden: int, **kwargs) -> None:
+                super().__init__(hidden=hidden, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_target_reaches_the_forecast_only_for_models_accepting_teacher_forcing(name, graph):
+    model = _build(name).train()
+    x = _x()
+    target = torch.randn(3, HORIZON, SENSORS, 1, generator=torch.Generator().manual_seed(2))
+    outputs = []
+    for kwargs in ({}, {"target": target, "teacher_forcing": 1.0}):
+        torch.manual_seed(3)  # the same dropout masks in both passes
+        outputs.append(model(x, graph, **kwargs))
+    assert torch.equal(*outputs) is not type(model).accepts_teacher_forcing
+    assert {n for n in available() if get(n).accepts_teacher_forcing} == {"dcrnn", "fc_lstm"}

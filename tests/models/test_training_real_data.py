@@ -16,7 +16,8 @@ import scipy.sparse as sp
 import torch
 
 from stgraph import SensorGraph
-from stgraph.models import create, inverse_sigmoid_decay
+from stgraph.models import create
+from stgraph.train.schedules import inverse_sigmoid_decay
 
 SENSORS = 16
 LOOKBACK, HORIZON = 12, 3

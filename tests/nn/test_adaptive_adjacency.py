@@ -26,7 +26,7 @@ def test_matches_numpy_row_softmax():
 def test_gradient_reaches_both_embeddings_through_a_layer():
     torch.manual_seed(1)
     module = AdaptiveAdjacency(5, embedding_dim=2)
-    layer = DiffusionConv(2, 3, order=2, num_supports=1, variant="power")
+    layer = DiffusionConv(2, 3, order=2, num_transitions=1, variant="power")
     layer(torch.randn(4, 5, 2), [module()]).square().sum().backward()
     assert module.source_embedding.grad.abs().sum() > 0
     assert module.target_embedding.grad.abs().sum() > 0

@@ -1,13 +1,12 @@
-"""GraphGRUCell: one step against NumPy on a 3-sensor graph, initialisation, plug-in convolutions."""
+"""GraphGRUCell: one step against NumPy on a 3-sensor graph, initialisation, plug-in convolutions,
+checkpointing."""
 
 from __future__ import annotations
 
 from functools import partial
 
 import numpy as np
-import pytest
 import torch
-import torch.nn.functional as F
 
 from stgraph.nn.diffusion_conv import DiffusionConv
 from stgraph.nn.graph_conv import GCNConv
@@ -75,15 +74,15 @@ def test_weights_are_glorot_uniform():
     assert float(weight.abs().max()) > 0.9 * bound  # uniform over the full range, not a smaller default
 
 
-def test_diffusion_conv_plugs_in_with_two_supports():
-    conv = partial(DiffusionConv, order=2, num_supports=2, bias=False)
+def test_diffusion_conv_plugs_in_with_two_transitions():
+    conv = partial(DiffusionConv, order=2, num_transitions=2, bias=False)
     cell = GraphGRUCell(2, 5, conv)
     assert cell.gates.linear.weight.shape == (10, 5 * 7)  # 2 hidden outputs, 5 terms of [x, h]
-    supports = [torch.tensor(A_HAT, dtype=torch.float32)] * 2
+    transitions = [torch.tensor(A_HAT, dtype=torch.float32)] * 2
     x = torch.randn(3, 3, 2)
     state = cell.initial_state(x)
     assert state.shape == (3, 3, 5) and not state.any()
-    out = cell(x, state, supports)
+    out = cell(x, state, transitions)
     assert out.shape == (3, 3, 5) and torch.isfinite(out).all()
 
 
@@ -110,94 +109,36 @@ def test_sensors_only_mix_through_the_graph():
     assert torch.equal(moved[0, 1:], base[0, 1:])
 
 
-def _diffusion_cell(variant: str, **kwargs) -> GraphGRUCell:
+def _diffusion_cell(**kwargs) -> GraphGRUCell:
     torch.manual_seed(5)
-    cell = GraphGRUCell(2, 3, partial(DiffusionConv, order=2, num_supports=2, variant=variant, bias=False), **kwargs)
+    cell = GraphGRUCell(2, 3, partial(DiffusionConv, order=2, num_transitions=2, bias=False), **kwargs)
     with torch.no_grad():
         cell.gate_bias.uniform_(-1, 1)
         cell.candidate_bias.uniform_(-1, 1)
     return cell.double()
 
 
-def _written_out(cell: GraphGRUCell, x, h, supports):
-    """The cell's equations with the convolutions applied to [x, h] and [x, r * h] as written."""
-    gates = torch.sigmoid(cell.gates(torch.cat([x, h], -1), supports) + cell.gate_bias)
-    r, u = gates.split(cell.hidden, -1)
-    c = torch.tanh(cell.candidate(torch.cat([x, r * h], -1), supports) + cell.candidate_bias)
-    return u * h + (1 - u) * c
-
-
-def _random_supports():
+def _random_transitions():
     torch.manual_seed(6)
     return [Operator.from_dense(torch.softmax(torch.randn(4, 4, dtype=torch.float64), dim=1)) for _ in range(2)]
 
 
-@pytest.mark.parametrize("variant", ["reference", "power"])
-def test_shared_diffusion_computes_the_written_out_equations(variant):
-    # Diffusing x, h and r * h once each (x's terms shared by gates and candidate) gives the
-    # same new state and the same gradients as convolving [x, h] and [x, r * h].
-    cell = _diffusion_cell(variant)
-    assert cell.shares_diffusion
-    supports = _random_supports()
-    x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
-    h = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
-    out, expected = cell(x, h, supports), _written_out(cell, x, h, supports)
-    torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
-    inputs = [x, h, *cell.parameters()]
-    weights = torch.randn_like(out)
-    for got, want in zip(
-        torch.autograd.grad((out * weights).sum(), inputs), torch.autograd.grad((expected * weights).sum(), inputs)
-    ):
-        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    # Shares computed by the caller (a stacked model makes them where x and h are made) change
-    # nothing; the zero state may be given as None, with no share.
-    weights = cell.share_weights()
-    given = cell.step_from_shares(
-        h, F.linear(cell.terms(x, supports), weights.input, weights.input_bias),
-        F.linear(cell.terms(h, supports), weights.state), supports, weights,
-    )
-    torch.testing.assert_close(given, out, rtol=0, atol=0)
-    zero = torch.zeros_like(h)
-    without = cell.step_from_shares(None, F.linear(cell.terms(x, supports), weights.input, weights.input_bias), None, supports, weights)
-    torch.testing.assert_close(without, cell(x, zero, supports), rtol=1e-12, atol=1e-12)
-    with pytest.raises(ValueError, match="both given or both None"):
-        cell.step_from_shares(h, F.linear(cell.terms(x, supports), weights.input, weights.input_bias), None, supports, weights)
-
-
-def test_gradcheck_through_shared_diffusion():
-    cell = _diffusion_cell("reference")
-    supports = _random_supports()
-    x = torch.randn(1, 4, 2, dtype=torch.float64, requires_grad=True)
-    h = torch.randn(1, 4, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: cell(a, b, supports), (x, h))
-
-
 def test_checkpointed_step_gives_the_same_values_and_gradients():
-    plain, checkpointed = _diffusion_cell("reference"), _diffusion_cell("reference", checkpoint=True)
+    plain, checkpointed = _diffusion_cell(), _diffusion_cell(checkpoint=True)
     checkpointed.load_state_dict(plain.state_dict())
-    supports = _random_supports()
+    transitions = _random_transitions()
     x = torch.randn(2, 4, 2, dtype=torch.float64)
     h = torch.randn(2, 4, 3, dtype=torch.float64)
     grads, kept = [], []
     for cell in (plain, checkpointed):
         saved = []
         with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
-            out = cell(x, h, supports)
+            out = cell(x, h, transitions)
         kept.append(sum(t.numel() for t in saved))
         grads.append(torch.autograd.grad(out.square().sum(), list(cell.parameters())))
         with torch.no_grad():  # no recording, so no checkpoint either
-            torch.testing.assert_close(cell(x, h, supports), out.detach(), rtol=0, atol=0)
+            torch.testing.assert_close(cell(x, h, transitions), out.detach(), rtol=0, atol=0)
     for got, want in zip(*grads):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     # Checkpointed, the step keeps its inputs and none of its intermediates for the backward pass.
     assert kept[1] <= x.numel() + h.numel() < kept[0]
-
-
-def test_terms_and_shares_are_refused_for_a_convolution_that_cannot_split():
-    cell = GraphGRUCell(2, 3, _gcn)
-    assert not cell.shares_diffusion
-    x, h = torch.randn(1, 3, 2), torch.randn(1, 3, 3)
-    with pytest.raises(TypeError, match="GCNConv is not a separable graph convolution"):
-        cell.terms(x, torch.tensor(A_HAT, dtype=torch.float32))
-    with pytest.raises(TypeError, match="GCNConv is not a separable graph convolution"):
-        cell.share_weights()

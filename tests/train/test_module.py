@@ -96,13 +96,22 @@ def test_schedules_follow_the_papers(config, lrs):
         assert seen[epoch] == pytest.approx(lr)
 
 
-def test_teacher_forcing_follows_dcrnn_decay():
-    from stgraph.models.dcrnn import inverse_sigmoid_decay
+class Decoder(Constant):
+    """A model with a step-by-step decoder: it accepts teacher forcing."""
 
-    module = ForecastModule(Constant(0.0), SensorGraph(np.eye(2)), torch.zeros(1), torch.ones(1), TrainingConfig(teacher_forcing_decay=2000))
-    assert module.teacher_forcing() == pytest.approx(inverse_sigmoid_decay(0, 2000))
-    off = ForecastModule(Constant(0.0), SensorGraph(np.eye(2)), torch.zeros(1), torch.ones(1), TrainingConfig())
-    assert off.teacher_forcing() == 0.0
+    accepts_teacher_forcing = True
+
+
+def test_teacher_forcing_follows_dcrnn_decay_for_models_that_accept_it():
+    from stgraph.train.schedules import inverse_sigmoid_decay
+
+    def module(model, **config):
+        return ForecastModule(model, SensorGraph(np.eye(2)), torch.zeros(1), torch.ones(1), TrainingConfig(**config))
+
+    assert module(Decoder(0.0), teacher_forcing_decay=2000).teacher_forcing() == pytest.approx(inverse_sigmoid_decay(0, 2000))
+    assert module(Decoder(0.0)).teacher_forcing() == 0.0
+    # A model without a decoder to feed never receives a probability, whatever the config says.
+    assert module(Constant(0.0), teacher_forcing_decay=2000).teacher_forcing() == 0.0
 
 
 def test_time_budget_stops_before_an_epoch_that_would_overrun():
