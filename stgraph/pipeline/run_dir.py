@@ -131,7 +131,9 @@ def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def build_model(config: ExperimentConfig, data: PreparedData) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The model of ``config`` sized for ``data``, and the keyword arguments that rebuild it."""
+    """The model of ``config`` sized for ``data``, and the keyword arguments that rebuild it
+    (:attr:`~stgraph.models.ForecastModel.init_kwargs`: every argument, defaults included, so that
+    a later change of a default does not change what an old ``model.pt`` rebuilds)."""
     check_model_options(config, models.get(config.model.name))
     kwargs = {
         "num_sensors": data.graph.num_sensors,
@@ -145,7 +147,7 @@ def build_model(config: ExperimentConfig, data: PreparedData) -> tuple[torch.nn.
         model = models.create(config.model.name, **kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"model {config.model.name!r} with {config.model.options}: {error}") from error
-    return model, kwargs
+    return model, model.init_kwargs
 
 
 def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dict[str, Any]) -> dict[str, Any]:
