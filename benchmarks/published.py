@@ -38,23 +38,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Published", "TGCN_LOS_LOOP", "DCRNN_PROTOCOL", "dcrnn_protocol_rows", "TGCN_PAPER", "GWN_PAPER", "AGCRN_PAPER"]
+__all__ = ["AGCRN_PAPER", "DCRNN_PROTOCOL", "GWN_PAPER", "TGCN_LOS_LOOP", "TGCN_PAPER", "Published", "dcrnn_protocol_rows"]
 
 TGCN_PAPER = (
-    "L. Zhao, Y. Song, C. Zhang, Y. Liu, P. Wang, T. Lin, M. Deng, H. Li, \"T-GCN: A Temporal Graph "
-    "Convolutional Network for Traffic Prediction\", IEEE T-ITS 21(9), 2020 (arXiv:1811.05320), Table II"
+    'L. Zhao, Y. Song, C. Zhang, Y. Liu, P. Wang, T. Lin, M. Deng, H. Li, "T-GCN: A Temporal Graph '
+    'Convolutional Network for Traffic Prediction", IEEE T-ITS 21(9), 2020 (arXiv:1811.05320), Table II'
 )
 GWN_PAPER = (
-    "Z. Wu, S. Pan, G. Long, J. Jiang, C. Zhang, \"Graph WaveNet for Deep Spatial-Temporal Graph "
+    'Z. Wu, S. Pan, G. Long, J. Jiang, C. Zhang, "Graph WaveNet for Deep Spatial-Temporal Graph '
     "Modeling\", IJCAI 2019, Table 2 (DCRNN and STGCN rows are that table's baselines)"
 )
 AGCRN_PAPER = (
-    "L. Bai, L. Yao, C. Li, X. Wang, C. Wang, \"Adaptive Graph Convolutional Recurrent Network for "
-    "Traffic Forecasting\", NeurIPS 2020, Table 1 (averaged over the 12 horizon steps)"
+    'L. Bai, L. Yao, C. Li, X. Wang, C. Wang, "Adaptive Graph Convolutional Recurrent Network for '
+    'Traffic Forecasting", NeurIPS 2020, Table 1 (averaged over the 12 horizon steps)'
 )
 STGNCDE_PAPER = (
-    "J. Choi, H. Choi, J. Hwang, N. Park, \"Graph Neural Controlled Differential Equations for Traffic "
-    "Forecasting\", AAAI 2022, Table 3 (averaged over the 12 horizon steps)"
+    'J. Choi, H. Choi, J. Hwang, N. Park, "Graph Neural Controlled Differential Equations for Traffic '
+    'Forecasting", AAAI 2022, Table 3 (averaged over the 12 horizon steps)'
 )
 
 
@@ -88,7 +88,10 @@ def _tgcn(minutes: int, rmse: float, mae: float, accuracy: float, r2: float, var
 #: (module docstring): check them against the PDF before quoting them anywhere.
 TGCN_LOS_LOOP: dict[str, Published] = {
     "15 min": Published(
-        "T-GCN", "los-loop", TGCN_PAPER, "code (RMSE, MAE); unverified (accuracy, R^2, var)",
+        "T-GCN",
+        "los-loop",
+        TGCN_PAPER,
+        "code (RMSE, MAE); unverified (accuracy, R^2, var)",
         dict([_tgcn(15, 5.1264, 3.1802, 0.9127, 0.8634, 0.8634)]),
     ),
     "30 min": Published("T-GCN", "los-loop", TGCN_PAPER, "unverified", dict([_tgcn(30, 5.9974, 3.6086, 0.8978, 0.8127, 0.8129)])),
@@ -111,14 +114,34 @@ def _average(mae: float, rmse: float, mape: float) -> dict[str, dict[str, float]
 #: paper; "unverified" rows: found in no readable source here.
 DCRNN_PROTOCOL: dict[str, list[Published]] = {
     "metr-la": [
-        Published("DCRNN", "metr-la", GWN_PAPER, "cross-checked", _steps((2.77, 5.38, 7.30), (3.15, 6.45, 8.80), (3.60, 7.60, 10.50))),
-        Published("STGCN", "metr-la", GWN_PAPER, "cross-checked", _steps((2.88, 5.74, 7.62), (3.47, 7.24, 9.57), (4.59, 9.40, 12.70))),
-        Published("Graph WaveNet", "metr-la", GWN_PAPER, "cross-checked", _steps((2.69, 5.15, 6.90), (3.07, 6.22, 8.37), (3.53, 7.37, 10.01))),
+        Published(
+            "DCRNN", "metr-la", GWN_PAPER, "cross-checked", _steps((2.77, 5.38, 7.30), (3.15, 6.45, 8.80), (3.60, 7.60, 10.50))
+        ),
+        Published(
+            "STGCN", "metr-la", GWN_PAPER, "cross-checked", _steps((2.88, 5.74, 7.62), (3.47, 7.24, 9.57), (4.59, 9.40, 12.70))
+        ),
+        Published(
+            "Graph WaveNet",
+            "metr-la",
+            GWN_PAPER,
+            "cross-checked",
+            _steps((2.69, 5.15, 6.90), (3.07, 6.22, 8.37), (3.53, 7.37, 10.01)),
+        ),
     ],
     "pems-bay": [
-        Published("DCRNN", "pems-bay", GWN_PAPER, "cross-checked", _steps((1.38, 2.95, 2.90), (1.74, 3.97, 3.90), (2.07, 4.74, 4.90))),
-        Published("STGCN", "pems-bay", GWN_PAPER, "cross-checked", _steps((1.36, 2.96, 2.90), (1.81, 4.27, 4.17), (2.49, 5.69, 5.79))),
-        Published("Graph WaveNet", "pems-bay", GWN_PAPER, "cross-checked", _steps((1.30, 2.74, 2.73), (1.63, 3.70, 3.67), (1.95, 4.52, 4.63))),
+        Published(
+            "DCRNN", "pems-bay", GWN_PAPER, "cross-checked", _steps((1.38, 2.95, 2.90), (1.74, 3.97, 3.90), (2.07, 4.74, 4.90))
+        ),
+        Published(
+            "STGCN", "pems-bay", GWN_PAPER, "cross-checked", _steps((1.36, 2.96, 2.90), (1.81, 4.27, 4.17), (2.49, 5.69, 5.79))
+        ),
+        Published(
+            "Graph WaveNet",
+            "pems-bay",
+            GWN_PAPER,
+            "cross-checked",
+            _steps((1.30, 2.74, 2.73), (1.63, 3.70, 3.67), (1.95, 4.52, 4.63)),
+        ),
     ],
     "pems04": [
         Published("DCRNN", "pems04", AGCRN_PAPER, "cross-checked", _average(21.22, 33.44, 14.17)),

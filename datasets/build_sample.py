@@ -127,7 +127,7 @@ def raw100_csv(json_text: str, sensor_ids: list[str]) -> bytes:
         if len(speeds) != len(sensor_ids):
             raise SystemExit(f"build_sample: METRLA.json step {step} has {len(speeds)} sensors, expected {len(sensor_ids)}")
         rows.append(stamp + "," + ",".join(repr(float(v)) for v in speeds))
-    return ("\n".join(["timestamp," + ",".join(sensor_ids)] + rows) + "\n").encode()
+    return ("\n".join(["timestamp," + ",".join(sensor_ids), *rows]) + "\n").encode()
 
 
 README = """\
@@ -183,14 +183,18 @@ def build(source: Path, output: Path) -> dict[str, bytes]:
     sensor_ids = verified_bytes(source, "metr-la-graph/graph_sensor_ids.txt").decode().strip().split(",")
     verified_bytes(source, "metr-la-graph/adj_mx.pkl")  # checked here, then read by the safe unpickler
     files = {
-        "readings.csv.gz": gzip_deterministic(readings_csv(verified_bytes(source, "los-loop/los_speed.csv").decode(), sensor_ids)),
-        "sensor_locations.csv": locations_csv(verified_bytes(source, "metr-la-graph/graph_sensor_locations.csv").decode(), sensor_ids),
+        "readings.csv.gz": gzip_deterministic(
+            readings_csv(verified_bytes(source, "los-loop/los_speed.csv").decode(), sensor_ids)
+        ),
+        "sensor_locations.csv": locations_csv(
+            verified_bytes(source, "metr-la-graph/graph_sensor_locations.csv").decode(), sensor_ids
+        ),
         "adjacency.npz": adjacency_npz(source / "metr-la-graph/adj_mx.pkl", sensor_ids),
-        "metr-la-raw100.csv.gz": gzip_deterministic(raw100_csv(verified_bytes(source, "metr-la-sample100/METRLA.json").decode(), sensor_ids)),
+        "metr-la-raw100.csv.gz": gzip_deterministic(
+            raw100_csv(verified_bytes(source, "metr-la-sample100/METRLA.json").decode(), sensor_ids)
+        ),
     }
-    table = "\n".join(
-        f"| `{name}` | {len(data)} | `{hashlib.sha256(data).hexdigest()}` |" for name, data in files.items()
-    )
+    table = "\n".join(f"| `{name}` | {len(data)} | `{hashlib.sha256(data).hexdigest()}` |" for name, data in files.items())
     files["README.md"] = README.format(
         table=table,
         los=SOURCES["los-loop/los_speed.csv"],

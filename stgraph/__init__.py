@@ -4,10 +4,10 @@ Data flows one way: raw files -> :class:`SensorGraph` + :class:`SensorSeries` ->
 scaled, masked samples -> model -> forecasts -> masked metrics, plots and exports.
 """
 
-from stgraph.errors import GraphError, SensorDataError, ShapeError
 from stgraph.data import SensorSeries, load_series
+from stgraph.errors import GraphError, SensorDataError, ShapeError
 from stgraph.graph import SensorGraph
 
 __version__ = "0.1.0"
 
-__all__ = ["SensorGraph", "SensorSeries", "load_series", "GraphError", "SensorDataError", "ShapeError", "__version__"]
+__all__ = ["GraphError", "SensorDataError", "SensorGraph", "SensorSeries", "ShapeError", "__version__", "load_series"]

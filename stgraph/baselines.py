@@ -75,7 +75,7 @@ class HistoricalAverage:
         slots_per_day = _slots_per_day(train)
         slots = _slot_of_week(train.timestamps, train.interval)
 
-        shape = (7 * slots_per_day,) + values.shape[1:]
+        shape = (7 * slots_per_day, *values.shape[1:])
         sums, counts = np.zeros(shape), np.zeros(shape)
         np.add.at(sums, slots, np.where(observed, values, 0.0))
         np.add.at(counts, slots, observed)
@@ -114,7 +114,9 @@ class HistoricalAverage:
         self.interval_ = train.interval
         return self
 
-    def predict(self, series: SensorSeries, starts: Sequence[int] | np.ndarray, *, lookback: int = 12, horizon: int = 12) -> np.ndarray:
+    def predict(
+        self, series: SensorSeries, starts: Sequence[int] | np.ndarray, *, lookback: int = 12, horizon: int = 12
+    ) -> np.ndarray:
         """Forecast the windows of ``series`` starting at ``starts``.
 
         Shapes:
@@ -124,7 +126,9 @@ class HistoricalAverage:
             raise SensorDataError("HistoricalAverage.predict called before fit")
         where = series.source or "series"
         if list(series.sensor_ids) != self.sensor_ids_:
-            raise SensorDataError(f"{where}: sensors differ from those the historical average was fitted on (align the series first)")
+            raise SensorDataError(
+                f"{where}: sensors differ from those the historical average was fitted on (align the series first)"
+            )
         if series.interval != self.interval_:
             raise SensorDataError(f"{where}: interval {series.interval} differs from the fitted {self.interval_}")
         missing = [name for name in self.feature_names_ if name not in series.feature_names]
@@ -180,7 +184,9 @@ def _feature_positions(series: SensorSeries, features: Sequence[int | str] | Non
                 raise SensorDataError(f"{series.source or 'series'}: no feature {feature!r}; features are {series.feature_names}")
             positions.append(series.feature_names.index(feature))
         elif not 0 <= int(feature) < series.num_features:
-            raise SensorDataError(f"{series.source or 'series'}: feature position {feature} is out of range 0..{series.num_features - 1}")
+            raise SensorDataError(
+                f"{series.source or 'series'}: feature position {feature} is out of range 0..{series.num_features - 1}"
+            )
         else:
             positions.append(int(feature))
     return positions
@@ -189,7 +195,9 @@ def _feature_positions(series: SensorSeries, features: Sequence[int | str] | Non
 def _slots_per_day(series: SensorSeries) -> int:
     slots, remainder = divmod(_DAY, series.interval)
     if remainder != pd.Timedelta(0):
-        raise SensorDataError(f"{series.source or 'series'}: interval {series.interval} does not divide a day; a time-of-week profile needs it to")
+        raise SensorDataError(
+            f"{series.source or 'series'}: interval {series.interval} does not divide a day; a time-of-week profile needs it to"
+        )
     return int(slots)
 
 

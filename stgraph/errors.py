@@ -4,7 +4,7 @@ Messages name what is wrong and where: the file, the column, the row, the sensor
 shape, and what was expected.
 """
 
-__all__ = ["SensorDataError", "GraphError", "ShapeError", "ConfigError", "RunError"]
+__all__ = ["ConfigError", "GraphError", "RunError", "SensorDataError", "ShapeError"]
 
 
 class SensorDataError(ValueError):

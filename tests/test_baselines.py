@@ -64,14 +64,16 @@ def test_historical_average_depends_on_time_not_on_inputs():
     series = three_sensor_series()
     model = HistoricalAverage().fit(make_series(series.values[:28, :, 0]))
     changed = make_series(series.values[:, :, 0] * 0 + 5.0)
-    np.testing.assert_array_equal(model.predict(series, [14], lookback=2, horizon=2), model.predict(changed, [14], lookback=2, horizon=2))
+    np.testing.assert_array_equal(
+        model.predict(series, [14], lookback=2, horizon=2), model.predict(changed, [14], lookback=2, horizon=2)
+    )
 
 
 def test_historical_average_errors():
     values = np.ones((10, 2))
     mask = np.ones((10, 2), dtype=bool)
     mask[:, 1] = False
-    with pytest.raises(SensorDataError, match="1 sensors have no observed reading.*: s1"):
+    with pytest.raises(SensorDataError, match=r"1 sensors have no observed reading.*: s1"):
         HistoricalAverage().fit(make_series(values, mask))
     with pytest.raises(SensorDataError, match="interval 0 days 07:00:00 does not divide a day"):
         HistoricalAverage().fit(make_series(values, interval=pd.Timedelta("7h")))
@@ -103,7 +105,7 @@ def test_baseline_metrics_on_the_committed_sample(sample_dir):
         frame = pd.read_csv(handle, index_col=0, parse_dates=True)
     series = SensorSeries(
         values=frame.to_numpy()[:, :, None],
-        mask=np.ones(frame.shape + (1,), dtype=bool),
+        mask=np.ones((*frame.shape, 1), dtype=bool),
         timestamps=frame.index,
         sensor_ids=list(frame.columns),
         feature_names=["speed"],

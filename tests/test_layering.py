@@ -16,7 +16,22 @@ MATPLOTLIB = ("matplotlib", "matplotlib.pyplot")
 # Top to bottom: each layer may import itself and the layers above it, never one below.
 # report (exports, plots) sits above the pipeline, which writes a run's forecasts and plots;
 # the pipeline sits above train, which is the only package importing Lightning.
-LAYERS = ["errors", "ops", "io", "graph", "data", "nn", "models", "metrics", "baselines", "report", "pipeline", "train", "serve", "cli"]
+LAYERS = [
+    "errors",
+    "ops",
+    "io",
+    "graph",
+    "data",
+    "nn",
+    "models",
+    "metrics",
+    "baselines",
+    "report",
+    "pipeline",
+    "train",
+    "serve",
+    "cli",
+]
 
 
 def _layer_of(module: str) -> str | None:
@@ -77,20 +92,23 @@ def test_blocking_works():
 
 
 def test_training_schedules_import_without_lightning():
-    result = run_blocked("from stgraph.train.schedules import inverse_sigmoid_decay\nassert inverse_sigmoid_decay(0, 2000) > 0.99\n")
+    result = run_blocked(
+        "from stgraph.train.schedules import inverse_sigmoid_decay\nassert inverse_sigmoid_decay(0, 2000) > 0.99\n"
+    )
     assert result.returncode == 0, result.stderr
 
 
 def test_cli_commands_run_without_lightning_or_matplotlib(tmp_path):
     sample = PACKAGE.parent / "datasets" / "sample"
     out = tmp_path / "graph.npz"
-    code = (
-        "from stgraph.cli.main import main\n"
-        "main(['--help'])\n"
-    )
+    code = "from stgraph.cli.main import main\nmain(['--help'])\n"
     result = run_blocked(code, LIGHTNING + MATPLOTLIB)
     assert result.returncode == 0 and "datasets" in result.stdout, result.stderr
-    for argv in (["datasets"], ["datasets", "sample"], ["graph", "--adjacency", str(sample / "adjacency.npz"), "--out", str(out)]):
+    for argv in (
+        ["datasets"],
+        ["datasets", "sample"],
+        ["graph", "--adjacency", str(sample / "adjacency.npz"), "--out", str(out)],
+    ):
         result = run_blocked(f"from stgraph.cli.main import main\nraise SystemExit(main({argv!r}))\n", LIGHTNING + MATPLOTLIB)
         assert result.returncode == 0, f"stgraph {' '.join(argv)}: {result.stderr}"
     assert out.is_file()

@@ -33,30 +33,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.accuracy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="los-loop", help="catalog key (default los-loop)")
     parser.add_argument("--protocol", choices=("tgcn", "dcrnn"), default="tgcn")
-    parser.add_argument("--models", nargs="+", help=f"registry names (default: tgcn protocol {DEFAULT_MODELS['tgcn']}, "
-                        f"dcrnn protocol {DEFAULT_MODELS['dcrnn']}); available: {models.available()}")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        help=f"registry names (default: tgcn protocol {DEFAULT_MODELS['tgcn']}, "
+        f"dcrnn protocol {DEFAULT_MODELS['dcrnn']}); available: {models.available()}",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds (0, 1, ...); mean +- std is reported")
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 100 tgcn, 50 dcrnn)")
     parser.add_argument("--batch-size", type=int, default=None, help="default 32 (T-GCN) / 64 (DCRNN)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--eps", type=float, default=1e-8, help="Adam epsilon (DCRNN's code: 1e-3)")
-    parser.add_argument("--milestones", type=int, nargs="*", default=[],
-                        help="epochs after which the learning rate is multiplied by --gamma (DCRNN: 20 30 40 50)")
+    parser.add_argument(
+        "--milestones",
+        type=int,
+        nargs="*",
+        default=[],
+        help="epochs after which the learning rate is multiplied by --gamma (DCRNN: 20 30 40 50)",
+    )
     parser.add_argument("--gamma", type=float, default=0.1)
-    parser.add_argument("--weight-decay", type=float, default=None, help="default 0 (T-GCN protocol) / 1e-4 (DCRNN protocol, as Graph WaveNet)")
-    parser.add_argument("--no-teacher-forcing", action="store_true",
-                        help="DCRNN: the decoder always reads its own forecasts (default: scheduled sampling, decaying over the run)")
-    parser.add_argument("--shared-model", action="store_true",
-                        help="tgcn protocol: one 12-step model scored on its first 3/6/9/12 steps instead of one model per horizon")
-    parser.add_argument("--horizons", type=int, nargs="+", default=None,
-                        help="tgcn protocol: pre_len values to run (default 3 6 9 12 = 15/30/45/60 min)")
-    parser.add_argument("--data-root", default=None,
-                        help="folder holding <dataset>/ (default $STGRAPH_DATA, else ../shared/data when it exists, else stgraph's data root)")
+    parser.add_argument(
+        "--weight-decay", type=float, default=None, help="default 0 (T-GCN protocol) / 1e-4 (DCRNN protocol, as Graph WaveNet)"
+    )
+    parser.add_argument(
+        "--no-teacher-forcing",
+        action="store_true",
+        help="DCRNN: the decoder always reads its own forecasts (default: scheduled sampling, decaying over the run)",
+    )
+    parser.add_argument(
+        "--shared-model",
+        action="store_true",
+        help="tgcn protocol: one 12-step model scored on its first 3/6/9/12 steps instead of one model per horizon",
+    )
+    parser.add_argument(
+        "--horizons",
+        type=int,
+        nargs="+",
+        default=None,
+        help="tgcn protocol: pre_len values to run (default 3 6 9 12 = 15/30/45/60 min)",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="folder holding <dataset>/ (default $STGRAPH_DATA, else ../shared/data when it exists, else stgraph's data root)",
+    )
     parser.add_argument("--out", default=str(RESULTS), help="folder for the Markdown + JSON results")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--device", default="cpu", help="torch device to train on: cpu (default), cuda, cuda:1, ...")
-    parser.add_argument("--set", nargs="*", default=[], metavar="MODEL.KEY=VALUE",
-                        help="model options, e.g. stgcn.dropout=0.1 graph_wavenet.dropout=0.3 (values parsed as Python literals)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="MODEL.KEY=VALUE",
+        help="model options, e.g. stgcn.dropout=0.1 graph_wavenet.dropout=0.3 (values parsed as Python literals)",
+    )
     return parser.parse_args(argv)
 
 
@@ -102,25 +132,48 @@ def main(argv: list[str] | None = None) -> int:
     options = model_options(args.set)
     name = f"accuracy-{info.key}-{args.protocol}" + ("-shared" if tgcn and args.shared_model else "")
     if tgcn:
-        outcome = run_tgcn_protocol(info.key, root, names, seeds, setup, shared_model=args.shared_model, model_options=options,
-                                    horizons=tuple(args.horizons or TGCN_HORIZONS))
+        outcome = run_tgcn_protocol(
+            info.key,
+            root,
+            names,
+            seeds,
+            setup,
+            shared_model=args.shared_model,
+            model_options=options,
+            horizons=tuple(args.horizons or TGCN_HORIZONS),
+        )
         body = [
             f"# Accuracy: T-GCN protocol on {info.name}",
-            "", f"Published: {TGCN_PAPER}. † = figure not verified against the paper here (benchmarks/published.py).",
-            "", "## Last epoch", "", tgcn_markdown(outcome),
-            "", "## Epoch with the lowest test RMSE (the official code's selection; optimistic)", "", tgcn_markdown(outcome, selected=True),
+            "",
+            f"Published: {TGCN_PAPER}. † = figure not verified against the paper here (benchmarks/published.py).",
+            "",
+            "## Last epoch",
+            "",
+            tgcn_markdown(outcome),
+            "",
+            "## Epoch with the lowest test RMSE (the official code's selection; optimistic)",
+            "",
+            tgcn_markdown(outcome, selected=True),
         ]
     else:
         outcome = run_dcrnn_protocol(info.key, root, names, seeds, setup, model_options=options)
         outcome["beats_baselines"] = beats_baselines(outcome)
-        published = f"Published rows: {GWN_PAPER} and benchmarks/published.py." if outcome["published"] else \
-            f"No published DCRNN-protocol figures exist for {info.name}; only ours and the baselines are shown."
+        published = (
+            f"Published rows: {GWN_PAPER} and benchmarks/published.py."
+            if outcome["published"]
+            else f"No published DCRNN-protocol figures exist for {info.name}; only ours and the baselines are shown."
+        )
         body = [
-            f"# Accuracy: DCRNN protocol on {info.name}", "", published, "", dcrnn_markdown(outcome), "",
+            f"# Accuracy: DCRNN protocol on {info.name}",
+            "",
+            published,
+            "",
+            dcrnn_markdown(outcome),
+            "",
             "Beats historical average and last value at every reported horizon (MAE and RMSE): "
             + ", ".join(f"{m}: {'yes' if ok else 'no'}" for m, ok in outcome["beats_baselines"].items()),
         ]
-    markdown = "\n".join(body + ["", "## Protocol card", "", card_markdown(outcome["card"])])
+    markdown = "\n".join([*body, "", "## Protocol card", "", card_markdown(outcome["card"])])
     md, js = write_result(name, markdown, outcome, args.out)
     print(markdown)
     print(f"\nwritten: {md} and {js}", file=sys.stderr)

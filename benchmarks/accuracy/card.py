@@ -15,7 +15,7 @@ import torch
 
 from stgraph.io.atomic import atomic_write
 
-__all__ = ["machine", "library_versions", "write_result", "RESULTS", "mean_std"]
+__all__ = ["RESULTS", "library_versions", "machine", "mean_std", "write_result"]
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -48,9 +48,12 @@ def machine() -> dict[str, Any]:
 def library_versions() -> dict[str, str]:
     """Python, torch, numpy and the checkout's git commit (``unknown`` outside a checkout)."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
-        ).stdout.strip() or "unknown"
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__, "stgraph_commit": commit}

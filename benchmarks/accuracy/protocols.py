@@ -42,7 +42,7 @@ from stgraph.errors import SensorDataError
 from stgraph.graph import SensorGraph
 from stgraph.pipeline import DataConfig, PreparedData, prepare_data
 
-__all__ = ["tgcn_data", "dcrnn_data", "TGCN_HORIZONS"]
+__all__ = ["TGCN_HORIZONS", "dcrnn_data", "tgcn_data"]
 
 #: T-GCN's Los-loop horizons: pre_len 3, 6, 9, 12 steps of 5 minutes.
 TGCN_HORIZONS = (3, 6, 9, 12)
@@ -67,13 +67,25 @@ def tgcn_data(
             )
         starts[part] = begin + np.arange(count, dtype=np.int64)
     split = Split(
-        train=starts["train"], val=np.zeros(0, dtype=np.int64), test=starts["test"], boundaries=(train_size, train_size),
-        num_steps=series.num_steps, lookback=lookback, horizon=pre_len,
+        train=starts["train"],
+        val=np.zeros(0, dtype=np.int64),
+        test=starts["test"],
+        boundaries=(train_size, train_size),
+        num_steps=series.num_steps,
+        lookback=lookback,
+        horizon=pre_len,
     )
     speed = [series.feature_names[0]]
     return PreparedData(
-        series=series, graph=graph, split=split, scaler=MaxScaler().fit(series), input_features=speed,
-        target_features=speed, covariates=[], null_value=None, name=name,
+        series=series,
+        graph=graph,
+        split=split,
+        scaler=MaxScaler().fit(series),
+        input_features=speed,
+        target_features=speed,
+        covariates=[],
+        null_value=None,
+        name=name,
     )
 
 

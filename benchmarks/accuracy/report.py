@@ -7,7 +7,7 @@ from typing import Any
 
 from benchmarks.accuracy.card import mean_std
 
-__all__ = ["tgcn_markdown", "dcrnn_markdown", "card_markdown", "beats_baselines"]
+__all__ = ["beats_baselines", "card_markdown", "dcrnn_markdown", "tgcn_markdown"]
 
 _TGCN_COLUMNS = (("rmse", "RMSE"), ("mae", "MAE"), ("accuracy", "Accuracy"), ("r2", "R²"), ("var", "var"))
 _DCRNN_COLUMNS = (("mae", "MAE"), ("rmse", "RMSE"), ("mape", "MAPE (%)"))
@@ -73,7 +73,9 @@ def beats_baselines(outcome: dict[str, Any]) -> dict[str, bool]:
             continue
         verdict[name] = all(
             mean_std(by_horizon[label][m])[0] < mean_std(base[label][m])[0]
-            for label in outcome["horizons"] for m in ("mae", "rmse") for base in baselines
+            for label in outcome["horizons"]
+            for m in ("mae", "rmse")
+            for base in baselines
         )
     return verdict
 

@@ -23,7 +23,7 @@ from stgraph.pipeline import DataConfig
 from stgraph.pipeline.data import load_readings_and_graph
 from stgraph.pipeline.evaluate import forecast_windows
 
-__all__ = ["run_tgcn_protocol", "run_dcrnn_protocol"]
+__all__ = ["run_dcrnn_protocol", "run_tgcn_protocol"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,15 +85,28 @@ def run_tgcn_protocol(
         for seed in seeds:
             for pre_len, scored in plans:
                 train, test = windows[pre_len]
-                model = _build(name, num_sensors=graph.num_sensors, in_features=1, horizon=pre_len, options=options, seed=seed, device=setup.device)
+                model = _build(
+                    name,
+                    num_sensors=graph.num_sensors,
+                    in_features=1,
+                    horizon=pre_len,
+                    options=options,
+                    seed=seed,
+                    device=setup.device,
+                )
                 per_epoch: list[dict[int, dict[str, float]]] = []
 
                 def score() -> dict[int, dict[str, float]]:
                     forecast, target, _ = forecast_windows(model, graph, test, batch_size=setup.batch_size, device=setup.device)
                     return {h: tgcn_metrics(target[:, :h], forecast[:, :h]) for h in scored}
 
-                log = fit(model, graph, train, TrainingSetup(**{**asdict(setup), "seed": seed}),
-                          on_epoch=lambda epoch: per_epoch.append(score()))
+                log = fit(
+                    model,
+                    graph,
+                    train,
+                    TrainingSetup(**{**asdict(setup), "seed": seed}),
+                    on_epoch=lambda epoch: per_epoch.append(score()),
+                )
                 seconds.setdefault(name, []).append(log.seconds)
                 for h in scored:
                     last = per_epoch[-1][h]
@@ -101,7 +114,13 @@ def run_tgcn_protocol(
                     for metric in METRICS:
                         results.setdefault(name, {}).setdefault(labels[h], {}).setdefault(metric, []).append(last[metric])
                         selected.setdefault(name, {}).setdefault(labels[h], {}).setdefault(metric, []).append(best[metric])
-                logger.info("%s seed %d pre_len %d: %s", name, seed, pre_len, {labels[h]: round(per_epoch[-1][h]["rmse"], 4) for h in scored})
+                logger.info(
+                    "%s seed %d pre_len %d: %s",
+                    name,
+                    seed,
+                    pre_len,
+                    {labels[h]: round(per_epoch[-1][h]["rmse"], 4) for h in scored},
+                )
 
     card = {
         "protocol": "T-GCN (Zhao et al., IEEE T-ITS 2020; lehaifeng/T-GCN main.py, input_data.py)",
@@ -110,7 +129,8 @@ def run_tgcn_protocol(
         "scaling": "speed divided by its maximum over the whole series (all steps, as the official code)",
         "null_value": "none: Los-loop has no missing readings; no masking",
         "windows": "12 input steps; starts 0 .. len(part) - 12 - pre_len - 1 inside each part",
-        "horizons": f"one model per pre_len {'/'.join(map(str, horizons))} ({' / '.join(labels[h] for h in horizons)})" if not shared_model
+        "horizons": f"one model per pre_len {'/'.join(map(str, horizons))} ({' / '.join(labels[h] for h in horizons)})"
+        if not shared_model
         else f"DEVIATION: one model of horizon {max(horizons)}, scored on its first pre_len steps (test windows of pre_len {max(horizons)})",
         "scoring": "RMSE, MAE, accuracy, R^2, explained variance over all pre_len steps pooled (T-GCN's evaluation())",
         "reported_epoch": "last epoch (table); the official code's choice, the epoch with the lowest test RMSE, is under 'selected'",
@@ -177,7 +197,15 @@ def run_dcrnn_protocol(
 
     for name in model_names:
         for seed in seeds:
-            model = _build(name, num_sensors=graph.num_sensors, in_features=train.in_features, horizon=12, options=options, seed=seed, device=setup.device)
+            model = _build(
+                name,
+                num_sensors=graph.num_sensors,
+                in_features=train.in_features,
+                horizon=12,
+                options=options,
+                seed=seed,
+                device=setup.device,
+            )
             best = {"mae": math.inf, "state": None, "epoch": -1}
 
             def validate(epoch: int) -> float:
@@ -207,7 +235,13 @@ def run_dcrnn_protocol(
         "baselines": "historical average (same time of week, training part; falls back to time of day), last value",
         "seeds": list(seeds),
         "aggregate": "mean +- sample std over seeds",
-        "training": {**asdict(setup), "optimizer": "Adam", "dcrnn_teacher_forcing": "inverse sigmoid decay, tau scaled to the run" if setup.teacher_forcing else "off: the decoder reads its own forecasts"},
+        "training": {
+            **asdict(setup),
+            "optimizer": "Adam",
+            "dcrnn_teacher_forcing": "inverse sigmoid decay, tau scaled to the run"
+            if setup.teacher_forcing
+            else "off: the decoder reads its own forecasts",
+        },
         "best_epoch": epochs_used,
         "model_options": options,
         "train_seconds": seconds,
@@ -218,5 +252,5 @@ def run_dcrnn_protocol(
         "results": results,
         "card": card,
         "published": [asdict(row) for row in dcrnn_protocol_rows(data.name)],
-        "horizons": labels + ["average"],
+        "horizons": [*labels, "average"],
     }

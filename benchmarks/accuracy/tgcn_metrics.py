@@ -25,7 +25,7 @@ import numpy as np
 
 from stgraph.errors import ShapeError
 
-__all__ = ["tgcn_metrics", "METRICS"]
+__all__ = ["METRICS", "tgcn_metrics"]
 
 METRICS = ("rmse", "mae", "accuracy", "r2", "var")
 

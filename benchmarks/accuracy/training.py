@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from stgraph.data import WindowDataset
 from stgraph.train.schedules import inverse_sigmoid_decay
 
-__all__ = ["TrainingSetup", "TrainingLog", "fit", "curriculum_tau"]
+__all__ = ["TrainingLog", "TrainingSetup", "curriculum_tau", "fit"]
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,9 @@ def fit(
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(setup.milestones), gamma=setup.gamma)
     steps_per_epoch = math.ceil(len(windows) / setup.batch_size)
     tau = curriculum_tau(steps_per_epoch * setup.epochs)
-    scheduled_sampling = setup.teacher_forcing and getattr(type(model), "accepts_teacher_forcing", False)  # any nn.Module may be fitted
+    scheduled_sampling = setup.teacher_forcing and getattr(
+        type(model), "accepts_teacher_forcing", False
+    )  # any nn.Module may be fitted
     log = TrainingLog()
     start = time.perf_counter()
     step = 0
@@ -151,7 +153,8 @@ def fit(
         log.train_loss.append(total / max(count, 1))
         if on_epoch is not None:
             log.scores.append(on_epoch(epoch))
-        logger.info("epoch %d/%d: train loss %.5f (%.0f s)", epoch + 1, setup.epochs, log.train_loss[-1], time.perf_counter() - start)
+        logger.info(
+            "epoch %d/%d: train loss %.5f (%.0f s)", epoch + 1, setup.epochs, log.train_loss[-1], time.perf_counter() - start
+        )
     log.seconds = time.perf_counter() - start
     return log
-

@@ -39,8 +39,12 @@ QUICK_GRAPH = "knn-40"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(PAPER_CONFIGS), help="default: stgcn dcrnn graph_wavenet")
-    parser.add_argument("--graphs", nargs="+", default=["metr-la", "pems-bay", "knn-2000", "knn-8600"],
-                        help="metr-la, pems-bay (real, from ../shared/data) and knn-<sensors>")
+    parser.add_argument(
+        "--graphs",
+        nargs="+",
+        default=["metr-la", "pems-bay", "knn-2000", "knn-8600"],
+        help="metr-la, pems-bay (real, from ../shared/data) and knn-<sensors>",
+    )
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement (the median is reported)")
     parser.add_argument("--warmup", type=int, default=1)
@@ -49,11 +53,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 matrix products (default: strict fp32)")
     parser.add_argument("--profile", action="store_true", help="top operators of one training step per model (first graph)")
     parser.add_argument("--epoch", action="store_true", help="Graph WaveNet epoch time on a METR-LA-sized run (23,974 windows)")
-    parser.add_argument("--no-isolate", action="store_true", help="CPU: measure in this process (peak RSS then covers all configs)")
-    parser.add_argument("--peer-python", help="the peers' interpreter (PyTorch Geometric Temporal, Torch Spatiotemporal): "
-                        "measure them in the same run")
-    parser.add_argument("--peers", nargs="+", default=list(PEER_MODELS), choices=list(PEER_MODELS), metavar="PEER",
-                        help=f"peer configurations (default all: {', '.join(PEER_MODELS)})")
+    parser.add_argument(
+        "--no-isolate", action="store_true", help="CPU: measure in this process (peak RSS then covers all configs)"
+    )
+    parser.add_argument(
+        "--peer-python",
+        help="the peers' interpreter (PyTorch Geometric Temporal, Torch Spatiotemporal): measure them in the same run",
+    )
+    parser.add_argument(
+        "--peers",
+        nargs="+",
+        default=list(PEER_MODELS),
+        choices=list(PEER_MODELS),
+        metavar="PEER",
+        help=f"peer configurations (default all: {', '.join(PEER_MODELS)})",
+    )
     parser.add_argument("--peer-graphs", nargs="+", default=["metr-la"], help="graphs the peers run on (default metr-la)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 40-sensor kNN graph, batch 2, one step, in-process")
     parser.add_argument("--out", default=str(RESULTS), help="folder for speed-<device>.md/.json; 'none' to skip writing")
@@ -66,9 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def _row(result: dict, gemm: float) -> str:
     share = result["train_gflop_per_sample"] * result["train_samples_per_s"] / gemm
-    return (f"| {result['model']} | {result['graph']} | {result['sensors']} | {result['batch']} | {result['parameters']:,} "
-            f"| {result['train_samples_per_s']:.2f} | {result['infer_samples_per_s']:.2f} | {result['peak_memory_mb']:.0f} "
-            f"| {result['memory_increase_mb']:.0f} | {result['train_gflop_per_sample']:.3f} | {share:.1%} |")
+    return (
+        f"| {result['model']} | {result['graph']} | {result['sensors']} | {result['batch']} | {result['parameters']:,} "
+        f"| {result['train_samples_per_s']:.2f} | {result['infer_samples_per_s']:.2f} | {result['peak_memory_mb']:.0f} "
+        f"| {result['memory_increase_mb']:.0f} | {result['train_gflop_per_sample']:.3f} | {share:.1%} |"
+    )
 
 
 def _peer_interpreters(peer_python: str | None) -> list[str]:
@@ -89,10 +105,14 @@ class PeerRun:
     interpreters: dict[str, dict] = field(default_factory=dict)
 
 
-PEER_TABLE = ["", "## Peers, measured in this run (each configuration in a fresh process of its interpreter)", "",
-              "| model · peer | graph | sensors | batch | parameters | train samples/s | inference samples/s | peak MB "
-              "| increase MB | train GFLOP/sample | share of GEMM |",
-              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+PEER_TABLE = [
+    "",
+    "## Peers, measured in this run (each configuration in a fresh process of its interpreter)",
+    "",
+    "| model · peer | graph | sensors | batch | parameters | train samples/s | inference samples/s | peak MB "
+    "| increase MB | train GFLOP/sample | share of GEMM |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+]
 
 
 def run_peers(args: argparse.Namespace, row: Callable[[dict], str]) -> PeerRun:
@@ -114,14 +134,23 @@ def run_peers(args: argparse.Namespace, row: Callable[[dict], str]) -> PeerRun:
                 continue
             for graph in args.peer_graphs:
                 try:
-                    result = measure_peer_isolated(key, graph, python=python, batch=args.batch, steps=args.steps,
-                                                   warmup=args.warmup, device=args.device, threads=args.threads)
+                    result = measure_peer_isolated(
+                        key,
+                        graph,
+                        python=python,
+                        batch=args.batch,
+                        steps=args.steps,
+                        warmup=args.warmup,
+                        device=args.device,
+                        threads=args.threads,
+                    )
                 except Exception as error:  # a failing peer (out of memory, an API change) is reported, the run goes on
                     run.notes.append(f"{key} on {graph} with {python} failed: {str(error).splitlines()[0][:200]}")
                     continue
                 run.results.append(asdict(result))
                 new = (PEER_TABLE if not run.table else []) + [
-                    row({**run.results[-1], "model": f"{result.model} · {result.library}: {result.implementation}"})]
+                    row({**run.results[-1], "model": f"{result.model} · {result.library}: {result.implementation}"})
+                ]
                 print("\n".join(new), flush=True)
                 run.table += new
     return run
@@ -133,17 +162,24 @@ def peer_comparison(args: argparse.Namespace, ours: list[dict], run: PeerRun, is
     if run.results:
         specs = {p["peer"]: PEER_MODELS[p["peer"]] for p in run.results}
         section = ["", "## Against peers (measured in this run, same graph, batch and inputs)", ""]
-        section += [f"Peers' interpreter {python}: " + ", ".join(f"{name} {version}" for name, version in versions.items()
-                                                           if version and not name.endswith("_error"))
-                    for python, versions in run.interpreters.items()] + [""]
+        section += [
+            f"Peers' interpreter {python}: "
+            + ", ".join(f"{name} {version}" for name, version in versions.items() if version and not name.endswith("_error"))
+            for python, versions in run.interpreters.items()
+        ] + [""]
         section += against_peers(ours, run.results, memory_comparable=isolated)
         section += ["", "Peer configurations (how each differs from the paper's):", ""]
         section += [f"- `{key}` ({spec.library}: {spec.implementation}): {spec.notes}" for key, spec in specs.items()]
     elif args.device == "cpu" and any(result["graph"] == "metr-la" for result in ours):
-        section = ["", "## Against peers (CPU, METR-LA graph)", "",
-                   f"Installed here: {installed_peers()}. **Peer numbers quoted from the issue, not re-measured** "
-                   "(2-core CPU, batch 64, 12 -> 12, METR-LA/Los-loop graph, 2 threads); measure them with "
-                   "`--peer-python` (benchmarks/README.md).", ""]
+        section = [
+            "",
+            "## Against peers (CPU, METR-LA graph)",
+            "",
+            f"Installed here: {installed_peers()}. **Peer numbers quoted from the issue, not re-measured** "
+            "(2-core CPU, batch 64, 12 -> 12, METR-LA/Los-loop graph, 2 threads); measure them with "
+            "`--peer-python` (benchmarks/README.md).",
+            "",
+        ]
         section += against_quoted(ours)
     else:
         section = []
@@ -162,13 +198,17 @@ def main(argv: list[str] | None = None) -> dict:
     bandwidth = copy_bandwidth(device, 16 if args.quick else 256)
     info = {**machine(), **library_versions()}
     lines = [
-        f"# Speed: model steps on {device.type.upper()}", "",
+        f"# Speed: model steps on {device.type.upper()}",
+        "",
         f"machine: {info['cpu']}, {info['cpu_cores']} cores, torch threads {info['torch_threads']}"
-        + (f", GPU {info['gpu']}" if "gpu" in info else "") + f"; torch {info['torch']}; {info['date']}",
+        + (f", GPU {info['gpu']}" if "gpu" in info else "")
+        + f"; torch {info['torch']}; {info['date']}",
         f"measured: fp32 GEMM ({size}^3) {gemm:.0f} GFLOP/s"
-        + (" (TF32 allowed)" if device.type == "cuda" and args.tf32 else "") + f", copy {bandwidth:.1f} GB/s (read + write)",
+        + (" (TF32 allowed)" if device.type == "cuda" and args.tf32 else "")
+        + f", copy {bandwidth:.1f} GB/s (read + write)",
         f"batch {args.batch}, 12 -> 12, median of {args.steps} timed steps after {args.warmup} warm-up; paper configurations "
-        "(STGCN speed only; DCRNN and Graph WaveNet speed + time of day)", "",
+        "(STGCN speed only; DCRNN and Graph WaveNet speed + time of day)",
+        "",
         "| model | graph | sensors | batch | parameters | train samples/s | inference samples/s | peak MB | increase MB "
         "| train GFLOP/sample | share of GEMM |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -178,9 +218,11 @@ def main(argv: list[str] | None = None) -> dict:
     results = []
     for graph in args.graphs:
         for model in args.models:
-            kwargs = dict(batch=args.batch, steps=args.steps, warmup=args.warmup, device=args.device)
+            kwargs = {"batch": args.batch, "steps": args.steps, "warmup": args.warmup, "device": args.device}
             try:
-                result = measure_isolated(model, graph, threads=args.threads, **kwargs) if isolate else measure(model, graph, **kwargs)
+                result = (
+                    measure_isolated(model, graph, threads=args.threads, **kwargs) if isolate else measure(model, graph, **kwargs)
+                )
             except Exception as error:  # a failing configuration (out of memory, a backend error) is reported, the run goes on
                 row = f"| {model} | {graph} | | {args.batch} | | failed: {str(error).splitlines()[0][:80]} | | | | | |"
                 print(row, flush=True)
@@ -212,17 +254,34 @@ def main(argv: list[str] | None = None) -> dict:
     if args.epoch:
         from benchmarks.speed.epoch import graph_wavenet_epoch
 
-        epoch = graph_wavenet_epoch(device=args.device, **({"windows": 64, "batch": 8, "graph_name": QUICK_GRAPH} if args.quick else {}))
-        section = ["", f"Graph WaveNet training epoch, METR-LA-sized ({epoch['windows']:,} windows, batch {epoch['batch']}, "
-                   f"{epoch['sensors']} sensors): {epoch['seconds']:.2f} s ({epoch['samples_per_s']:.0f} samples/s)"]
+        epoch = graph_wavenet_epoch(
+            device=args.device, **({"windows": 64, "batch": 8, "graph_name": QUICK_GRAPH} if args.quick else {})
+        )
+        section = [
+            "",
+            f"Graph WaveNet training epoch, METR-LA-sized ({epoch['windows']:,} windows, batch {epoch['batch']}, "
+            f"{epoch['sensors']} sensors): {epoch['seconds']:.2f} s ({epoch['samples_per_s']:.0f} samples/s)",
+        ]
         print("\n".join(section), flush=True)
         comparison += section
 
-    payload = {"machine": info, "gemm_gflops": gemm, "copy_gbps": bandwidth, "tf32": bool(args.tf32 and device.type == "cuda"),
-               "settings": {k: v for k, v in vars(args).items() if k != "out"}, "results": results, "profiles": profiles,
-               "graph_wavenet_epoch": epoch, "peers": peers.results, "peer_interpreters": peers.interpreters, "peer_notes": peers.notes}
+    payload = {
+        "machine": info,
+        "gemm_gflops": gemm,
+        "copy_gbps": bandwidth,
+        "tf32": bool(args.tf32 and device.type == "cuda"),
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "results": results,
+        "profiles": profiles,
+        "graph_wavenet_epoch": epoch,
+        "peers": peers.results,
+        "peer_interpreters": peers.interpreters,
+        "peer_notes": peers.notes,
+    }
     if args.out != "none":
-        md, js = write_result(f"speed-{device.type}" + ("-quick" if args.quick else ""), "\n".join(lines + comparison), payload, args.out)
+        md, js = write_result(
+            f"speed-{device.type}" + ("-quick" if args.quick else ""), "\n".join(lines + comparison), payload, args.out
+        )
         print(f"\nwritten: {md} and {js}", file=sys.stderr)
     return payload
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["gemm_rate", "copy_bandwidth", "timed"]
+__all__ = ["copy_bandwidth", "gemm_rate", "timed"]
 
 
 def timed(

@@ -52,4 +52,11 @@ def graph_wavenet_epoch(
     run(torch.randperm(len(data), generator=generator)[: warmup_batches * batch])
     order = torch.randperm(len(data), generator=generator)
     seconds = timed(lambda: run(order), device_, 1, warmup=False)
-    return {"windows": len(data), "batch": batch, "sensors": graph.num_sensors, "device": str(device_), "seconds": seconds, "samples_per_s": len(data) / seconds}
+    return {
+        "windows": len(data),
+        "batch": batch,
+        "sensors": graph.num_sensors,
+        "device": str(device_),
+        "seconds": seconds,
+        "samples_per_s": len(data) / seconds,
+    }

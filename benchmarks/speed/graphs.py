@@ -27,7 +27,7 @@ from stgraph.errors import GraphError
 from stgraph.graph import SensorGraph, from_matrix
 from stgraph.graph.ordering import ordered_for_locality
 
-__all__ = ["load_graph", "propagation_graph", "real_graph", "knn", "REAL_GRAPHS"]
+__all__ = ["REAL_GRAPHS", "knn", "load_graph", "propagation_graph", "real_graph"]
 
 REAL_GRAPHS = {"metr-la": "metr-la-graph/adj_mx.pkl", "pems-bay": "pems-bay-graph/adj_mx_bay.pkl"}
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import statistics
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -42,7 +42,7 @@ from benchmarks.speed.graphs import load_graph
 from stgraph import models
 from stgraph.ops import reuse_freed_memory
 
-__all__ = ["PAPER_CONFIGS", "StepResult", "measure", "measure_isolated", "step_measurements", "run_isolated", "serve"]
+__all__ = ["PAPER_CONFIGS", "StepResult", "measure", "measure_isolated", "run_isolated", "serve", "step_measurements"]
 
 #: Each paper's configuration (model defaults are the papers'); inputs as each paper feeds them.
 PAPER_CONFIGS: dict[str, dict[str, Any]] = {
@@ -170,12 +170,18 @@ def step_measurements(
         infer_step()
     infer_flops = counter.get_total_flops()
 
-    return dict(
-        parameters=sum(p.numel() for p in model.parameters()),
-        train_samples_per_s=batch / train_s, infer_samples_per_s=batch / infer_s, train_step_s=train_s, infer_step_s=infer_s,
-        train_gflop_per_sample=train_flops / batch / 1e9, infer_gflop_per_sample=infer_flops / batch / 1e9,
-        peak_memory_mb=peak, memory_increase_mb=increase, memory_kind=kind,
-    )
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_samples_per_s": batch / train_s,
+        "infer_samples_per_s": batch / infer_s,
+        "train_step_s": train_s,
+        "infer_step_s": infer_s,
+        "train_gflop_per_sample": train_flops / batch / 1e9,
+        "infer_gflop_per_sample": infer_flops / batch / 1e9,
+        "peak_memory_mb": peak,
+        "memory_increase_mb": increase,
+        "memory_kind": kind,
+    }
 
 
 def measure(
@@ -202,13 +208,20 @@ def measure(
     x = torch.randn(batch, 12, graph.num_sensors, config["in_features"], device=device_)
     y = torch.randn(batch, 12, graph.num_sensors, 1, device=device_)
     measured = step_measurements(
-        model, lambda: model(x, graph, target=y, teacher_forcing=0.5), lambda: model(x, graph), y,
-        steps=steps, warmup=warmup, device=device_,
+        model,
+        lambda: model(x, graph, target=y, teacher_forcing=0.5),
+        lambda: model(x, graph),
+        y,
+        steps=steps,
+        warmup=warmup,
+        device=device_,
     )
     return StepResult(model=model_name, graph=graph_name, sensors=graph.num_sensors, batch=batch, device=str(device_), **measured)
 
 
-def run_isolated(module: str, request: dict[str, Any], *, python: str = sys.executable, env: dict[str, str] | None = None) -> dict:
+def run_isolated(
+    module: str, request: dict[str, Any], *, python: str = sys.executable, env: dict[str, str] | None = None
+) -> dict:
     """``python -m module '<request as JSON>'`` in a fresh process; the JSON object it prints last.
 
     A fresh process per configuration makes its peak RSS this configuration's alone; ``python``
@@ -223,7 +236,9 @@ def run_isolated(module: str, request: dict[str, Any], *, python: str = sys.exec
 
 def measure_isolated(model_name: str, graph_name: str, **kwargs: Any) -> StepResult:
     """:func:`measure` in a fresh Python process, so the peak RSS belongs to this configuration alone."""
-    return StepResult(**run_isolated("benchmarks.speed.model_step", {"model_name": model_name, "graph_name": graph_name, **kwargs}))
+    return StepResult(
+        **run_isolated("benchmarks.speed.model_step", {"model_name": model_name, "graph_name": graph_name, **kwargs})
+    )
 
 
 def serve(request: str, measure_fn: Callable[..., Any]) -> None:

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from stgraph import SensorGraph
 from stgraph.errors import ShapeError
 
-__all__ = ["PeerModel", "PEER_MODELS", "peer_model", "build_peer", "LOOKBACK", "HORIZON"]
+__all__ = ["HORIZON", "LOOKBACK", "PEER_MODELS", "PeerModel", "build_peer", "peer_model"]
 
 LOOKBACK = HORIZON = 12
 Forecast = Callable[[Tensor], Tensor]
@@ -170,25 +170,50 @@ def _graph_model(make: Callable[[SensorGraph, int], nn.Module], name: str) -> Bu
 def _tsl_stcn(graph: SensorGraph, in_features: int) -> nn.Module:
     from tsl.nn.models import STCNModel
 
-    return STCNModel(input_size=in_features, exog_size=0, hidden_size=64, ff_size=64, output_size=1, n_layers=2,
-                     horizon=HORIZON, temporal_kernel_size=3, spatial_kernel_size=2, temporal_convs_layer=2,
-                     spatial_convs_layer=1, norm="layer")
+    return STCNModel(
+        input_size=in_features,
+        exog_size=0,
+        hidden_size=64,
+        ff_size=64,
+        output_size=1,
+        n_layers=2,
+        horizon=HORIZON,
+        temporal_kernel_size=3,
+        spatial_kernel_size=2,
+        temporal_convs_layer=2,
+        spatial_convs_layer=1,
+        norm="layer",
+    )
 
 
 def _tsl_dcrnn(graph: SensorGraph, in_features: int) -> nn.Module:
     from tsl.nn.models import DCRNNModel
 
-    return DCRNNModel(input_size=in_features, output_size=1, horizon=HORIZON, hidden_size=64, kernel_size=2, n_layers=2,
-                      cache_support=True)
+    return DCRNNModel(
+        input_size=in_features, output_size=1, horizon=HORIZON, hidden_size=64, kernel_size=2, n_layers=2, cache_support=True
+    )
 
 
 def _tsl_graph_wavenet(graph: SensorGraph, in_features: int) -> nn.Module:
     from tsl.nn.models import GraphWaveNetModel
 
-    return GraphWaveNetModel(input_size=in_features, output_size=1, horizon=HORIZON, hidden_size=32, ff_size=256,
-                             n_layers=8, temporal_kernel_size=2, spatial_kernel_size=2, learned_adjacency=True,
-                             n_nodes=graph.num_sensors, emb_size=10, dilation=2, dilation_mod=2, norm="batch",
-                             dropout=0.3)
+    return GraphWaveNetModel(
+        input_size=in_features,
+        output_size=1,
+        horizon=HORIZON,
+        hidden_size=32,
+        ff_size=256,
+        n_layers=8,
+        temporal_kernel_size=2,
+        spatial_kernel_size=2,
+        learned_adjacency=True,
+        n_nodes=graph.num_sensors,
+        emb_size=10,
+        dilation=2,
+        dilation_mod=2,
+        norm="batch",
+        dropout=0.3,
+    )
 
 
 PGT, TSL = "PyTorch Geometric Temporal", "Torch Spatiotemporal"
@@ -196,40 +221,64 @@ PGT, TSL = "PyTorch Geometric Temporal", "Torch Spatiotemporal"
 #: Every peer configuration, by the key the benchmark and its JSON use.
 PEER_MODELS: dict[str, PeerModel] = {
     "pgt-stgcn": PeerModel(
-        "stgcn", PGT, "STConv x2 + readout", "torch_geometric_temporal",
+        "stgcn",
+        PGT,
+        "STConv x2 + readout",
+        "torch_geometric_temporal",
         "two STConv blocks 64-16-64, Kt 3, ChebConv K 3 (as ours); STConv loops over batch and time in Python "
         "(one ChebConv call per sample and step), its temporal convs are PGT's (P * sigmoid(Q) + conv, ReLU), "
         "batch norm over sensors instead of layer norm; our readout: the 4 remaining steps -> 64 -> 12 per sensor",
-        _graph_model(lambda graph, features: _PGTSTGCN(graph.num_sensors, features), "PGT STGCN")),
+        _graph_model(lambda graph, features: _PGTSTGCN(graph.num_sensors, features), "PGT STGCN"),
+    ),
     "tsl-stcn": PeerModel(
-        "stgcn", TSL, "STCNModel", "tsl",
+        "stgcn",
+        TSL,
+        "STCNModel",
+        "tsl",
         "tsl has no STGCN; STCNModel is its STGCN-like model: 2 blocks of 2 causal temporal convs (kernel 3, 64 "
         "channels throughout, no 16-channel bottleneck, time kept at 12) + diffusion conv k 2 both directions "
         "(2 hops, as Chebyshev K 3) with layer norm, MLP readout (64 hidden) of the last step",
-        _graph_model(_tsl_stcn, "tsl STCNModel")),
+        _graph_model(_tsl_stcn, "tsl STCNModel"),
+    ),
     "pgt-dcrnn": PeerModel(
-        "dcrnn", PGT, "DCRNN cells on a disjoint union", "torch_geometric_temporal",
+        "dcrnn",
+        PGT,
+        "DCRNN cells on a disjoint union",
+        "torch_geometric_temporal",
         "encoder only (PGT has no decoder): 2 DCRNN cells x 64, K 3 (PGT's K counts the 0-hop term: 2 diffusion "
         "steps, the paper's K 2), stepped over 12 inputs on the disjoint union of the batch's graph copies "
         "(batch x sensors nodes, as torch_geometric.data.Batch builds it); DConv densifies that union's adjacency "
         "on every call; linear readout of the last hidden state to 12 steps",
-        _graph_model(lambda graph, features: _PGTDCRNNUnion(features), "PGT DCRNN")),
+        _graph_model(lambda graph, features: _PGTDCRNNUnion(features), "PGT DCRNN"),
+    ),
     "pgt-batched-dcrnn": PeerModel(
-        "dcrnn", PGT, "BatchedDCRNN", "torch_geometric_temporal",
+        "dcrnn",
+        PGT,
+        "BatchedDCRNN",
+        "torch_geometric_temporal",
         "encoder only: 2 BatchedDCRNN layers x 64, K 3 (2 diffusion steps), PGT's own batched DCRNN (it replicates "
         "the edge index per sample and caches the normalisation); linear readout of the last hidden state to 12 steps",
-        _graph_model(lambda graph, features: _PGTBatchedDCRNN(features), "PGT BatchedDCRNN")),
+        _graph_model(lambda graph, features: _PGTBatchedDCRNN(features), "PGT BatchedDCRNN"),
+    ),
     "tsl-dcrnn": PeerModel(
-        "dcrnn", TSL, "DCRNNModel", "tsl",
+        "dcrnn",
+        TSL,
+        "DCRNNModel",
+        "tsl",
         "encoder only (tsl replaces the decoder by an MLP readout, 256 hidden): linear input encoder to 64, "
         "2 DCRNN cells x 64, k 2 both directions, support cached (the graph is static)",
-        _graph_model(_tsl_dcrnn, "tsl DCRNNModel")),
+        _graph_model(_tsl_dcrnn, "tsl DCRNNModel"),
+    ),
     "tsl-graph_wavenet": PeerModel(
-        "graph_wavenet", TSL, "GraphWaveNetModel", "tsl",
+        "graph_wavenet",
+        TSL,
+        "GraphWaveNetModel",
+        "tsl",
         "8 layers, 32 residual / 256 skip / 512 end channels, kernel 2, dilations 1, 2, 1, 2, ..., diffusion "
         "k 2 both directions + adaptive adjacency (embeddings of 10), batch norm, dropout 0.3 (as ours); tsl adds "
         "a linear input encoder and applies the graph conv in all 8 layers (the paper's code skips the last)",
-        _graph_model(_tsl_graph_wavenet, "tsl GraphWaveNetModel")),
+        _graph_model(_tsl_graph_wavenet, "tsl GraphWaveNetModel"),
+    ),
 }
 
 

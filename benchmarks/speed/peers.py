@@ -35,8 +35,16 @@ from benchmarks.speed.model_step import PAPER_CONFIGS, StepResult, run_isolated,
 from benchmarks.speed.peer_models import build_peer, peer_model
 
 __all__ = [
-    "QUOTED_PEERS", "TARGET_RATIO", "MEMORY_TARGET", "installed_peers", "PeerStepResult", "measure_peer",
-    "measure_peer_isolated", "probe_interpreter", "against_peers", "against_quoted",
+    "MEMORY_TARGET",
+    "QUOTED_PEERS",
+    "TARGET_RATIO",
+    "PeerStepResult",
+    "against_peers",
+    "against_quoted",
+    "installed_peers",
+    "measure_peer",
+    "measure_peer_isolated",
+    "probe_interpreter",
 ]
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -88,8 +96,16 @@ def measure_peer(
     y = torch.randn(batch, 12, graph.num_sensors, 1, device=device_)
     measured = step_measurements(module, lambda: forecast(x), lambda: forecast(x), y, steps=steps, warmup=warmup, device=device_)
     return PeerStepResult(
-        model=spec.model, graph=graph_name, sensors=graph.num_sensors, batch=batch, device=str(device_), **measured,
-        peer=peer, library=spec.library, implementation=spec.implementation, python=sys.executable,
+        model=spec.model,
+        graph=graph_name,
+        sensors=graph.num_sensors,
+        batch=batch,
+        device=str(device_),
+        **measured,
+        peer=peer,
+        library=spec.library,
+        implementation=spec.implementation,
+        python=sys.executable,
     )
 
 
@@ -147,14 +163,16 @@ def against_peers(ours: list[dict], peers: list[dict], *, memory_comparable: boo
     ``memory_comparable`` is False when ours ran in the benchmark's own process (``--no-isolate``),
     whose peak RSS covers every configuration: the memory ratio is then not printed.
     """
-    lines = ["| model | graph | peer | ours train samples/s | peer train samples/s | train ours/peer "
-             "| inference ours/peer | ours peak MB | peer peak MB | memory peer/ours |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| model | graph | peer | ours train samples/s | peer train samples/s | train ours/peer "
+        "| inference ours/peer | ours peak MB | peer peak MB | memory peer/ours |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     verdicts = []
     for result in ours:
         ranked = _fastest(peers, result["model"], result["graph"])
         for peer in ranked:
-            memory = (f"{peer['peak_memory_mb'] / result['peak_memory_mb']:.2f}x" if memory_comparable else "n/a")
+            memory = f"{peer['peak_memory_mb'] / result['peak_memory_mb']:.2f}x" if memory_comparable else "n/a"
             lines.append(
                 f"| {result['model']} | {result['graph']} | {peer['library']}: {peer['implementation']} "
                 f"| {result['train_samples_per_s']:.2f} | {peer['train_samples_per_s']:.2f} "
@@ -167,16 +185,20 @@ def against_peers(ours: list[dict], peers: list[dict], *, memory_comparable: boo
         fastest = ranked[0]
         speed = result["train_samples_per_s"] / fastest["train_samples_per_s"]
         target = TARGET_RATIO.get(result["model"])
-        verdict = (f"- **{result['model']}** on {result['graph']}: {speed:.2f}x the fastest peer "
-                   f"({fastest['library']}: {fastest['implementation']})")
+        verdict = (
+            f"- **{result['model']}** on {result['graph']}: {speed:.2f}x the fastest peer "
+            f"({fastest['library']}: {fastest['implementation']})"
+        )
         if target is not None:
             verdict += f", target {target:.0f}x: {'met' if speed >= target else 'not met'}"
         if memory_comparable:
             memory = fastest["peak_memory_mb"] / result["peak_memory_mb"]
-            verdict += (f"; its peak memory is {memory:.2f}x ours, target {MEMORY_TARGET:.0f}x: "
-                        f"{'met' if memory >= MEMORY_TARGET else 'not met'}")
+            verdict += (
+                f"; its peak memory is {memory:.2f}x ours, target {MEMORY_TARGET:.0f}x: "
+                f"{'met' if memory >= MEMORY_TARGET else 'not met'}"
+            )
         verdicts.append(verdict)
-    return lines + ([""] + verdicts if verdicts else [])
+    return lines + (["", *verdicts] if verdicts else [])
 
 
 def against_quoted(ours: list[dict]) -> list[str]:
@@ -186,8 +208,10 @@ def against_quoted(ours: list[dict]) -> list[str]:
         if result["graph"] != "metr-la" or result["model"] not in QUOTED_PEERS:
             continue
         peer, rate = max(QUOTED_PEERS[result["model"]].items(), key=lambda item: item[1])
-        lines.append(f"| {result['model']} | {result['train_samples_per_s']:.2f} | {peer}: {rate} "
-                     f"| {result['train_samples_per_s'] / rate:.2f}x | {TARGET_RATIO[result['model']]:.0f}x |")
+        lines.append(
+            f"| {result['model']} | {result['train_samples_per_s']:.2f} | {peer}: {rate} "
+            f"| {result['train_samples_per_s'] / rate:.2f}x | {TARGET_RATIO[result['model']]:.0f}x |"
+        )
     return lines
 
 

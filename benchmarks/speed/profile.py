@@ -15,7 +15,9 @@ from stgraph.ops import reuse_freed_memory
 __all__ = ["top_operators"]
 
 
-def top_operators(model_name: str, graph_name: str, *, batch: int = 64, device: str = "cpu", rows: int = 12) -> list[dict[str, Any]]:
+def top_operators(
+    model_name: str, graph_name: str, *, batch: int = 64, device: str = "cpu", rows: int = 12
+) -> list[dict[str, Any]]:
     """Profile one training step (after a warm-up); the ``rows`` operators with the most self time.
 
     Returns dicts with ``name``, ``calls``, ``self_ms`` and ``share`` (of all self time, CPU or

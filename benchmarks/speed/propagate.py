@@ -47,8 +47,10 @@ def operator_bytes(op: Operator, backend: str) -> int:
 def run(sizes: list[int], batch: int, time_steps: int, features: int, repeats: int, copy_mb: int) -> list[dict]:
     bandwidth = copy_bandwidth(CPU, copy_mb, repeats)
     gemm = gemm_rate(CPU, 1024 if copy_mb < 64 else 2048, repeats)
-    print(f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
-          f"threads={torch.get_num_threads()} torch={torch.__version__}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} cpus={os.cpu_count()} "
+        f"threads={torch.get_num_threads()} torch={torch.__version__}"
+    )
     print(f"measured copy bandwidth {bandwidth:.1f} GB/s (read + write), float32 GEMM {gemm:.0f} GFLOP/s")
     print(f"x = [{batch}, {time_steps}, sensors, {features}] float32, forward pass, best of {repeats}\n")
     print("| graph | sensors | edges | sensor order | backend | auto | ms | GB/s | of copy | GFLOP/s | of GEMM |")
@@ -64,8 +66,9 @@ def run(sizes: list[int], batch: int, time_steps: int, features: int, repeats: i
     return rows
 
 
-def _time_graph(graph, order: str, batch: int, time_steps: int, features: int, repeats: int, bandwidth: float,
-                gemm: float) -> list[dict]:
+def _time_graph(
+    graph, order: str, batch: int, time_steps: int, features: int, repeats: int, bandwidth: float, gemm: float
+) -> list[dict]:
     op = graph.torch_operator("forward", dtype=torch.float32)
     x = torch.randn(batch, time_steps, op.num_nodes, features)
     auto = select_backend(op, x.device)
@@ -75,13 +78,26 @@ def _time_graph(graph, order: str, batch: int, time_steps: int, features: int, r
             continue  # the dense product does not depend on the order
         seconds = timed(lambda: propagate(op, x, backend=backend), CPU, repeats)  # the warm-up builds cached operator forms
         moved = 2 * x.numel() * 4 + operator_bytes(op, backend)
-        flops = 2 * op.num_nodes**2 * x.numel() / op.num_nodes if backend == "dense" else 2 * op.num_edges * x.numel() / op.num_nodes
-        row = dict(graph=graph.name or "metr-la", sensors=op.num_nodes, edges=op.num_edges, order=order, backend=backend,
-                   ms=seconds * 1e3, gbps=moved / seconds / 1e9, gflops=flops / seconds / 1e9)
+        flops = (
+            2 * op.num_nodes**2 * x.numel() / op.num_nodes if backend == "dense" else 2 * op.num_edges * x.numel() / op.num_nodes
+        )
+        row = {
+            "graph": graph.name or "metr-la",
+            "sensors": op.num_nodes,
+            "edges": op.num_edges,
+            "order": order,
+            "backend": backend,
+            "ms": seconds * 1e3,
+            "gbps": moved / seconds / 1e9,
+            "gflops": flops / seconds / 1e9,
+        }
         rows.append(row)
-        print(f"| {row['graph']} | {row['sensors']} | {row['edges']} | {order} | {backend} | {'*' if backend == auto else ''} "
-              f"| {row['ms']:.2f} | {row['gbps']:.2f} | {row['gbps'] / bandwidth:.0%} | {row['gflops']:.1f} "
-              f"| {row['gflops'] / gemm:.0%} |", flush=True)
+        print(
+            f"| {row['graph']} | {row['sensors']} | {row['edges']} | {order} | {backend} | {'*' if backend == auto else ''} "
+            f"| {row['ms']:.2f} | {row['gbps']:.2f} | {row['gbps'] / bandwidth:.0%} | {row['gflops']:.1f} "
+            f"| {row['gflops'] / gemm:.0%} |",
+            flush=True,
+        )
     return rows
 
 

@@ -21,6 +21,16 @@ from benchmarks.speed.graphs import propagation_graph
 from stgraph.ops import propagate
 
 
+def _copy_bandwidth(device: torch.device) -> float:
+    """Device-to-device copy rate in GB/s (read + write) of a 1 GiB buffer."""
+    import triton.testing
+
+    source = torch.empty(2**28, device=device)
+    target = torch.empty_like(source)
+    copy_ms = triton.testing.do_bench(lambda: target.copy_(source), return_mode="median")
+    return 2 * source.numel() * 4 / copy_ms / 1e6
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[207, 2000, 8600])
@@ -35,11 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device("cuda")
     name = torch.cuda.get_device_name(device)
     print(f"device: {name}, torch {torch.__version__}, triton {triton.__version__}, {datetime.date.today()}")
-    source = torch.empty(2**28, device=device)  # 1 GiB
-    target = torch.empty_like(source)
-    copy_ms = triton.testing.do_bench(lambda: target.copy_(source), return_mode="median")
-    bandwidth = 2 * source.numel() * 4 / copy_ms / 1e6
-    del source, target
+    bandwidth = _copy_bandwidth(device)
     print(f"device-to-device copy: {bandwidth:.0f} GB/s (read + write)")
     batch, time_steps, features = args.shape
     print(f"x = [{batch}, {time_steps}, sensors, {features}] float32; columns = {batch * time_steps * features}\n")
@@ -64,11 +70,16 @@ def main(argv: list[str] | None = None) -> None:
                 propagate(op, probe, backend=backend).backward(grad)
                 grad_error = float((probe.grad.double() - expected_grad).norm() / expected_grad.norm())
                 error = max(error, grad_error)
-            ms = triton.testing.do_bench(lambda: propagate(op, x, backend=backend), return_mode="median")
+            ms = triton.testing.do_bench(
+                lambda op=op, x=x, backend=backend: propagate(op, x, backend=backend), return_mode="median"
+            )
             bytes_ = moved + (op.num_nodes**2 * 4 if backend == "dense" else 0)
             gbps = bytes_ / ms / 1e6
-            print(f"| {graph.name} | {op.num_nodes} | {op.num_edges} | {backend} | {error:.1e} | {ms:.3f} | {gbps:.0f} "
-                  f"| {gbps / bandwidth:.0%} |", flush=True)
+            print(
+                f"| {graph.name} | {op.num_nodes} | {op.num_edges} | {backend} | {error:.1e} | {ms:.3f} | {gbps:.0f} "
+                f"| {gbps / bandwidth:.0%} |",
+                flush=True,
+            )
         if args.sweep:
             sweep(op, x, moved, bandwidth)
         del x, expected, grad, expected_grad
@@ -88,8 +99,13 @@ def sweep(op, x: torch.Tensor, moved: int, bandwidth: float) -> None:
     for block_e in (8, 16):
         for block_s in (2, 4, 8, 32):
             for num_warps in (1, 2, 4):
-                config = dict(block_e=block_e, block_s=block_s, block_f=min(triton.next_power_of_2(features), 128), num_warps=num_warps)
-                ms = triton.testing.do_bench(lambda: launch(op, slices, out, **config), return_mode="median")
+                config = {
+                    "block_e": block_e,
+                    "block_s": block_s,
+                    "block_f": min(triton.next_power_of_2(features), 128),
+                    "num_warps": num_warps,
+                }
+                ms = triton.testing.do_bench(lambda config=config: launch(op, slices, out, **config), return_mode="median")
                 results.append((ms, config))
     for ms, config in sorted(results, key=lambda r: r[0])[:5]:
         print(f"|   sweep {config} | | | | | {ms:.3f} | {moved / ms / 1e6:.0f} | {moved / ms / 1e6 / bandwidth:.0%} |")

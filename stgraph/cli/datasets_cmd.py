@@ -24,7 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="List the dataset catalog with each dataset's local status, or show one dataset in detail.",
     )
     parser.add_argument("name", nargs="?", help="show this dataset in detail (e.g. METR-LA, pems-bay, PeMSD7(M))")
-    parser.add_argument("--root", metavar="DIR", help="data root (default: $STGRAPH_DATA, the checkout's datasets/, ~/.cache/stgraph)")
+    parser.add_argument(
+        "--root", metavar="DIR", help="data root (default: $STGRAPH_DATA, the checkout's datasets/, ~/.cache/stgraph)"
+    )
     parser.add_argument("--verify", action="store_true", help="hash present files that were not verified yet")
     parser.set_defaults(func=run)
     return parser
@@ -37,7 +39,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"data root: {data_root(args.root)}")
     header = ["dataset", "key", "sensors", "steps", "interval", "local status"]
     rows = [
-        [d.name, d.key, str(d.sensors), str(d.steps), d.interval, summarize_status(dataset_status(d, args.root, verify=args.verify))]
+        [
+            d.name,
+            d.key,
+            str(d.sensors),
+            str(d.steps),
+            d.interval,
+            summarize_status(dataset_status(d, args.root, verify=args.verify)),
+        ]
         for d in DATASETS.values()
     ]
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]

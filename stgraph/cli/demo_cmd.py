@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_parser", "run", "DEMO_MODEL", "DEMO_EPOCHS", "DEMO_SECONDS", "DEMO_OVERRIDES"]
+__all__ = ["DEMO_EPOCHS", "DEMO_MODEL", "DEMO_OVERRIDES", "DEMO_SECONDS", "add_parser", "run"]
 
 DEMO_MODEL = "stgcn"
 DEMO_EPOCHS = 8
@@ -38,16 +38,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--model", default=DEMO_MODEL, help=f"model to train (default {DEMO_MODEL})")
     parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"at most this many epochs (default {DEMO_EPOCHS})")
     parser.add_argument(
-        "--seconds", type=float, default=DEMO_SECONDS,
+        "--seconds",
+        type=float,
+        default=DEMO_SECONDS,
         help=f"training time budget: no epoch starts that would end later (default {DEMO_SECONDS:g})",
     )
     parser.add_argument("--out", metavar="DIR", help="run directory (default runs/sample-<model>-<time>)")
     parser.add_argument(
-        "--set", metavar="KEY=VALUE", nargs="+", action="extend", default=[], dest="overrides",
+        "--set",
+        metavar="KEY=VALUE",
+        nargs="+",
+        action="extend",
+        default=[],
+        dest="overrides",
         help="override any configuration key, e.g. --set training.lr=0.002",
     )
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="CPU threads per operation (default 1: on a busy machine more threads wait for each other)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -57,9 +66,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     from stgraph.baselines import HistoricalAverage, last_value
+    from stgraph.errors import ConfigError, RunError
     from stgraph.metrics.masked import horizon_metrics
     from stgraph.metrics.report import metrics_table
-    from stgraph.errors import ConfigError, RunError
     from stgraph.pipeline.config import canonical_model_name, parse_overrides, resolve_config
     from stgraph.pipeline.data import prepare_data
     from stgraph.train.run import train
@@ -67,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         user = parse_overrides(args.overrides)
         training = {
-            "epochs": args.epochs, "time_budget": args.seconds, "threads": args.threads, "accelerator": "cpu", "devices": 1,
+            "epochs": args.epochs,
+            "time_budget": args.seconds,
+            "threads": args.threads,
+            "accelerator": "cpu",
+            "devices": 1,
             **({"progress_bar": False} if args.no_progress else {}),
         }
         demo = DEMO_OVERRIDES if canonical_model_name(args.model) == DEMO_MODEL else {}
@@ -96,8 +109,12 @@ def run(args: argparse.Namespace) -> int:
     train_part = data.series.slice_time(0, data.split.boundaries[0])
     average = HistoricalAverage(features=data.target_features).fit(train_part)
     baselines = {
-        "historical average": horizon_metrics(average.predict(data.series, starts, lookback=lookback, horizon=horizon), y, mask=m),
-        "last value": horizon_metrics(last_value(data.series, starts, lookback=lookback, horizon=horizon, features=data.target_features), y, mask=m),
+        "historical average": horizon_metrics(
+            average.predict(data.series, starts, lookback=lookback, horizon=horizon), y, mask=m
+        ),
+        "last value": horizon_metrics(
+            last_value(data.series, starts, lookback=lookback, horizon=horizon, features=data.target_features), y, mask=m
+        ),
     }
     table = {config.model.name: result.test, **baselines}
     units = f" ({data.units})" if data.units else ""

@@ -28,7 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Download the files of a catalog dataset (see `stgraph datasets`) into <root>/<key>/, verified.",
     )
     parser.add_argument("name", help="dataset name or key, e.g. METR-LA, pems-bay, los-loop")
-    parser.add_argument("--root", metavar="DIR", help="data root (default: $STGRAPH_DATA, the checkout's datasets/, ~/.cache/stgraph)")
+    parser.add_argument(
+        "--root", metavar="DIR", help="data root (default: $STGRAPH_DATA, the checkout's datasets/, ~/.cache/stgraph)"
+    )
     parser.add_argument("--force", action="store_true", help="download again even if the files are present and verified")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)

@@ -15,7 +15,7 @@ import math
 
 from stgraph.graph import SensorGraph, from_distance_matrix, from_distances, from_locations, from_matrix, save_graph
 
-__all__ = ["add_parser", "run", "format_statistics"]
+__all__ = ["add_parser", "format_statistics", "run"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,7 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     source.add_argument("--adjacency", metavar="FILE", help="ready-made adjacency: .csv, .npy, .npz or DCRNN .pkl")
     parser.add_argument("--sensors", metavar="FILE", help="sensor ids in node order (comma- or newline-separated)")
     parser.add_argument("--threshold", type=float, default=0.1, help="kernel weights below this become 0 (default 0.1)")
-    parser.add_argument("--sigma", type=float, default=None, help="kernel width in the distance unit (default: std of the distances)")
+    parser.add_argument(
+        "--sigma", type=float, default=None, help="kernel width in the distance unit (default: std of the distances)"
+    )
     parser.add_argument("--k", type=int, default=None, help="with --locations: connect each sensor to its k nearest sensors")
     parser.add_argument("--undirected", action="store_true", help="with --distances: use max(A, A^T)")
     parser.add_argument("--no-self-loops", action="store_true", help="with --distance-matrix: zero the diagonal")
@@ -46,9 +48,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None)
             raise SystemExit("stgraph graph: error: --k applies to --locations only")
         parser.error("--k applies to --locations only")
     if args.distances:
-        graph = from_distances(
-            args.distances, args.sensors, args.threshold, sigma=args.sigma, directed=not args.undirected
-        )
+        graph = from_distances(args.distances, args.sensors, args.threshold, sigma=args.sigma, directed=not args.undirected)
     elif args.distance_matrix:
         graph = from_distance_matrix(
             args.distance_matrix, args.sensors, args.threshold, sigma=args.sigma, self_loops=not args.no_self_loops
@@ -81,7 +81,9 @@ def format_statistics(graph: SensorGraph) -> str:
         if report.sigma is not None:
             lines.append(f"kernel sigma          {report.sigma:.6g}")
         if report.rows_skipped:
-            lines.append(f"rows skipped          {report.rows_skipped} of {report.rows} (naming {report.unknown_sensors} sensors outside the list)")
+            lines.append(
+                f"rows skipped          {report.rows_skipped} of {report.rows} (naming {report.unknown_sensors} sensors outside the list)"
+            )
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from stgraph.errors import GraphError, SensorDataError, ShapeError
 # module name in stgraph.cli, in the order ``stgraph --help`` lists them
 SUBCOMMANDS = ("demo", "datasets", "download", "graph", "train", "evaluate", "predict")
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

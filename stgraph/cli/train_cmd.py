@@ -24,7 +24,7 @@ from stgraph.errors import ConfigError, RunError
 if TYPE_CHECKING:
     from stgraph.pipeline.config import ExperimentConfig
 
-__all__ = ["add_parser", "run", "config_from_args"]
+__all__ = ["add_parser", "config_from_args", "run"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -46,14 +46,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     graph.add_argument("--distances", metavar="FILE", help="road distances from,to,distance (Gaussian kernel graph)")
     graph.add_argument("--adjacency", metavar="FILE", help="adjacency matrix: .csv, .npy, .npz or DCRNN .pkl")
     graph.add_argument("--edges", metavar="FILE", help="edge list from,to[,weight]")
-    source.add_argument("--null-value", type=float, metavar="V", help="reading that means missing (own data: only empty/NaN by default)")
+    source.add_argument(
+        "--null-value", type=float, metavar="V", help="reading that means missing (own data: only empty/NaN by default)"
+    )
     source.add_argument("--interval", metavar="FREQ", help="expected sampling interval, e.g. 5min (default: inferred)")
 
     experiment = parser.add_argument_group("model and training")
     experiment.add_argument("--model", metavar="NAME", help="registered model name")
-    experiment.add_argument("--config", metavar="FILE", action="append", default=[], help="YAML with data/model/training sections (repeatable)")
     experiment.add_argument(
-        "--set", metavar="KEY=VALUE", nargs="+", action="extend", default=[], dest="overrides",
+        "--config", metavar="FILE", action="append", default=[], help="YAML with data/model/training sections (repeatable)"
+    )
+    experiment.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        nargs="+",
+        action="extend",
+        default=[],
+        dest="overrides",
         help="override any key, e.g. --set model.hidden=32 training.lr=0.01",
     )
     experiment.add_argument("--epochs", type=int, metavar="N", help="maximum epochs")
@@ -69,7 +78,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
     output = parser.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="run directory (must not exist); default runs/<data>-<model>-<time>")
-    output.add_argument("--resume", action="store_true", help="continue the interrupted run <--out>.partial from its last checkpoint")
+    output.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run <--out>.partial from its last checkpoint"
+    )
     output.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines are still printed)")
     parser.set_defaults(func=run)
     return parser

@@ -13,16 +13,16 @@ from stgraph.data.splits import Split, split_by_dates, split_by_fraction
 from stgraph.data.windows import WindowDataset
 
 __all__ = [
-    "SensorSeries",
-    "load_series",
-    "time_of_day",
-    "day_of_week",
-    "time_covariates",
-    "add_time_covariates",
-    "Split",
-    "split_by_fraction",
-    "split_by_dates",
-    "StandardScaler",
     "MaxScaler",
+    "SensorSeries",
+    "Split",
+    "StandardScaler",
     "WindowDataset",
+    "add_time_covariates",
+    "day_of_week",
+    "load_series",
+    "split_by_dates",
+    "split_by_fraction",
+    "time_covariates",
+    "time_of_day",
 ]

@@ -31,13 +31,13 @@ from stgraph.errors import SensorDataError
 from stgraph.io.paths import checkout_datasets_dir, data_root
 
 __all__ = [
+    "CHECKSUM_UNKNOWN",
+    "DATASETS",
     "Citation",
     "DataFile",
     "Dataset",
-    "DATASETS",
     "get_dataset",
     "normalise_name",
-    "CHECKSUM_UNKNOWN",
 ]
 
 CHECKSUM_UNKNOWN = "checksum not yet known"
@@ -193,8 +193,7 @@ _ASTGCN_PAPER = Citation(
 )
 _STSGCN_PAPER = Citation(
     "C. Song, Y. Lin, S. Guo, H. Wan",
-    "Spatial-Temporal Synchronous Graph Convolutional Networks: A New Framework for "
-    "Spatial-Temporal Network Data Forecasting",
+    "Spatial-Temporal Synchronous Graph Convolutional Networks: A New Framework for Spatial-Temporal Network Data Forecasting",
     "AAAI",
     2020,
 )
@@ -231,8 +230,18 @@ _PEMS_FLOW_NOTE = (
 )
 
 
-def _pems_flow(number: str, sensors: int, steps: int, start: str, features: tuple[str, ...], npz_blob: str,
-               csv_size: int, csv_sha256: str, citation: Citation, extra_files: tuple[DataFile, ...] = ()) -> Dataset:
+def _pems_flow(
+    number: str,
+    sensors: int,
+    steps: int,
+    start: str,
+    features: tuple[str, ...],
+    npz_blob: str,
+    csv_size: int,
+    csv_sha256: str,
+    citation: Citation,
+    extra_files: tuple[DataFile, ...] = (),
+) -> Dataset:
     units = {"flow": "vehicles per 5 min", "occupancy": "fraction of time occupied", "speed": "mph"}
     edge_columns = "from,to,distance with raw PeMS station ids" if number == "03" else "from,to,cost with 0-based node indices"
     return Dataset(
@@ -266,8 +275,8 @@ def _pems_flow(number: str, sensors: int, steps: int, start: str, features: tupl
                 size=csv_size,
                 sha256=csv_sha256,
             ),
-        )
-        + extra_files,
+            *extra_files,
+        ),
         notes=_PEMS_FLOW_NOTE,
     )
 
@@ -351,8 +360,7 @@ _ENTRIES = (
             DataFile(
                 "vel.csv",
                 "readings",
-                "STGCN csv form of the speeds: one row per 5-minute step, one column per sensor, no "
-                "timestamp column.",
+                "STGCN csv form of the speeds: one row per 5-minute step, one column per sensor, no timestamp column.",
                 _raw(*_HAZDZZ, "data/pems-bay/vel.csv"),
                 git_blob="1af4f85c66d453a82fe141f3055078b9fe9fb6fe",
             ),
@@ -386,8 +394,15 @@ _ENTRIES = (
         "catalog uses the STGCN re-implementation's csv form, which has no timestamps.",
     ),
     _pems_flow(
-        "03", 358, 26208, "2018-09-01 00:00", ("flow",), "b4487154fc9611a3bf9856b0aad34efa610ea8ae",
-        11994, "b978bc1fee8172ac0bb02e6478f0376b68d172ee88c0c3121c60241e42c89fc6", _STSGCN_PAPER,
+        "03",
+        358,
+        26208,
+        "2018-09-01 00:00",
+        ("flow",),
+        "b4487154fc9611a3bf9856b0aad34efa610ea8ae",
+        11994,
+        "b978bc1fee8172ac0bb02e6478f0376b68d172ee88c0c3121c60241e42c89fc6",
+        _STSGCN_PAPER,
         extra_files=(
             DataFile(
                 "PEMS03.txt",
@@ -400,16 +415,37 @@ _ENTRIES = (
         ),
     ),
     _pems_flow(
-        "04", 307, 16992, "2018-01-01 00:00", ("flow", "occupancy", "speed"), "a1a39eac4b86963b1ac22874fd1cc693eb642cd2",
-        4852, "68ffaa80447eb34428a9999dc28363c61406ec0fd714686d0582d2386ac6f5f7", _ASTGCN_PAPER,
+        "04",
+        307,
+        16992,
+        "2018-01-01 00:00",
+        ("flow", "occupancy", "speed"),
+        "a1a39eac4b86963b1ac22874fd1cc693eb642cd2",
+        4852,
+        "68ffaa80447eb34428a9999dc28363c61406ec0fd714686d0582d2386ac6f5f7",
+        _ASTGCN_PAPER,
     ),
     _pems_flow(
-        "07", 883, 28224, "2017-05-01 00:00", ("flow",), "28c547f80eb8804d3e378168c80f77f82db2680a",
-        15016, "f7d127ebf976f1e2d93dc7d7275cef6d8c4c1828c7c8bfbaf3ee1254491314f1", _STSGCN_PAPER,
+        "07",
+        883,
+        28224,
+        "2017-05-01 00:00",
+        ("flow",),
+        "28c547f80eb8804d3e378168c80f77f82db2680a",
+        15016,
+        "f7d127ebf976f1e2d93dc7d7275cef6d8c4c1828c7c8bfbaf3ee1254491314f1",
+        _STSGCN_PAPER,
     ),
     _pems_flow(
-        "08", 170, 17856, "2016-07-01 00:00", ("flow", "occupancy", "speed"), "f5f3e84a00417573aa8487fe1e9e8cd13c6026c8",
-        4032, "859d68e7583ed4e6016588eaaca494d3ece286dae361614c5c1833017f87eaa7", _ASTGCN_PAPER,
+        "08",
+        170,
+        17856,
+        "2016-07-01 00:00",
+        ("flow", "occupancy", "speed"),
+        "f5f3e84a00417573aa8487fe1e9e8cd13c6026c8",
+        4032,
+        "859d68e7583ed4e6016588eaaca494d3ece286dae361614c5c1833017f87eaa7",
+        _ASTGCN_PAPER,
     ),
     Dataset(
         key="pemsd7m",
@@ -613,4 +649,3 @@ def get_dataset(name: str) -> Dataset:
         if wanted in (normalise_name(entry.key), normalise_name(entry.name)):
             return entry
     raise SensorDataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
-

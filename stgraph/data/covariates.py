@@ -15,7 +15,7 @@ import pandas as pd
 
 from stgraph.errors import SensorDataError
 
-__all__ = ["time_of_day", "day_of_week", "time_covariates", "add_time_covariates", "COVARIATES"]
+__all__ = ["COVARIATES", "add_time_covariates", "day_of_week", "time_covariates", "time_of_day"]
 
 COVARIATES = ("time_of_day", "day_of_week", "day_of_week_onehot")
 
@@ -56,9 +56,7 @@ def time_covariates(timestamps: pd.DatetimeIndex, names: Sequence[str] = ("time_
     return np.concatenate(columns, axis=1)
 
 
-def add_time_covariates(
-    values: np.ndarray, timestamps: pd.DatetimeIndex, names: Sequence[str] = ("time_of_day",)
-) -> np.ndarray:
+def add_time_covariates(values: np.ndarray, timestamps: pd.DatetimeIndex, names: Sequence[str] = ("time_of_day",)) -> np.ndarray:
     """Append covariates to every sensor's features, as DCRNN's ``generate_training_data`` does.
 
     Shapes:

@@ -135,7 +135,7 @@ def to_regular_grid(readings: Readings, interval: Any = None) -> tuple[np.ndarra
         return readings.values, timestamps, interval
     inserted = num_steps - len(timestamps)
     logger.info("%s: inserted %d missing steps (masked) to fill gaps in the %s grid", source, inserted, interval)
-    values = np.full((num_steps,) + readings.values.shape[1:], np.nan)
+    values = np.full((num_steps, *readings.values.shape[1:]), np.nan)
     values[positions] = readings.values
     grid = pd.date_range(timestamps[0], periods=num_steps, freq=interval)
     return values, grid, interval

@@ -13,7 +13,7 @@ import torch
 from stgraph.data.series import SensorSeries, feature_positions
 from stgraph.errors import SensorDataError, ShapeError
 
-__all__ = ["StandardScaler", "MaxScaler"]
+__all__ = ["MaxScaler", "StandardScaler"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,9 @@ class StandardScaler:
             mean = np.where(unseen, pooled.mean_, mean)
             std = np.where(unseen, pooled.std_, std)
         if (std == 0).any():
-            logger.warning("StandardScaler: %d statistic(s) have standard deviation 0; using 1 (centring only)", int((std == 0).sum()))
+            logger.warning(
+                "StandardScaler: %d statistic(s) have standard deviation 0; using 1 (centring only)", int((std == 0).sum())
+            )
             std = np.where(std == 0, 1.0, std)
         return self._set_statistics(mean, std, count, names)
 
@@ -157,7 +159,7 @@ class StandardScaler:
             index = self._feature_index(features)
             mean, std, key_features = mean[..., index], std[..., index], tuple(index)
         expected = mean.shape
-        if tuple(x.shape[-len(expected):]) != expected:
+        if tuple(x.shape[-len(expected) :]) != expected:
             layout = "[..., sensors, features]" if self.per_sensor else "[..., features]"
             raise ShapeError(f"{type(self).__name__} expects {layout} ending in {list(expected)}, got shape {list(x.shape)}")
         if isinstance(x, torch.Tensor):

@@ -175,9 +175,7 @@ class SensorSeries:
         """
         begin = self._position(start, 0)
         end = self._position(stop, self.num_steps)
-        return self._replace(
-            values=self.values[begin:end], mask=self.mask[begin:end], timestamps=self.timestamps[begin:end]
-        )
+        return self._replace(values=self.values[begin:end], mask=self.mask[begin:end], timestamps=self.timestamps[begin:end])
 
     def to_frame(self, feature: str | None = None) -> pd.DataFrame:
         """Wide table of one feature: index = timestamps, columns = sensor ids, NaN where masked."""

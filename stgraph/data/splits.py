@@ -25,7 +25,7 @@ import pandas as pd
 
 from stgraph.errors import SensorDataError
 
-__all__ = ["Split", "split_by_fraction", "split_by_dates", "PARTS"]
+__all__ = ["PARTS", "Split", "split_by_dates", "split_by_fraction"]
 
 PARTS = ("train", "val", "test")
 
@@ -88,7 +88,9 @@ class Split:
                     "not a single window fits; use a longer series or other fractions/dates"
                 )
             parts.append(np.arange(begin, end - span + 1, stride, dtype=np.int64))
-        return cls(*parts, boundaries=(train_end, val_end), num_steps=num_steps, lookback=lookback, horizon=horizon, stride=stride)
+        return cls(
+            *parts, boundaries=(train_end, val_end), num_steps=num_steps, lookback=lookback, horizon=horizon, stride=stride
+        )
 
 
 def split_by_fraction(
@@ -105,7 +107,9 @@ def split_by_fraction(
     (DCRNN's rounding, applied to steps rather than windows; see the module docstring).
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or not np.isclose(sum(fractions), 1.0):
-        raise SensorDataError(f"fractions must be three non-negative shares (train, val, test) summing to 1, got {tuple(fractions)}")
+        raise SensorDataError(
+            f"fractions must be three non-negative shares (train, val, test) summing to 1, got {tuple(fractions)}"
+        )
     train, _, test = fractions
     train_steps = round(num_steps * train)
     test_steps = round(num_steps * test)

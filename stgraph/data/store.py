@@ -24,7 +24,7 @@ from stgraph.data.catalog import CHECKSUM_UNKNOWN, DataFile, Dataset, get_datase
 from stgraph.io.atomic import atomic_write
 from stgraph.io.download import ChecksumError, DownloadError, download, verify_file
 
-__all__ = ["FileStatus", "dataset_status", "summarize_status", "fetch_dataset"]
+__all__ = ["FileStatus", "dataset_status", "fetch_dataset", "summarize_status"]
 
 logger = logging.getLogger(__name__)
 

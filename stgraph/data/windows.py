@@ -186,7 +186,9 @@ class WindowDataset(Dataset):
             return None
         if isinstance(covariates, str) or (isinstance(covariates, Sequence) and all(isinstance(c, str) for c in covariates)):
             if self.timestamps is None:
-                raise SensorDataError("covariates by name need a SensorSeries (for its timestamps); pass an array [time, K] instead")
+                raise SensorDataError(
+                    "covariates by name need a SensorSeries (for its timestamps); pass an array [time, K] instead"
+                )
             return torch.from_numpy(time_covariates(self.timestamps, covariates))
         table = _as_tensor(covariates, torch.float32)
         if table.dim() == 3 and tuple(table.shape[:2]) == (num_steps, num_sensors):

@@ -28,19 +28,19 @@ from stgraph.graph.sensor_graph import SensorGraph
 from stgraph.graph.storage import load_graph, save_graph
 
 __all__ = [
-    "SensorGraph",
     "BuildReport",
+    "SensorGraph",
+    "from_distance_matrix",
     "from_distances",
+    "from_edge_list",
     "from_locations",
     "from_matrix",
-    "from_distance_matrix",
-    "from_edge_list",
     "from_networkx",
     "gaussian_kernel",
     "haversine_distances",
-    "read_sensor_ids",
-    "save_graph",
     "load_graph",
     "locality_order",
     "ordered_for_locality",
+    "read_sensor_ids",
+    "save_graph",
 ]

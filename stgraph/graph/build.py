@@ -34,13 +34,13 @@ from stgraph.graph.statistics import isolated_mask
 
 __all__ = [
     "EARTH_RADIUS_M",
-    "gaussian_kernel",
-    "haversine_distances",
-    "resolve_sensor_ids",
-    "index_edge_rows",
     "edge_adjacency",
     "from_distances",
     "from_locations",
+    "gaussian_kernel",
+    "haversine_distances",
+    "index_edge_rows",
+    "resolve_sensor_ids",
 ]
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -89,7 +89,9 @@ def resolve_sensor_ids(sensor_ids: Sequence[Any] | str | os.PathLike | None) -> 
     return [str(sensor).strip() for sensor in sensor_ids]
 
 
-def index_edge_rows(rows: EdgeRows, sensor_ids: list[str] | None) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, BuildReport]:
+def index_edge_rows(
+    rows: EdgeRows, sensor_ids: list[str] | None
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, BuildReport]:
     """Map edge rows onto sensor positions, dropping rows outside the list and repeats.
 
     Returns:
@@ -132,7 +134,9 @@ def index_edge_rows(rows: EdgeRows, sensor_ids: list[str] | None) -> tuple[list[
     return sensor_ids, sources, targets, row_numbers, report
 
 
-def edge_adjacency(sources: np.ndarray, targets: np.ndarray, weights: np.ndarray, sensors: int, *, directed: bool) -> sp.csr_matrix:
+def edge_adjacency(
+    sources: np.ndarray, targets: np.ndarray, weights: np.ndarray, sensors: int, *, directed: bool
+) -> sp.csr_matrix:
     """``[sensors, sensors]`` CSR with ``A[sources[e], targets[e]] = weights[e]``; ``max(A, A^T)``
     when not ``directed``.
 
@@ -183,7 +187,9 @@ def from_distances(
     distances = rows.values[row_numbers]
     finite = np.isfinite(distances)
     if not finite.any():
-        raise GraphError(f"{path}: no finite distance between two listed sensors ({report.rows_skipped} of {report.rows} rows name other sensors)")
+        raise GraphError(
+            f"{path}: no finite distance between two listed sensors ({report.rows_skipped} of {report.rows} rows name other sensors)"
+        )
     if sigma is None:
         sigma = float(distances[finite].std())
         if sigma <= 0:

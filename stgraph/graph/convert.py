@@ -11,10 +11,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
     import torch
 
-__all__ = ["to_networkx", "to_edge_index"]
+__all__ = ["to_edge_index", "to_networkx"]
 
 
-def to_networkx(adjacency: sp.spmatrix, sensor_ids: list[str], coordinates: np.ndarray | None = None, name: str | None = None) -> "nx.DiGraph":
+def to_networkx(
+    adjacency: sp.spmatrix, sensor_ids: list[str], coordinates: np.ndarray | None = None, name: str | None = None
+) -> nx.DiGraph:
     """A ``networkx.DiGraph`` with node ``sensor_ids[i]`` and edge ``i -> j`` weighted
     ``adjacency[i, j]`` (attribute ``weight``); ``latitude``/``longitude`` node attributes
     when coordinates are given."""
@@ -33,7 +35,7 @@ def to_networkx(adjacency: sp.spmatrix, sensor_ids: list[str], coordinates: np.n
     return graph
 
 
-def to_edge_index(adjacency: sp.spmatrix) -> "tuple[torch.Tensor, torch.Tensor]":
+def to_edge_index(adjacency: sp.spmatrix) -> tuple[torch.Tensor, torch.Tensor]:
     """PyTorch Geometric's ``(edge_index, edge_weight)`` for ``adjacency``.
 
     ``edge_index[0]`` holds sources ``i`` and ``edge_index[1]`` targets ``j`` of each stored

@@ -23,14 +23,14 @@ from stgraph.io.safe_pickle import UnsafePickleError, load_pickle
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
-__all__ = ["from_matrix", "from_distance_matrix", "from_edge_list", "from_networkx"]
+__all__ = ["from_distance_matrix", "from_edge_list", "from_matrix", "from_networkx"]
 
 
 def _is_saved_graph(path: Path) -> bool:
     if path.suffix.lower() != ".npz":
         return False
     with np.load(path, allow_pickle=False) as archive:
-        return GRAPH_KEYS <= set(archive.files)
+        return set(archive.files) >= GRAPH_KEYS
 
 
 def _read_npz(path: Path) -> tuple[Any, list[str] | None]:
@@ -55,7 +55,9 @@ def _read_dcrnn_pickle(path: Path) -> tuple[Any, list[str] | None]:
     if isinstance(content, np.ndarray):
         return content, None
     if not (isinstance(content, (tuple, list)) and len(content) == 3):
-        raise GraphError(f"{path}: expected DCRNN's (sensor_ids, sensor_id_to_ind, adj_mx) or an array, got {type(content).__name__}")
+        raise GraphError(
+            f"{path}: expected DCRNN's (sensor_ids, sensor_id_to_ind, adj_mx) or an array, got {type(content).__name__}"
+        )
     ids, id_to_index, matrix = content
     ids = [sensor.decode() if isinstance(sensor, bytes) else str(sensor) for sensor in ids]
     if isinstance(id_to_index, dict):
@@ -230,7 +232,7 @@ def from_edge_list(
     return graph
 
 
-def from_networkx(graph: "nx.Graph", weight: str = "weight") -> SensorGraph:
+def from_networkx(graph: nx.Graph, weight: str = "weight") -> SensorGraph:
     """A sensor graph from a networkx graph, sensors in ``graph.nodes`` order.
 
     Edges without the ``weight`` attribute weigh 1; an undirected graph gives a symmetric

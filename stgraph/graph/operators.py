@@ -16,12 +16,12 @@ import scipy.sparse.linalg as spla
 
 __all__ = [
     "OPERATOR_KINDS",
+    "backward_transition",
+    "compute_operator",
+    "forward_transition",
     "gcn_normalized",
     "scaled_laplacian",
-    "forward_transition",
-    "backward_transition",
     "symmetrize",
-    "compute_operator",
 ]
 
 

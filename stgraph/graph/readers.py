@@ -26,7 +26,7 @@ import numpy as np
 
 from stgraph.errors import GraphError
 
-__all__ = ["EdgeRows", "read_sensor_ids", "read_edge_rows", "read_locations", "read_dense_csv", "order_sensor_ids"]
+__all__ = ["EdgeRows", "order_sensor_ids", "read_dense_csv", "read_edge_rows", "read_locations", "read_sensor_ids"]
 
 _FROM_COLUMNS = ("from", "source", "src", "origin")
 _ID_COLUMNS = ("sensor_id", "sensor", "id", "station_id", "station")
@@ -207,7 +207,9 @@ def read_locations(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         latitude = _number(cells[columns[1]], where, "latitude")
         longitude = _number(cells[columns[2]], where, "longitude")
         if not -90.0 <= latitude <= 90.0 or not -180.0 <= longitude <= 180.0:
-            raise GraphError(f"{where}: sensor {sensor} has latitude {latitude:g}, longitude {longitude:g} outside [-90, 90] x [-180, 180]")
+            raise GraphError(
+                f"{where}: sensor {sensor} has latitude {latitude:g}, longitude {longitude:g} outside [-90, 90] x [-180, 180]"
+            )
         if sensor in seen:
             raise GraphError(f"{where}: sensor {sensor} already located on line {seen[sensor]}")
         seen[sensor] = line
@@ -250,12 +252,16 @@ def read_dense_csv(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | Non
         if labelled:
             row_labels.append(cells[0])
             cells = cells[1:]
-        values.append([_number(cell, f"{where}, column {column}", "weight") for column, cell in enumerate(cells, start=1 + labelled)])
+        values.append(
+            [_number(cell, f"{where}, column {column}", "weight") for column, cell in enumerate(cells, start=1 + labelled)]
+        )
     if not values:
         raise GraphError(f"{path}: no matrix rows found below the header")
     matrix = np.asarray(values, dtype=np.float64)
     if matrix.shape[0] != matrix.shape[1]:
-        raise GraphError(f"{path}: adjacency must be square [sensors, sensors], got {matrix.shape[0]} rows x {matrix.shape[1]} columns")
+        raise GraphError(
+            f"{path}: adjacency must be square [sensors, sensors], got {matrix.shape[0]} rows x {matrix.shape[1]} columns"
+        )
     if row_labels and row_labels != ids:
         raise GraphError(f"{path}: row labels (first column) differ from the header's sensor ids")
     return matrix, ids

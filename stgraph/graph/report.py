@@ -50,12 +50,17 @@ class BuildReport:
         if self.rows_skipped:
             logger.info(
                 "%s: skipped %d of %d rows naming %d sensors outside the sensor list",
-                self.source, self.rows_skipped, self.rows, self.unknown_sensors,
+                self.source,
+                self.rows_skipped,
+                self.rows,
+                self.unknown_sensors,
             )
         if self.duplicate_rows:
             logger.info("%s: %d rows repeat an earlier (from, to) pair; the last one is used", self.source, self.duplicate_rows)
         if self.isolated_sensors:
             logger.warning(
                 "%s: %d listed sensors are isolated (no row or edge links them to another sensor): %s",
-                self.source, len(self.isolated_sensors), name_sensors(self.isolated_sensors),
+                self.source,
+                len(self.isolated_sensors),
+                name_sensors(self.isolated_sensors),
             )

@@ -132,12 +132,12 @@ class SensorGraph:
         """A copy of the adjacency as float64 CSR."""
         return self._adjacency.copy()
 
-    def to_networkx(self) -> "nx.DiGraph":
+    def to_networkx(self) -> nx.DiGraph:
         """A ``networkx.DiGraph``: nodes are sensor ids, edge ``i -> j`` carries ``weight``;
         nodes carry ``latitude``/``longitude`` when the graph has coordinates."""
         return to_networkx(self._adjacency, self._sensor_ids, self.coordinates, self.name)
 
-    def to_pyg(self) -> "tuple[torch.Tensor, torch.Tensor]":
+    def to_pyg(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(edge_index [2, edges] int64, edge_weight [edges] float32)`` in PyTorch
         Geometric's convention: row 0 holds sources, row 1 targets of ``A[source, target]``."""
         return to_edge_index(self._adjacency)
@@ -159,7 +159,7 @@ class SensorGraph:
             self._operators[kind] = compute_operator(self._adjacency, kind)
         return self._operators[kind]
 
-    def torch_operator(self, kind: str, device: "torch.device | str | None" = None, dtype: "torch.dtype | None" = None) -> "Operator":
+    def torch_operator(self, kind: str, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Operator:
         """Operator ``kind`` prepared for :func:`stgraph.ops.propagate` on ``device``/``dtype``.
 
         Cached per ``(kind, device, dtype)``: a training loop moves the graph to the device once.
@@ -182,24 +182,24 @@ class SensorGraph:
         return self._torch_operators[key]
 
     # --- relabelling ----------------------------------------------------------------------
-    def permute(self, order: Sequence[int]) -> "SensorGraph":
+    def permute(self, order: Sequence[int]) -> SensorGraph:
         """The same graph with sensors in a new order: new sensor ``k`` is old ``order[k]``."""
         order = np.asarray(order, dtype=np.int64)
         if sorted(order.tolist()) != list(range(self.num_sensors)):
             raise GraphError(f"order must be a permutation of 0..{self.num_sensors - 1}")
         return self._take(order)
 
-    def subgraph(self, sensor_ids: Sequence[Any]) -> "SensorGraph":
+    def subgraph(self, sensor_ids: Sequence[Any]) -> SensorGraph:
         """The graph restricted to ``sensor_ids``, in that order."""
         return self._take([self.index_of(s) for s in sensor_ids])
 
-    def _take(self, order: Sequence[int]) -> "SensorGraph":
+    def _take(self, order: Sequence[int]) -> SensorGraph:
         """New sensor ``k`` is old sensor ``order[k]``: rows, columns, ids and coordinates."""
         m = self._adjacency[order][:, order]
         coords = None if self.coordinates is None else self.coordinates[order]
         return SensorGraph(m, [self._sensor_ids[i] for i in order], coordinates=coords, name=self.name, source=self.source)
 
-    def with_coordinates(self, coordinates: np.ndarray, sensor_ids: Sequence[Any] | None = None) -> "SensorGraph":
+    def with_coordinates(self, coordinates: np.ndarray, sensor_ids: Sequence[Any] | None = None) -> SensorGraph:
         """The same graph with sensor locations attached.
 
         ``coordinates`` is ``[sensors, 2]`` latitude, longitude; row ``k`` belongs to
@@ -221,7 +221,7 @@ class SensorGraph:
         return located
 
     @classmethod
-    def coerce(cls, graph: Any) -> "SensorGraph":
+    def coerce(cls, graph: Any) -> SensorGraph:
         """A SensorGraph from a SensorGraph (returned as is), a scipy sparse matrix, a numpy
         array or a dense/sparse torch tensor holding the adjacency.
 

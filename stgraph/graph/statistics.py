@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["isolated_mask", "graph_statistics"]
+__all__ = ["graph_statistics", "isolated_mask"]
 
 
 def _off_diagonal(adjacency: sp.spmatrix) -> sp.csr_matrix:

@@ -18,7 +18,7 @@ from stgraph.errors import GraphError
 from stgraph.graph.sensor_graph import SensorGraph
 from stgraph.io.atomic import atomic_write
 
-__all__ = ["GRAPH_KEYS", "save_graph", "load_graph"]
+__all__ = ["GRAPH_KEYS", "load_graph", "save_graph"]
 
 GRAPH_KEYS = frozenset({"adjacency_data", "adjacency_indices", "adjacency_indptr", "sensor_ids"})
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_path"]
+__all__ = ["atomic_path", "atomic_write"]
 
 
 def _current_umask() -> int:
@@ -55,8 +55,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
     """
     if not any(flag in mode for flag in "wax"):
         raise ValueError(f"atomic_write needs a write mode, got {mode!r}")
-    with atomic_path(path) as tmp:
-        with open(tmp, mode.replace("x", "w"), **open_kwargs) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+    with atomic_path(path) as tmp, open(tmp, mode.replace("x", "w"), **open_kwargs) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())

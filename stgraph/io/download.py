@@ -21,7 +21,6 @@ import hashlib
 import logging
 import os
 import re
-import socket
 import urllib.error
 import urllib.request
 from http.client import HTTPException
@@ -170,7 +169,7 @@ def _fetch(url, part: Path, offset: int, target: Path, *, sha256, git_blob, prog
                     bar.update(len(chunk))
                 handle.flush()
                 os.fsync(handle.fileno())
-        except (OSError, HTTPException, socket.timeout) as error:
+        except (TimeoutError, OSError, HTTPException) as error:
             raise DownloadError(
                 f"{url}: connection lost after {offset + received} bytes ({error}); the partial download "
                 f"is kept at {part}: run the download again to resume it"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["data_root", "checkout_datasets_dir", "user_cache_dir"]
+__all__ = ["checkout_datasets_dir", "data_root", "user_cache_dir"]
 
 
 def checkout_datasets_dir() -> Path | None:

@@ -42,17 +42,25 @@ import pandas as pd
 
 from stgraph.errors import SensorDataError
 
-__all__ = ["Readings", "read_readings", "detect_format", "FORMATS"]
+__all__ = ["FORMATS", "Readings", "detect_format", "read_readings"]
 
 FORMATS = ("csv", "parquet", "hdf5", "npz", "json")
 _SUFFIXES = {
-    ".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-    ".h5": "hdf5", ".hdf5": "hdf5", ".hdf": "hdf5", ".npz": "npz", ".json": "json",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".hdf": "hdf5",
+    ".npz": "npz",
+    ".json": "json",
 }
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 _SENSOR_NAMES = ("sensor", "sensor_id", "station", "station_id", "node", "node_id", "detector", "detector_id")
 _MISSING_TOKENS = ("", "nan", "NaN")
+
 
 @dataclass
 class Readings:
@@ -96,7 +104,9 @@ def detect_format(path: str | os.PathLike) -> str:
             name = name[: -len(suffix)]
     suffix = Path(name).suffix
     if suffix not in _SUFFIXES:
-        raise SensorDataError(f"{path}: cannot tell the format from the suffix {suffix!r}; pass format= (one of {', '.join(FORMATS)})")
+        raise SensorDataError(
+            f"{path}: cannot tell the format from the suffix {suffix!r}; pass format= (one of {', '.join(FORMATS)})"
+        )
     return _SUFFIXES[suffix]
 
 
@@ -132,7 +142,13 @@ def read_readings(
     format = format or detect_format(path)
     if format not in FORMATS:
         raise SensorDataError(f"{source}: unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-    options = dict(start=start, interval=interval, timestamp_column=timestamp_column, features=features, value_columns=value_columns)
+    options = {
+        "start": start,
+        "interval": interval,
+        "timestamp_column": timestamp_column,
+        "features": features,
+        "value_columns": value_columns,
+    }
     if format == "csv":
         return _read_csv(path, source, **options)
     if format == "parquet":
@@ -152,7 +168,9 @@ def _read_csv(path: str | os.PathLike, source: str, **options: Any) -> Readings:
     seen: dict[str, int] = {}
     for position, name in enumerate(names):
         if name in seen:
-            raise SensorDataError(f"{source}, line 1: column {name!r} appears twice (columns {seen[name] + 1} and {position + 1})")
+            raise SensorDataError(
+                f"{source}, line 1: column {name!r} appears twice (columns {seen[name] + 1} and {position + 1})"
+            )
         seen[name] = position
     as_text = {raw: str for raw, name in zip(header, names) if name.lower() in _SENSOR_NAMES}
     frame = pd.read_csv(path, keep_default_na=False, na_values=list(_MISSING_TOKENS), dtype=as_text, skipinitialspace=True)
@@ -206,14 +224,20 @@ def _from_frame(
     sensor_name = next((c for c in frame.columns if c.lower() in _SENSOR_NAMES), None)
     if sensor_name is not None:
         if timestamps is None:
-            raise SensorDataError(f"{source}: long table (column {sensor_name!r}) needs a timestamp column; pass timestamp_column=")
+            raise SensorDataError(
+                f"{source}: long table (column {sensor_name!r}) needs a timestamp column; pass timestamp_column="
+            )
         return _pivot_long(frame, timestamps, sensor_name, source, rows, row_word, features, value_columns)
     if value_columns is not None:
-        raise SensorDataError(f"{source}: value_columns= applies to long tables (timestamp, sensor, value...); this is a wide table")
+        raise SensorDataError(
+            f"{source}: value_columns= applies to long tables (timestamp, sensor, value...); this is a wide table"
+        )
 
     unnamed = [c for c in frame.columns if c.startswith("Unnamed:") or c == ""]
     if unnamed:
-        raise SensorDataError(f"{source}: column {columns.index(unnamed[0]) + 1} has no header (a saved row index?); name it or remove it")
+        raise SensorDataError(
+            f"{source}: column {columns.index(unnamed[0]) + 1} has no header (a saved row index?); name it or remove it"
+        )
     matrix = _numeric(frame, list(frame.columns), source, rows, row_word)
     names = list(features) if features is not None else ["value"]
     if len(names) != 1:
@@ -222,13 +246,17 @@ def _from_frame(
         timestamps, interval = _generated_timestamps(source, len(frame), start, interval, "timestamp column")
     else:
         interval = None
-    return Readings(matrix[:, :, None], pd.DatetimeIndex(timestamps), list(frame.columns), names, source, rows, row_word, interval)
+    return Readings(
+        matrix[:, :, None], pd.DatetimeIndex(timestamps), list(frame.columns), names, source, rows, row_word, interval
+    )
 
 
 def _timestamp_column(frame: pd.DataFrame, source: str, requested: str | None) -> str | None:
     if requested is not None:
         if requested not in frame.columns:
-            raise SensorDataError(f"{source}: no column {requested!r} (timestamp_column=); columns start {list(frame.columns[:5])}")
+            raise SensorDataError(
+                f"{source}: no column {requested!r} (timestamp_column=); columns start {list(frame.columns[:5])}"
+            )
         return requested
     for column in frame.columns:
         if column.lower() in _TIMESTAMP_NAMES:
@@ -303,7 +331,9 @@ def _pivot_long(
     sensors = frame[sensor_name]
     empty = np.flatnonzero(sensors.isna().to_numpy() | (sensors.astype(str).str.strip() == "").to_numpy())
     if empty.size:
-        raise SensorDataError(f"{source}, column {sensor_name!r}: {empty.size} rows have no sensor id (first at {row_word} {rows[empty[0]]})")
+        raise SensorDataError(
+            f"{source}, column {sensor_name!r}: {empty.size} rows have no sensor id (first at {row_word} {rows[empty[0]]})"
+        )
     time_codes, steps = pd.factorize(timestamps, sort=True)
     sensor_codes, sensor_ids = pd.factorize(sensors.astype(str).str.strip())
     pair = time_codes.astype(np.int64) * len(sensor_ids) + sensor_codes
@@ -330,7 +360,9 @@ def _pivot_long(
 def _read_npz(path: str | os.PathLike, source: str, *, start: Any, interval: Any, features: Sequence[str] | None) -> Readings:
     with np.load(path, allow_pickle=False) as archive:
         if "data" not in archive.files:
-            raise SensorDataError(f"{source}: no array 'data' (PEMS0x layout [time, sensors, features]); keys are {archive.files}")
+            raise SensorDataError(
+                f"{source}: no array 'data' (PEMS0x layout [time, sensors, features]); keys are {archive.files}"
+            )
         data = archive["data"]
     if data.ndim == 2:
         data = data[:, :, None]
@@ -346,7 +378,9 @@ def _read_npz(path: str | os.PathLike, source: str, *, start: Any, interval: Any
     return Readings(data.astype(np.float64), timestamps, None, names, source, rows, "step", interval)
 
 
-def _read_stgraph_json(path: str | os.PathLike, source: str, *, start: Any, interval: Any, features: Sequence[str] | None) -> Readings:
+def _read_stgraph_json(
+    path: str | os.PathLike, source: str, *, start: Any, interval: Any, features: Sequence[str] | None
+) -> Readings:
     """STGraph's JSON: ``{"0": [[speed, time_of_day], ...], ...}``; keeps the speed.
 
     The second entry of each pair is the time of day (step / 288), which
@@ -389,12 +423,16 @@ def _parse_json_steps(document: dict, steps: list[int], sensors: int, source: st
         for sensor, pair in enumerate(readings):
             try:
                 values[step, sensor, 0] = np.nan if pair[0] is None else float(pair[0])
-            except (TypeError, ValueError, IndexError):
-                raise SensorDataError(f"{source}, key '{step}', sensor {sensor}: expected [speed, time_of_day], got {pair!r}") from None
+            except (TypeError, ValueError, IndexError):  # noqa: PERF203 (the error names the step and sensor)
+                raise SensorDataError(
+                    f"{source}, key '{step}', sensor {sensor}: expected [speed, time_of_day], got {pair!r}"
+                ) from None
     return values
 
 
-def _generated_timestamps(source: str, steps: int, start: Any, interval: Any, lacking: str) -> tuple[pd.DatetimeIndex, pd.Timedelta]:
+def _generated_timestamps(
+    source: str, steps: int, start: Any, interval: Any, lacking: str
+) -> tuple[pd.DatetimeIndex, pd.Timedelta]:
     """``steps`` timestamps from ``start`` every ``interval``, for a file without its own."""
     if start is None or interval is None:
         raise SensorDataError(f"{source}: no {lacking}; give start= (the first timestamp) and interval= (e.g. '5min')")

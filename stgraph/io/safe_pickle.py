@@ -46,7 +46,22 @@ for _module in _NUMPY_MODULES["multiarray"]:
     _ALLOWED[(_module, "scalar")] = _multiarray.scalar
 for _module in _NUMPY_MODULES["numeric"]:
     _ALLOWED[(_module, "_frombuffer")] = _numeric._frombuffer
-for _name in ("list", "dict", "tuple", "set", "frozenset", "int", "float", "complex", "bool", "str", "bytes", "bytearray", "slice", "range"):
+for _name in (
+    "list",
+    "dict",
+    "tuple",
+    "set",
+    "frozenset",
+    "int",
+    "float",
+    "complex",
+    "bool",
+    "str",
+    "bytes",
+    "bytearray",
+    "slice",
+    "range",
+):
     for _module in ("builtins", "__builtin__"):  # Python 3 and Python 2 names
         _ALLOWED[(_module, _name)] = getattr(__import__("builtins"), _name)
 

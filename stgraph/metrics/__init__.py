@@ -16,13 +16,13 @@ from stgraph.metrics.masked import (
 from stgraph.metrics.report import REPORT_STEPS, horizon_label, metrics_table
 
 __all__ = [
-    "masked_mae",
-    "masked_rmse",
-    "masked_mape",
-    "observed_mask",
-    "HorizonMetrics",
-    "horizon_metrics",
-    "metrics_table",
-    "horizon_label",
     "REPORT_STEPS",
+    "HorizonMetrics",
+    "horizon_label",
+    "horizon_metrics",
+    "masked_mae",
+    "masked_mape",
+    "masked_rmse",
+    "metrics_table",
+    "observed_mask",
 ]

@@ -35,16 +35,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import torch
 
 from stgraph.errors import ShapeError
 
-__all__ = ["observed_mask", "masked_mae", "masked_rmse", "masked_mape", "HorizonMetrics", "horizon_metrics"]
+__all__ = ["HorizonMetrics", "horizon_metrics", "masked_mae", "masked_mape", "masked_rmse", "observed_mask"]
 
-ArrayLike = Union[np.ndarray, torch.Tensor]
+ArrayLike = np.ndarray | torch.Tensor
 
 
 def observed_mask(target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None) -> ArrayLike:

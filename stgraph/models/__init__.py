@@ -27,11 +27,11 @@ from stgraph.models.tgcn import TGCN
 __all__ = [
     "DCRNN",
     "FCLSTM",
-    "GraphWaveNet",
+    "MODELS",
     "STGCN",
     "TGCN",
     "ForecastModel",
-    "MODELS",
+    "GraphWaveNet",
     "available",
     "create",
     "get",

@@ -181,9 +181,7 @@ def _recording_arguments(init: Callable[..., None]) -> Callable[..., None]:
     innermost call's (the constructor that calls ``ForecastModel.__init__``) are what the base
     checks."""
     signature = inspect.signature(init)
-    positional = [
-        name for name, p in list(signature.parameters.items())[1:] if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)
-    ]
+    positional = [name for name, p in list(signature.parameters.items())[1:] if p.kind not in (p.KEYWORD_ONLY, p.VAR_KEYWORD)]
     if positional:
         raise TypeError(f"{init.__qualname__}: model constructors take keyword-only arguments; {positional} are not")
 

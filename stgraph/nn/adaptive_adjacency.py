@@ -54,9 +54,7 @@ class AdaptiveAdjacency(nn.Module):
         best rank-:math:`d` approximation)."""
         adjacency = torch.as_tensor(adjacency, dtype=self.source_embedding.dtype, device=self.source_embedding.device)
         if adjacency.shape != (self.num_sensors, self.num_sensors):
-            raise ShapeError(
-                f"init_from_adjacency expects [{self.num_sensors}, {self.num_sensors}], got {list(adjacency.shape)}"
-            )
+            raise ShapeError(f"init_from_adjacency expects [{self.num_sensors}, {self.num_sensors}], got {list(adjacency.shape)}")
         u, s, vh = torch.linalg.svd(adjacency)
         root = s[: self.embedding_dim].sqrt()
         self.source_embedding.copy_(u[:, : self.embedding_dim] * root)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from stgraph.errors import ShapeError
 from stgraph.ops import Operator, propagate
 
-__all__ = ["ChebConv", "chebyshev_terms", "chebyshev_series"]
+__all__ = ["ChebConv", "chebyshev_series", "chebyshev_terms"]
 
 
 def chebyshev_terms(x: Tensor, laplacian: Operator | Tensor, order: int) -> list[Tensor]:

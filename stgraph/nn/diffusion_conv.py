@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from stgraph.errors import ShapeError
 from stgraph.ops import Operator, propagate
 
-__all__ = ["DiffusionConv", "DiffusionPlan", "diffusion_plan", "diffusion_terms", "VARIANTS"]
+__all__ = ["VARIANTS", "DiffusionConv", "DiffusionPlan", "diffusion_plan", "diffusion_terms"]
 
 VARIANTS = ("reference", "power")
 
@@ -82,7 +82,7 @@ class DiffusionPlan:
         return torch.einsum("otf,tp->opf", weight, weight.new_tensor(coefficients))
 
 
-@lru_cache(maxsize=None)
+@cache
 def diffusion_plan(order: int, num_transitions: int, variant: str = "reference", include_self: bool = True) -> DiffusionPlan:
     """The :class:`DiffusionPlan` of :func:`diffusion_terms` (see there for the math)."""
     if variant not in VARIANTS:

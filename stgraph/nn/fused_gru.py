@@ -116,11 +116,11 @@ class FusedGraphGRU:
         for cell in (*encoder, *decoder):
             for conv in (cell.gates, cell.candidate):
                 if not isinstance(conv, DiffusionConv):
-                    raise TypeError(
-                        f"FusedGraphGRU shares diffusion terms; {type(conv).__name__} is not a DiffusionConv"
-                    )
+                    raise TypeError(f"FusedGraphGRU shares diffusion terms; {type(conv).__name__} is not a DiffusionConv")
         if len(encoder) != len(decoder) or not encoder:
-            raise ValueError(f"FusedGraphGRU needs as many decoder as encoder layers (>= 1); got {len(encoder)} and {len(decoder)}")
+            raise ValueError(
+                f"FusedGraphGRU needs as many decoder as encoder layers (>= 1); got {len(encoder)} and {len(decoder)}"
+            )
         if decode_steps < 1:
             raise ValueError(f"decode_steps must be >= 1, got {decode_steps}")
         self.encoder = list(encoder)
@@ -186,9 +186,9 @@ class FusedGraphGRU:
             readout = readouts[i]
             if readout.weight is None:
                 continue
-            gate_share, above_share = F.linear(
-                _terms(cell, states[i], self.transitions), readout.weight, readout.bias
-            ).split(readout.widths, dim=-1)
+            gate_share, above_share = F.linear(_terms(cell, states[i], self.transitions), readout.weight, readout.bias).split(
+                readout.widths, dim=-1
+            )
             if readout.widths[0]:
                 shares[i] = gate_share
             if readout.widths[1]:

@@ -54,9 +54,7 @@ class GraphGRUCell(nn.Module):
         transitions) -> new state ``[batch, nodes, hidden]``
     """
 
-    def __init__(
-        self, in_features: int, hidden: int, conv: Callable[[int, int], nn.Module], *, checkpoint: bool = False
-    ) -> None:
+    def __init__(self, in_features: int, hidden: int, conv: Callable[[int, int], nn.Module], *, checkpoint: bool = False) -> None:
         super().__init__()
         self.in_features = in_features
         self.hidden = hidden

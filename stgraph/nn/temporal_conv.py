@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
 
-__all__ = ["TemporalConv", "FeatureAlign", "ResidualTemporalConv", "GatedDilatedConv"]
+__all__ = ["FeatureAlign", "GatedDilatedConv", "ResidualTemporalConv", "TemporalConv"]
 
 
 class TemporalConv(nn.Module):
@@ -54,7 +54,9 @@ class TemporalConv(nn.Module):
         ``[batch, time - (temporal_kernel - 1) * dilation, nodes, out_features]``
     """
 
-    def __init__(self, in_features: int, out_features: int, temporal_kernel: int, *, dilation: int = 1, bias: bool = True) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, temporal_kernel: int, *, dilation: int = 1, bias: bool = True
+    ) -> None:
         super().__init__()
         if temporal_kernel < 1 or dilation < 1:
             raise ValueError(f"temporal_kernel and dilation must be >= 1, got {temporal_kernel} and {dilation}")
@@ -81,9 +83,7 @@ class TemporalConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[-1] != self.in_features:
-            raise ShapeError(
-                f"{type(self).__name__} expects x as [batch, time, nodes, {self.in_features}]; got {list(x.shape)}"
-            )
+            raise ShapeError(f"{type(self).__name__} expects x as [batch, time, nodes, {self.in_features}]; got {list(x.shape)}")
         steps = x.shape[1] - self.receptive_field + 1
         if steps < 1:
             raise ShapeError(

@@ -9,4 +9,4 @@ from stgraph.ops.memory import reuse_freed_memory
 from stgraph.ops.operator import Operator
 from stgraph.ops.propagate import BACKENDS, propagate, select_backend, triton_available
 
-__all__ = ["Operator", "propagate", "BACKENDS", "select_backend", "triton_available", "reuse_freed_memory"]
+__all__ = ["BACKENDS", "Operator", "propagate", "reuse_freed_memory", "select_backend", "triton_available"]

@@ -81,8 +81,14 @@ def spmm(operator: Operator, x: torch.Tensor) -> torch.Tensor:
     def product(first: int, count: int) -> torch.Tensor:
         edges = count * operator.num_edges
         rows = table[first * nodes : (first + count) * nodes]
-        return F.embedding_bag(cols[:edges], rows, offsets[: count * nodes + 1], mode="sum",
-                               per_sample_weights=values[:edges], include_last_offset=True)
+        return F.embedding_bag(
+            cols[:edges],
+            rows,
+            offsets[: count * nodes + 1],
+            mode="sum",
+            per_sample_weights=values[:edges],
+            include_last_offset=True,
+        )
 
     if group == slices:
         return product(0, slices).view(slices, nodes, features)

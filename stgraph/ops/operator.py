@@ -55,7 +55,7 @@ class Operator:
         col_indices: torch.Tensor,
         values: torch.Tensor,
         num_nodes: int,
-    ) -> "Operator":
+    ) -> Operator:
         """Validate CSR arrays and wrap them; columns are sorted within each row.
 
         Shapes:
@@ -76,7 +76,9 @@ class Operator:
                 f"col_indices and values must be 1-D of equal length, got {list(col.shape)} and {list(values.shape)}"
             )
         if int(crow[0]) != 0 or int(crow[-1]) != col.numel():
-            raise GraphError(f"crow_indices must start at 0 and end at the edge count {col.numel()}, got {int(crow[0])} .. {int(crow[-1])}")
+            raise GraphError(
+                f"crow_indices must start at 0 and end at the edge count {col.numel()}, got {int(crow[0])} .. {int(crow[-1])}"
+            )
         counts = crow.diff()
         if (counts < 0).any():
             row = int(torch.nonzero(counts < 0)[0])
@@ -94,7 +96,7 @@ class Operator:
         return cls(crow.contiguous(), col.contiguous(), values.contiguous(), num_nodes)
 
     @classmethod
-    def from_dense(cls, matrix: torch.Tensor) -> "Operator":
+    def from_dense(cls, matrix: torch.Tensor) -> Operator:
         """Operator holding the non-zeros of a dense ``[nodes, nodes]`` matrix."""
         matrix = torch.as_tensor(matrix)
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
@@ -106,7 +108,7 @@ class Operator:
         return cls.from_csr(crow, cols, matrix[rows, cols], matrix.shape[0])
 
     @classmethod
-    def from_sparse(cls, matrix: torch.Tensor) -> "Operator":
+    def from_sparse(cls, matrix: torch.Tensor) -> Operator:
         """Operator from a torch sparse (COO, CSR, ...) ``[nodes, nodes]`` tensor."""
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ShapeError(f"operator must be a square [nodes, nodes] matrix, got {list(matrix.shape)}")
@@ -151,7 +153,7 @@ class Operator:
         return f"Operator(nodes={self._num_nodes}, edges={self.num_edges}, device={self.device}, dtype={self.dtype})"
 
     # --- conversions -------------------------------------------------------------------
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "Operator":
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Operator:
         """The same operator on ``device`` with weights of ``dtype`` (self if nothing changes)."""
         device = self.device if device is None else torch.device(device)
         dtype = self.dtype if dtype is None else dtype
@@ -194,7 +196,7 @@ class Operator:
                 )
         return self._sparse_csr
 
-    def transpose(self) -> "Operator":
+    def transpose(self) -> Operator:
         """:math:`\\mathbf{M}^\\top` as an Operator (cached both ways: ``op.transpose().transpose() is op``)."""
         if self._transpose is None:
             n = self._num_nodes
@@ -209,7 +211,7 @@ class Operator:
         return self._transpose
 
     @property
-    def T(self) -> "Operator":  # noqa: N802 - mirrors torch.Tensor.T
+    def T(self) -> Operator:
         return self.transpose()
 
     def cached(self, key: str, build: Any) -> Any:

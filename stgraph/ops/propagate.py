@@ -27,7 +27,7 @@ import torch
 from stgraph.errors import ShapeError
 from stgraph.ops.operator import Operator
 
-__all__ = ["propagate", "BACKENDS", "select_backend", "triton_available"]
+__all__ = ["BACKENDS", "propagate", "select_backend", "triton_available"]
 
 BACKENDS = ("reference", "dense", "cpu", "triton")
 
@@ -128,9 +128,7 @@ def propagate(operator: Operator | torch.Tensor, x: torch.Tensor, *, backend: st
             return torch.matmul(operator, x)
         operator = Operator.from_sparse(operator)
     if operator.num_nodes != x.shape[-2]:
-        raise ShapeError(
-            f"operator has {operator.num_nodes} nodes but x {list(x.shape)} has {x.shape[-2]} on its node axis (-2)"
-        )
+        raise ShapeError(f"operator has {operator.num_nodes} nodes but x {list(x.shape)} has {x.shape[-2]} on its node axis (-2)")
     operator = operator.to(device=x.device, dtype=x.dtype)
     name = backend or os.environ.get("STGRAPH_BACKEND") or select_backend(operator, x.device)
     if name not in BACKENDS:

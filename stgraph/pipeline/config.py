@@ -17,6 +17,7 @@ interval) come from :mod:`stgraph.data.catalog`, not from YAML.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import inspect
@@ -32,17 +33,18 @@ from stgraph.data.covariates import COVARIATES
 from stgraph.errors import ConfigError
 
 __all__ = [
+    "ConfigError",
     "DataConfig",
+    "ExperimentConfig",
     "ModelConfig",
     "TrainingConfig",
-    "ExperimentConfig",
-    "ConfigError",
-    "resolve_config",
-    "parse_overrides",
-    "packaged_models",
     "canonical_model_name",
     "check_model_options",
+    "packaged_models",
+    "parse_overrides",
+    "resolve_config",
 ]
+
 
 @dataclass
 class DataConfig:
@@ -125,7 +127,11 @@ class DataConfig:
                 raise ConfigError(f"data.{name} must be a positive integer, got {getattr(self, name)!r}")
         if self.neighbors is not None and (not isinstance(self.neighbors, int) or self.neighbors < 1):
             raise ConfigError(f"data.neighbors must be a positive integer or null, got {self.neighbors!r}")
-        if len(self.split) != 3 or any(not isinstance(s, (int, float)) or s < 0 for s in self.split) or abs(sum(self.split) - 1) > 1e-6:
+        if (
+            len(self.split) != 3
+            or any(not isinstance(s, (int, float)) or s < 0 for s in self.split)
+            or abs(sum(self.split) - 1) > 1e-6
+        ):
             raise ConfigError(f"data.split must be three non-negative fractions summing to 1, got {self.split}")
 
 
@@ -293,10 +299,8 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
         except yaml.YAMLError:
             value = text
         if isinstance(value, str):
-            try:
+            with contextlib.suppress(ValueError):
                 value = float(value)  # YAML 1.1 reads "1e-3" as a string
-            except ValueError:
-                pass
         nested.setdefault(section, {})[name] = value
     return nested
 
@@ -327,14 +331,14 @@ def resolve_config(
     if base is not None:
         layers.append(("saved config", base))
     else:
-        name = model or _last_value(user + [("--set", cli)], "model", "name")
+        name = model or _last_value([*user, ("--set", cli)], "model", "name")
         if name:
             name = canonical_model_name(name)
             packaged = _packaged_yaml(name)
             per_dataset = packaged.pop("datasets", None) or {}
             layers.append((f"stgraph/configs/{name.lower()}.yaml", packaged))
             layers.append(("arguments", {"model": {"name": name}}))
-            data_name = dataset or _last_value(user + [("--set", cli)], "data", "dataset")
+            data_name = dataset or _last_value([*user, ("--set", cli)], "data", "dataset")
             if data_name:
                 layers.append(("arguments", {"data": {"dataset": data_name}}))
                 key = next((k for k in per_dataset if normalise_name(k) == normalise_name(str(data_name))), None)

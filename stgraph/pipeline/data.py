@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.frequencies import to_offset
 import torch
+from pandas.tseries.frequencies import to_offset
 from torch.utils.data import DataLoader, Dataset
 
 from stgraph.data.catalog import get_dataset
@@ -35,7 +35,7 @@ from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
 from stgraph.pipeline.config import DataConfig
 
-__all__ = ["PreparedData", "interval_text", "prepare_data", "load_readings_and_graph", "window_loader"]
+__all__ = ["PreparedData", "interval_text", "load_readings_and_graph", "prepare_data", "window_loader"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,9 @@ def _check_interval(series: SensorSeries, expected: str | None, said_by: str) ->
         )
 
 
-def _catalog_dataset(config: DataConfig, root: str | os.PathLike | None = None) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
+def _catalog_dataset(
+    config: DataConfig, root: str | os.PathLike | None = None
+) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
     """A catalog dataset from its folder under ``root`` (default: the data root; the sample from the checkout).
 
     The graph is the published adjacency where the release has one (DCRNN's ``adj_mx.pkl``
@@ -257,8 +259,16 @@ def prepare_data(
     if scaler is None:
         scaler = StandardScaler().fit(series, steps=split.train_steps)
     return PreparedData(
-        series=series, graph=graph, split=split, scaler=scaler, input_features=input_features,
-        target_features=target_features, covariates=list(config.covariates), null_value=null_value, name=name, units=units,
+        series=series,
+        graph=graph,
+        split=split,
+        scaler=scaler,
+        input_features=input_features,
+        target_features=target_features,
+        covariates=list(config.covariates),
+        null_value=null_value,
+        name=name,
+        units=units,
     )
 
 

@@ -28,12 +28,17 @@ from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load_run_config
 from stgraph.report.export import Predictions, save_predictions
 
-__all__ = ["forecast_windows", "predict_split", "metrics_summary", "write_report", "update_metrics_file", "evaluate_run"]
+__all__ = ["evaluate_run", "forecast_windows", "metrics_summary", "predict_split", "update_metrics_file", "write_report"]
 
 
 @torch.no_grad()
 def forecast_windows(
-    model: torch.nn.Module, graph: SensorGraph, windows: WindowDataset, *, batch_size: int = 64, device: str | torch.device = "cpu"
+    model: torch.nn.Module,
+    graph: SensorGraph,
+    windows: WindowDataset,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Forecasts of ``model`` (in evaluation mode, moved to ``device``) for every window, in order,
     with the targets and their mask, all in original units.

@@ -21,9 +21,9 @@ from stgraph.data.load import load_series
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.errors import SensorDataError
-from stgraph.report.export import forecast_frame, write_table
-from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.pipeline.data import interval_text
+from stgraph.pipeline.model_file import RunModel, load_model_file
+from stgraph.report.export import forecast_frame, write_table
 
 __all__ = ["forecast_inputs", "forecast_next", "predict_file"]
 
@@ -83,7 +83,9 @@ def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.de
     return scaler.inverse_transform(z, features=list(data["targets"])).numpy()
 
 
-def predict_file(run_dir: str | os.PathLike, readings: str | os.PathLike, out: str | os.PathLike, *, device: str = "cpu") -> pd.DataFrame:
+def predict_file(
+    run_dir: str | os.PathLike, readings: str | os.PathLike, out: str | os.PathLike, *, device: str = "cpu"
+) -> pd.DataFrame:
     """Read ``readings``, check them against the run, forecast and write ``out`` (CSV or Parquet).
 
     Returns the table written: one row per forecast step with real timestamps; one column per
@@ -105,7 +107,9 @@ def predict_file(run_dir: str | os.PathLike, readings: str | os.PathLike, out: s
     lookback = int(data["lookback"])
     missing = int((~series.mask[-lookback:]).sum())
     if missing:
-        logger.warning("%s: %d of the last %d steps' readings are missing; they enter the model as 0", readings, missing, lookback)
+        logger.warning(
+            "%s: %d of the last %d steps' readings are missing; they enter the model as 0", readings, missing, lookback
+        )
     forecast = forecast_next(run, series, device=device)
     frame = forecast_frame(
         forecast,

@@ -42,7 +42,7 @@ from stgraph.errors import GraphError
 from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_path
 
-__all__ = ["FORMAT", "RunModel", "graph_state", "graph_from_state", "save_model_file", "load_model_file"]
+__all__ = ["FORMAT", "RunModel", "graph_from_state", "graph_state", "load_model_file", "save_model_file"]
 
 FORMAT = "stgraph.forecast/2"
 _FORMAT_1 = "stgraph.forecast/1"
@@ -108,7 +108,9 @@ def load_model_file(path: str | os.PathLike) -> RunModel:
         raise FileNotFoundError(f"{path}: no trained model here (expected the model.pt of a finished run)")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or state.get("format") not in (FORMAT, _FORMAT_1):
-        raise ValueError(f"{path}: not an stgraph model file (format {state.get('format') if isinstance(state, dict) else None!r})")
+        raise ValueError(
+            f"{path}: not an stgraph model file (format {state.get('format') if isinstance(state, dict) else None!r})"
+        )
     kwargs = dict(state["model"]["kwargs"])
     if state["format"] == _FORMAT_1 and state["model"]["name"] == "stgcn" and "order" in kwargs:
         kwargs["order"] -= 1  # Chebyshev terms -> hops (see the module notes)

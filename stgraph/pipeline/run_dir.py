@@ -88,9 +88,7 @@ def check_new_run(run_dir: str | os.PathLike, *, resume: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def building(
-    run_dir: str | os.PathLike, config: ExperimentConfig, *, echo: Callable[[str], None] = print
-) -> Iterator[Path]:
+def building(run_dir: str | os.PathLike, config: ExperimentConfig, *, echo: Callable[[str], None] = print) -> Iterator[Path]:
     """Build a run in ``<run_dir>.partial`` (yielded, with ``config.yaml`` written) and rename it
     to ``run_dir`` when the block ends without an error.
 

@@ -17,7 +17,7 @@ import pandas as pd
 from stgraph.errors import ShapeError
 from stgraph.io.atomic import atomic_path
 
-__all__ = ["Predictions", "save_predictions", "load_predictions", "forecast_frame", "write_table", "TABLE_FORMATS"]
+__all__ = ["TABLE_FORMATS", "Predictions", "forecast_frame", "load_predictions", "save_predictions", "write_table"]
 
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

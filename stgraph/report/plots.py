@@ -20,7 +20,7 @@ from stgraph.metrics.masked import HorizonMetrics
 from stgraph.metrics.report import horizon_label
 from stgraph.report.export import Predictions
 
-__all__ = ["plot_forecasts", "plot_error_by_horizon", "plot_sensor_map", "sensor_mae", "pick_sensors"]
+__all__ = ["pick_sensors", "plot_error_by_horizon", "plot_forecasts", "plot_sensor_map", "sensor_mae"]
 
 
 def _save(figure: Figure, path: str | os.PathLike) -> None:
@@ -70,7 +70,9 @@ def plot_forecasts(
     axes = figure.subplots(max(len(sensors), 1), 1, squeeze=False)[:, 0]
     for ax, node in zip(axes, sensors):
         first = steps[0] if steps else 1
-        observed = np.where(predictions.mask[:windows, first - 1, node, 0], predictions.target[:windows, first - 1, node, 0], np.nan)
+        observed = np.where(
+            predictions.mask[:windows, first - 1, node, 0], predictions.target[:windows, first - 1, node, 0], np.nan
+        )
         ax.plot(predictions.timestamps(first)[:windows], observed, color="black", linewidth=1.2, label="observed")
         for step in steps:
             times = predictions.timestamps(step)[:windows]

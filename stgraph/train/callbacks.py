@@ -58,7 +58,13 @@ class BestModelExport(Callback):
             weights = {k: v.detach().cpu().clone() for k, v in pl_module.model.state_dict().items()}
             save_model_file(
                 self.path,
-                {**self.metadata, "state_dict": weights, "epoch": self._epoch, "global_step": trainer.global_step, "val_mae": score},
+                {
+                    **self.metadata,
+                    "state_dict": weights,
+                    "epoch": self._epoch,
+                    "global_step": trainer.global_step,
+                    "val_mae": score,
+                },
             )
 
     def state_dict(self) -> dict[str, Any]:
@@ -92,7 +98,9 @@ class EpochSummary(Callback):
         # the rate this epoch trains with (schedulers may step before validation reports)
         self._lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else math.nan
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         if loss is not None:
             self._loss_sum += float(loss)
@@ -139,7 +147,6 @@ class SaveOnInterrupt(Callback):
             trainer.save_checkpoint(self.path)
         except Exception as error:  # the original exception matters more than this one
             pl_module.print(f"could not save {self.path} after the interruption: {error}")
-
 
 
 class TimeBudget(Callback):

@@ -53,7 +53,9 @@ class ForecastModule(L.LightningModule):
     ``True`` = observed.
     """
 
-    def __init__(self, model: nn.Module, graph: Any, target_mean: Tensor, target_std: Tensor, training_config: TrainingConfig) -> None:
+    def __init__(
+        self, model: nn.Module, graph: Any, target_mean: Tensor, target_std: Tensor, training_config: TrainingConfig
+    ) -> None:
         super().__init__()
         self.model = model
         self.graph = graph

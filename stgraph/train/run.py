@@ -46,7 +46,7 @@ from stgraph.pipeline.run_dir import (
 from stgraph.train.callbacks import BestModelExport, EpochSummary, SaveOnInterrupt, TimeBudget
 from stgraph.train.module import ForecastModule
 
-__all__ = ["RunResult", "train", "is_rank_zero"]
+__all__ = ["RunResult", "is_rank_zero", "train"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,11 @@ def is_rank_zero() -> bool:
 
 def _quiet_lightning() -> None:
     """Keep the console to our progress bar and summary: no GPU/TPU banners or worker hints."""
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda", "lightning.fabric.utilities.seed"):
+    for name in (
+        "lightning.pytorch.utilities.rank_zero",
+        "lightning.pytorch.accelerators.cuda",
+        "lightning.fabric.utilities.seed",
+    ):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*number of training batches.*is smaller than the logging interval.*")

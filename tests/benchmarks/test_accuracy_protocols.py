@@ -43,7 +43,9 @@ def test_dcrnn_data_scales_inputs_on_training_steps_only(tiny_root):
     assert data.scaler.mean_[0] == pytest.approx(speed.mean(), rel=1e-5)
     x, y, _ = data.windows("train").batch(torch.tensor([0]))
     assert x.shape == (1, 12, 5, 2)  # speed + time of day
-    np.testing.assert_allclose(x[0, :, :, 0].numpy(), (data.series.values[:12, :, 0] - speed.mean()) / speed.std(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        x[0, :, :, 0].numpy(), (data.series.values[:12, :, 0] - speed.mean()) / speed.std(), rtol=1e-4, atol=1e-5
+    )
     np.testing.assert_allclose(x[0, :, 0, 1].numpy(), np.arange(12) / 288, rtol=1e-6)  # from 2012-03-01 00:00
     np.testing.assert_array_equal(y[0].numpy(), data.series.values[12:24])
     assert set(data.windows("test").starts.tolist()).isdisjoint(data.windows("train").starts.tolist())

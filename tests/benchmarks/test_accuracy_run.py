@@ -29,13 +29,14 @@ def _speeds(root) -> np.ndarray:
 
 
 def test_tgcn_protocol_smoke(tiny_root, tmp_path):
-    outcome = run_tgcn_protocol("los-loop", tiny_root, ["tgcn"], [0, 1], TrainingSetup(epochs=2, batch_size=32),
-                                shared_model=True, model_options=TINY)
+    outcome = run_tgcn_protocol(
+        "los-loop", tiny_root, ["tgcn"], [0, 1], TrainingSetup(epochs=2, batch_size=32), shared_model=True, model_options=TINY
+    )
     assert outcome["horizons"] == ["15 min", "30 min", "45 min", "60 min"]
     rmse = outcome["results"]["tgcn"]["15 min"]["rmse"]
     assert len(rmse) == 2 and all(math.isfinite(v) and v > 0 for v in rmse)
     for label, metrics in outcome["selected"]["tgcn"].items():  # the lowest-RMSE epoch of two is never worse than the last
-        assert all(s <= l + 1e-12 for s, l in zip(metrics["rmse"], outcome["results"]["tgcn"][label]["rmse"]))
+        assert all(best <= last + 1e-12 for best, last in zip(metrics["rmse"], outcome["results"]["tgcn"][label]["rmse"]))
     # last value, by hand: the shared 12-step model's test windows start at 320 .. 400 - 24 - 1
     speed = _speeds(tiny_root)
     starts = np.arange(320, 400 - 24)
@@ -50,7 +51,9 @@ def test_tgcn_protocol_smoke(tiny_root, tmp_path):
 
 
 def test_tgcn_protocol_one_model_per_horizon(tiny_root):
-    outcome = run_tgcn_protocol("los-loop", tiny_root, ["tgcn"], [0], TrainingSetup(epochs=1), horizons=(3, 6), model_options=TINY)
+    outcome = run_tgcn_protocol(
+        "los-loop", tiny_root, ["tgcn"], [0], TrainingSetup(epochs=1), horizons=(3, 6), model_options=TINY
+    )
     assert list(outcome["results"]["tgcn"]) == ["15 min", "30 min"]
     assert outcome["card"]["horizons"] == "one model per pre_len 3/6 (15 min / 30 min)"
 
@@ -72,8 +75,26 @@ def test_dcrnn_protocol_smoke(tiny_root):
 
 def test_cli_reads_the_data_root_and_writes_both_files(tiny_root, tmp_path):
     out = tmp_path / "results"
-    main(["--protocol", "tgcn", "--models", "tgcn", "--epochs", "1", "--horizons", "3", "--set", "tgcn.hidden=4",
-          "--data-root", str(tiny_root), "--out", str(out), "--threads", str(torch.get_num_threads())])
+    main(
+        [
+            "--protocol",
+            "tgcn",
+            "--models",
+            "tgcn",
+            "--epochs",
+            "1",
+            "--horizons",
+            "3",
+            "--set",
+            "tgcn.hidden=4",
+            "--data-root",
+            str(tiny_root),
+            "--out",
+            str(out),
+            "--threads",
+            str(torch.get_num_threads()),
+        ]
+    )
     written = json.loads((out / "accuracy-los-loop-tgcn.json").read_text())
     assert list(written["results"]["tgcn"]) == ["15 min"] and written["card"]["dataset"] == "los-loop"
     assert (out / "accuracy-los-loop-tgcn.md").read_text().startswith("# Accuracy: T-GCN protocol on Los-loop")
@@ -85,8 +106,11 @@ def test_curriculum_tau_halves_teacher_forcing_at_mid_run():
 
 
 def test_model_options_parse_and_reject():
-    assert model_options(["stgcn.dropout=0.1", "gwnet.adaptive=False"]) == {"stgcn": {"dropout": 0.1}, "gwnet": {"adaptive": False}}
-    with pytest.raises(SystemExit, match="MODEL.KEY=VALUE"):
+    assert model_options(["stgcn.dropout=0.1", "gwnet.adaptive=False"]) == {
+        "stgcn": {"dropout": 0.1},
+        "gwnet": {"adaptive": False},
+    }
+    with pytest.raises(SystemExit, match=r"MODEL.KEY=VALUE"):
         model_options(["stgcn"])
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         model_options(["nope.hidden=3"])

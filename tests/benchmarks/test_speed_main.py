@@ -1,6 +1,8 @@
 """The speed benchmark in its tiny mode: a 40-sensor kNN graph, batch 2, one step (seconds)."""
 
+import functools
 import json
+import operator
 import statistics
 
 import numpy as np
@@ -43,8 +45,9 @@ def test_quick_cli_writes_markdown_and_json(tmp_path, monkeypatch):
     assert [r["model"] for r in payload["results"]] == ["stgcn"]
     # a missing peers' interpreter is named; the issue's quoted numbers are for the METR-LA graph
     # only, so a run without it prints no quoted comparison
-    assert payload["peers"] == [] and payload["peer_notes"] == [f"{missing}: peer interpreter {missing} not found "
-                                                                "(build the peers' environment: benchmarks/README.md)"]
+    assert payload["peers"] == [] and payload["peer_notes"] == [
+        f"{missing}: peer interpreter {missing} not found (build the peers' environment: benchmarks/README.md)"
+    ]
     written = json.loads((tmp_path / "speed-cpu-quick.json").read_text())
     assert written["results"][0]["graph"] == "knn-40"
     markdown = (tmp_path / "speed-cpu-quick.md").read_text()
@@ -101,7 +104,7 @@ def test_graph_wavenet_epoch_covers_every_window_once_after_the_warm_up(monkeypa
     assert epoch["windows"] == 20 and epoch["sensors"] == 40
     warmup, timed = batches[0], batches[1:]
     assert len(warmup) == 8 and [len(b) for b in timed] == [8, 8, 4]
-    assert sorted(sum(timed, [])) == list(range(20))
+    assert sorted(functools.reduce(operator.iadd, timed, [])) == list(range(20))
 
 
 def test_profile_lists_operators_by_self_time():

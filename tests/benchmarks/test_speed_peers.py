@@ -24,8 +24,14 @@ from stgraph.errors import ShapeError
 
 
 def _result(model, train, infer, peak, graph="metr-la", **peer):
-    return {"model": model, "graph": graph, "train_samples_per_s": train, "infer_samples_per_s": infer,
-            "peak_memory_mb": peak, **peer}
+    return {
+        "model": model,
+        "graph": graph,
+        "train_samples_per_s": train,
+        "infer_samples_per_s": infer,
+        "peak_memory_mb": peak,
+        **peer,
+    }
 
 
 def _ring(sensors=5):
@@ -58,9 +64,11 @@ def test_against_peers_ranks_by_training_speed_and_judges_the_fastest():
 
 
 def test_against_peers_without_isolated_memory_prints_no_memory_ratio():
-    lines = against_peers([_result("graph_wavenet", 6.0, 12.0, 900.0)],
-                          [_result("graph_wavenet", 3.0, 4.0, 900.0, library="tsl", implementation="GraphWaveNetModel")],
-                          memory_comparable=False)
+    lines = against_peers(
+        [_result("graph_wavenet", 6.0, 12.0, 900.0)],
+        [_result("graph_wavenet", 3.0, 4.0, 900.0, library="tsl", implementation="GraphWaveNetModel")],
+        memory_comparable=False,
+    )
     assert lines[2].endswith("| 900 | 900 | n/a |")
     assert lines[-1] == "- **graph_wavenet** on metr-la: 2.00x the fastest peer (tsl: GraphWaveNetModel), target 5x: not met"
 
@@ -77,7 +85,7 @@ def test_against_quoted_uses_the_fastest_quote_on_metr_la_only():
 
 
 def test_missing_peer_interpreter_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="peer interpreter .*nowhere/python not found"):
+    with pytest.raises(FileNotFoundError, match=r"peer interpreter .*nowhere/python not found"):
         probe_interpreter(str(tmp_path / "nowhere" / "python"))
 
 
@@ -122,7 +130,12 @@ def test_peer_subprocess_measures_a_peer_like_ours():
     pytest.importorskip("tsl")
     result = measure_peer_isolated("tsl-dcrnn", "knn-40", batch=2, steps=1, warmup=0, threads=1)
     assert (result.model, result.peer, result.library, result.sensors, result.batch) == (
-        "dcrnn", "tsl-dcrnn", "Torch Spatiotemporal", 40, 2)
+        "dcrnn",
+        "tsl-dcrnn",
+        "Torch Spatiotemporal",
+        40,
+        2,
+    )
     assert result.python == sys.executable and result.parameters > 0
     assert result.train_gflop_per_sample > result.infer_gflop_per_sample > 0
 

@@ -10,7 +10,10 @@ REPO = Path(__file__).resolve().parents[2]
 def test_propagate_smoke_prints_a_row_per_backend_and_marks_the_automatic_one():
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.speed.propagate", "--smoke"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| knn-600 ")]

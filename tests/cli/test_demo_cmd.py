@@ -15,7 +15,17 @@ from stgraph.cli.main import main
 def test_demo_prints_model_beside_baselines(sample_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("STGRAPH_DATA", str(sample_dir.parent))
     out = tmp_path / "demo"
-    argv = ["demo", "--epochs", "1", "--no-progress", "--out", str(out), "--set", "model.channels=[[4,2,4],[4,2,4]]", "training.max_steps=2"]
+    argv = [
+        "demo",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--set",
+        "model.channels=[[4,2,4],[4,2,4]]",
+        "training.max_steps=2",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "windows:  lookback 12, horizon 12; train 1388, val 179, test 380" in printed

@@ -54,7 +54,14 @@ def trained_run(sample_env, tmp_path_factory):
 
 
 def _own_data_args(sample_dir, readings) -> list[str]:
-    return ["--readings", str(readings), "--adjacency", str(sample_dir / "adjacency.npz"), "--sensors", str(sample_dir / "sensor_locations.csv")]
+    return [
+        "--readings",
+        str(readings),
+        "--adjacency",
+        str(sample_dir / "adjacency.npz"),
+        "--sensors",
+        str(sample_dir / "sensor_locations.csv"),
+    ]
 
 
 # --- train ---------------------------------------------------------------------------------
@@ -132,7 +139,9 @@ def test_predict_forecasts_the_next_hour_for_every_sensor(trained_run, sample_fr
     shuffled = recent[list(reversed(recent.columns))]  # predict reorders sensors by id
     shuffled.to_csv(tmp_path / "recent.csv")
 
-    assert main(["predict", str(trained_run), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv")]) == 0
+    assert (
+        main(["predict", str(trained_run), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv")]) == 0
+    )
     forecast = pd.read_csv(tmp_path / "next.csv", index_col="timestamp", parse_dates=True)
     assert forecast.shape == (12, 207)
     assert list(forecast.columns) == list(sample_frame.columns)
@@ -140,7 +149,10 @@ def test_predict_forecasts_the_next_hour_for_every_sensor(trained_run, sample_fr
     # the same window through the training-time path (WindowDataset) gives the same forecast
     np.testing.assert_allclose(forecast.to_numpy(), predictions.prediction[window, :, :, 0], atol=1e-3)
 
-    assert main(["predict", str(trained_run), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.parquet")]) == 0
+    assert (
+        main(["predict", str(trained_run), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.parquet")])
+        == 0
+    )
     np.testing.assert_allclose(pd.read_parquet(tmp_path / "next.parquet").to_numpy(), forecast.to_numpy(), atol=1e-4)
 
 
@@ -163,7 +175,10 @@ def test_predict_and_evaluate_run_without_lightning(trained_run, sample_frame, t
     sample_frame.iloc[-24:].to_csv(tmp_path / "recent.csv")
     blocked = ["lightning", "pytorch_lightning", "lightning.pytorch"]
     commands = [
-        (blocked + ["matplotlib"], ["predict", str(trained_run), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv")]),
+        (
+            [*blocked, "matplotlib"],
+            ["predict", str(trained_run), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv")],
+        ),
         (blocked, ["evaluate", str(trained_run), "--split", "val"]),
     ]
     for modules, argv in commands:

@@ -17,7 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_entry_is_complete_and_pinned():
-    assert {"metr-la", "pems-bay", "pems03", "pems04", "pems07", "pems08", "pemsd7m", "los-loop", "sz-taxi", "sample"} <= set(DATASETS)
+    assert {"metr-la", "pems-bay", "pems03", "pems04", "pems07", "pems08", "pemsd7m", "los-loop", "sz-taxi", "sample"} <= set(
+        DATASETS
+    )
     for dataset in DATASETS.values():
         assert dataset.sensors > 0 and dataset.steps > 0 and dataset.citations, dataset.key
         assert set(dataset.units) == set(dataset.features), dataset.key
@@ -33,7 +35,17 @@ def test_every_entry_is_complete_and_pinned():
     assert get_dataset("pemsd7m").files[0].checksum.startswith("sha256 9731c987")
 
 
-@pytest.mark.parametrize("name, key", [("METR-LA", "metr-la"), ("metr_la", "metr-la"), ("PeMSD7(M)", "pemsd7m"), ("Los-loop", "los-loop"), ("SZ-taxi", "sz-taxi"), ("PEMS04", "pems04")])
+@pytest.mark.parametrize(
+    "name, key",
+    [
+        ("METR-LA", "metr-la"),
+        ("metr_la", "metr-la"),
+        ("PeMSD7(M)", "pemsd7m"),
+        ("Los-loop", "los-loop"),
+        ("SZ-taxi", "sz-taxi"),
+        ("PEMS04", "pems04"),
+    ],
+)
 def test_lookup_ignores_case_and_punctuation(name, key):
     assert get_dataset(name).key == key
 
@@ -51,8 +63,15 @@ def test_layout_dates_only_readings_without_timestamps():
     assert get_dataset("metr-la").layout() == {"features": ["speed"]}  # the HDF5 frame has a DatetimeIndex
     assert get_dataset("sample").layout() == {"features": ["speed"]}  # a timestamp column
     assert get_dataset("sz-taxi").layout() == {"features": ["speed"], "start": "2015-01-01 00:00", "interval": "15min"}
-    assert get_dataset("pems08").layout() == {"features": ["flow", "occupancy", "speed"], "start": "2016-07-01 00:00", "interval": "5min"}
-    with pytest.raises(SensorDataError, match=r"V_228\.csv: no timestamps, and a start and an interval cannot date the rows of PeMSD7\(M\) \(weekdays"):
+    assert get_dataset("pems08").layout() == {
+        "features": ["flow", "occupancy", "speed"],
+        "start": "2016-07-01 00:00",
+        "interval": "5min",
+    }
+    with pytest.raises(
+        SensorDataError,
+        match=r"V_228\.csv: no timestamps, and a start and an interval cannot date the rows of PeMSD7\(M\) \(weekdays",
+    ):
         get_dataset("pemsd7m").layout()
 
 

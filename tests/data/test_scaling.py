@@ -11,7 +11,6 @@ import torch
 
 from stgraph.data import SensorSeries, StandardScaler, split_by_fraction
 from stgraph.data.scaling import MaxScaler
-from stgraph.data.series import SensorSeries
 from stgraph.data.windows import WindowDataset
 from stgraph.errors import SensorDataError, ShapeError
 
@@ -182,7 +181,9 @@ def test_a_maximum_that_cannot_scale_is_an_error():
     series = _series()
     values = series.values.copy()
     values[..., 1] = 0.0
-    with pytest.raises(SensorDataError, match=r"MaxScaler: 1 statistic\(s\) without a positive maximum \(first: feature '1', maximum 0\.0\)"):
+    with pytest.raises(
+        SensorDataError, match=r"MaxScaler: 1 statistic\(s\) without a positive maximum \(first: feature '1', maximum 0\.0\)"
+    ):
         MaxScaler().fit(values, series.mask)  # an array: features by position
     mask = series.mask.copy()
     mask[:, 1, 1] = False  # sensor b has no observed flow

@@ -17,7 +17,9 @@ from stgraph.errors import SensorDataError
 def make_series(steps=4, sensors=("a", "b", "c"), features=("speed",)):
     values = np.arange(steps * len(sensors) * len(features), dtype=np.float32).reshape(steps, len(sensors), len(features))
     timestamps = pd.date_range("2012-03-01", periods=steps, freq="5min")
-    return SensorSeries(values=values, mask=None, timestamps=timestamps, sensor_ids=list(sensors), feature_names=list(features), source="toy.csv")
+    return SensorSeries(
+        values=values, mask=None, timestamps=timestamps, sensor_ids=list(sensors), feature_names=list(features), source="toy.csv"
+    )
 
 
 def write_csv(path, rows, header="timestamp,s1,s2"):
@@ -38,7 +40,9 @@ def test_series_rejects_irregular_timestamps_and_bad_shapes():
     with pytest.raises(SensorDataError, match=r"toy\.csv: timestamps must be regular at 0 days 00:05:00: step 2"):
         SensorSeries(np.zeros((3, 1, 1)), None, timestamps, ["a"], ["speed"], source="toy.csv")
     with pytest.raises(SensorDataError, match=r"3 sensors in the values but 2 sensor ids"):
-        SensorSeries(np.zeros((3, 3, 1)), None, timestamps[:2].append(pd.DatetimeIndex(["2012-03-01 00:10"])), ["a", "b"], ["speed"])
+        SensorSeries(
+            np.zeros((3, 3, 1)), None, timestamps[:2].append(pd.DatetimeIndex(["2012-03-01 00:10"])), ["a", "b"], ["speed"]
+        )
     with pytest.raises(SensorDataError, match=r"sensor id 'a' appears twice"):
         make_series(sensors=("a", "a"))
 
@@ -59,7 +63,10 @@ def test_align_reorders_and_names_sensors_on_each_side():
     aligned = series.align(["c", "a", "b"])
     assert aligned.sensor_ids == ["c", "a", "b"]
     np.testing.assert_array_equal(aligned.values[:, 0], series.values[:, 2])
-    with pytest.raises(SensorDataError, match=r"toy\.csv: sensors do not match: x in the given sensor list but not in the series; b in the series but not in"):
+    with pytest.raises(
+        SensorDataError,
+        match=r"toy\.csv: sensors do not match: x in the given sensor list but not in the series; b in the series but not in",
+    ):
         series.align(["c", "a", "x"])
 
 
@@ -68,7 +75,9 @@ def test_align_to_graph_uses_graph_order_and_name():
     graph = SensorGraph(sp.eye(3, format="csr"), ["b", "c", "a"], name="toy-graph")
     assert series.align_to(graph).sensor_ids == ["b", "c", "a"]
     other = SensorGraph(sp.eye(2, format="csr"), ["b", "z"], name="toy-graph")
-    with pytest.raises(SensorDataError, match=r"z in graph 'toy-graph' but not in the series; a, c in the series but not in graph 'toy-graph'"):
+    with pytest.raises(
+        SensorDataError, match=r"z in graph 'toy-graph' but not in the series; a, c in the series but not in graph 'toy-graph'"
+    ):
         series.align_to(other)
 
 
@@ -122,14 +131,20 @@ def test_duplicate_timestamps_name_the_lines(tmp_path):
 
 def test_backward_timestamps_name_the_lines(tmp_path):
     rows = ["2012-03-01 00:00,1,2", "2012-03-01 00:10,3,4", "2012-03-01 00:05,5,6"]
-    with pytest.raises(SensorDataError, match=r"back\.csv: timestamps go backwards 1 time\(s\); first: 2012-03-01 00:05:00 on line 4 follows 2012-03-01 00:10:00 on line 3"):
+    with pytest.raises(
+        SensorDataError,
+        match=r"back\.csv: timestamps go backwards 1 time\(s\); first: 2012-03-01 00:05:00 on line 4 follows 2012-03-01 00:10:00 on line 3",
+    ):
         load_series(write_csv(tmp_path / "back.csv", rows))
 
 
 def test_off_grid_timestamps_name_the_lines(tmp_path):
     times = ["00:00", "00:05", "00:07", "00:10", "00:15", "00:20"]  # most common step: 5 min
     rows = [f"2012-03-01 {t},1,2" for t in times]
-    with pytest.raises(SensorDataError, match=r"offgrid\.csv: 1 timestamps are off the 0 days 00:05:00 grid .*first: 2012-03-01 00:07:00 on line 4"):
+    with pytest.raises(
+        SensorDataError,
+        match=r"offgrid\.csv: 1 timestamps are off the 0 days 00:05:00 grid .*first: 2012-03-01 00:07:00 on line 4",
+    ):
         load_series(write_csv(tmp_path / "offgrid.csv", rows))
     # A given interval that the data does not follow is reported the same way.
     rows = ["2012-03-01 00:00,1,2", "2012-03-01 00:05,3,4"]
@@ -156,7 +171,9 @@ def test_npz_sensor_ids_name_nodes(tmp_path):
 
 def test_hdf5_round_trip_through_to_frame(tmp_path):
     index = pd.date_range("2017-01-01", periods=5, freq="5min")
-    frame = pd.DataFrame(np.array([[60.0, 0.0], [61, 62], [0, 63], [64, 65], [66, 67]]), index=index, columns=["400001", "400017"])
+    frame = pd.DataFrame(
+        np.array([[60.0, 0.0], [61, 62], [0, 63], [64, 65], [66, 67]]), index=index, columns=["400001", "400017"]
+    )
     frame.to_hdf(tmp_path / "pems-bay.h5", key="speed")
     series = load_series(tmp_path / "pems-bay.h5", null_value=0.0, features=["speed"])
     assert series.missing_share() == pytest.approx(0.2)
@@ -168,7 +185,9 @@ def test_hdf5_round_trip_through_to_frame(tmp_path):
 @pytest.mark.realdata
 def test_los_loop_needs_start_then_matches_metr_la_order(shared_data):
     path = shared_data / "los-loop" / "los_speed.csv"
-    with pytest.raises(SensorDataError, match=r"los_speed\.csv: no timestamp column; give start= \(the first timestamp\) and interval="):
+    with pytest.raises(
+        SensorDataError, match=r"los_speed\.csv: no timestamp column; give start= \(the first timestamp\) and interval="
+    ):
         load_series(path)
     series = load_series(path, start="2012-03-01", interval="5min", features=["speed"])
     assert (series.num_steps, series.num_sensors) == (2016, 207)

@@ -28,7 +28,9 @@ def test_dcrnn_rounding_on_metr_la_length():
     assert split.sizes() == {"train": 23990 - 23, "val": 3428 - 23, "test": 6854 - 23}
 
 
-@pytest.mark.parametrize("num_steps,lookback,horizon,stride", [(400, 12, 12, 1), (1000, 12, 3, 1), (517, 6, 6, 5), (288, 12, 12, 3)])
+@pytest.mark.parametrize(
+    "num_steps,lookback,horizon,stride", [(400, 12, 12, 1), (1000, 12, 3, 1), (517, 6, 6, 5), (288, 12, 12, 3)]
+)
 def test_no_window_crosses_a_boundary(num_steps, lookback, horizon, stride):
     split = split_by_fraction(num_steps, lookback=lookback, horizon=horizon, stride=stride)
     owner = np.repeat([0, 1, 2], np.diff([0, *split.boundaries, num_steps]))

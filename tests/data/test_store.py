@@ -53,5 +53,7 @@ def test_file_without_checksum_is_only_present(tmp_path):
 
 def test_fetching_the_committed_sample_returns_its_files(sample_dir, tmp_path):
     paths = fetch_dataset("sample", tmp_path, progress=False)  # the sample stays in the checkout, whatever the root
-    assert paths == [sample_dir / name for name in ("readings.csv.gz", "sensor_locations.csv", "adjacency.npz", "metr-la-raw100.csv.gz")]
+    assert paths == [
+        sample_dir / name for name in ("readings.csv.gz", "sensor_locations.csv", "adjacency.npz", "metr-la-raw100.csv.gz")
+    ]
     assert list(tmp_path.iterdir()) == []

@@ -109,7 +109,10 @@ def test_tensor_input_and_errors():
     mask = torch.ones_like(values, dtype=torch.bool)
     dataset = WindowDataset((values, mask), lookback=2, horizon=2, starts=[0, 6])
     assert len(dataset) == 2 and dataset[1][1].data_ptr() == values[8:].data_ptr()
-    with pytest.raises(SensorDataError, match=r"1 window starts do not fit 10 steps with lookback \+ horizon = 4 \(first: 7; valid starts are 0..6\)"):
+    with pytest.raises(
+        SensorDataError,
+        match=r"1 window starts do not fit 10 steps with lookback \+ horizon = 4 \(first: 7; valid starts are 0..6\)",
+    ):
         WindowDataset((values, mask), lookback=2, horizon=2, starts=[0, 7])
     with pytest.raises(ShapeError, match=r"covariates must be \[time, K\]"):
         WindowDataset((values, mask), lookback=2, horizon=2, covariates=np.zeros((9, 1)))

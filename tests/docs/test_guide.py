@@ -37,7 +37,11 @@ def console_commands(body: str) -> list[str]:
 
 
 def test_every_page_has_something_to_run():
-    assert [p.name for p in PAGES] == ["1-reproduce-a-paper-number.md", "2-your-own-sensor-network.md", "3-models-in-your-own-code.md"]
+    assert [p.name for p in PAGES] == [
+        "1-reproduce-a-paper-number.md",
+        "2-your-own-sensor-network.md",
+        "3-models-in-your-own-code.md",
+    ]
     for page in PAGES:
         assert runnable_blocks(page), f"{page.name} has no python or console block"
 
@@ -64,7 +68,5 @@ def test_page_runs(page, tmp_path, monkeypatch):
         for command in console_commands(body):
             argv = shlex.split(command)
             assert argv[0] == "stgraph", f"{where}: only stgraph commands run here, got {command!r}"
-            result = subprocess.run(
-                [sys.executable, "-m", "stgraph", *argv[1:]], capture_output=True, text=True, timeout=600
-            )
+            result = subprocess.run([sys.executable, "-m", "stgraph", *argv[1:]], capture_output=True, text=True, timeout=600)
             assert result.returncode == 0, f"{where}: $ {command}\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"

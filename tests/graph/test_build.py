@@ -22,13 +22,7 @@ def write(path, text):
 def distances(tmp_path):
     return write(
         tmp_path / "distances.csv",
-        "from,to,cost\n"
-        "a,a,0\n"
-        "a,b,100\n"
-        "b,a,150\n"
-        "b,c,300\n"
-        "c,a,1000\n"
-        "x,a,50\n",  # x is outside the sensor list
+        "from,to,cost\na,a,0\na,b,100\nb,a,150\nb,c,300\nc,a,1000\nx,a,50\n",  # x is outside the sensor list
     )
 
 
@@ -133,7 +127,9 @@ def test_haversine_one_degree_of_latitude():
     assert d[1, 0] == d[0, 1] and d[0, 2] == 0.0
 
 
-LOCATIONS = "index,sensor_id,latitude,longitude\n0,s1,34.00,-118.00\n1,s2,34.01,-118.00\n2,s3,34.50,-118.00\n3,s4,34.025,-118.00\n"
+LOCATIONS = (
+    "index,sensor_id,latitude,longitude\n0,s1,34.00,-118.00\n1,s2,34.01,-118.00\n2,s3,34.50,-118.00\n3,s4,34.025,-118.00\n"
+)
 
 
 def test_locations_kernel_matches_great_circle_distances(tmp_path):
@@ -162,7 +158,10 @@ def test_locations_layouts_and_subset(tmp_path):
     assert graph.sensor_ids == ["400030", "400001"]
     np.testing.assert_allclose(graph.coordinates, [[37.35, -121.90], [37.36, -121.90]])
     assert graph.build_report.rows_skipped == 1
-    stations = write(tmp_path / "st.csv", ",ID,Fwy,Dir,District,Latitude,Longitude\n0,716939,5,S,7,34.04,-118.21\n1,759700,5,S,7,34.02,-118.19\n")
+    stations = write(
+        tmp_path / "st.csv",
+        ",ID,Fwy,Dir,District,Latitude,Longitude\n0,716939,5,S,7,34.04,-118.21\n1,759700,5,S,7,34.02,-118.19\n",
+    )
     assert from_locations(stations).sensor_ids == ["716939", "759700"]
 
 
@@ -189,5 +188,5 @@ def test_with_coordinates_aligns_by_sensor_id_and_keeps_operators():
     located = graph.with_coordinates([[3.0, 30.0], [1.0, 10.0], [2.0, 20.0]], sensor_ids=["c", "a", "b"])
     np.testing.assert_array_equal(located.coordinates, [[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
     assert located.operator("forward") is forward
-    with pytest.raises(GraphError, match="no location for sensor.*b"):
+    with pytest.raises(GraphError, match=r"no location for sensor.*b"):
         graph.with_coordinates([[0.0, 0.0], [1.0, 1.0]], sensor_ids=["a", "c"])

@@ -23,7 +23,7 @@ def _name(module: str) -> str | None:
         return "__init__"
     prefix = PACKAGE + "."
     if module.startswith(prefix):
-        return module[len(prefix):].split(".")[0]
+        return module[len(prefix) :].split(".")[0]
     return None
 
 
@@ -49,11 +49,11 @@ def _cycle(edges: dict[str, set[str]]) -> list[str] | None:
 
     def visit(node: str, path: list[str]) -> list[str] | None:
         if node in path:
-            return path[path.index(node):] + [node]
+            return [*path[path.index(node) :], node]
         if node in done:
             return None
         for target in sorted(edges.get(node, ())):
-            found = visit(target, path + [node])
+            found = visit(target, [*path, node])
             if found:
                 return found
         done.add(node)

@@ -138,7 +138,7 @@ def test_malicious_pickle_is_refused_and_not_run(tmp_path):
 def test_unknown_format_and_missing_file(tmp_path):
     with pytest.raises(GraphError, match=r"adj\.xlsx: unknown adjacency format"):
         from_matrix(write(tmp_path / "adj.xlsx", ""))
-    with pytest.raises(FileNotFoundError, match="nowhere.csv"):
+    with pytest.raises(FileNotFoundError, match=r"nowhere.csv"):
         from_matrix(tmp_path / "nowhere.csv")
 
 

@@ -61,9 +61,10 @@ def test_prepare_data_reorders_sensors_and_keeps_each_series_with_its_sensor(tmp
     readings.index.name = "timestamp"
     readings.to_csv(tmp_path / "readings.csv")
     coo = graph.adjacency.tocoo()
-    pd.DataFrame({"from": [graph.sensor_ids[i] for i in coo.row], "to": [graph.sensor_ids[j] for j in coo.col],
-                  "weight": coo.data}).to_csv(tmp_path / "edges.csv", index=False)
-    config = dict(readings=str(tmp_path / "readings.csv"), edges=str(tmp_path / "edges.csv"), covariates=[])
+    pd.DataFrame(
+        {"from": [graph.sensor_ids[i] for i in coo.row], "to": [graph.sensor_ids[j] for j in coo.col], "weight": coo.data}
+    ).to_csv(tmp_path / "edges.csv", index=False)
+    config = {"readings": str(tmp_path / "readings.csv"), "edges": str(tmp_path / "edges.csv"), "covariates": []}
 
     kept = prepare_data(DataConfig(**config))  # 24 sensors: below the automatic threshold
     reordered = prepare_data(DataConfig(**config, reorder_sensors=True))

@@ -9,10 +9,9 @@ from stgraph.io.atomic import atomic_path, atomic_write
 def test_atomic_write_replaces_only_on_success(tmp_path):
     target = tmp_path / "metrics.json"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_write(target) as f:
-            f.write("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write("half")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]  # no temp left
     with atomic_write(target) as f:
@@ -32,6 +31,5 @@ def test_atomic_path_gives_plain_file_permissions(tmp_path):
 
 
 def test_atomic_write_rejects_read_mode(tmp_path):
-    with pytest.raises(ValueError, match="write mode"):
-        with atomic_write(tmp_path / "x", mode="r"):
-            pass
+    with pytest.raises(ValueError, match="write mode"), atomic_write(tmp_path / "x", mode="r"):
+        pass

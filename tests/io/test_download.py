@@ -5,6 +5,7 @@ import http.server
 import socket
 import threading
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -19,10 +20,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     """/good: honours Range; /corrupt: one flipped byte; /cut: the first full request stops
     halfway; /norange: ignores Range (always 200)."""
 
-    requests: list = []
+    requests: ClassVar[list[tuple[str, str | None]]] = []
     cut_done = False
 
-    def do_GET(self):  # noqa: N802 (http.server API)
+    def do_GET(self):
         Handler.requests.append((self.path, self.headers.get("Range")))
         body = PAYLOAD
         if self.path == "/corrupt":

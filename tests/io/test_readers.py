@@ -59,7 +59,9 @@ def test_text_in_value_column_names_file_column_line_and_value(tmp_path):
 
 def test_bad_timestamp_names_column_and_line(tmp_path):
     path = write(tmp_path / "bad_time.csv", "time,s1\n2012-03-01 00:00,1\nyesterday,2\n")
-    with pytest.raises(SensorDataError, match=r"bad_time\.csv, column 'time': 1 values are not timestamps \(first at line 3: 'yesterday'\)"):
+    with pytest.raises(
+        SensorDataError, match=r"bad_time\.csv, column 'time': 1 values are not timestamps \(first at line 3: 'yesterday'\)"
+    ):
         read_readings(path)
 
 
@@ -107,12 +109,7 @@ def test_hdf5_with_two_tables_needs_key(tmp_path):
 
 # --- long tables -------------------------------------------------------------------------
 def test_long_csv_pivots_with_missing_pairs_as_nan(tmp_path):
-    text = (
-        "timestamp,sensor,flow,speed\n"
-        "2018-01-01 00:05,b,11,61\n"
-        "2018-01-01 00:00,a,10,60\n"
-        "2018-01-01 00:00,b,12,62\n"
-    )
+    text = "timestamp,sensor,flow,speed\n2018-01-01 00:05,b,11,61\n2018-01-01 00:00,a,10,60\n2018-01-01 00:00,b,12,62\n"
     readings = read_readings(write(tmp_path / "long.csv", text))
     assert readings.sensor_ids == ["b", "a"]  # order of first appearance
     assert readings.feature_names == ["flow", "speed"]
@@ -134,13 +131,11 @@ def test_long_csv_keeps_sensor_ids_as_text(tmp_path):
 
 
 def test_long_csv_duplicate_pair_names_lines(tmp_path):
-    text = (
-        "timestamp,sensor,value\n"
-        "2018-01-01 00:00,a,1\n"
-        "2018-01-01 00:00,b,2\n"
-        "2018-01-01 00:00,a,3\n"
-    )
-    with pytest.raises(SensorDataError, match=r"long_dup\.csv: 2 rows repeat a \(timestamp, sensor\) pair; first: sensor 'a' at 2018-01-01 00:00:00 on lines 2, 4"):
+    text = "timestamp,sensor,value\n2018-01-01 00:00,a,1\n2018-01-01 00:00,b,2\n2018-01-01 00:00,a,3\n"
+    with pytest.raises(
+        SensorDataError,
+        match=r"long_dup\.csv: 2 rows repeat a \(timestamp, sensor\) pair; first: sensor 'a' at 2018-01-01 00:00:00 on lines 2, 4",
+    ):
         read_readings(write(tmp_path / "long_dup.csv", text))
 
 
@@ -150,13 +145,19 @@ def test_pems04_npz_takes_start_interval_and_feature_names_from_the_caller(tmp_p
     np.savez(tmp_path / "PEMS04.npz", data=data)
     with pytest.raises(SensorDataError, match=r"PEMS04\.npz: no timestamps; give start="):  # not guessed from the name
         read_readings(tmp_path / "PEMS04.npz")
-    readings = read_readings(tmp_path / "PEMS04.npz", start="2018-01-01", interval="5min", features=["flow", "occupancy", "speed"])
+    readings = read_readings(
+        tmp_path / "PEMS04.npz", start="2018-01-01", interval="5min", features=["flow", "occupancy", "speed"]
+    )
     assert readings.feature_names == ["flow", "occupancy", "speed"]
     assert readings.timestamps[0] == pd.Timestamp("2018-01-01 00:00")
     assert readings.timestamps[2] == pd.Timestamp("2018-01-01 00:10")
     assert readings.sensor_ids is None
     np.testing.assert_array_equal(readings.values, data)
-    assert read_readings(tmp_path / "PEMS04.npz", start="2018-01-01", interval="5min").feature_names == ["feature_0", "feature_1", "feature_2"]
+    assert read_readings(tmp_path / "PEMS04.npz", start="2018-01-01", interval="5min").feature_names == [
+        "feature_0",
+        "feature_1",
+        "feature_2",
+    ]
 
 
 def test_npz_errors_name_the_file(tmp_path):

@@ -46,7 +46,10 @@ class _Reduce:
     [
         (lambda marker: _Reduce(os.system, (f"touch {marker}",)), r"(posix|nt|os)\.system"),
         (lambda marker: _Reduce(builtins.eval, (f"open({str(marker)!r}, 'w')",)), r"(builtins|__builtin__)\.eval"),
-        (lambda marker: _Reduce(subprocess.call, (["touch", str(marker)],)), r"(subprocess|commands)\.call"),  # protocol 2 renames the module
+        (
+            lambda marker: _Reduce(subprocess.call, (["touch", str(marker)],)),
+            r"(subprocess|commands)\.call",
+        ),  # protocol 2 renames the module
         (lambda marker: _Reduce(builtins.getattr, ("", "join")), r"(builtins|__builtin__)\.getattr"),
     ],
 )

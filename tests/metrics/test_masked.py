@@ -154,7 +154,7 @@ def test_horizon_metrics_axis_and_hand_values():
     assert result.average() == pytest.approx({"mae": 2.0, "rmse": math.sqrt(5), "mape": 0.125})
     empty = horizon_metrics(pred, np.zeros_like(pred), horizon_axis=0)
     assert all(math.isnan(v) for v in empty.average().values())
-    with pytest.raises(ShapeError, match="step must be in 1..2"):
+    with pytest.raises(ShapeError, match=r"step must be in 1..2"):
         result.at(3)
     with pytest.raises(ShapeError, match="horizon_axis 2"):
         horizon_metrics(pred, target, horizon_axis=2)

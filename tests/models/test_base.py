@@ -130,8 +130,7 @@ def _relabelled_state(model: torch.nn.Module, order: np.ndarray) -> dict[str, to
                 param.copy_(torch.randn(param.shape, generator=generator))
     index = torch.as_tensor(order)
     return {
-        name: value[index].clone() if _indexed_by_sensor(name, value) else value
-        for name, value in model.state_dict().items()
+        name: value[index].clone() if _indexed_by_sensor(name, value) else value for name, value in model.state_dict().items()
     }
 
 
@@ -212,7 +211,14 @@ def test_init_kwargs_record_every_constructor_argument_with_its_default(name):
     model = _build(name)
     parameters = inspect.signature(type(model)).parameters
     assert list(model.init_kwargs) == list(parameters)
-    given = {"num_sensors": SENSORS, "in_features": FEATURES, "out_channels": 1, "lookback": 12, "horizon": HORIZON, **SMALL[name]}
+    given = {
+        "num_sensors": SENSORS,
+        "in_features": FEATURES,
+        "out_channels": 1,
+        "lookback": 12,
+        "horizon": HORIZON,
+        **SMALL[name],
+    }
     for key, parameter in parameters.items():
         assert model.init_kwargs[key] == given.get(key, parameter.default), key
     record = model.init_kwargs

@@ -68,10 +68,13 @@ def _reference_parameter_count(sensors: int, in_features: int, horizon: int) -> 
     residual, dilation, skip, end, layers = 32, 32, 256, 512, 8
     per_layer = (
         2 * (residual * dilation * 2 + dilation)  # filter and gate convs
-        + dilation * residual + residual  # residual 1x1 conv (built, bypassed by the graph conv)
-        + dilation * skip + skip  # skip 1x1 conv
+        + dilation * residual
+        + residual  # residual 1x1 conv (built, bypassed by the graph conv)
+        + dilation * skip
+        + skip  # skip 1x1 conv
         + 2 * residual  # batch norm weight and bias
-        + (2 * 3 + 1) * dilation * residual + residual  # graph conv's 1x1 mlp
+        + (2 * 3 + 1) * dilation * residual
+        + residual  # graph conv's 1x1 mlp
     )
     start, ends, embeddings = in_features * residual + residual, skip * end + end + end * horizon + horizon, 2 * sensors * 10
     return start + layers * per_layer + ends + embeddings

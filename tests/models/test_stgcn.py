@@ -40,7 +40,9 @@ def test_single_step_form_is_the_papers_output():
     assert model.output.out_features == 1
 
 
-def _reference_parameter_count(sensors: int, in_features: int, blocks: list[list[int]], lookback: int = 12, horizon: int = 1) -> int:
+def _reference_parameter_count(
+    sensors: int, in_features: int, blocks: list[list[int]], lookback: int = 12, horizon: int = 1
+) -> int:
     """Variables of VeritasYin/STGCN_IJCAI-18 (Ks = Kt = 3) for ST-Conv blocks of
     ``(temporal, graph, output)`` channels: per temporal layer wt [Kt, 1, c_in, c_out (x2 for
     GLU)] + bt, plus a 1x1 wt_input when c_in > c_out; spatial ws [Ks c_in, c_out] + bs, plus a

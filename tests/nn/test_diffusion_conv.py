@@ -64,7 +64,10 @@ def test_plan_folds_the_last_reference_term_of_each_transition_into_the_weight()
     # K = 2: products x, P_f x, P_f^2 x, P_b P_f x, P_b^2 P_f x; no doubling, no subtraction pass.
     plan = diffusion_plan(2, 2, "reference")
     assert [(s.transition, s.source, s.doubled, s.minus) for s in plan.steps] == [
-        (0, 0, False, None), (0, 1, False, None), (1, 1, False, None), (1, 3, False, None)
+        (0, 0, False, None),
+        (0, 1, False, None),
+        (1, 1, False, None),
+        (1, 3, False, None),
     ]
     assert plan.terms == (((0, 1.0),), ((1, 1.0),), ((2, 2.0), (0, -1.0)), ((3, 1.0),), ((4, 2.0), (1, -1.0)))
     # K = 3: x2 = 2 P x1 - x0 feeds x3, so it is formed (over the doubled operator).
@@ -120,9 +123,7 @@ def test_layer_equals_its_concatenated_terms_times_the_weight(variant, order, in
     out = layer(x, transitions)
     expected = _convolve_terms(layer, x, transitions)
     torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
-    grads = [
-        torch.autograd.grad((y * weights).sum(), inputs, allow_unused=True, materialize_grads=True) for y in (out, expected)
-    ]
+    grads = [torch.autograd.grad((y * weights).sum(), inputs, allow_unused=True, materialize_grads=True) for y in (out, expected)]
     for got, want in zip(*grads):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 

@@ -39,8 +39,7 @@ print(json.dumps({"applied": applied, "again": again, "faults": min(faults_of_fr
 
 
 def _probe(**env: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True,
-                          env={**os.environ, **env})
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, env={**os.environ, **env})
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -11,7 +11,9 @@ from stgraph.ops import Operator
 
 def _matrix() -> torch.Tensor:
     # Row 1 is empty, row 2 has a self-loop.
-    return torch.tensor([[0.0, 2.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 4.0, 0.0], [0.0, 5.0, 0.0, 0.0]], dtype=torch.float64)
+    return torch.tensor(
+        [[0.0, 2.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 4.0, 0.0], [0.0, 5.0, 0.0, 0.0]], dtype=torch.float64
+    )
 
 
 def test_from_dense_round_trips_and_counts():

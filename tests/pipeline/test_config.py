@@ -10,14 +10,24 @@ from stgraph.pipeline.config import ConfigError, ExperimentConfig, packaged_mode
 
 def test_packaged_yaml_holds_the_papers_schedules():
     dcrnn = resolve_config(model="dcrnn", dataset="metr-la")
-    assert (dcrnn.training.lr, dcrnn.training.eps, dcrnn.training.milestones, dcrnn.training.gamma) == (0.01, 1e-3, [20, 30, 40, 50], 0.1)
+    assert (dcrnn.training.lr, dcrnn.training.eps, dcrnn.training.milestones, dcrnn.training.gamma) == (
+        0.01,
+        1e-3,
+        [20, 30, 40, 50],
+        0.1,
+    )
     assert dcrnn.training.scheduler == "multistep" and dcrnn.training.gradient_clip == 5.0
     assert dcrnn.training.teacher_forcing_decay == 2000
     gwnet = resolve_config(model="gwnet", dataset="metr-la")
     assert gwnet.model.name == "graph_wavenet"  # alias resolved to the registry name
     assert (gwnet.training.lr, gwnet.training.weight_decay, gwnet.training.gradient_clip) == (1e-3, 1e-4, 5.0)
     stgcn = resolve_config(model="stgcn", dataset="metr-la")
-    assert (stgcn.training.optimizer, stgcn.training.scheduler, stgcn.training.step_size, stgcn.training.gamma) == ("rmsprop", "step", 5, 0.7)
+    assert (stgcn.training.optimizer, stgcn.training.scheduler, stgcn.training.step_size, stgcn.training.gamma) == (
+        "rmsprop",
+        "step",
+        5,
+        0.7,
+    )
 
 
 def test_every_registered_model_has_a_yaml():
@@ -74,7 +84,7 @@ def test_bad_overrides_name_the_key(overrides, message):
 def test_unknown_model_and_missing_data_are_errors():
     with pytest.raises(ConfigError, match="unknown model 'wavenet'"):
         resolve_config(model="wavenet", dataset="sample")
-    with pytest.raises(ConfigError, match="exactly one of data.dataset"):
+    with pytest.raises(ConfigError, match=r"exactly one of data.dataset"):
         resolve_config(model="stgcn")
 
 

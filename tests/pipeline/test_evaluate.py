@@ -32,8 +32,13 @@ def _series(steps: int = 20) -> SensorSeries:
     values = (np.arange(steps)[:, None] * 10.0 + np.arange(3)).astype(np.float32)[:, :, None]  # step t, sensor n: 10 t + n
     mask = np.ones(values.shape, dtype=bool)
     mask[12, 1] = False  # a target of the window at 9 only, no window's input
-    return SensorSeries(values=values, mask=mask, timestamps=pd.date_range("2024-01-01", periods=steps, freq="5min"),
-                        sensor_ids=["a", "b", "c"], feature_names=["speed"])
+    return SensorSeries(
+        values=values,
+        mask=mask,
+        timestamps=pd.date_range("2024-01-01", periods=steps, freq="5min"),
+        sensor_ids=["a", "b", "c"],
+        feature_names=["speed"],
+    )
 
 
 def test_forecasts_are_unscaled_and_in_window_order_across_batches():
@@ -58,8 +63,17 @@ def test_no_window_gives_empty_arrays_of_the_forecast_shape():
 def test_predict_split_labels_each_window_with_its_first_forecast_step():
     series = _series(40)
     split = split_by_fraction(40, lookback=2, horizon=3, fractions=(0.5, 0.25, 0.25))
-    data = PreparedData(series=series, graph=from_matrix(np.eye(3), series.sensor_ids), split=split, scaler=StandardScaler().fit(series, steps=split.train_steps),
-                        input_features=["speed"], target_features=["speed"], covariates=[], null_value=None, name="toy")
+    data = PreparedData(
+        series=series,
+        graph=from_matrix(np.eye(3), series.sensor_ids),
+        split=split,
+        scaler=StandardScaler().fit(series, steps=split.train_steps),
+        input_features=["speed"],
+        target_features=["speed"],
+        covariates=[],
+        null_value=None,
+        name="toy",
+    )
     predictions = predict_split(_LastInput(3), data, "test", batch_size=4)
     assert split.test.tolist() == [30, 31, 32, 33, 34, 35]
     assert predictions.first_step.equals(series.timestamps[[32, 33, 34, 35, 36, 37]])

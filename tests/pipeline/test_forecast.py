@@ -9,8 +9,8 @@ import torch
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.data.windows import WindowDataset
-from stgraph.pipeline.model_file import RunModel
 from stgraph.pipeline.forecast import forecast_inputs
+from stgraph.pipeline.model_file import RunModel
 
 
 def test_forecast_input_equals_the_window_dataset_input():
@@ -35,7 +35,13 @@ def test_forecast_input_equals_the_window_dataset_input():
     # predict sees the readings up to step `steps - 1`; the training window with those inputs starts at steps - lookback
     x = forecast_inputs(run, series.slice_time(0, steps))
     window = WindowDataset(
-        series, lookback=lookback, horizon=1, starts=[steps - lookback], input_features=["flow", "speed"], scaler=scaler, covariates=covariates
+        series,
+        lookback=lookback,
+        horizon=1,
+        starts=[steps - lookback],
+        input_features=["flow", "speed"],
+        scaler=scaler,
+        covariates=covariates,
     ).batch([0])[0]
     assert x.shape == (1, lookback, 3, 2 + 2)
     torch.testing.assert_close(x, window)

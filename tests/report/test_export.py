@@ -46,18 +46,36 @@ def test_predictions_reject_mismatched_shapes():
 
 def test_forecast_frame_wide_for_one_channel_long_for_several(tmp_path):
     forecast = np.arange(2 * 3 * 1, dtype=np.float32).reshape(2, 3, 1)
-    wide = forecast_frame(forecast, first_step=pd.Timestamp("2024-05-01 08:05"), interval=pd.Timedelta("5min"), sensor_ids=["x", "y", "z"], channels=["speed"])
+    wide = forecast_frame(
+        forecast,
+        first_step=pd.Timestamp("2024-05-01 08:05"),
+        interval=pd.Timedelta("5min"),
+        sensor_ids=["x", "y", "z"],
+        channels=["speed"],
+    )
     assert list(wide.columns) == ["x", "y", "z"]
     assert list(wide.index) == [pd.Timestamp("2024-05-01 08:05"), pd.Timestamp("2024-05-01 08:10")]
     assert wide.loc["2024-05-01 08:10", "y"] == forecast[1, 1, 0]
 
     two = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)
-    long = forecast_frame(two, first_step=pd.Timestamp("2024-05-01 08:05"), interval=pd.Timedelta("5min"), sensor_ids=["x", "y", "z"], channels=["flow", "speed"])
+    long = forecast_frame(
+        two,
+        first_step=pd.Timestamp("2024-05-01 08:05"),
+        interval=pd.Timedelta("5min"),
+        sensor_ids=["x", "y", "z"],
+        channels=["flow", "speed"],
+    )
     assert long.loc[(pd.Timestamp("2024-05-01 08:10"), "z"), "speed"] == two[1, 2, 1]
 
 
 def test_write_table_by_extension(tmp_path):
-    frame = forecast_frame(np.ones((2, 2, 1)), first_step=pd.Timestamp("2024-01-01"), interval=pd.Timedelta("1h"), sensor_ids=["s1", "s2"], channels=["flow"])
+    frame = forecast_frame(
+        np.ones((2, 2, 1)),
+        first_step=pd.Timestamp("2024-01-01"),
+        interval=pd.Timedelta("1h"),
+        sensor_ids=["s1", "s2"],
+        channels=["flow"],
+    )
     write_table(frame, tmp_path / "f.csv")
     read = pd.read_csv(tmp_path / "f.csv", index_col=0, parse_dates=True)
     assert list(read.columns) == ["s1", "s2"] and read.index[1] == pd.Timestamp("2024-01-01 01:00")

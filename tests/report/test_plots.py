@@ -18,7 +18,15 @@ def _predictions():
     mask = np.ones_like(target, dtype=bool)
     mask[1, 0, 1, 0] = False  # sensor b missing once
     prediction[1, 0, 1, 0] = 1000.0  # ... and its forecast there must not count
-    return Predictions(prediction, target, mask, pd.date_range("2024-01-01", periods=2, freq="5min"), pd.Timedelta("5min"), ["a", "b", "c"], ["speed"])
+    return Predictions(
+        prediction,
+        target,
+        mask,
+        pd.date_range("2024-01-01", periods=2, freq="5min"),
+        pd.Timedelta("5min"),
+        ["a", "b", "c"],
+        ["speed"],
+    )
 
 
 def test_sensor_mae_is_masked():
@@ -29,7 +37,13 @@ def test_sensor_mae_is_masked():
 def test_plots_are_png_files(tmp_path):
     predictions = _predictions()
     plot_forecasts(tmp_path / "f.png", predictions, steps=(1,))
-    plot_error_by_horizon(tmp_path / "e.png", horizon_metrics(predictions.prediction, predictions.target, mask=predictions.mask), interval=predictions.interval)
-    plot_sensor_map(tmp_path / "m.png", np.array([[34.1, -118.2], [34.2, -118.3], [34.0, -118.1]]), sensor_mae(predictions), units="mph")
+    plot_error_by_horizon(
+        tmp_path / "e.png",
+        horizon_metrics(predictions.prediction, predictions.target, mask=predictions.mask),
+        interval=predictions.interval,
+    )
+    plot_sensor_map(
+        tmp_path / "m.png", np.array([[34.1, -118.2], [34.2, -118.3], [34.0, -118.1]]), sensor_mae(predictions), units="mph"
+    )
     for name in ("f.png", "e.png", "m.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG

@@ -32,7 +32,9 @@ class Constant(nn.Module):
 
 def _module(value=0.0, loss_units="scaled", mean=10.0, std=2.0):
     graph = SensorGraph(np.eye(3))
-    return ForecastModule(Constant(value), graph, torch.tensor([mean]), torch.tensor([std]), TrainingConfig(loss_units=loss_units))
+    return ForecastModule(
+        Constant(value), graph, torch.tensor([mean]), torch.tensor([std]), TrainingConfig(loss_units=loss_units)
+    )
 
 
 @pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
@@ -78,7 +80,10 @@ def test_window_loader_fast_path_equals_stacked_windows():
     ("config", "lrs"),
     [
         # DCRNN: 0.01, x0.1 at epochs 20, 30, 40, 50
-        (TrainingConfig(lr=0.01, scheduler="multistep", milestones=[20, 30, 40, 50], gamma=0.1), {0: 0.01, 19: 0.01, 20: 1e-3, 30: 1e-4, 55: 1e-6}),
+        (
+            TrainingConfig(lr=0.01, scheduler="multistep", milestones=[20, 30, 40, 50], gamma=0.1),
+            {0: 0.01, 19: 0.01, 20: 1e-3, 30: 1e-4, 55: 1e-6},
+        ),
         # STGCN: 1e-3, x0.7 every 5 epochs (staircase)
         (TrainingConfig(optimizer="rmsprop", lr=1e-3, scheduler="step", step_size=5, gamma=0.7), {4: 1e-3, 5: 7e-4, 10: 4.9e-4}),
     ],
@@ -119,11 +124,18 @@ def test_time_budget_stops_before_an_epoch_that_would_overrun():
 
     readings = iter(range(0, 1000, 10))  # every reading of the clock advances 10 s
     values = np.ones((20, 3, 1), dtype=np.float32)
-    loader = window_loader(WindowDataset((values, np.ones_like(values, dtype=bool)), lookback=4, horizon=2), batch_size=8, shuffle=False)
+    loader = window_loader(
+        WindowDataset((values, np.ones_like(values, dtype=bool)), lookback=4, horizon=2), batch_size=8, shuffle=False
+    )
     budget = callbacks.TimeBudget(45, clock=lambda: next(readings))
     trainer = L.Trainer(
-        accelerator="cpu", max_epochs=10, logger=False, enable_progress_bar=False, enable_model_summary=False,
-        enable_checkpointing=False, callbacks=[budget],
+        accelerator="cpu",
+        max_epochs=10,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        callbacks=[budget],
     )
     trainer.fit(_module(), loader, loader)
     # clock: start 0; epoch 1 runs 10 -> 20; epoch 2 runs 30 -> 40; 40 + 10 > 45: stop after 2 epochs

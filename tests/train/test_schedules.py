@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def test_inverse_sigmoid_decay_values():
     assert inverse_sigmoid_decay(2000 * math.log(2000)) == pytest.approx(0.5)
     assert inverse_sigmoid_decay(3000, tau=1000) == pytest.approx(1000 / (1000 + math.exp(3)))
     values = [inverse_sigmoid_decay(step) for step in range(0, 40001, 1000)]
-    assert all(a > b for a, b in zip(values, values[1:]))
+    assert all(a > b for a, b in itertools.pairwise(values))
     assert inverse_sigmoid_decay(10**9) == 0.0
     with pytest.raises(ValueError, match="tau must be positive"):
         inverse_sigmoid_decay(10, tau=0)
