@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 __all__ = ["DEMO_EPOCHS", "DEMO_MODEL", "DEMO_OVERRIDES", "DEMO_SECONDS", "add_parser", "run"]
 
@@ -23,10 +24,10 @@ DEMO_MODEL = "stgcn"
 DEMO_EPOCHS = 8
 DEMO_SECONDS = 90.0
 #: applied when the demo trains its default model (other models keep their YAML's settings)
-DEMO_OVERRIDES = {"model": {"channels": [[32, 8, 32], [32, 8, 32]]}, "data": {"batch_size": 32}}
+DEMO_OVERRIDES: dict[str, dict[str, Any]] = {"model": {"channels": [[32, 8, 32], [32, 8, 32]]}, "data": {"batch_size": 32}}
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "demo",
         help="train a model on the committed sample and compare it with two baselines (offline, CPU)",
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
             "devices": 1,
             **({"progress_bar": False} if args.no_progress else {}),
         }
-        demo = DEMO_OVERRIDES if canonical_model_name(args.model) == DEMO_MODEL else {}
+        demo: dict[str, dict[str, Any]] = DEMO_OVERRIDES if canonical_model_name(args.model) == DEMO_MODEL else {}
         overrides = {section: {**demo.get(section, {}), **user.get(section, {})} for section in ("data", "model")}
         overrides["training"] = {**training, **user.get("training", {})}
         config = resolve_config(model=args.model, dataset="sample", overrides=overrides)
@@ -92,11 +93,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(f"stgraph demo: {config.model.name} on the committed sample (one week of METR-LA, Los-loop speeds), CPU, offline\n")
     data = prepare_data(config.data)
+    if data.split.sizes()["test"] == 0:
+        # checked before training: the comparison with the baselines is on the test windows
+        print(_no_test_windows(config.data.split), file=sys.stderr)
+        return 2
 
     try:
         result = train(config, args.out, data=data, show_table=False)
     except (ConfigError, RunError) as error:
         print(f"stgraph demo: error: {error}", file=sys.stderr)
+        return 2
+    if result.test is None:
+        print(_no_test_windows(config.data.split) + f"; the run is in {result.run_dir}", file=sys.stderr)
         return 2
 
     # baselines on exactly the same test windows
@@ -122,3 +130,10 @@ def run(args: argparse.Namespace) -> int:
     print(metrics_table(table, interval=data.series.interval))
     print(f"\nrun directory: {result.run_dir} (model.pt, metrics.json, predictions_test.npz, plots/)")
     return 0
+
+
+def _no_test_windows(split: list[float]) -> str:
+    return (
+        f"stgraph demo: error: data.split {split} leaves the sample no test windows to compare the model "
+        "and the baselines on; give the test part a share, e.g. --set data.split=[0.7,0.1,0.2]"
+    )

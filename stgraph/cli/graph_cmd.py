@@ -18,7 +18,7 @@ from stgraph.graph import SensorGraph, from_distance_matrix, from_distances, fro
 __all__ = ["add_parser", "format_statistics", "run"]
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "graph",
         help="build a sensor graph from distances, locations or an adjacency file",

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "predict",
         help="forecast the next horizon steps from recent readings with a trained run",
@@ -39,5 +43,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sensors(frame) -> int:
-    return frame.shape[1] if frame.index.nlevels == 1 else len(frame.index.unique(1))
+def _sensors(frame: pd.DataFrame) -> int:
+    """Sensors in a forecast table: its columns (wide) or the second index level (long)."""
+    return int(frame.shape[1]) if frame.index.nlevels == 1 else len(frame.index.unique(1))

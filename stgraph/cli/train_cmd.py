@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "config_from_args", "run"]
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train",
         help="train a model, evaluate it on the test split and write a run directory",

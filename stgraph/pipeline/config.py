@@ -24,13 +24,16 @@ import inspect
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from stgraph.data.catalog import normalise_name
 from stgraph.data.covariates import COVARIATES
 from stgraph.errors import ConfigError
+
+if TYPE_CHECKING:
+    from stgraph.models import ForecastModel
 
 __all__ = [
     "ConfigError",
@@ -354,7 +357,7 @@ def resolve_config(
     return config
 
 
-def check_model_options(config: ExperimentConfig, model_class: type) -> None:
+def check_model_options(config: ExperimentConfig, model_class: type[ForecastModel]) -> None:
     """Reject model options the model's constructor does not take, naming the valid ones."""
     params = inspect.signature(model_class.__init__).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):

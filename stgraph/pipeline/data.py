@@ -28,7 +28,7 @@ from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.data.splits import PARTS, Split, split_by_fraction
 from stgraph.data.windows import WindowDataset
-from stgraph.errors import GraphError, SensorDataError
+from stgraph.errors import ConfigError, GraphError, SensorDataError
 from stgraph.graph import SensorGraph, from_distances, from_edge_list, from_locations, from_matrix, read_sensor_ids
 from stgraph.graph.ordering import LOCALITY_MIN_SENSORS, locality_order
 from stgraph.graph.readers import read_locations
@@ -84,7 +84,7 @@ class PreparedData:
     @property
     def in_features(self) -> int:
         """Features per sensor in ``x``: input features plus covariate columns."""
-        return len(self.input_features) + time_covariates(self.series.timestamps[:1], self.covariates).shape[1]
+        return len(self.input_features) + int(time_covariates(self.series.timestamps[:1], self.covariates).shape[1])
 
     def describe(self) -> list[str]:
         """Lines for the console: readings, graph statistics and split sizes."""
@@ -131,7 +131,7 @@ def _own_graph(config: DataConfig, sensor_ids: list[str]) -> SensorGraph:
         graph = from_matrix(config.adjacency, sensor_ids)
     elif config.edges is not None:
         graph = from_edge_list(config.edges, sensor_ids)
-    elif coordinates is not None:
+    elif config.sensors is not None and coordinates is not None:  # coordinates come from the sensors file
         return from_locations(config.sensors, sensor_ids, threshold=config.threshold, k=config.neighbors)
     else:
         raise GraphError(
@@ -158,16 +158,17 @@ def _check_interval(series: SensorSeries, expected: str | None, said_by: str) ->
 
 
 def _catalog_dataset(
-    config: DataConfig, root: str | os.PathLike | None = None
+    dataset: str, config: DataConfig, root: str | os.PathLike[str] | None = None
 ) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
-    """A catalog dataset from its folder under ``root`` (default: the data root; the sample from the checkout).
+    """Catalog dataset ``dataset`` (``config.dataset``) from its folder under ``root`` (default: the
+    data root; the sample from the checkout).
 
     The graph is the published adjacency where the release has one (DCRNN's ``adj_mx.pkl``
     for METR-LA and PEMS-BAY, as DCRNN and Graph WaveNet used), else DCRNN's thresholded
     Gaussian kernel of the road distances, else of the great-circle distances between the
     sensor locations. Locations, where known, are attached for the error map.
     """
-    info = get_dataset(config.dataset)
+    info = get_dataset(dataset)
     folder = info.folder(root)
     files: dict[str, Path] = {}
     for file in info.files:
@@ -203,7 +204,7 @@ def _catalog_dataset(
 
 
 def load_readings_and_graph(
-    config: DataConfig, *, root: str | os.PathLike | None = None
+    config: DataConfig, *, root: str | os.PathLike[str] | None = None
 ) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
     """Readings aligned to the graph, the null value in force, a name and the units.
 
@@ -213,7 +214,9 @@ def load_readings_and_graph(
     read from (default :func:`stgraph.io.paths.data_root`).
     """
     if config.dataset is not None:
-        return _catalog_dataset(config, root)
+        return _catalog_dataset(config.dataset, config, root)
+    if config.readings is None:
+        raise ConfigError("give exactly one of data.dataset (a catalog name) or data.readings (a file)")
     path = Path(config.readings)
     if not path.is_file():
         raise SensorDataError(f"{path}: readings file not found")
@@ -229,7 +232,7 @@ def load_readings_and_graph(
 
 
 def prepare_data(
-    config: DataConfig, *, scaler: StandardScaler | None = None, root: str | os.PathLike | None = None
+    config: DataConfig, *, scaler: StandardScaler | None = None, root: str | os.PathLike[str] | None = None
 ) -> PreparedData:
     """Load, validate, split (chronologically) and fit the scaler on the training steps.
 
@@ -273,7 +276,11 @@ def prepare_data(
 
 
 # --- batches ------------------------------------------------------------------------------------
-class _Batched(Dataset):
+#: ``(x, y, mask)`` of one window or of a whole batch (:meth:`WindowDataset.batch`)
+_Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class _Batched(Dataset[_Batch]):
     """Map-style view of a :class:`WindowDataset` whose ``__getitems__`` gathers a whole batch with
     :meth:`WindowDataset.batch` (one indexing operation per tensor) instead of stacking windows."""
 
@@ -283,18 +290,22 @@ class _Batched(Dataset):
     def __len__(self) -> int:
         return len(self.windows)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> _Batch:
         return self.windows[index]
 
-    def __getitems__(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitems__(self, indices: Sequence[int]) -> _Batch:
         return self.windows.batch(indices)
 
 
 def _already_batched(batch: Any) -> Any:
+    """The batch :meth:`_Batched.__getitems__` gathered, as it is (typed ``Any``: torch types
+    ``collate_fn`` as taking a list of samples, which is what it gets without ``__getitems__``)."""
     return batch
 
 
-def window_loader(windows: WindowDataset, *, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int = 0) -> DataLoader:
+def window_loader(
+    windows: WindowDataset, *, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int = 0
+) -> DataLoader[_Batch]:
     """A DataLoader over ``windows`` using the batch fast path (works under DDP samplers too)."""
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(

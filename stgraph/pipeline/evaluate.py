@@ -49,12 +49,18 @@ def forecast_windows(
     Shapes:
         -> forecast and target float32, mask bool: ``[windows, horizon, nodes, channels]``
     """
+    scaler = windows.target_scaler
+    if scaler is None:
+        raise ValueError(
+            "forecast_windows needs windows built with the training scaler (PreparedData.windows): "
+            "the model forecasts in scaled units"
+        )
     device = torch.device(device)
     model = model.to(device).eval()
     forecasts, targets, masks = [], [], []
     for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
         z_hat = model(x.to(device), graph)
-        forecasts.append(windows.target_scaler.inverse_transform(z_hat.float()).cpu())
+        forecasts.append(scaler.inverse_transform(z_hat.float()).cpu())
         targets.append(y)
         masks.append(mask)
     shape = (0, windows.horizon, windows.num_sensors, windows.out_channels)

@@ -49,7 +49,7 @@ def forecast_inputs(run: RunModel, series: SensorSeries) -> torch.Tensor:
     positions = series.feature_index(list(data["features"]))
     recent = series.values[-lookback:][..., positions]
     # statistics are looked up by feature name: the file may order its features differently
-    inputs = scaler.transform(torch.from_numpy(np.ascontiguousarray(recent)), features=list(data["features"]))
+    inputs: torch.Tensor = scaler.transform(torch.from_numpy(np.ascontiguousarray(recent)), features=list(data["features"]))
     covariates = list(data["covariates"])
     if covariates:
         calendar = torch.from_numpy(time_covariates(series.timestamps[-lookback:], covariates))
@@ -80,11 +80,12 @@ def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.de
     model = run.model.to(device).eval()
     z = model(x, run.graph)[0].float().cpu()
     scaler = StandardScaler.from_state_dict(run.state["scaler"])
-    return scaler.inverse_transform(z, features=list(data["targets"])).numpy()
+    forecast: torch.Tensor = scaler.inverse_transform(z, features=list(data["targets"]))
+    return forecast.numpy()
 
 
 def predict_file(
-    run_dir: str | os.PathLike, readings: str | os.PathLike, out: str | os.PathLike, *, device: str = "cpu"
+    run_dir: str | os.PathLike[str], readings: str | os.PathLike[str], out: str | os.PathLike[str], *, device: str = "cpu"
 ) -> pd.DataFrame:
     """Read ``readings``, check them against the run, forecast and write ``out`` (CSV or Parquet).
 

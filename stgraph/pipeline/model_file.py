@@ -72,7 +72,7 @@ def graph_from_state(state: dict[str, Any], sensor_ids: list[str], source: str |
     return graph
 
 
-def save_model_file(path: str | os.PathLike, state: dict[str, Any]) -> None:
+def save_model_file(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
     """Write ``state`` (see the module docstring) atomically."""
     with atomic_path(path, suffix=".pt") as tmp:
         torch.save({"format": FORMAT, **state}, tmp)
@@ -101,7 +101,7 @@ class RunModel:
         return pd.Timedelta(self.state["data"]["interval"])
 
 
-def load_model_file(path: str | os.PathLike) -> RunModel:
+def load_model_file(path: str | os.PathLike[str]) -> RunModel:
     """Load ``model.pt`` with ``weights_only=True`` and rebuild model and graph."""
     path = Path(path)
     if not path.is_file():

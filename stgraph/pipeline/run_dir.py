@@ -56,20 +56,20 @@ CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
 
 
-def default_run_dir(config: ExperimentConfig, root: str | os.PathLike = "runs") -> Path:
+def default_run_dir(config: ExperimentConfig, root: str | os.PathLike[str] = "runs") -> Path:
     """``runs/<dataset or readings stem>-<model>-<YYYYmmdd-HHMMSS>``."""
     data = config.data.dataset or Path(str(config.data.readings)).stem
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{data}-{config.model.name}-{stamp}"
 
 
-def partial_dir(run_dir: str | os.PathLike) -> Path:
+def partial_dir(run_dir: str | os.PathLike[str]) -> Path:
     """Where a run is built before it is complete: ``<run_dir>.partial``."""
     run_dir = Path(run_dir)
     return run_dir.with_name(run_dir.name + ".partial")
 
 
-def check_new_run(run_dir: str | os.PathLike, *, resume: bool = False) -> None:
+def check_new_run(run_dir: str | os.PathLike[str], *, resume: bool = False) -> None:
     """Refuse a run directory that would overwrite a finished run or silently restart one.
 
     Raises:
@@ -88,7 +88,7 @@ def check_new_run(run_dir: str | os.PathLike, *, resume: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def building(run_dir: str | os.PathLike, config: ExperimentConfig, *, echo: Callable[[str], None] = print) -> Iterator[Path]:
+def building(run_dir: str | os.PathLike[str], config: ExperimentConfig, *, echo: Callable[[str], None] = print) -> Iterator[Path]:
     """Build a run in ``<run_dir>.partial`` (yielded, with ``config.yaml`` written) and rename it
     to ``run_dir`` when the block ends without an error.
 
@@ -114,7 +114,7 @@ def building(run_dir: str | os.PathLike, config: ExperimentConfig, *, echo: Call
     os.replace(work, run_dir)
 
 
-def load_run_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+def load_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``config.yaml`` saved in a (finished or partial) run directory, as a plain dict."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():

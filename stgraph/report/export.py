@@ -62,7 +62,7 @@ class Predictions:
         return self.first_step + (step - 1) * self.interval
 
 
-def save_predictions(path: str | os.PathLike, predictions: Predictions) -> None:
+def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> None:
     """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``)."""
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(
@@ -77,7 +77,7 @@ def save_predictions(path: str | os.PathLike, predictions: Predictions) -> None:
         )
 
 
-def load_predictions(path: str | os.PathLike) -> Predictions:
+def load_predictions(path: str | os.PathLike[str]) -> Predictions:
     """Read a file written by :func:`save_predictions`."""
     with np.load(path, allow_pickle=False) as data:
         return Predictions(
@@ -124,7 +124,7 @@ def forecast_frame(
     return long
 
 
-def write_table(frame: pd.DataFrame, path: str | os.PathLike) -> str:
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> str:
     """Write ``frame`` (index included) as CSV or Parquet, chosen by the file extension; atomic.
 
     Returns the format written. Raises ValueError for another extension.

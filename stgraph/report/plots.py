@@ -23,7 +23,7 @@ from stgraph.report.export import Predictions
 __all__ = ["pick_sensors", "plot_error_by_horizon", "plot_forecasts", "plot_sensor_map", "sensor_mae"]
 
 
-def _save(figure: Figure, path: str | os.PathLike) -> None:
+def _save(figure: Figure, path: str | os.PathLike[str]) -> None:
     FigureCanvasAgg(figure)
     figure.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
@@ -36,7 +36,8 @@ def sensor_mae(predictions: Predictions, channel: int = 0) -> np.ndarray:
     mask = predictions.mask[..., channel]
     count = mask.sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(mask, error, 0.0).sum(axis=(0, 1)) / count
+        mae: np.ndarray = np.where(mask, error, 0.0).sum(axis=(0, 1)) / count
+    return mae
 
 
 def pick_sensors(predictions: Predictions, count: int = 4) -> list[int]:
@@ -50,7 +51,7 @@ def pick_sensors(predictions: Predictions, count: int = 4) -> list[int]:
 
 
 def plot_forecasts(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     predictions: Predictions,
     *,
     sensors: Sequence[int] | None = None,
@@ -87,7 +88,7 @@ def plot_forecasts(
 
 
 def plot_error_by_horizon(
-    path: str | os.PathLike, metrics: HorizonMetrics, *, interval: pd.Timedelta | None = None, units: str = ""
+    path: str | os.PathLike[str], metrics: HorizonMetrics, *, interval: pd.Timedelta | None = None, units: str = ""
 ) -> None:
     """Masked MAE and RMSE (left axis) and MAPE in percent (right axis) at every horizon step."""
     steps = np.arange(1, metrics.horizon + 1)
@@ -108,7 +109,7 @@ def plot_error_by_horizon(
     _save(figure, path)
 
 
-def plot_sensor_map(path: str | os.PathLike, coordinates: np.ndarray, errors: np.ndarray, *, units: str = "") -> None:
+def plot_sensor_map(path: str | os.PathLike[str], coordinates: np.ndarray, errors: np.ndarray, *, units: str = "") -> None:
     """Sensors at their latitude/longitude, coloured by their masked MAE.
 
     Shapes:

@@ -16,6 +16,7 @@ from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
+from torch import nn
 
 from stgraph.pipeline.model_file import save_model_file
 
@@ -35,7 +36,7 @@ class BestModelExport(Callback):
         metadata: everything but the weights (see :mod:`stgraph.pipeline.model_file`); plain values.
     """
 
-    def __init__(self, path: str | os.PathLike, metadata: dict[str, Any]) -> None:
+    def __init__(self, path: str | os.PathLike[str], metadata: dict[str, Any]) -> None:
         self.path = Path(path)
         self.metadata = metadata
         self.best = math.inf
@@ -55,7 +56,10 @@ class BestModelExport(Callback):
             return
         self.best, self.best_epoch = score, self._epoch
         if trainer.is_global_zero:
-            weights = {k: v.detach().cpu().clone() for k, v in pl_module.model.state_dict().items()}
+            model = getattr(pl_module, "model", None)
+            if not isinstance(model, nn.Module):
+                raise TypeError(f"BestModelExport saves pl_module.model, which {type(pl_module).__name__} does not have")
+            weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             save_model_file(
                 self.path,
                 {
@@ -137,7 +141,7 @@ class SaveOnInterrupt(Callback):
     Unlike Lightning's ``OnExceptionCheckpoint`` it keeps the file after teardown.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
@@ -172,6 +176,7 @@ class TimeBudget(Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         now = self.clock()  # the epoch's validation, if any, has run by now
         self._longest = max(self._longest, now - self._epoch_start)
-        if now - self._start + self._longest > self.seconds and trainer.current_epoch + 1 < trainer.max_epochs:
+        epochs_left = trainer.max_epochs is None or trainer.current_epoch + 1 < trainer.max_epochs
+        if now - self._start + self._longest > self.seconds and epochs_left:
             trainer.should_stop = True
             self.stopped_early = True

@@ -20,12 +20,13 @@ vehicles per interval), summed exactly over the whole split, not averaged over b
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 
+from stgraph.graph import SensorGraph
 from stgraph.metrics.masked import masked_mae
 from stgraph.pipeline.config import TrainingConfig
 from stgraph.train.schedules import inverse_sigmoid_decay
@@ -53,8 +54,12 @@ class ForecastModule(L.LightningModule):
     ``True`` = observed.
     """
 
+    # buffers (registered in __init__), declared for the type checker
+    target_mean: Tensor
+    target_std: Tensor
+
     def __init__(
-        self, model: nn.Module, graph: Any, target_mean: Tensor, target_std: Tensor, training_config: TrainingConfig
+        self, model: nn.Module, graph: SensorGraph, target_mean: Tensor, target_std: Tensor, training_config: TrainingConfig
     ) -> None:
         super().__init__()
         self.model = model
@@ -135,8 +140,9 @@ class ForecastModule(L.LightningModule):
         self._val_sums = []
 
     # --- optimiser ------------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
+    def configure_optimizers(self) -> OptimizerLRScheduler:
         c = self.config
+        optimizer: torch.optim.Optimizer
         if c.optimizer == "rmsprop":
             optimizer = torch.optim.RMSprop(self.parameters(), lr=c.lr, alpha=c.alpha, eps=c.eps, weight_decay=c.weight_decay)
         else:
@@ -144,6 +150,7 @@ class ForecastModule(L.LightningModule):
             optimizer = torch.optim.Adam(self.parameters(), lr=c.lr, eps=c.eps, weight_decay=c.weight_decay, fused=True)
         if c.scheduler is None:
             return optimizer
+        scheduler: torch.optim.lr_scheduler.LRScheduler
         if c.scheduler == "multistep":
             scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(c.milestones), gamma=c.gamma)
         else:

@@ -89,7 +89,7 @@ def _quiet_lightning() -> None:
 
 def train(
     config: ExperimentConfig,
-    out: str | os.PathLike | None = None,
+    out: str | os.PathLike[str] | None = None,
     *,
     resume: bool = False,
     data: PreparedData | None = None,
