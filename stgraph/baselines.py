@@ -97,7 +97,7 @@ class HistoricalAverage:
             sensor_mean = sensor_sums / sensor_counts
         from_day = (counts == 0) & (np.tile(day_counts, (7, 1, 1)) > 0)
         from_sensor = (counts == 0) & ~from_day
-        self.profile_ = np.where(counts > 0, week_mean, np.where(from_day, day_mean, sensor_mean))
+        self.profile_: np.ndarray = np.where(counts > 0, week_mean, np.where(from_day, day_mean, sensor_mean))
         self.filled_from_day_ = int(from_day.sum())
         self.filled_from_sensor_mean_ = int(from_sensor.sum())
         if self.filled_from_day_ or self.filled_from_sensor_mean_:
@@ -136,7 +136,8 @@ class HistoricalAverage:
             raise SensorDataError(f"{where}: features {missing} the historical average was fitted on are not in the series")
         steps = _target_steps(series, starts, lookback, horizon)
         slots = _slot_of_week(series.timestamps, series.interval)[steps]
-        return self.profile_[slots].astype(np.float32)
+        forecast: np.ndarray = self.profile_[slots].astype(np.float32)
+        return forecast
 
 
 def last_value(
@@ -207,14 +208,14 @@ def _slot_of_week(timestamps: pd.DatetimeIndex, interval: pd.Timedelta) -> np.nd
     return np.asarray(since_monday // interval, dtype=np.int64)
 
 
-def _target_steps(series: SensorSeries, starts, lookback: int, horizon: int) -> np.ndarray:
+def _target_steps(series: SensorSeries, starts: Sequence[int] | np.ndarray, lookback: int, horizon: int) -> np.ndarray:
     """``[windows, horizon]`` step indices of the targets; checks that every window fits."""
-    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    first = np.asarray(starts, dtype=np.int64).reshape(-1)
     last = series.num_steps - lookback - horizon
-    outside = starts[(starts < 0) | (starts > last)]
+    outside = first[(first < 0) | (first > last)]
     if outside.size:
         raise SensorDataError(
             f"{series.source or 'series'}: {outside.size} window starts do not fit {series.num_steps} steps with "
             f"lookback {lookback} + horizon {horizon} (first: {outside[0]}; valid starts are 0..{last})"
         )
-    return starts[:, None] + lookback + np.arange(horizon)
+    return first[:, None] + lookback + np.arange(horizon)

@@ -129,7 +129,7 @@ class Dataset:
     notes: str = ""
     bundled: bool = False
 
-    def folder(self, root: str | os.PathLike | None = None) -> Path:
+    def folder(self, root: str | os.PathLike[str] | None = None) -> Path:
         """Where this dataset's files live: ``<root>/<key>``; the sample stays in the checkout."""
         if self.bundled:
             checkout = checkout_datasets_dir()

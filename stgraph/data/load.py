@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def load_series(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     format: str | None = None,
     null_value: float | None = None,
@@ -74,7 +74,8 @@ def load_series(
     values = np.where(observed, values, 0.0).astype(np.float32)
 
     ids = readings.sensor_ids
-    align = ids is not None and sensor_ids is not None
+    # the file names its sensors: reorder them to sensor_ids; else sensor_ids names the columns
+    align_to = sensor_ids if ids is not None else None
     if ids is None:
         ids = [str(s) for s in sensor_ids] if sensor_ids is not None else [str(i) for i in range(values.shape[1])]
     series = SensorSeries(
@@ -86,7 +87,7 @@ def load_series(
         interval=interval,
         source=readings.source,
     )
-    return series.align(sensor_ids, other="sensor_ids=") if align else series
+    return series.align(align_to, other="sensor_ids=") if align_to is not None else series
 
 
 def to_regular_grid(readings: Readings, interval: Any = None) -> tuple[np.ndarray, pd.DatetimeIndex, pd.Timedelta]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -17,7 +17,9 @@ __all__ = ["MaxScaler", "StandardScaler"]
 
 logger = logging.getLogger(__name__)
 
-Array = Any  # numpy array or torch tensor
+# numpy in, numpy out; torch in, torch out
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+ScalerT = TypeVar("ScalerT", bound="StandardScaler")
 
 
 class StandardScaler:
@@ -97,13 +99,13 @@ class StandardScaler:
             std = np.where(std == 0, 1.0, std)
         return self._set_statistics(mean, std, count, names)
 
-    def _set_statistics(self, mean: np.ndarray, std: np.ndarray, count: np.ndarray, names: list[str] | None) -> StandardScaler:
+    def _set_statistics(self: ScalerT, mean: np.ndarray, std: np.ndarray, count: np.ndarray, names: list[str] | None) -> ScalerT:
         self.mean_, self.std_, self.count_, self.feature_names_ = mean, std, count, names
-        self._torch_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._torch_cache: dict[tuple[torch.device, torch.dtype, tuple[int, ...]], tuple[torch.Tensor, torch.Tensor]] = {}
         return self
 
     # --- saving ----------------------------------------------------------------------------
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict[str, Any]:
         """Plain tensors, lists and flags: loads with ``torch.load(..., weights_only=True)``."""
         self._check_fitted()
         return {
@@ -115,7 +117,7 @@ class StandardScaler:
         }
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> StandardScaler:
+    def from_state_dict(cls: type[ScalerT], state: dict[str, Any]) -> ScalerT:
         """The fitted scaler that :meth:`state_dict` described."""
         scaler = cls(per_sensor=bool(state["per_sensor"]))
         return scaler._set_statistics(
@@ -123,17 +125,19 @@ class StandardScaler:
         )
 
     # --- applying ------------------------------------------------------------------------
-    def transform(self, x: Array, *, features: Sequence[int | str] | None = None) -> Array:
+    def transform(self, x: ArrayT, *, features: Sequence[int | str] | None = None) -> ArrayT:
         """``(x - mean_) / std_``; ``features`` picks the fitted features ``x`` holds (its last axis)."""
         mean, std = self._statistics(x, features)
-        return (x - mean) / std
+        scaled: ArrayT = (x - mean) / std
+        return scaled
 
-    def inverse_transform(self, z: Array, *, features: Sequence[int | str] | None = None) -> Array:
+    def inverse_transform(self, z: ArrayT, *, features: Sequence[int | str] | None = None) -> ArrayT:
         """``z * std_ + mean_``: back to original units (km/h, vehicles per interval)."""
         mean, std = self._statistics(z, features)
-        return z * std + mean
+        original: ArrayT = z * std + mean
+        return original
 
-    def subset(self, features: Sequence[int | str]) -> StandardScaler:
+    def subset(self: ScalerT, features: Sequence[int | str]) -> ScalerT:
         """A fitted scaler for only ``features`` (e.g. the forecast targets)."""
         index = self._feature_index(features)
         names = None if self.feature_names_ is None else [self.feature_names_[i] for i in index]
@@ -151,10 +155,10 @@ class StandardScaler:
         self._check_fitted()
         return feature_positions(features, self.feature_names_, self.mean_.shape[-1], where=f"{type(self).__name__}: ")
 
-    def _statistics(self, x: Array, features: Sequence[int | str] | None) -> tuple[Array, Array]:
+    def _statistics(self, x: ArrayT, features: Sequence[int | str] | None) -> tuple[ArrayT, ArrayT]:
         self._check_fitted()
         mean, std = self.mean_, self.std_
-        key_features: tuple = ()
+        key_features: tuple[int, ...] = ()
         if features is not None:
             index = self._feature_index(features)
             mean, std, key_features = mean[..., index], std[..., index], tuple(index)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["SensorSeries", "feature_positions"]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, init=False)
 class SensorSeries:
     """Readings of ``sensors`` detectors on a regular time grid, with a mask of what was observed.
 
@@ -37,21 +37,33 @@ class SensorSeries:
     """
 
     values: np.ndarray
-    mask: np.ndarray | None
+    mask: np.ndarray
     timestamps: pd.DatetimeIndex
     sensor_ids: list[str]
     feature_names: list[str]
-    interval: pd.Timedelta | None = None
-    source: str | None = None
+    interval: pd.Timedelta
+    source: str | None
 
-    def __post_init__(self) -> None:
+    # written out rather than generated: the arguments are normalised (a mask of None means all
+    # observed, ids become strings, the interval is inferred), so the attributes are narrower
+    def __init__(
+        self,
+        values: np.ndarray,
+        mask: np.ndarray | None,
+        timestamps: pd.DatetimeIndex,
+        sensor_ids: Sequence[Any],
+        feature_names: Sequence[Any],
+        interval: pd.Timedelta | None = None,
+        source: str | None = None,
+    ) -> None:
+        self.source = source
         where = self._where()
-        values = np.asarray(self.values)
+        values = np.asarray(values)
         if values.ndim != 3:
             raise SensorDataError(f"{where}values must be [time, sensors, features], got shape {list(values.shape)}")
         steps, sensors, features = values.shape
         values = values.astype(np.float32, copy=False)
-        mask = np.ones(values.shape, dtype=bool) if self.mask is None else np.asarray(self.mask)
+        mask = np.ones(values.shape, dtype=bool) if mask is None else np.asarray(mask)
         if mask.shape != values.shape or mask.dtype != np.bool_:
             raise SensorDataError(
                 f"{where}mask must be bool with the values' shape {list(values.shape)}, got {mask.dtype} {list(mask.shape)}"
@@ -68,24 +80,24 @@ class SensorSeries:
             values = np.where(finite, values, np.float32(0.0))
         self.values, self.mask = values, mask
 
-        sensor_ids = [str(s) for s in self.sensor_ids]
-        if len(sensor_ids) != sensors:
-            raise SensorDataError(f"{where}{sensors} sensors in the values but {len(sensor_ids)} sensor ids")
-        _check_unique(sensor_ids, "sensor id", where)
-        feature_names = [str(f) for f in self.feature_names]
-        if len(feature_names) != features:
-            raise SensorDataError(f"{where}{features} features in the values but {len(feature_names)} feature names")
-        _check_unique(feature_names, "feature name", where)
-        self.sensor_ids, self.feature_names = sensor_ids, feature_names
+        ids = [str(s) for s in sensor_ids]
+        if len(ids) != sensors:
+            raise SensorDataError(f"{where}{sensors} sensors in the values but {len(ids)} sensor ids")
+        _check_unique(ids, "sensor id", where)
+        names = [str(f) for f in feature_names]
+        if len(names) != features:
+            raise SensorDataError(f"{where}{features} features in the values but {len(names)} feature names")
+        _check_unique(names, "feature name", where)
+        self.sensor_ids, self.feature_names = ids, names
 
-        timestamps = pd.DatetimeIndex(self.timestamps).as_unit("ns")
+        timestamps = pd.DatetimeIndex(timestamps).as_unit("ns")
         if len(timestamps) != steps:
             raise SensorDataError(f"{where}{steps} steps in the values but {len(timestamps)} timestamps")
-        if self.interval is None:
+        if interval is None:
             if steps < 2:
                 raise SensorDataError(f"{where}cannot infer the interval from {steps} timestamp(s); pass interval=")
-            self.interval = timestamps[1] - timestamps[0]
-        interval = pd.Timedelta(self.interval)
+            interval = timestamps[1] - timestamps[0]
+        interval = pd.Timedelta(interval)
         if interval <= pd.Timedelta(0):
             raise SensorDataError(f"{where}interval must be positive, got {interval}")
         if steps > 1:
@@ -102,17 +114,17 @@ class SensorSeries:
     @property
     def num_steps(self) -> int:
         """Number of time steps."""
-        return self.values.shape[0]
+        return int(self.values.shape[0])
 
     @property
     def num_sensors(self) -> int:
         """Number of sensors."""
-        return self.values.shape[1]
+        return int(self.values.shape[1])
 
     @property
     def num_features(self) -> int:
         """Number of features per sensor."""
-        return self.values.shape[2]
+        return int(self.values.shape[2])
 
     def missing_share(self) -> float:
         """Share of readings that are masked (missing), in [0, 1]."""

@@ -52,7 +52,7 @@ class Split:
 
     def starts(self, part: str) -> np.ndarray:
         """Window starts of ``part`` (``"train"``, ``"val"`` or ``"test"``)."""
-        return getattr(self, PARTS[_part_index(part)])
+        return (self.train, self.val, self.test)[_part_index(part)]
 
     def steps(self, part: str) -> slice:
         """The steps ``part`` covers; ``steps("train")`` is what a scaler may be fitted on."""
@@ -88,8 +88,16 @@ class Split:
                     "not a single window fits; use a longer series or other fractions/dates"
                 )
             parts.append(np.arange(begin, end - span + 1, stride, dtype=np.int64))
+        train, val, test = parts
         return cls(
-            *parts, boundaries=(train_end, val_end), num_steps=num_steps, lookback=lookback, horizon=horizon, stride=stride
+            train,
+            val,
+            test,
+            boundaries=(train_end, val_end),
+            num_steps=num_steps,
+            lookback=lookback,
+            horizon=horizon,
+            stride=stride,
         )
 
 

@@ -19,6 +19,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stgraph.data.catalog import CHECKSUM_UNKNOWN, DataFile, Dataset, get_dataset
 from stgraph.io.atomic import atomic_write
@@ -42,7 +43,9 @@ class FileStatus:
     detail: str = ""
 
 
-def dataset_status(dataset: Dataset | str, root: str | os.PathLike | None = None, *, verify: bool = False) -> list[FileStatus]:
+def dataset_status(
+    dataset: Dataset | str, root: str | os.PathLike[str] | None = None, *, verify: bool = False
+) -> list[FileStatus]:
     """Local state of each file of ``dataset`` under ``root`` (default: the data root).
 
     A file counts as ``"verified"`` when its checksum was checked since it last changed
@@ -62,7 +65,7 @@ def dataset_status(dataset: Dataset | str, root: str | os.PathLike | None = None
     return statuses
 
 
-def _file_status(file: DataFile, path: Path, stamps: dict, verify: bool) -> FileStatus:
+def _file_status(file: DataFile, path: Path, stamps: dict[str, dict[str, Any]], verify: bool) -> FileStatus:
     if not path.is_file():
         part = path.with_name(path.name + ".part")
         if part.is_file():
@@ -105,7 +108,7 @@ def summarize_status(statuses: list[FileStatus]) -> str:
 
 def fetch_dataset(
     dataset: Dataset | str,
-    root: str | os.PathLike | None = None,
+    root: str | os.PathLike[str] | None = None,
     *,
     force: bool = False,
     progress: bool = True,
@@ -158,18 +161,20 @@ def fetch_dataset(
     return [folder / f.name for f in dataset.files]
 
 
-def _stamp(file: DataFile, stat: os.stat_result) -> dict:
+def _stamp(file: DataFile, stat: os.stat_result) -> dict[str, Any]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "checksum": file.checksum}
 
 
-def _read_stamps(folder: Path) -> dict:
+def _read_stamps(folder: Path) -> dict[str, dict[str, Any]]:
+    """File name -> the size, mtime and checksum it had when it was last verified."""
     try:
-        return json.loads((folder / _STAMP).read_text())
+        stamps: dict[str, dict[str, Any]] = json.loads((folder / _STAMP).read_text())
+        return stamps
     except (OSError, ValueError):
         return {}
 
 
-def _write_stamps(folder: Path, stamps: dict) -> None:
+def _write_stamps(folder: Path, stamps: dict[str, dict[str, Any]]) -> None:
     if not folder.is_dir() or stamps == _read_stamps(folder):
         return
     try:

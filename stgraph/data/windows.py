@@ -18,7 +18,7 @@ from stgraph.errors import SensorDataError, ShapeError
 __all__ = ["WindowDataset"]
 
 
-class WindowDataset(Dataset):
+class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     r"""Sliding windows over one series, for sequence-to-sequence forecasting.
 
     The window starting at step :math:`s` is
@@ -74,14 +74,14 @@ class WindowDataset(Dataset):
                 raise SensorDataError(f"{name} must be a positive integer, got {value!r}")
         self.lookback, self.horizon = int(lookback), int(horizon)
         if isinstance(data, SensorSeries):
-            values, mask = data.values, data.mask
+            raw_values, raw_mask = data.values, data.mask
             self.feature_names: list[str] | None = list(data.feature_names)
             self.timestamps: pd.DatetimeIndex | None = data.timestamps
             self.sensor_ids: list[str] | None = list(data.sensor_ids)
         else:
-            values, mask = data
+            raw_values, raw_mask = data
             self.feature_names = self.timestamps = self.sensor_ids = None
-        values, mask = _as_tensor(values, torch.float32), _as_tensor(mask, torch.bool)
+        values, mask = _as_tensor(raw_values, torch.float32), _as_tensor(raw_mask, torch.bool)
         if values.dim() != 3 or mask.shape != values.shape:
             raise ShapeError(
                 "WindowDataset expects values and mask [time, sensors, features] of one shape, "
@@ -180,7 +180,9 @@ class WindowDataset(Dataset):
         features = [features] if isinstance(features, (str, int)) else list(features)
         return feature_positions(features, self.feature_names, count)
 
-    def _covariates(self, covariates: Any, num_steps: int, num_sensors: int) -> torch.Tensor | None:
+    def _covariates(
+        self, covariates: Sequence[str] | np.ndarray | torch.Tensor | None, num_steps: int, num_sensors: int
+    ) -> torch.Tensor | None:
         self._covariates_per_sensor = False
         if covariates is None:
             return None

@@ -77,10 +77,11 @@ def haversine_distances(coordinates: np.ndarray, radius: float = EARTH_RADIUS_M)
     half_dlat = (latitude[None, :] - latitude[:, None]) / 2.0
     half_dlon = (longitude[None, :] - longitude[:, None]) / 2.0
     h = np.sin(half_dlat) ** 2 + np.cos(latitude)[:, None] * np.cos(latitude)[None, :] * np.sin(half_dlon) ** 2
-    return 2.0 * radius * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    distances: np.ndarray = 2.0 * radius * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return distances
 
 
-def resolve_sensor_ids(sensor_ids: Sequence[Any] | str | os.PathLike | None) -> list[str] | None:
+def resolve_sensor_ids(sensor_ids: Sequence[Any] | str | os.PathLike[str] | None) -> list[str] | None:
     """``sensor_ids`` as a list of strings: a path is read with :func:`read_sensor_ids`."""
     if sensor_ids is None:
         return None
@@ -148,8 +149,8 @@ def edge_adjacency(
 
 
 def from_distances(
-    path: str | os.PathLike,
-    sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
+    path: str | os.PathLike[str],
+    sensor_ids: Sequence[Any] | str | os.PathLike[str] | None = None,
     threshold: float = 0.1,
     *,
     sigma: float | None = None,
@@ -183,6 +184,8 @@ def from_distances(
         zero spread of distances.
     """
     rows = read_edge_rows(path, value_name="distance")
+    if rows.values is None:  # not reached: read_edge_rows requires the third column by default
+        raise GraphError(f"{path}: expected from,to,distance rows, got no distance column")
     ids, sources, targets, row_numbers, report = index_edge_rows(rows, resolve_sensor_ids(sensor_ids))
     distances = rows.values[row_numbers]
     finite = np.isfinite(distances)
@@ -203,8 +206,8 @@ def from_distances(
 
 
 def from_locations(
-    path: str | os.PathLike,
-    sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
+    path: str | os.PathLike[str],
+    sensor_ids: Sequence[Any] | str | os.PathLike[str] | None = None,
     *,
     threshold: float = 0.1,
     sigma: float | None = None,
@@ -253,6 +256,7 @@ def from_locations(
         sigma = float(distances.std())
         if sigma <= 0:
             raise GraphError(f"{path}: all {n} sensors are at the same location; pass sigma explicitly")
+    kept_threshold: float | None = threshold
     if k is None:
         weights = gaussian_kernel(distances, sigma, threshold)
     else:
@@ -263,7 +267,7 @@ def from_locations(
         rows_index = np.repeat(np.arange(n), k)
         weights = np.zeros((n, n))
         weights[rows_index, nearest.ravel()] = gaussian_kernel(distances[rows_index, nearest.ravel()], sigma, 0.0)
-        threshold = None
+        kept_threshold = None  # the k nearest keep their kernel weight, however small
     adjacency = sp.csr_matrix(weights)
     isolated = isolated_mask(adjacency)
     report = BuildReport(
@@ -274,7 +278,7 @@ def from_locations(
         unknown_sensors=rows - n,
         isolated_sensors=[file_ids[i] for i in np.flatnonzero(isolated)],
         sigma=sigma,
-        threshold=threshold,
+        threshold=kept_threshold,
     )
     report.log()
     graph = SensorGraph(adjacency, file_ids, coordinates=coordinates, name=Path(path).stem, source=path)

@@ -83,7 +83,7 @@ def _read_matrix_file(path: Path) -> tuple[Any, list[str] | None]:
     raise GraphError(f"{path}: unknown adjacency format {suffix!r}; expected .csv, .txt, .npy, .npz or .pkl")
 
 
-def from_matrix(path_or_array: Any, sensor_ids: Sequence[Any] | str | os.PathLike | None = None) -> SensorGraph:
+def from_matrix(path_or_array: Any, sensor_ids: Sequence[Any] | str | os.PathLike[str] | None = None) -> SensorGraph:
     """A sensor graph from a ready-made ``[sensors, sensors]`` weighted adjacency.
 
     Args:
@@ -119,7 +119,7 @@ def from_matrix(path_or_array: Any, sensor_ids: Sequence[Any] | str | os.PathLik
 
 def from_distance_matrix(
     path_or_array: Any,
-    sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
+    sensor_ids: Sequence[Any] | str | os.PathLike[str] | None = None,
     threshold: float = 0.1,
     *,
     sigma: float | None = None,
@@ -194,8 +194,8 @@ def _rows_from_iterable(rows: Iterable[Sequence[Any]]) -> EdgeRows:
 
 
 def from_edge_list(
-    path_or_rows: str | os.PathLike | Iterable[Sequence[Any]],
-    sensor_ids: Sequence[Any] | str | os.PathLike | None = None,
+    path_or_rows: str | os.PathLike[str] | Iterable[Sequence[Any]],
+    sensor_ids: Sequence[Any] | str | os.PathLike[str] | None = None,
     *,
     weighted: bool = True,
     directed: bool = True,

@@ -77,7 +77,7 @@ def _number(text: str, where: str, what: str) -> float:
     return value
 
 
-def read_sensor_ids(path: str | os.PathLike) -> list[str]:
+def read_sensor_ids(path: str | os.PathLike[str]) -> list[str]:
     """Sensor ids from a text file, comma- and/or newline-separated, in file order.
 
     Raises:
@@ -110,7 +110,7 @@ def order_sensor_ids(ids: list[str]) -> list[str]:
     return unique
 
 
-def read_edge_rows(path: str | os.PathLike, *, value_name: str = "distance", require_value: bool = True) -> EdgeRows:
+def read_edge_rows(path: str | os.PathLike[str], *, value_name: str = "distance", require_value: bool = True) -> EdgeRows:
     """Read ``from,to[,value]`` rows; a first row starting ``from``/``source`` is a header.
 
     Args:
@@ -168,7 +168,7 @@ def _find_column(header: list[str], names: tuple[str, ...]) -> int | None:
     return None
 
 
-def read_locations(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+def read_locations(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
     """Sensor ids and ``[sensors, 2]`` latitude, longitude (degrees) from a locations CSV.
 
     A header row is recognised by its column names (``sensor_id``/``id``/``station``,
@@ -188,12 +188,15 @@ def read_locations(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         columns = (0, 1, 2)
         data = [(first_line, first)]
     else:
-        columns = tuple(_find_column(first, names) for names in (_ID_COLUMNS, _LATITUDE_COLUMNS, _LONGITUDE_COLUMNS))
-        if None in columns:
+        id_column = _find_column(first, _ID_COLUMNS)
+        latitude_column = _find_column(first, _LATITUDE_COLUMNS)
+        longitude_column = _find_column(first, _LONGITUDE_COLUMNS)
+        if id_column is None or latitude_column is None or longitude_column is None:
             raise GraphError(
                 f"{path}, line {first_line}: expected columns for the sensor id, latitude and longitude "
                 f"(e.g. sensor_id,latitude,longitude), got header {','.join(first)}"
             )
+        columns = (id_column, latitude_column, longitude_column)
         data = []
     data.extend(rows)
     ids: list[str] = []
@@ -220,7 +223,7 @@ def read_locations(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     return ids, np.asarray(coordinates, dtype=np.float64)
 
 
-def read_dense_csv(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | None]:
+def read_dense_csv(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str] | None]:
     """A dense ``[sensors, sensors]`` matrix from CSV and its sensor ids when a header row names them.
 
     Accepted: headerless rows of numbers; a header row of ids (recognised when it is not
@@ -237,11 +240,14 @@ def read_dense_csv(path: str | os.PathLike) -> tuple[np.ndarray, list[str] | Non
     if not rows:
         raise GraphError(f"{path}: no matrix rows found")
     first = rows[0][1]
-    header = None
+    header: list[str] | None = None
     if not all(_is_number(cell) for cell in first) or len(rows) == len(first) + 1:
         header, rows = first, rows[1:]
-    labelled = header is not None and header[0] == ""
-    ids = header[1:] if labelled else header
+    ids: list[str] | None
+    if header is not None and header[0] == "":
+        labelled, ids = True, header[1:]
+    else:
+        labelled, ids = False, header
     row_labels: list[str] = []
     values: list[list[float]] = []
     width = len(header) if header is not None else len(first)

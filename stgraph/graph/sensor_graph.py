@@ -54,7 +54,7 @@ class SensorGraph:
         *,
         coordinates: np.ndarray | None = None,
         name: str | None = None,
-        source: str | os.PathLike | None = None,
+        source: str | os.PathLike[str] | None = None,
     ) -> None:
         where = f"{source}: " if source is not None else ""
         matrix = _as_csr(adjacency, where)
@@ -80,7 +80,7 @@ class SensorGraph:
         self.name = name
         self.source = None if source is None else str(source)
         self._operators: dict[str, sp.csr_matrix] = {}
-        self._torch_operators: dict[tuple, Operator] = {}
+        self._torch_operators: dict[tuple[str, str, torch.dtype], Operator] = {}
         # set by the builders in stgraph.graph (from_distances, ...): rows skipped, repeated,
         # isolated sensors, kernel sigma
         self.build_report: BuildReport | None = None
@@ -97,7 +97,7 @@ class SensorGraph:
 
     @property
     def num_sensors(self) -> int:
-        return self._adjacency.shape[0]
+        return int(self._adjacency.shape[0])
 
     @property
     def num_edges(self) -> int:
@@ -182,18 +182,18 @@ class SensorGraph:
         return self._torch_operators[key]
 
     # --- relabelling ----------------------------------------------------------------------
-    def permute(self, order: Sequence[int]) -> SensorGraph:
+    def permute(self, order: Sequence[int] | np.ndarray) -> SensorGraph:
         """The same graph with sensors in a new order: new sensor ``k`` is old ``order[k]``."""
-        order = np.asarray(order, dtype=np.int64)
-        if sorted(order.tolist()) != list(range(self.num_sensors)):
+        positions = np.asarray(order, dtype=np.int64)
+        if sorted(positions.tolist()) != list(range(self.num_sensors)):
             raise GraphError(f"order must be a permutation of 0..{self.num_sensors - 1}")
-        return self._take(order)
+        return self._take(positions)
 
     def subgraph(self, sensor_ids: Sequence[Any]) -> SensorGraph:
         """The graph restricted to ``sensor_ids``, in that order."""
         return self._take([self.index_of(s) for s in sensor_ids])
 
-    def _take(self, order: Sequence[int]) -> SensorGraph:
+    def _take(self, order: Sequence[int] | np.ndarray) -> SensorGraph:
         """New sensor ``k`` is old sensor ``order[k]``: rows, columns, ids and coordinates."""
         m = self._adjacency[order][:, order]
         coords = None if self.coordinates is None else self.coordinates[order]

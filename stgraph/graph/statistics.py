@@ -22,7 +22,8 @@ def isolated_mask(adjacency: sp.spmatrix) -> np.ndarray:
     """``[sensors]`` bool: True where a sensor has no edge to or from another sensor
     (a self-loop alone does not count)."""
     off = _off_diagonal(adjacency)
-    return (off.getnnz(axis=0) + off.getnnz(axis=1)) == 0
+    isolated: np.ndarray = (off.getnnz(axis=0) + off.getnnz(axis=1)) == 0
+    return isolated
 
 
 def graph_statistics(adjacency: sp.spmatrix, sensor_ids: list[str]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ __all__ = ["GRAPH_KEYS", "load_graph", "save_graph"]
 GRAPH_KEYS = frozenset({"adjacency_data", "adjacency_indices", "adjacency_indptr", "sensor_ids"})
 
 
-def save_graph(graph: SensorGraph, path: str | os.PathLike) -> Path:
+def save_graph(graph: SensorGraph, path: str | os.PathLike[str]) -> Path:
     """Write ``graph`` to ``path`` (compressed ``.npz``) atomically; returns the path."""
     path = Path(path)
     adjacency = graph.adjacency
@@ -42,7 +42,7 @@ def save_graph(graph: SensorGraph, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_graph(path: str | os.PathLike) -> SensorGraph:
+def load_graph(path: str | os.PathLike[str]) -> SensorGraph:
     """Read a graph written by :func:`save_graph`.
 
     Raises:

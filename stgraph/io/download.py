@@ -45,7 +45,7 @@ class DownloadError(OSError):
     """A download could not be completed (unreachable server, HTTP error, cut connection)."""
 
 
-def file_digest(path: str | os.PathLike, kind: str = "sha256") -> str:
+def file_digest(path: str | os.PathLike[str], kind: str = "sha256") -> str:
     """Hex digest of a file: ``kind="sha256"``, or ``kind="git_blob"`` for git's blob id."""
     path = Path(path)
     if kind == "sha256":
@@ -60,7 +60,7 @@ def file_digest(path: str | os.PathLike, kind: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def verify_file(path: str | os.PathLike, *, sha256: str | None = None, git_blob: str | None = None) -> str | None:
+def verify_file(path: str | os.PathLike[str], *, sha256: str | None = None, git_blob: str | None = None) -> str | None:
     """Check ``path`` against ``sha256`` (preferred) or ``git_blob``.
 
     Returns the kind checked (``"sha256"`` / ``"git_blob"``), or ``None`` when no checksum
@@ -77,7 +77,7 @@ def verify_file(path: str | os.PathLike, *, sha256: str | None = None, git_blob:
 
 def download(
     url: str,
-    target: str | os.PathLike,
+    target: str | os.PathLike[str],
     *,
     sha256: str | None = None,
     git_blob: str | None = None,
@@ -126,7 +126,17 @@ def download(
     return target
 
 
-def _fetch(url, part: Path, offset: int, target: Path, *, sha256, git_blob, progress, timeout) -> None:
+def _fetch(
+    url: str,
+    part: Path,
+    offset: int,
+    target: Path,
+    *,
+    sha256: str | None,
+    git_blob: str | None,
+    progress: bool,
+    timeout: float,
+) -> None:
     """Append the bytes from ``offset`` onwards to ``part`` (or rewrite it if the server
     ignores the range)."""
     request = urllib.request.Request(url, headers={"User-Agent": "stgraph"})

@@ -31,7 +31,7 @@ def user_cache_dir() -> Path:
     return base / "stgraph"
 
 
-def data_root(root: str | os.PathLike | None = None) -> Path:
+def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The data root: ``root`` if given, else ``$STGRAPH_DATA``, the checkout, the user cache."""
     if root is not None:
         return Path(root).expanduser()

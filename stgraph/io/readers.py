@@ -96,7 +96,7 @@ class Readings:
         return f"{self.row_word}{plural} {shown}{more}"
 
 
-def detect_format(path: str | os.PathLike) -> str:
+def detect_format(path: str | os.PathLike[str]) -> str:
     """File format from the name: one of :data:`FORMATS` (compression suffixes skipped)."""
     name = Path(path).name.lower()
     for suffix in _COMPRESSION:
@@ -111,7 +111,7 @@ def detect_format(path: str | os.PathLike) -> str:
 
 
 def read_readings(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     *,
     format: str | None = None,
     start: Any = None,
@@ -162,7 +162,7 @@ def read_readings(
 
 
 # --- tables ------------------------------------------------------------------------------
-def _read_csv(path: str | os.PathLike, source: str, **options: Any) -> Readings:
+def _read_csv(path: str | os.PathLike[str], source: str, **options: Any) -> Readings:
     header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, skipinitialspace=True).iloc[0]
     names = [str(name).strip() for name in header]
     seen: dict[str, int] = {}
@@ -179,7 +179,7 @@ def _read_csv(path: str | os.PathLike, source: str, **options: Any) -> Readings:
     return _from_frame(frame, source, "line", 2, **options)
 
 
-def _read_hdf(path: str | os.PathLike, source: str, key: str | None) -> pd.DataFrame:
+def _read_hdf(path: str | os.PathLike[str], source: str, key: str | None) -> pd.DataFrame:
     with pd.HDFStore(path, mode="r") as store:
         keys = store.keys()
         if key is None:
@@ -258,17 +258,18 @@ def _timestamp_column(frame: pd.DataFrame, source: str, requested: str | None) -
                 f"{source}: no column {requested!r} (timestamp_column=); columns start {list(frame.columns[:5])}"
             )
         return requested
-    for column in frame.columns:
+    names: list[str] = list(frame.columns)
+    for column in names:
         if column.lower() in _TIMESTAMP_NAMES:
             return column
-    if len(frame.columns) and len(frame):
-        first = frame[frame.columns[0]]
+    if names and len(frame):
+        first = frame[names[0]]
         if pd.api.types.is_datetime64_any_dtype(first):
-            return frame.columns[0]
+            return names[0]
         if not pd.api.types.is_numeric_dtype(first) and not pd.api.types.is_bool_dtype(first):
             head = first.dropna().head(5).astype(str)
             if len(head) and pd.to_datetime(head, errors="coerce").notna().all():
-                return frame.columns[0]
+                return names[0]
     return None
 
 
@@ -308,7 +309,8 @@ def _numeric(frame: pd.DataFrame, columns: list[str], source: str, rows: np.ndar
         converted[column] = numbers
     if converted:
         frame = frame.assign(**converted)
-    return frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    matrix: np.ndarray = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    return matrix
 
 
 def _pivot_long(
@@ -357,7 +359,9 @@ def _pivot_long(
 
 
 # --- arrays ------------------------------------------------------------------------------
-def _read_npz(path: str | os.PathLike, source: str, *, start: Any, interval: Any, features: Sequence[str] | None) -> Readings:
+def _read_npz(
+    path: str | os.PathLike[str], source: str, *, start: Any, interval: Any, features: Sequence[str] | None
+) -> Readings:
     with np.load(path, allow_pickle=False) as archive:
         if "data" not in archive.files:
             raise SensorDataError(
@@ -379,7 +383,7 @@ def _read_npz(path: str | os.PathLike, source: str, *, start: Any, interval: Any
 
 
 def _read_stgraph_json(
-    path: str | os.PathLike, source: str, *, start: Any, interval: Any, features: Sequence[str] | None
+    path: str | os.PathLike[str], source: str, *, start: Any, interval: Any, features: Sequence[str] | None
 ) -> Readings:
     """STGraph's JSON: ``{"0": [[speed, time_of_day], ...], ...}``; keeps the speed.
 
@@ -413,7 +417,7 @@ def _read_stgraph_json(
     return Readings(values, timestamps, None, names, source, np.arange(len(steps), dtype=np.int64), "step", interval)
 
 
-def _parse_json_steps(document: dict, steps: list[int], sensors: int, source: str) -> np.ndarray:
+def _parse_json_steps(document: dict[str, Any], steps: list[int], sensors: int, source: str) -> np.ndarray:
     """Slow path that finds the step and sensor of a malformed entry."""
     values = np.empty((len(steps), sensors, 1))
     for step in steps:

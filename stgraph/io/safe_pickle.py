@@ -9,19 +9,21 @@ dtypes and scalars, plus a few inert builtins; any other global (``os.system``, 
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
+# imported by name: the private helpers below (_reconstruct, _frombuffer) are not in numpy's stubs
 try:  # numpy >= 2
-    from numpy._core import multiarray as _multiarray
-    from numpy._core import numeric as _numeric
+    _multiarray = importlib.import_module("numpy._core.multiarray")
+    _numeric = importlib.import_module("numpy._core.numeric")
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core import multiarray as _multiarray
-    from numpy.core import numeric as _numeric
+    _multiarray = importlib.import_module("numpy.core.multiarray")
+    _numeric = importlib.import_module("numpy.core.numeric")
 
 __all__ = ["UnsafePickleError", "load_pickle"]
 
@@ -67,8 +69,8 @@ for _name in (
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file, source: str, **kwargs) -> None:
-        super().__init__(file, **kwargs)
+    def __init__(self, file: IO[bytes], source: str, *, encoding: str) -> None:
+        super().__init__(file, encoding=encoding)
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
@@ -81,7 +83,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
-def load_pickle(path: str | os.PathLike, *, encoding: str = "latin1") -> Any:
+def load_pickle(path: str | os.PathLike[str], *, encoding: str = "latin1") -> Any:
     """Unpickle ``path`` admitting only numpy arrays, dtypes, scalars and inert builtins.
 
     Args:

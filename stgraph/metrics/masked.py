@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol, TypeVar, overload
 
 import numpy as np
 import torch
@@ -44,9 +45,11 @@ from stgraph.errors import ShapeError
 __all__ = ["HorizonMetrics", "horizon_metrics", "masked_mae", "masked_mape", "masked_rmse", "observed_mask"]
 
 ArrayLike = np.ndarray | torch.Tensor
+# numpy in, numpy out; torch in, torch out
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
-def observed_mask(target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None) -> ArrayLike:
+def observed_mask(target: ArrayT, null_value: float | None = 0.0, mask: ArrayLike | None = None) -> ArrayT:
     """Bool mask of the target entries that are scored: ``True`` = observed.
 
     Args:
@@ -69,16 +72,26 @@ def observed_mask(target: ArrayLike, null_value: float | None = 0.0, mask: Array
             observed = observed & (target != null_value)
         return observed
     target = np.asarray(target)
-    observed = ~np.isnan(target) if np.issubdtype(target.dtype, np.floating) else np.ones(target.shape, dtype=bool)
+    observed_array = ~np.isnan(target) if np.issubdtype(target.dtype, np.floating) else np.ones(target.shape, dtype=bool)
     if mask is not None:
         mask = np.asarray(mask)
         _check_mask(mask, target)
-        return observed & mask
+        return observed_array & mask
     if null_value is not None and not math.isnan(null_value):
-        observed &= target != null_value
-    return observed
+        observed_array &= target != null_value
+    return observed_array
 
 
+@overload
+def masked_mae(pred: np.ndarray, target: np.ndarray, null_value: float | None = ..., mask: ArrayLike | None = ...) -> float: ...
+@overload
+def masked_mae(
+    pred: torch.Tensor, target: ArrayLike, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
+@overload
+def masked_mae(
+    pred: ArrayLike, target: torch.Tensor, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
 def masked_mae(
     pred: ArrayLike, target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None
 ) -> float | torch.Tensor:
@@ -88,11 +101,19 @@ def masked_mae(
         pred, target, mask: any shape, all the same, e.g. ``[batch, horizon, nodes, channels]``
         -> ``float`` (NumPy) or 0-d tensor (torch); NaN when no entry is observed.
     """
-    pred, target, observed = _prepare(pred, target, null_value, mask)
-    error = _masked_error(pred, target, observed)
-    return _mean(error.abs() if isinstance(error, torch.Tensor) else np.abs(error), observed)
+    return _score(_mae, pred, target, null_value, mask)
 
 
+@overload
+def masked_rmse(pred: np.ndarray, target: np.ndarray, null_value: float | None = ..., mask: ArrayLike | None = ...) -> float: ...
+@overload
+def masked_rmse(
+    pred: torch.Tensor, target: ArrayLike, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
+@overload
+def masked_rmse(
+    pred: ArrayLike, target: torch.Tensor, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
 def masked_rmse(
     pred: ArrayLike, target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None
 ) -> float | torch.Tensor:
@@ -102,12 +123,19 @@ def masked_rmse(
         pred, target, mask: any shape, all the same -> ``float`` or 0-d tensor; NaN when no
         entry is observed.
     """
-    pred, target, observed = _prepare(pred, target, null_value, mask)
-    error = _masked_error(pred, target, observed)
-    mse = _mean(error * error, observed)
-    return torch.sqrt(mse) if isinstance(mse, torch.Tensor) else math.sqrt(mse)
+    return _score(_rmse, pred, target, null_value, mask)
 
 
+@overload
+def masked_mape(pred: np.ndarray, target: np.ndarray, null_value: float | None = ..., mask: ArrayLike | None = ...) -> float: ...
+@overload
+def masked_mape(
+    pred: torch.Tensor, target: ArrayLike, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
+@overload
+def masked_mape(
+    pred: ArrayLike, target: torch.Tensor, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
 def masked_mape(
     pred: ArrayLike, target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None
 ) -> float | torch.Tensor:
@@ -119,14 +147,7 @@ def masked_mape(
         pred, target, mask: any shape, all the same -> ``float`` or 0-d tensor; NaN when no
         entry is observed with a non-zero target.
     """
-    pred, target, observed = _prepare(pred, target, null_value, mask)
-    observed = observed & (target != 0)
-    error = _masked_error(pred, target, observed)
-    if isinstance(error, torch.Tensor):
-        scale = torch.where(observed, target.abs(), torch.ones_like(target))
-        return _mean(error.abs() / scale, observed)
-    scale = np.where(observed, np.abs(target), 1.0)
-    return _mean(np.abs(error) / scale, observed)
+    return _score(_mape, pred, target, null_value, mask)
 
 
 @dataclass(frozen=True)
@@ -187,18 +208,21 @@ def horizon_metrics(
         ``horizon_axis``; any other layout works with the right axis) -> :class:`HorizonMetrics`
         with ``[horizon]`` arrays.
     """
-    pred, target, mask = (_to_numpy(a) for a in (pred, target, mask))
-    pred, target, observed = _prepare(pred, target, null_value, mask)
-    if pred.ndim == 0 or not -pred.ndim <= horizon_axis < pred.ndim:
-        raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(pred.shape)}")
-    steps = pred.shape[horizon_axis]
+    pred_array, target_array, observed = _numpy_inputs(
+        _to_numpy(pred), _to_numpy(target), null_value, None if mask is None else _to_numpy(mask)
+    )
+    if pred_array.ndim == 0 or not -pred_array.ndim <= horizon_axis < pred_array.ndim:
+        raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(pred_array.shape)}")
+    steps = pred_array.shape[horizon_axis]
     # [horizon, everything else]
-    pred, target, observed = (np.moveaxis(a, horizon_axis, 0).reshape(steps, -1) for a in (pred, target, observed))
-    error = _masked_error(pred, target, observed)
+    pred_array, target_array, observed = (
+        np.moveaxis(a, horizon_axis, 0).reshape(steps, -1) for a in (pred_array, target_array, observed)
+    )
+    error = _masked_error(pred_array, target_array, observed)
     count = observed.sum(axis=1)
-    nonzero = observed & (target != 0)
+    nonzero = observed & (target_array != 0)
     count_nonzero = nonzero.sum(axis=1)
-    relative = np.abs(np.where(nonzero, error, 0.0)) / np.where(nonzero, np.abs(target), 1.0)
+    relative = np.abs(np.where(nonzero, error, 0.0)) / np.where(nonzero, np.abs(target_array), 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN is the intended result
         mae = np.abs(error).sum(axis=1) / count
         rmse = np.sqrt((error * error).sum(axis=1) / count)
@@ -206,29 +230,77 @@ def horizon_metrics(
     return HorizonMetrics(mae=mae, rmse=rmse, mape=mape, observed=count.astype(np.int64))
 
 
-def _to_numpy(array):
+class _Metric(Protocol):
+    """A metric on inputs of one kind with their mask: :func:`_mae`, :func:`_rmse`, :func:`_mape`."""
+
+    def __call__(self, pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor: ...
+
+
+def _score(
+    metric: _Metric, pred: ArrayLike, target: ArrayLike, null_value: float | None, mask: ArrayLike | None
+) -> float | torch.Tensor:
+    """``metric`` on ``pred`` and ``target`` converted to one kind, with the mask built."""
+    if isinstance(pred, torch.Tensor) or isinstance(target, torch.Tensor):
+        return metric(*_torch_inputs(pred, target, null_value, mask))
+    return metric(*_numpy_inputs(pred, target, null_value, mask))
+
+
+def _mae(pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor:
+    error = _masked_error(pred, target, observed)
+    return _mean(error.abs() if isinstance(error, torch.Tensor) else np.abs(error), observed)
+
+
+def _rmse(pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor:
+    error = _masked_error(pred, target, observed)
+    mse = _mean(error * error, observed)
+    return torch.sqrt(mse) if isinstance(mse, torch.Tensor) else math.sqrt(mse)
+
+
+def _mape(pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor:
+    observed = observed & (target != 0)
+    error = _masked_error(pred, target, observed)
+    if isinstance(error, torch.Tensor):
+        scale = torch.where(observed, target.abs(), torch.ones_like(target))
+        return _mean(error.abs() / scale, observed)
+    scale_array = np.where(observed, np.abs(target), 1.0)
+    return _mean(np.abs(error) / scale_array, observed)
+
+
+def _to_numpy(array: ArrayLike) -> np.ndarray:
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu()
         return (array.double() if array.is_floating_point() else array).numpy()
     return array
 
 
-def _prepare(pred, target, null_value, mask):
-    """Convert to one kind (float64 NumPy, or torch in a floating dtype) and build the mask."""
-    if isinstance(pred, torch.Tensor) or isinstance(target, torch.Tensor):
-        reference = pred if isinstance(pred, torch.Tensor) else target
-        dtype = reference.dtype if reference.is_floating_point() else torch.get_default_dtype()
-        pred = torch.as_tensor(pred, device=reference.device).to(dtype)
-        target = torch.as_tensor(target, device=reference.device).to(dtype)
-    else:
-        pred = np.asarray(pred, dtype=np.float64)
-        target = np.asarray(target, dtype=np.float64)
+def _torch_inputs(
+    pred: ArrayLike, target: ArrayLike, null_value: float | None, mask: ArrayLike | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Both in the tensor's floating dtype (the default dtype for an integer one) and on its device."""
+    reference = pred if isinstance(pred, torch.Tensor) else torch.as_tensor(target)  # one of the two is a tensor
+    dtype = reference.dtype if reference.is_floating_point() else torch.get_default_dtype()
+    pred_tensor = torch.as_tensor(pred, device=reference.device).to(dtype)
+    target_tensor = torch.as_tensor(target, device=reference.device).to(dtype)
+    _check_shapes(pred_tensor, target_tensor)
+    return pred_tensor, target_tensor, observed_mask(target_tensor, null_value, mask)
+
+
+def _numpy_inputs(
+    pred: np.ndarray, target: np.ndarray, null_value: float | None, mask: ArrayLike | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both as float64 arrays."""
+    pred_array = np.asarray(pred, dtype=np.float64)
+    target_array = np.asarray(target, dtype=np.float64)
+    _check_shapes(pred_array, target_array)
+    return pred_array, target_array, observed_mask(target_array, null_value, mask)
+
+
+def _check_shapes(pred: ArrayLike, target: ArrayLike) -> None:
     if tuple(pred.shape) != tuple(target.shape):
         raise ShapeError(f"pred and target must have the same shape; got pred {list(pred.shape)}, target {list(target.shape)}")
-    return pred, target, observed_mask(target, null_value, mask)
 
 
-def _masked_error(pred, target, observed):
+def _masked_error(pred: ArrayT, target: ArrayT, observed: ArrayT) -> ArrayT:
     """``pred - target`` where observed, exactly 0 elsewhere.
 
     Both operands are replaced *before* subtracting, so that a NaN at a masked-out entry can
@@ -237,10 +309,11 @@ def _masked_error(pred, target, observed):
     if isinstance(pred, torch.Tensor):
         zero = torch.zeros((), dtype=pred.dtype, device=pred.device)
         return torch.where(observed, pred, zero) - torch.where(observed, target, zero)
-    return np.where(observed, pred, 0.0) - np.where(observed, target, 0.0)
+    error: np.ndarray = np.where(observed, pred, 0.0) - np.where(observed, target, 0.0)
+    return error
 
 
-def _mean(values, observed):
+def _mean(values: ArrayT, observed: ArrayT) -> float | torch.Tensor:
     """Sum of ``values`` over observed entries divided by their count; NaN for no entries."""
     if isinstance(values, torch.Tensor):
         # 0 / 0 is NaN in torch, without a warning
@@ -249,7 +322,7 @@ def _mean(values, observed):
     return float(values.sum() / count) if count else math.nan
 
 
-def _check_mask(mask, target) -> None:
+def _check_mask(mask: ArrayLike, target: ArrayLike) -> None:
     if tuple(mask.shape) != tuple(target.shape):
         raise ShapeError(f"mask must have the target's shape {list(target.shape)}; got {list(mask.shape)}")
     is_bool = mask.dtype == torch.bool if isinstance(mask, torch.Tensor) else mask.dtype == np.bool_

@@ -82,7 +82,7 @@ def _number(value: float, digits: int) -> str:
 def _plain(header: list[str], rows: list[list[str]], numeric: list[bool]) -> str:
     widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
 
-    def line(cells):
+    def line(cells: list[str]) -> str:
         padded = [c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, numeric)]
         return "  ".join(padded).rstrip()
 
