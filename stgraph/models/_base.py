@@ -8,7 +8,7 @@ import copy
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +20,9 @@ from stgraph.ops import Operator
 __all__ = ["ForecastModel"]
 
 _CONTRACT = ("num_sensors", "in_features", "out_channels", "lookback", "horizon")
+
+# What a decoder carries from one step to the next (an LSTM's (h, c), a stack's states, ...).
+_State = TypeVar("_State")
 
 
 class ForecastModel(nn.Module):
@@ -48,11 +51,13 @@ class ForecastModel(nn.Module):
     """
 
     accepts_teacher_forcing: ClassVar[bool] = False
+    # Set by the wrapped constructor (_recording_arguments) in the instance's __dict__.
+    _init_kwargs: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _recording_arguments(cls.__init__)
+            setattr(cls, "__init__", _recording_arguments(cls.__init__))  # noqa: B010 (mypy rejects assigning to a method)
 
     def __init__(self) -> None:
         super().__init__()
@@ -105,19 +110,19 @@ class ForecastModel(nn.Module):
 
     def _graph(self, graph: Any) -> SensorGraph:
         """The :class:`SensorGraph` behind ``graph``, checked against ``num_sensors``."""
-        graph = SensorGraph.coerce(graph)
-        if graph.num_sensors != self.num_sensors:
-            where = f" ({graph.source})" if graph.source else ""
+        sensor_graph = SensorGraph.coerce(graph)
+        if sensor_graph.num_sensors != self.num_sensors:
+            where = f" ({sensor_graph.source})" if sensor_graph.source else ""
             raise ShapeError(
-                f"{type(self).__name__} was built for {self.num_sensors} sensors; the graph{where} has {graph.num_sensors}"
+                f"{type(self).__name__} was built for {self.num_sensors} sensors; the graph{where} has {sensor_graph.num_sensors}"
             )
-        return graph
+        return sensor_graph
 
     def _operators(self, graph: Any, x: Tensor, *kinds: str) -> list[Operator]:
         """``graph``'s normalised operators of ``kinds`` (``"forward"``, ``"laplacian"``, ...; see
         :meth:`SensorGraph.torch_operator`) on ``x``'s device and dtype, cached by the graph."""
-        graph = self._graph(graph)
-        return [graph.torch_operator(kind, device=x.device, dtype=x.dtype) for kind in kinds]
+        sensor_graph = self._graph(graph)
+        return [sensor_graph.torch_operator(kind, device=x.device, dtype=x.dtype) for kind in kinds]
 
     def _per_step(self, out: Tensor) -> Tensor:
         """Forecasts emitted all at once, ``horizon * out_channels`` values per sensor, laid out
@@ -132,9 +137,9 @@ class ForecastModel(nn.Module):
     # --- sequence-to-sequence decoding -----------------------------------------------------
     def _decode(
         self,
-        step: Callable[[Tensor, Any], tuple[Tensor, Any]],
+        step: Callable[[Tensor, _State], tuple[Tensor, _State]],
         first_input: Tensor,
-        state: Any,
+        state: _State,
         target: Tensor | None,
         teacher_forcing: float,
     ) -> Tensor:
@@ -159,7 +164,8 @@ class ForecastModel(nn.Module):
         """
         if not 0.0 <= teacher_forcing <= 1.0:
             raise ValueError(f"teacher_forcing must be a probability in [0, 1], got {teacher_forcing}")
-        forcing = self.training and target is not None and teacher_forcing > 0.0
+        # The target where it may be fed in (training, with a positive probability), else None.
+        truth = target if self.training and teacher_forcing > 0.0 else None
         forecasts = []
         inputs = first_input
         for t in range(self.horizon):
@@ -168,8 +174,8 @@ class ForecastModel(nn.Module):
             if t == self.horizon - 1:
                 break
             # One draw per step on the CPU generator: no device synchronisation.
-            if forcing and (teacher_forcing >= 1.0 or float(torch.rand(())) < teacher_forcing):
-                inputs = target[:, t]
+            if truth is not None and (teacher_forcing >= 1.0 or float(torch.rand(())) < teacher_forcing):
+                inputs = truth[:, t]
             else:
                 inputs = forecast
         return torch.stack(forecasts, dim=1)

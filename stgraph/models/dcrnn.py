@@ -2,9 +2,9 @@ r"""DCRNN: diffusion convolutional recurrent neural network (Li, Yu, Shahabi, Li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import Tensor, nn
 
@@ -14,6 +14,8 @@ from stgraph.nn.fused_gru import FusedGraphGRU
 from stgraph.nn.graph_gru import GraphGRUCell
 
 __all__ = ["DCRNN"]
+
+_State = TypeVar("_State")
 
 
 class DCRNN(ForecastModel):
@@ -98,6 +100,7 @@ class DCRNN(ForecastModel):
             raise ValueError(f"DCRNN: hidden and num_layers must be >= 1 and order >= 0; got {hidden}, {num_layers}, {order}")
         if variant not in VARIANTS:
             raise ValueError(f"DCRNN: unknown diffusion variant {variant!r}; expected one of {list(VARIANTS)}")
+        self.hidden = hidden
         self.fused = fused and not checkpoint
         conv = partial(DiffusionConv, order=order, num_transitions=2, variant=variant, bias=False)
         self.encoder = nn.ModuleList(
@@ -112,18 +115,27 @@ class DCRNN(ForecastModel):
         self._check_input(x)
         self._check_target(target, x)
         transitions = self._operators(graph, x, "forward", "backward")
+        go = x.new_zeros(x.shape[0], self.num_sensors, self.out_channels)
         if self.fused:
             fused = FusedGraphGRU(self.encoder, self.decoder, transitions, decode_steps=self.horizon)
-            state, decode = fused.encode(x), fused.decode
-        else:
-            state, decode = self.encode(x, transitions), partial(self.decode_step, transitions=transitions)
+            return self._decode(self._projecting(fused.decode), go, fused.encode(x), target, teacher_forcing)
 
-        def step(inputs: Tensor, state: Any) -> tuple[Tensor, Any]:
+        def decode(inputs: Tensor, states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+            return self.decode_step(inputs, states, transitions)
+
+        return self._decode(self._projecting(decode), go, self.encode(x, transitions), target, teacher_forcing)
+
+    def _projecting(
+        self, decode: Callable[[Tensor, _State], tuple[Tensor, _State]]
+    ) -> Callable[[Tensor, _State], tuple[Tensor, _State]]:
+        """``decode`` (``(inputs, state) -> (top state, state)``) with its top state projected to
+        the forecast: the step of :meth:`ForecastModel._decode`."""
+
+        def step(inputs: Tensor, state: _State) -> tuple[Tensor, _State]:
             top, state = decode(inputs, state)
             return self.projection(top), state
 
-        go = x.new_zeros(x.shape[0], self.num_sensors, self.out_channels)
-        return self._decode(step, go, state, target, teacher_forcing)
+        return step
 
     def encode(self, x: Tensor, transitions: Sequence[Any]) -> list[Tensor]:
         """The encoder's final states, one per layer, from zero states.
@@ -131,7 +143,8 @@ class DCRNN(ForecastModel):
         Shapes:
             x: ``[batch, lookback, nodes, in_features]`` -> ``num_layers`` x ``[batch, nodes, hidden]``
         """
-        states = [cell.initial_state(x[:, 0]) for cell in self.encoder]
+        # Zero states, as GraphGRUCell.initial_state makes them (a ModuleList's items are typed nn.Module).
+        states = [x.new_zeros(x.shape[0], self.num_sensors, self.hidden) for _ in self.encoder]
         for t in range(self.lookback):
             states = _step_up(self.encoder, x[:, t], states, transitions)
         return states
@@ -146,7 +159,7 @@ class DCRNN(ForecastModel):
         return states[-1], states
 
 
-def _step_up(cells: nn.ModuleList, inputs: Tensor, states: list[Tensor], transitions: Sequence[Any]) -> list[Tensor]:
+def _step_up(cells: Iterable[nn.Module], inputs: Tensor, states: list[Tensor], transitions: Sequence[Any]) -> list[Tensor]:
     """One time step up stacked cells: layer ``i`` reads layer ``i - 1``'s new state."""
     new_states = []
     for cell, state in zip(cells, states):

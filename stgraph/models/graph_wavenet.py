@@ -46,7 +46,8 @@ class WaveNetLayer(nn.Module):
         self.skip = nn.Linear(dilation_channels, skip)
         self.dropout = dropout
         if last:
-            self.graph_conv = self.norm = None
+            self.graph_conv: DiffusionConv | None = None
+            self.norm: nn.BatchNorm1d | None = None
         else:
             self.graph_conv = DiffusionConv(
                 dilation_channels, residual, order=order, num_transitions=num_transitions, variant="power"
@@ -58,7 +59,7 @@ class WaveNetLayer(nn.Module):
         # Only the last time step of each skip output reaches the forecast (the reference code
         # crops every skip to the final length, 1 step at lookback <= receptive field).
         skip = self.skip(hidden[:, -1:])
-        if self.graph_conv is None:
+        if self.graph_conv is None or self.norm is None:  # both None together: the last layer
             return None, skip
         out = F.dropout(self.graph_conv(hidden, transitions), self.dropout, self.training)
         out = out + x[:, x.shape[1] - out.shape[1] :]
@@ -170,9 +171,11 @@ class GraphWaveNet(ForecastModel):
         if x.shape[1] < self.receptive_field:
             x = F.pad(x, (0, 0, 0, 0, self.receptive_field - x.shape[1], 0))
         x = self.start(x)
-        skip = 0
+        skip: Tensor | None = None  # the sum of the layers' skip outputs
         for layer in self.layers:
             x, layer_skip = layer(x, transitions)
-            skip = skip + layer_skip
+            skip = layer_skip if skip is None else skip + layer_skip
+        if skip is None:  # not reached: __init__ builds blocks * layers >= 1 layers
+            raise RuntimeError("GraphWaveNet has no layers")
         out = self.end(torch.relu(self.end_hidden(torch.relu(skip))))  # [batch, 1, nodes, horizon * channels]
         return self._per_step(out)

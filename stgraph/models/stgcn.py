@@ -45,7 +45,8 @@ class STConvBlock(nn.Module):
     def forward(self, x: Tensor, laplacian: Any) -> Tensor:
         x = self.temporal_in(x)
         x = torch.relu(self.graph_conv(x, laplacian) + self.graph_residual(x))
-        return self.dropout(self.norm(self.temporal_out(x)))
+        out: Tensor = self.dropout(self.norm(self.temporal_out(x)))
+        return out
 
 
 class STGCN(ForecastModel):

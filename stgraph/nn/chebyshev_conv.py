@@ -118,13 +118,14 @@ class ChebConv(nn.Module):
         if x.ndim < 2 or x.shape[-1] != self.in_features:
             raise ShapeError(f"ChebConv expects x as [..., nodes, {self.in_features}], got {list(x.shape)}")
         if self.out_features >= self.in_features:
-            return self.linear(torch.cat(chebyshev_terms(x, laplacian, self.order), dim=-1))
+            out: Tensor = self.linear(torch.cat(chebyshev_terms(x, laplacian, self.order), dim=-1))
+            return out
         # Row block k of ``stacked`` is Theta_k^T, so one GEMM gives [Z_0 | Z_1 | ... | Z_K].
         stacked = self.linear.weight.view(self.out_features, self.num_terms, self.in_features).transpose(0, 1)
         z = F.linear(x, stacked.reshape(self.num_terms * self.out_features, self.in_features))
-        projections = z.unflatten(-1, (self.num_terms, self.out_features)).movedim(-2, 0)  # [K + 1, ..., nodes, out] views
-        out = chebyshev_series(projections, laplacian)
-        return out if self.linear.bias is None else out + self.linear.bias
+        projections = torch.unflatten(z, -1, (self.num_terms, self.out_features)).movedim(-2, 0)  # [K + 1, ..., nodes, out] views
+        series = chebyshev_series(projections, laplacian)
+        return series if self.linear.bias is None else series + self.linear.bias
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, order={self.order}, bias={self.linear.bias is not None}"

@@ -30,15 +30,16 @@ agree with the per-cell path up to float rounding, gradients too
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from stgraph.nn.diffusion_conv import DiffusionConv
 from stgraph.nn.graph_gru import GraphGRUCell
+from stgraph.ops import Operator
 
 __all__ = ["FusedGraphGRU", "FusedState"]
 
@@ -99,7 +100,8 @@ class FusedGraphGRU:
     >>> top, state = fused.decode(go, state)  # doctest: +SKIP
 
     Args:
-        encoder: cells bottom to top; the first reads ``x``, each other the state below.
+        encoder: cells (:class:`~stgraph.nn.GraphGRUCell` with diffusion convolutions; a list or an
+            ``nn.ModuleList``) bottom to top; the first reads ``x``, each other the state below.
         decoder: as many cells, the first reading the decoder's inputs.
         transitions: the operators the cells' diffusion convolutions take.
         decode_steps: how many times :meth:`decode` will be called (the horizon): after the
@@ -111,31 +113,31 @@ class FusedGraphGRU:
     """
 
     def __init__(
-        self, encoder: Sequence[GraphGRUCell], decoder: Sequence[GraphGRUCell], transitions: Sequence[Any], decode_steps: int
+        self,
+        encoder: Iterable[nn.Module],
+        decoder: Iterable[nn.Module],
+        transitions: Sequence[Operator | Tensor],
+        decode_steps: int,
     ) -> None:
-        for cell in (*encoder, *decoder):
-            for conv in (cell.gates, cell.candidate):
-                if not isinstance(conv, DiffusionConv):
-                    raise TypeError(f"FusedGraphGRU shares diffusion terms; {type(conv).__name__} is not a DiffusionConv")
-        if len(encoder) != len(decoder) or not encoder:
+        self.encoder = _diffusion_cells(encoder)
+        self.decoder = _diffusion_cells(decoder)
+        if len(self.encoder) != len(self.decoder) or not self.encoder:
             raise ValueError(
-                f"FusedGraphGRU needs as many decoder as encoder layers (>= 1); got {len(encoder)} and {len(decoder)}"
+                f"FusedGraphGRU needs as many decoder as encoder layers (>= 1); got {len(self.encoder)} and {len(self.decoder)}"
             )
         if decode_steps < 1:
             raise ValueError(f"decode_steps must be >= 1, got {decode_steps}")
-        self.encoder = list(encoder)
-        self.decoder = list(decoder)
         self.transitions = transitions
         self.decode_steps = decode_steps
         self._encoder_weights = [_cell_weights(cell) for cell in self.encoder]
         self._decoder_weights = [_cell_weights(cell) for cell in self.decoder]
         # Who reads layer i's new state: its own cell at the next step (the decoder's after the
         # last encoder step; nobody after the last decoder step) and the layer above.
-        encoder, decoder, layers = self._encoder_weights, self._decoder_weights, range(len(self.encoder))
-        self._encoder_readouts = [_readout(encoder, encoder, i) for i in layers]
-        self._handover_readouts = [_readout(decoder, encoder, i) for i in layers]
-        self._decoder_readouts = [_readout(decoder, decoder, i) for i in layers]
-        self._final_readouts = [_readout(None, decoder, i) for i in layers]
+        encoder_weights, decoder_weights, layers = self._encoder_weights, self._decoder_weights, range(len(self.encoder))
+        self._encoder_readouts = [_readout(encoder_weights, encoder_weights, i) for i in layers]
+        self._handover_readouts = [_readout(decoder_weights, encoder_weights, i) for i in layers]
+        self._decoder_readouts = [_readout(decoder_weights, decoder_weights, i) for i in layers]
+        self._final_readouts = [_readout(None, decoder_weights, i) for i in layers]
 
     def encode(self, x: Tensor) -> FusedState:
         """Run the encoder over all of ``x``'s steps from zero states.
@@ -172,7 +174,7 @@ class FusedGraphGRU:
 
     def _step(
         self,
-        cells: list[GraphGRUCell],
+        cells: list[GraphGRUCell[DiffusionConv]],
         weights: list[_CellWeights],
         readouts: list[_Readout],
         input_share: Tensor,
@@ -182,21 +184,35 @@ class FusedGraphGRU:
         give this layer's next gate share and the layer above's input share."""
         states, shares = list(state.states), list(state.shares)
         for i, cell in enumerate(cells):
-            states[i] = _step_from_shares(cell, states[i], input_share, shares[i], self.transitions, weights[i])
+            new_state = _step_from_shares(cell, states[i], input_share, shares[i], self.transitions, weights[i])
+            states[i] = new_state
             readout = readouts[i]
             if readout.weight is None:
                 continue
-            gate_share, above_share = F.linear(_terms(cell, states[i], self.transitions), readout.weight, readout.bias).split(
-                readout.widths, dim=-1
-            )
+            gate_share, above_share = F.linear(
+                _terms(cell, new_state, self.transitions), readout.weight, readout.bias
+            ).split_with_sizes(readout.widths, dim=-1)
             if readout.widths[0]:
                 shares[i] = gate_share
             if readout.widths[1]:
                 input_share = above_share
-        return states[-1], FusedState(tuple(states), tuple(shares), state.remaining)
+        return new_state, FusedState(tuple(states), tuple(shares), state.remaining)
 
 
-def _terms(cell: GraphGRUCell, signal: Tensor, transitions: Sequence[Any]) -> Tensor:
+def _diffusion_cells(cells: Iterable[nn.Module]) -> list[GraphGRUCell[DiffusionConv]]:
+    """``cells`` as a list, checked: GraphGRUCells whose convolutions are DiffusionConvs."""
+    checked: list[GraphGRUCell[DiffusionConv]] = []
+    for cell in cells:
+        if not isinstance(cell, GraphGRUCell):
+            raise TypeError(f"FusedGraphGRU steps GraphGRUCells; {type(cell).__name__} is not one")
+        for conv in (cell.gates, cell.candidate):
+            if not isinstance(conv, DiffusionConv):
+                raise TypeError(f"FusedGraphGRU shares diffusion terms; {type(conv).__name__} is not a DiffusionConv")
+        checked.append(cell)
+    return checked
+
+
+def _terms(cell: GraphGRUCell[DiffusionConv], signal: Tensor, transitions: Sequence[Operator | Tensor]) -> Tensor:
     """The diffusion terms of ``signal`` (an input or a state) as the cell's convolutions use
     them (both convolutions diffuse alike).
 
@@ -206,7 +222,7 @@ def _terms(cell: GraphGRUCell, signal: Tensor, transitions: Sequence[Any]) -> Te
     return cell.gates.terms(signal, transitions)
 
 
-def _cell_weights(cell: GraphGRUCell) -> _CellWeights:
+def _cell_weights(cell: GraphGRUCell[DiffusionConv]) -> _CellWeights:
     """``cell``'s weights over :func:`_terms`, split by what they multiply; the same at every
     step, so computed once per sequence."""
     inputs, hidden = slice(0, cell.in_features), slice(cell.in_features, None)
@@ -233,11 +249,11 @@ def _readout(following: list[_CellWeights] | None, stack: list[_CellWeights], la
 
 
 def _step_from_shares(
-    cell: GraphGRUCell,
+    cell: GraphGRUCell[DiffusionConv],
     state: Tensor | None,
     input_share: Tensor,
     state_share: Tensor | None,
-    transitions: Sequence[Any],
+    transitions: Sequence[Operator | Tensor],
     weights: _CellWeights,
 ) -> Tensor:
     r"""``cell``'s step given the input's and the state's shares of the pre-activations.
@@ -253,12 +269,12 @@ def _step_from_shares(
         state_share ``[batch, nodes, 2 * hidden]`` -> new state ``[batch, nodes, hidden]``
     """
     hidden = cell.hidden
-    gate_input, candidate_input = input_share.split([2 * hidden, hidden], dim=-1)
-    if state is None:
+    gate_input, candidate_input = input_share.split_with_sizes([2 * hidden, hidden], dim=-1)
+    if state is None or state_share is None:  # both None together: the zero state
         update = torch.sigmoid(gate_input[..., hidden:])
         candidate = torch.tanh(candidate_input)
         return candidate - update * candidate
-    reset, update = torch.sigmoid(gate_input + state_share).split(hidden, dim=-1)
+    reset, update = torch.sigmoid(gate_input + state_share).chunk(2, dim=-1)
     reset_terms = cell.candidate.terms(reset * state, transitions)
     candidate = torch.tanh(
         torch.addmm(candidate_input.reshape(-1, hidden), reset_terms.flatten(0, -2), weights.candidate_state.t())

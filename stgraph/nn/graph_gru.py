@@ -8,7 +8,7 @@ convolution, so both models build :class:`GraphGRUCell` and hand it their convol
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -16,8 +16,11 @@ from torch.utils.checkpoint import checkpoint as recompute
 
 __all__ = ["GraphGRUCell"]
 
+# The graph convolution the cell is built with (GraphGRUCell[DiffusionConv] for DCRNN).
+_Conv = TypeVar("_Conv", bound=nn.Module)
 
-class GraphGRUCell(nn.Module):
+
+class GraphGRUCell(nn.Module, Generic[_Conv]):
     r"""GRU cell with graph-convolutional gates (DCGRU / T-GCN cell).
 
     .. math::
@@ -54,7 +57,7 @@ class GraphGRUCell(nn.Module):
         transitions) -> new state ``[batch, nodes, hidden]``
     """
 
-    def __init__(self, in_features: int, hidden: int, conv: Callable[[int, int], nn.Module], *, checkpoint: bool = False) -> None:
+    def __init__(self, in_features: int, hidden: int, conv: Callable[[int, int], _Conv], *, checkpoint: bool = False) -> None:
         super().__init__()
         self.in_features = in_features
         self.hidden = hidden
@@ -80,12 +83,13 @@ class GraphGRUCell(nn.Module):
     def forward(self, x: Tensor, state: Tensor, operator: Any) -> Tensor:
         """One step: the new state."""
         if self.checkpoint and torch.is_grad_enabled():
-            return recompute(self._step, x, state, operator, use_reentrant=False)
+            new_state: Tensor = recompute(self._step, x, state, operator, use_reentrant=False)  # checkpoint() is unannotated
+            return new_state
         return self._step(x, state, operator)
 
     def _step(self, x: Tensor, state: Tensor, operator: Any) -> Tensor:
         gates = torch.sigmoid(self.gates(torch.cat([x, state], dim=-1), operator) + self.gate_bias)
-        reset, update = gates.split(self.hidden, dim=-1)
+        reset, update = gates.chunk(2, dim=-1)
         candidate = torch.tanh(self.candidate(torch.cat([x, reset * state], dim=-1), operator) + self.candidate_bias)
         # u * h + (1 - u) * c, written as c + u * (h - c) to save one pass over the state.
         return torch.lerp(candidate, state, update)

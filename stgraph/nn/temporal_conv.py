@@ -125,7 +125,8 @@ class FeatureAlign(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.projection is not None:
-            return self.projection(x)
+            projected: Tensor = self.projection(x)
+            return projected
         missing = self.out_features - x.shape[-1]
         return F.pad(x, (0, missing)) if missing > 0 else x
 
@@ -168,10 +169,10 @@ class ResidualTemporalConv(nn.Module):
         self.align = FeatureAlign(in_features, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.conv(x)
-        residual = self.align(x[:, x.shape[1] - out.shape[1] :])
+        out: Tensor = self.conv(x)
+        residual: Tensor = self.align(x[:, x.shape[1] - out.shape[1] :])
         if self.activation == "glu":
-            value, gate = out.split(self.out_features, dim=-1)
+            value, gate = out.chunk(2, dim=-1)  # out has 2 * out_features: P, then Q
             return (value + residual) * torch.sigmoid(gate)
         return torch.relu(out + residual)
 

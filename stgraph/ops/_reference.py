@@ -19,5 +19,5 @@ def spmm(operator: Operator, x: torch.Tensor) -> torch.Tensor:
     """
     slices, nodes, features = x.shape
     folded = x.permute(1, 0, 2).reshape(nodes, slices * features)
-    out = torch.sparse.mm(operator.to_sparse_csr(), folded)
+    out: torch.Tensor = torch.sparse.mm(operator.to_sparse_csr(), folded)  # torch.sparse.mm is unannotated
     return out.reshape(nodes, slices, features).permute(1, 0, 2).contiguous()

@@ -21,8 +21,10 @@ import triton.language as tl
 from stgraph.ops.operator import Operator
 
 
-@triton.jit
-def _csr_spmm_kernel(
+# Triton is untyped for mypy (no py.typed), and the kernel's parameters stay unannotated on
+# purpose: Triton reads parameter annotations to choose how to specialise a kernel.
+@triton.jit  # type: ignore[untyped-decorator]
+def _csr_spmm_kernel(  # type: ignore[no-untyped-def]
     crow_ptr,
     col_ptr,
     val_ptr,

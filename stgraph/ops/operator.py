@@ -11,13 +11,16 @@ is never copied per sample: a model moves its operators to the device once and r
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 
 from stgraph.errors import GraphError, ShapeError
 
 __all__ = ["Operator"]
+
+_Form = TypeVar("_Form")
 
 
 class Operator:
@@ -45,7 +48,7 @@ class Operator:
         self._transpose: Operator | None = None
         self._dense: torch.Tensor | None = None
         self._sparse_csr: torch.Tensor | None = None
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, Any] = {}  # one form per key, of whatever type its builder returns
 
     # --- construction ------------------------------------------------------------------
     @classmethod
@@ -112,7 +115,7 @@ class Operator:
         """Operator from a torch sparse (COO, CSR, ...) ``[nodes, nodes]`` tensor."""
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise ShapeError(f"operator must be a square [nodes, nodes] matrix, got {list(matrix.shape)}")
-        coo = matrix.detach().to_sparse_coo().coalesce()  # coalesced COO is sorted row-major
+        coo = matrix.detach().to_sparse().coalesce()  # coalesced COO is sorted row-major
         rows, cols = coo.indices()
         crow = torch.zeros(matrix.shape[0] + 1, dtype=torch.int64, device=matrix.device)
         crow[1:] = torch.cumsum(torch.bincount(rows, minlength=matrix.shape[0]), 0)
@@ -214,12 +217,13 @@ class Operator:
     def T(self) -> Operator:
         return self.transpose()
 
-    def cached(self, key: str, build: Any) -> Any:
+    def cached(self, key: str, build: Callable[[Operator], _Form]) -> _Form:
         """Backend-specific form ``key``, built by ``build(self)`` once and kept."""
         if key not in self._cache:
             self._cache[key] = build(self)
-        return self._cache[key]
+        form: _Form = self._cache[key]  # stored by ``build`` (or replace_cached) under this key
+        return form
 
-    def replace_cached(self, key: str, value: Any) -> None:
+    def replace_cached(self, key: str, value: object) -> None:
         """Replace the backend-specific form ``key`` (a backend that outgrew its cached form)."""
         self._cache[key] = value

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
+from torch.autograd.function import FunctionCtx
 
 from stgraph.errors import ShapeError
 from stgraph.ops.operator import Operator
@@ -86,17 +88,30 @@ def _kernel(name: str) -> Callable[[Operator, torch.Tensor], torch.Tensor]:
     return spmm
 
 
+class _Context(FunctionCtx):
+    """What :class:`_Propagate` keeps for its backward pass (for the type checker: autograd
+    makes the context object)."""
+
+    operator: Operator
+    backend: str
+
+
 class _Propagate(torch.autograd.Function):
     """``M @ x[s]`` per slice with a backend kernel; backward ``M^T @ grad[s]``, same kernel."""
 
+    if TYPE_CHECKING:
+        # torch's Function.apply is unannotated (*args, **kwargs); this is what it takes here.
+        @classmethod
+        def apply(cls, x: torch.Tensor, operator: Operator, backend: str) -> torch.Tensor: ...
+
     @staticmethod
-    def forward(ctx, x: torch.Tensor, operator: Operator, backend: str) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: _Context, x: torch.Tensor, operator: Operator, backend: str) -> torch.Tensor:
         ctx.operator = operator
         ctx.backend = backend
         return _kernel(backend)(operator, x)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx: _Context, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         # Through apply (not the raw kernel), so the gradient is itself differentiable.
         return _Propagate.apply(grad.contiguous(), ctx.operator.transpose(), ctx.backend), None, None
 

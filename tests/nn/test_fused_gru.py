@@ -87,6 +87,8 @@ def test_cells_that_cannot_share_terms_are_refused():
     encoder, decoder = _stacks(2)
     with pytest.raises(TypeError, match="GCNConv is not a DiffusionConv"):
         FusedGraphGRU([GraphGRUCell(FEATURES, HIDDEN, gcn)], decoder[:1], _transitions(), decode_steps=1)
+    with pytest.raises(TypeError, match="GRUCell is not one"):
+        FusedGraphGRU([torch.nn.GRUCell(FEATURES, HIDDEN)], decoder[:1], _transitions(), decode_steps=1)
     with pytest.raises(ValueError, match="as many decoder as encoder layers"):
         FusedGraphGRU(encoder, decoder[:1], _transitions(), decode_steps=1)
 
