@@ -1,12 +1,13 @@
-# Set-up and the two front-door commands. Everything installs into ./.venv.
+# Set-up and the front-door commands. Everything installs into ./.venv.
 # GPU users: make demo TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cu124"
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+export TORCH_SPEC
 
-.PHONY: demo test venv install install-test clean
+.PHONY: demo test venv install install-test lint types pytest wheel-check docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +23,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install -q -e ".[test,triton]"
+	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
 venv: $(VENV)/.installed
@@ -30,8 +31,31 @@ venv: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/stgraph demo
 
-test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# make test = lint, types, the suite with coverage (floor in pyproject.toml), the built wheel.
+test: lint types pytest wheel-check
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-test
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+wheel-check: $(VENV)/.installed-test
+	tools/check-wheel $(BIN)/python
+
+# The API reference (HTML, from the docstrings) in build/docs/, then the guide pages' examples.
+# Every public package and module is named: pdoc follows a package's __all__, which lists names, not submodules.
+DOC_MODULES = $(shell find stgraph -name __init__.py | sed 's|/__init__.py$$||; s|/|.|g' | sort) \
+	$(shell find stgraph -name '*.py' ! -name '_*' | sed 's|\.py$$||; s|/|.|g' | sort)
+docs: $(VENV)/.installed-test
+	rm -rf build/docs/api
+	$(BIN)/pdoc --docformat google --math --output-directory build/docs/api $(DOC_MODULES)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/docs
+	@echo "API reference: build/docs/api/index.html; guide: docs/guide/"
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage build
