@@ -4,11 +4,15 @@ Messages name what is wrong and where: the file, the column, the row, the sensor
 shape, and what was expected.
 """
 
-__all__ = ["ConfigError", "GraphError", "RunError", "SensorDataError", "ShapeError"]
+__all__ = ["ConfigError", "DataFileError", "GraphError", "RunError", "SensorDataError", "ShapeError"]
 
 
 class SensorDataError(ValueError):
     """A readings file or series is malformed (bad column, timestamp, value or sensor)."""
+
+
+class DataFileError(SensorDataError):
+    """A dataset file on disk is not the one its catalog entry describes (wrong size or checksum)."""
 
 
 class GraphError(ValueError):

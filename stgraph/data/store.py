@@ -4,7 +4,13 @@ A dataset's files live in ``<data root>/<key>/`` (:meth:`Dataset.folder
 <stgraph.data.catalog.Dataset.folder>`); the committed sample lives in the checkout's
 ``datasets/sample``. A file counts as verified once its checksum has been checked since it
 last changed; the checks are remembered in ``.stgraph-verified.json`` in the dataset folder,
-so later status checks need not hash the files again.
+so later status checks need not hash the files again. Where that record cannot be written
+(a read-only data folder, the committed sample) the checks are remembered for the rest of
+the process only.
+
+:func:`verify_files` is the check before use: data preparation calls it on every catalog
+file it is about to read, and a file of the wrong size or checksum stops the run with a
+:class:`~stgraph.errors.DataFileError` that says how to fetch the file again.
 
 Example:
     >>> from stgraph.data.store import dataset_status, summarize_status
@@ -17,19 +23,27 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stgraph.data.catalog import CHECKSUM_UNKNOWN, DataFile, Dataset, get_dataset
+from stgraph.errors import DataFileError
 from stgraph.io.atomic import atomic_write
 from stgraph.io.download import ChecksumError, DownloadError, download, verify_file
 
-__all__ = ["FileStatus", "dataset_status", "fetch_dataset", "summarize_status"]
+__all__ = ["FileStatus", "dataset_status", "fetch_dataset", "summarize_status", "verify_files"]
 
 logger = logging.getLogger(__name__)
 
 _STAMP = ".stgraph-verified.json"
+
+#: files verified in this process: (absolute path, size, mtime_ns) -> the checksum they matched.
+#: Covers what ``.stgraph-verified.json`` cannot: read-only folders and the committed sample.
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+#: files without a known checksum already warned about in this process
+_WARNED: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -76,7 +90,10 @@ def _file_status(file: DataFile, path: Path, stamps: dict[str, dict[str, Any]], 
         return FileStatus(file, path, "corrupt", f"{stat.st_size} bytes, expected {file.size}")
     if file.checksum == CHECKSUM_UNKNOWN:
         return FileStatus(file, path, "present", CHECKSUM_UNKNOWN)
-    if stamps.get(file.name) == _stamp(file, stat):
+    seen = (str(path.absolute()), stat.st_size, stat.st_mtime_ns)
+    if stamps.get(file.name) == _stamp(file, stat) or _VERIFIED.get(seen) == file.checksum:
+        stamps[file.name] = _stamp(file, stat)
+        _VERIFIED[seen] = file.checksum
         return FileStatus(file, path, "verified", file.checksum)
     if not verify:
         return FileStatus(file, path, "present", "not verified yet")
@@ -86,7 +103,57 @@ def _file_status(file: DataFile, path: Path, stamps: dict[str, dict[str, Any]], 
         stamps.pop(file.name, None)
         return FileStatus(file, path, "corrupt", str(error))
     stamps[file.name] = _stamp(file, stat)
+    _VERIFIED[seen] = file.checksum
     return FileStatus(file, path, "verified", file.checksum)
+
+
+def verify_files(
+    dataset: Dataset | str, names: Iterable[str] | None = None, root: str | os.PathLike[str] | None = None
+) -> list[Path]:
+    """Check the files of ``dataset`` named ``names`` (default: all of them) before they are used.
+
+    Files that are not on disk are skipped (the caller says what is missing). For the others
+    the size is checked first, for all of them (cheap: a truncated file fails before anything
+    is hashed), then the checksum: the sha256, or the git blob id where only that is known.
+    A file that passed since it last changed (same size and ``mtime_ns``) is not hashed again:
+    the passes are recorded in ``.stgraph-verified.json`` in the dataset folder, and, where
+    that cannot be written (a read-only folder; the committed sample), for the rest of the
+    process. A file whose checksum the catalog does not know is used, with a warning (once).
+
+    Returns the paths checked. Raises :class:`~stgraph.errors.DataFileError` for the first
+    file of the wrong size or checksum: its path, the expected and the found value, and how to
+    fetch it again.
+    """
+    dataset = get_dataset(dataset) if isinstance(dataset, str) else dataset
+    folder = dataset.folder(root)
+    wanted = None if names is None else set(names)
+    files = [(f, folder / f.name) for f in dataset.files if (wanted is None or f.name in wanted) and (folder / f.name).is_file()]
+    stamps = {} if dataset.bundled else _read_stamps(folder)
+    try:
+        for verify in (False, True):  # every size (and record) first, then the hashes
+            for file, path in files:
+                status = _file_status(file, path, stamps, verify)
+                if status.state == "corrupt":
+                    detail = status.detail if verify else f"{path}: {status.detail} bytes"
+                    raise DataFileError(f"{detail}; {_fetch_again(dataset, file, path, root)}")
+    finally:
+        if not dataset.bundled:  # the committed folder stays as committed
+            _write_stamps(folder, stamps)
+    for file, path in files:
+        if file.checksum == CHECKSUM_UNKNOWN and path not in _WARNED:
+            _WARNED.add(path)
+            logger.warning("%s: the catalog knows no checksum for this file of %s; it is used unverified", path, dataset.name)
+    return [path for _, path in files]
+
+
+def _fetch_again(dataset: Dataset, file: DataFile, path: Path, root: str | os.PathLike[str] | None) -> str:
+    """How to replace a damaged file: download it again, restore the sample, or place it by hand."""
+    if dataset.bundled:
+        return "restore the committed sample (git checkout datasets/sample, or python datasets/build_sample.py)"
+    if file.url is None:
+        return f"place the right file ({file.checksum}) at {path} by hand"
+    where = "" if root is None else f" --root {root}"
+    return f"fetch it again with `stgraph download {dataset.key}{where} --force`"
 
 
 def summarize_status(statuses: list[FileStatus]) -> str:
@@ -175,7 +242,12 @@ def _read_stamps(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def _write_stamps(folder: Path, stamps: dict[str, dict[str, Any]]) -> None:
+    """Record ``stamps`` in ``folder``, unless it is read-only: not writable by this user, or
+    with no write permission for anyone (a shared data folder; root ignores permissions)."""
     if not folder.is_dir() or stamps == _read_stamps(folder):
+        return
+    if not os.access(folder, os.W_OK) or not folder.stat().st_mode & 0o222:
+        logger.debug("%s is read-only: verified files are remembered for this process only", folder)
         return
     try:
         with atomic_write(folder / _STAMP) as handle:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from stgraph.errors import SensorDataError
+from stgraph.errors import DataFileError
 
 __all__ = ["ChecksumError", "DownloadError", "download", "file_digest", "verify_file"]
 
@@ -37,8 +37,9 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
-class ChecksumError(SensorDataError):
-    """A file's sha256 or git blob id differs from the expected one."""
+class ChecksumError(DataFileError):
+    """A file's sha256 or git blob id differs from the expected one (a
+    :class:`~stgraph.errors.SensorDataError`)."""
 
 
 class DownloadError(OSError):

@@ -27,6 +27,7 @@ from stgraph.data.load import load_series
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.data.splits import PARTS, Split, split_by_fraction
+from stgraph.data.store import verify_files
 from stgraph.data.windows import WindowDataset
 from stgraph.errors import ConfigError, GraphError, SensorDataError
 from stgraph.graph import SensorGraph, from_distances, from_edge_list, from_locations, from_matrix, read_sensor_ids
@@ -167,6 +168,10 @@ def _catalog_dataset(
     for METR-LA and PEMS-BAY, as DCRNN and Graph WaveNet used), else DCRNN's thresholded
     Gaussian kernel of the road distances, else of the great-circle distances between the
     sensor locations. Locations, where known, are attached for the error map.
+
+    Every file read is first checked against the catalog's size and checksum
+    (:func:`stgraph.data.store.verify_files`): a damaged or different file stops here with a
+    :class:`~stgraph.errors.DataFileError`, not with a wrong graph later.
     """
     info = get_dataset(dataset)
     folder = info.folder(root)
@@ -179,6 +184,9 @@ def _catalog_dataset(
         raise SensorDataError(f"{info.name}: readings file {readings} not found; {hint}")
     null_value = config.null_value if config.null_value is not None else info.null_value
     present = {role: path for role, path in files.items() if path.is_file()}
+    graph_file = next((role for role in ("adjacency", "distances") if role in present), None)
+    used = [present[role].name for role in ("readings", "sensor_ids", "locations", graph_file) if role in present]
+    verify_files(info, used, root)  # size and checksum of each file read below, before anything is built
     ids = read_sensor_ids(present["sensor_ids"]) if "sensor_ids" in present else None
     series = load_series(readings, null_value=null_value, sensor_ids=ids, **info.layout())
     _check_interval(series, config.interval or info.interval, f"the catalog entry of {info.name}")
