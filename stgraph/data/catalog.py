@@ -5,7 +5,7 @@ marks a missing reading, the source, the papers to cite, and for each file its l
 download address (a raw GitHub URL pinned to a commit), size and checksum. A checksum is a
 sha256 or, where only that is known, the git blob id of the file in the repository it comes
 from (what ``git hash-object`` prints). Where neither is known the entry says so, and such
-files are used unverified.
+files are used unverified, with a warning (:func:`stgraph.data.store.verify_files`).
 
 Files live in ``<data root>/<dataset key>/`` (see :mod:`stgraph.io.paths`); the committed
 sample lives in the checkout's ``datasets/sample``. What is on disk, and whether it is

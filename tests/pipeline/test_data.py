@@ -1,9 +1,20 @@
-"""Catalog datasets through the data preparation: the entry's facts date and name the readings."""
+"""Catalog datasets through the data preparation: the entry's facts date and name the readings,
+and every file read is verified first."""
+
+import dataclasses
+import logging
+import shutil
+from pathlib import Path
 
 import pandas as pd
+import pytest
 
+import stgraph.data.catalog
+import stgraph.data.store
+import stgraph.pipeline.data
+from stgraph.errors import DataFileError
 from stgraph.pipeline.config import DataConfig
-from stgraph.pipeline.data import load_readings_and_graph
+from stgraph.pipeline.data import load_readings_and_graph, prepare_data
 
 
 def test_los_loop_gets_its_catalog_start_and_interval(shared_data, monkeypatch):
@@ -13,3 +24,80 @@ def test_los_loop_gets_its_catalog_start_and_interval(shared_data, monkeypatch):
     assert series.timestamps[-1] == pd.Timestamp("2012-03-07 23:55")
     assert (series.feature_names, null_value, name, units) == (["speed"], None, "los-loop", "mph")
     assert graph.sensor_ids == series.sensor_ids and graph.num_sensors == 207
+
+
+# --- verified before use --------------------------------------------------------------------------
+@pytest.fixture
+def sample_root(sample_dir, tmp_path, monkeypatch):
+    """A data root holding a copy of the committed sample, as an installed stgraph (no checkout)
+    reads it; what this process verified is forgotten, and hashed files are counted."""
+    monkeypatch.setattr(stgraph.data.catalog, "checkout_datasets_dir", lambda: None)
+    monkeypatch.setattr(stgraph.data.store, "_VERIFIED", {})
+    monkeypatch.setattr(stgraph.data.store, "_WARNED", set())
+    shutil.copytree(sample_dir, tmp_path / "sample")
+    return tmp_path
+
+
+@pytest.fixture
+def hashed(monkeypatch):
+    names = []
+    verify = stgraph.data.store.verify_file
+
+    def counting(path, **checksums):
+        names.append(Path(path).name)
+        return verify(path, **checksums)
+
+    monkeypatch.setattr(stgraph.data.store, "verify_file", counting)
+    return names
+
+
+def _nothing_built(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("a file was read before the files were verified")
+
+    monkeypatch.setattr(stgraph.pipeline.data, "load_series", fail)
+    monkeypatch.setattr(stgraph.pipeline.data, "from_matrix", fail)
+
+
+def test_a_corrupt_adjacency_stops_before_anything_is_built(sample_root, monkeypatch):
+    adjacency = sample_root / "sample" / "adjacency.npz"
+    data = bytearray(adjacency.read_bytes())
+    data[-10] ^= 0xFF
+    adjacency.write_bytes(bytes(data))
+    _nothing_built(monkeypatch)
+    with pytest.raises(DataFileError, match=rf"{adjacency}: sha256 mismatch: expected 803a0c8f\w+, got \w+; restore"):
+        prepare_data(DataConfig(dataset="sample"), root=sample_root)
+    adjacency.write_bytes(bytes(data[:100]))
+    monkeypatch.setenv("STGRAPH_DATA", str(sample_root))  # the data root from the environment
+    with pytest.raises(DataFileError, match=rf"{adjacency}: 100 bytes, expected 8661 bytes"):
+        load_readings_and_graph(DataConfig(dataset="sample"))
+
+
+def test_a_correct_copy_is_hashed_once_across_two_loads(sample_root, hashed, monkeypatch):
+    monkeypatch.setenv("STGRAPH_DATA", str(sample_root))
+    first = prepare_data(DataConfig(dataset="sample"))
+    second = prepare_data(DataConfig(dataset="sample"))
+    assert sorted(hashed) == ["adjacency.npz", "readings.csv.gz", "sensor_locations.csv"]  # the files it reads
+    assert first.graph.num_edges == second.graph.num_edges == 1722
+
+
+def test_a_file_without_a_known_checksum_is_loaded_with_a_warning(sample_root, hashed, monkeypatch, caplog):
+    sample = stgraph.data.catalog.get_dataset("sample")
+    files = tuple(dataclasses.replace(f, sha256=None) if f.role == "adjacency" else f for f in sample.files)
+    monkeypatch.setattr(stgraph.pipeline.data, "get_dataset", lambda name: dataclasses.replace(sample, files=files))
+    with caplog.at_level(logging.WARNING, logger="stgraph.data.store"):
+        _, graph, *_ = load_readings_and_graph(DataConfig(dataset="sample"), root=sample_root)
+        load_readings_and_graph(DataConfig(dataset="sample"), root=sample_root)
+    assert graph.num_sensors == 207 and "adjacency.npz" not in hashed
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{sample_root / 'sample' / 'adjacency.npz'}: the catalog knows no checksum for this file of METR-LA sample; "
+        "it is used unverified"
+    ]
+
+
+def test_los_loop_in_the_shared_data_is_verified_and_left_alone(shared_data, hashed, monkeypatch):
+    monkeypatch.setattr(stgraph.data.store, "_VERIFIED", {})
+    before = sorted((shared_data / "los-loop").iterdir())
+    load_readings_and_graph(DataConfig(dataset="los-loop"), root=shared_data)
+    assert sorted(hashed) == ["los_adj.csv", "los_speed.csv"]
+    assert sorted((shared_data / "los-loop").iterdir()) == before
