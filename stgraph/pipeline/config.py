@@ -254,7 +254,11 @@ class ExperimentConfig:
         self.data.validate()
         self.training.validate()
         if not self.model.name:
-            raise ConfigError("model.name is not set")
+            from stgraph import models
+
+            raise ConfigError(
+                f"say which model to train: --model NAME ({', '.join(models.available())}), or model.name in a --config file"
+            )
 
 
 def packaged_models() -> list[str]:

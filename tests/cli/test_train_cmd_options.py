@@ -73,11 +73,6 @@ def test_no_model_is_exit_2_naming_the_missing_option(capsys):
     assert err.startswith("stgraph train: error: ") and "model" in err and err.count("\n") == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: resolve_config's validate() raises 'model.name is not set' first, so train_cmd.run's message "
-    "listing the model names is never shown",
-)
 def test_no_model_lists_the_model_names(capsys):
     assert main(["train", "--dataset", "sample"]) == 2
     assert capsys.readouterr().err.startswith("stgraph train: error: say which model to train: --model NAME (dcrnn, ")
