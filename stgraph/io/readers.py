@@ -45,7 +45,7 @@ exempt.
 HDF5 files are opened by PyTables, which can crash the interpreter (a segmentation fault) on a
 damaged file. So before reading one in this process, the reader checks its HDF5 signature and
 then reads the same table in a short-lived subprocess: a crash there becomes an error naming the
-file and the signal. The check is remembered per file (path, size and modification time).
+file and the signal. A file that passed is not checked again in the same process (remembered by a hash of its content).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import hashlib
 import io
 import json
 import lzma
@@ -61,6 +62,7 @@ import re
 import signal
 import subprocess
 import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -403,7 +405,7 @@ def _read_parquet(path: str | os.PathLike[str], source: str) -> pd.DataFrame:
 
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-_HDF5_CHECKED: dict[tuple[str, int, int, str | None], str] = {}
+_HDF5_CHECKED: set[tuple[str, str | None]] = set()
 # Runs in a subprocess: the same reads as _read_hdf, so that a crash inside PyTables ends that
 # process, not ours. Prints the chosen key, or the error, as JSON.
 _HDF5_PROBE = """
@@ -426,7 +428,11 @@ except Exception as error:
 def _check_hdf5(path: str | os.PathLike[str], source: str, key: str | None) -> None:
     """HDF5 signature, then a trial read in a subprocess (PyTables may segfault on a corrupt file)."""
     stat = os.stat(path)
-    cache_key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, key)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            digest.update(chunk)
+    cache_key = (digest.hexdigest(), key)  # the content, not the name: a rewritten file is checked again
     if cache_key in _HDF5_CHECKED:
         return
     with open(path, "rb") as handle:
@@ -464,7 +470,7 @@ def _check_hdf5(path: str | os.PathLike[str], source: str, key: str | None) -> N
         raise SensorDataError(f"{source}: cannot check the HDF5 file (the checking process failed: {last})") from None
     if not report["ok"]:
         raise SensorDataError(f"{source}: corrupt HDF5 file ({report['error']})")
-    _HDF5_CHECKED[cache_key] = "ok"
+    _HDF5_CHECKED.add(cache_key)
 
 
 def _read_hdf(path: str | os.PathLike[str], source: str, key: str | None) -> pd.DataFrame:
@@ -601,7 +607,9 @@ def _timestamp_column(frame: pd.DataFrame, source: str, requested: str | None) -
 
 def _looks_like_dates(text: pd.Series) -> bool:
     try:
-        return bool(pd.to_datetime(text, errors="coerce").notna().all())
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": a guess is all we want here
+            return bool(pd.to_datetime(text, errors="coerce").notna().all())
     except (ValueError, TypeError, OverflowError):
         return True  # parses as dates but e.g. in several time zones: _parse_timestamps says so
 
@@ -637,7 +645,9 @@ def _parse_timestamps(column: pd.Series, source: str, name: str, rows: np.ndarra
                     "for every timestamp (convert them to one, e.g. UTC)"
                 )
         try:
-            parsed = pd.DatetimeIndex(pd.to_datetime(column, errors="coerce"))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # per-element parsing: unparsed values are named below
+                parsed = pd.DatetimeIndex(pd.to_datetime(column, errors="coerce"))
         except (ValueError, TypeError, OverflowError) as error:
             raise SensorDataError(f"{source}, column {name!r}: cannot read as timestamps ({_first_line(error)})") from None
     bad = np.flatnonzero(parsed.isna())
