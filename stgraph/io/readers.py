@@ -225,7 +225,12 @@ def _check_values(readings: Readings, limits: Limits, null_value: float | None) 
             raise SensorDataError(f"{source}: limits= names features {unknown} not in the file's {readings.feature_names}")
     for f, feature in enumerate(readings.feature_names):
         column = values[:, :, f]
-        problems: list[tuple[np.ndarray, str]] = [(np.isinf(column), "infinite readings (expected finite numbers)")]
+        with np.errstate(invalid="ignore"):
+            huge = np.isfinite(column) & (np.abs(column) > np.finfo(np.float32).max)
+        problems: list[tuple[np.ndarray, str]] = [
+            (np.isinf(column), "infinite readings (expected finite numbers)"),
+            (huge, "readings beyond float32's range (3.4e38), where series are stored"),
+        ]
         lower, upper = _bounds(limits, feature, source)
         exempt = column == null_value if null_value is not None else np.zeros(column.shape, dtype=bool)
         with np.errstate(invalid="ignore"):

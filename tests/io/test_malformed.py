@@ -247,3 +247,9 @@ def test_sensors_missing_everywhere_are_named_or_dropped(tmp_path, caplog):
     assert "dropped 2 sensors with no observed reading: 717447, 767541" in caplog.text
     aligned = load_series(path, null_value=0.0, drop_empty_sensors=True, sensor_ids=["767541", "773869", "717447"])
     assert aligned.sensor_ids == ["773869"]
+
+
+def test_readings_too_large_for_float32(tmp_path):
+    path = csv_file(tmp_path, "huge.csv", "2012-03-01 00:00,1,2", "2012-03-01 00:05,1,1e300")
+    with pytest.raises(SensorDataError, match=r"huge\.csv, column 's2': 1 readings beyond float32's range .*line 3: 1e\+300"):
+        read_readings(path)
