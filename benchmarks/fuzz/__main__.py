@@ -5,7 +5,8 @@
 Feeds ``load_series`` random and near-valid CSV text (``--csv`` files) and byte-mutated or
 truncated copies of small valid Parquet, HDF5, NPZ, csv.gz and JSON files (``--mutated`` files,
 split evenly across the formats), and counts the exceptions that are *not* stgraph's own
-(``stgraph.errors``, all ValueErrors): each is a reader bug. A crash (segfault) would end the
+(``stgraph.errors``, all ValueErrors): each is a reader bug. "crash caught" counts HDF5 files
+on which PyTables crashed inside the reader's checking subprocess (reported as errors). A crash (segfault) would end the
 run; HDF5 files are opened by PyTables only after the reader's subprocess check. Prints the
 machine, the counts per format and the first example of each foreign exception. The exit status
 is 1 when any foreign exception was seen. The quick deterministic version of this runs in CI:
@@ -115,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 counts[suffix, "loaded"] += 1
             except OURS as error:
                 counts[suffix, "stgraph error"] += 1
+                if "crashed" in str(error):
+                    counts[suffix, "crash caught"] += 1
                 if os.environ.get("FUZZ_SHOW"):
                     print(suffix, str(error).replace(str(folder), "")[:150])
             except Exception as error:  # counting them is the point
@@ -127,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                     foreign[name] = f"{saved}: {str(error)[:200]!r}\n{traceback.format_exc(limit=-3)}"
             path.unlink()
     seconds = time.perf_counter() - began
-    total = sum(counts.values())
+    total = sum(n for (_, what), n in counts.items() if what != "crash caught")
     print(f"{total} files in {seconds:.0f} s")
     for suffix in sorted({s for s, _ in counts}):
-        row = ", ".join(f"{what} {counts[suffix, what]}" for what in ("loaded", "stgraph error", "FOREIGN"))
+        row = ", ".join(f"{what} {counts[suffix, what]}" for what in ("loaded", "stgraph error", "crash caught", "FOREIGN"))
         print(f"  {suffix:8s} {row}")
     outside = sum(n for (_, what), n in counts.items() if what == "FOREIGN")
     print(f"exceptions outside stgraph's errors: {outside}")
