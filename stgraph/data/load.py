@@ -89,7 +89,7 @@ def load_series(
     if ids is None:
         ids = [str(s) for s in sensor_ids] if sensor_ids is not None else [str(i) for i in range(values.shape[1])]
     empty = np.flatnonzero(~observed.any(axis=(0, 2))) if values.shape[0] else np.zeros(0, dtype=np.int64)
-    if empty.size:
+    if empty.size and len(ids) == values.shape[1]:  # (a count mismatch is SensorSeries' error below)
         names = [ids[i] for i in empty]
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         if not drop_empty_sensors:
@@ -100,6 +100,8 @@ def load_series(
                 "remove them or pass drop_empty_sensors=True"
             )
         keep = np.setdiff1d(np.arange(values.shape[1]), empty)
+        if not keep.size:
+            raise SensorDataError(f"{readings.source}: no sensor has an observed reading")
         logger.warning("%s: dropped %d sensors with no observed reading: %s", readings.source, len(names), shown)
         values, observed, ids = values[:, keep], observed[:, keep], [ids[i] for i in keep]
         if align_to is not None:

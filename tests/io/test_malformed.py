@@ -253,3 +253,12 @@ def test_readings_too_large_for_float32(tmp_path):
     path = csv_file(tmp_path, "huge.csv", "2012-03-01 00:00,1,2", "2012-03-01 00:05,1,1e300")
     with pytest.raises(SensorDataError, match=r"huge\.csv, column 's2': 1 readings beyond float32's range .*line 3: 1e\+300"):
         read_readings(path)
+
+
+def test_a_file_with_no_observed_reading_at_all(tmp_path):
+    path = csv_file(tmp_path, "zeros.csv", "2012-03-01 00:00,0,0", "2012-03-01 00:05,0,")
+    with pytest.raises(SensorDataError, match=r"zeros\.csv: no sensor has an observed reading"):
+        load_series(path, null_value=0.0, drop_empty_sensors=True)
+    np.savez(tmp_path / "PEMS04.npz", data=np.zeros((3, 2, 1)))
+    with pytest.raises(SensorDataError, match=r"PEMS04\.npz: 2 sensors in the values but 3 sensor ids"):
+        load_series(tmp_path / "PEMS04.npz", null_value=0.0, sensor_ids=["a", "b", "c"], start="2018-01-01", interval="5min")
