@@ -201,6 +201,9 @@ def read_readings(
         readings = _read_npz(path, source, start=start, interval=interval, features=features)
     else:
         readings = _read_stgraph_json(path, source, start=start, interval=interval, features=features)
+    steps, sensors, _ = readings.values.shape
+    if not steps or not sensors:
+        raise SensorDataError(f"{source}: holds no readings ({steps} time steps, {sensors} sensors)")
     _check_values(readings, limits, null_value)
     return readings
 

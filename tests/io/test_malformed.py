@@ -262,3 +262,12 @@ def test_a_file_with_no_observed_reading_at_all(tmp_path):
     np.savez(tmp_path / "PEMS04.npz", data=np.zeros((3, 2, 1)))
     with pytest.raises(SensorDataError, match=r"PEMS04\.npz: 2 sensors in the values but 3 sensor ids"):
         load_series(tmp_path / "PEMS04.npz", null_value=0.0, sensor_ids=["a", "b", "c"], start="2018-01-01", interval="5min")
+
+
+def test_files_without_a_single_step_or_sensor(tmp_path):
+    pd.DataFrame({"s1": []}, index=pd.DatetimeIndex([])).to_parquet(tmp_path / "empty.parquet")
+    with pytest.raises(SensorDataError, match=r"empty\.parquet: holds no readings \(0 time steps, 1 sensors\)"):
+        read_readings(tmp_path / "empty.parquet")
+    np.savez(tmp_path / "PEMS04.npz", data=np.zeros((3, 0, 1)))
+    with pytest.raises(SensorDataError, match=r"PEMS04\.npz: holds no readings \(3 time steps, 0 sensors\)"):
+        read_readings(tmp_path / "PEMS04.npz", start="2018-01-01", interval="5min")
