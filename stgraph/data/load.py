@@ -12,7 +12,7 @@ import pandas as pd
 
 from stgraph.data.series import SensorSeries
 from stgraph.errors import SensorDataError
-from stgraph.io.readers import Readings, read_readings
+from stgraph.io.readers import DEFAULT_LIMITS, Limits, Readings, read_readings
 
 __all__ = ["load_series", "to_regular_grid"]
 
@@ -31,6 +31,8 @@ def load_series(
     features: Sequence[str] | None = None,
     value_columns: Sequence[str] | None = None,
     key: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    drop_empty_sensors: bool = False,
 ) -> SensorSeries:
     """Load traffic readings into a :class:`SensorSeries`.
 
@@ -49,6 +51,12 @@ def load_series(
     3. Sensors: ``sensor_ids`` names the sensors of files that have no ids (NPZ, JSON;
        otherwise ``"0", "1", ...``); for files with ids it reorders the series to that order,
        failing with the ids found on one side only.
+    4. Readings outside ``limits`` (default: negative readings; see :mod:`stgraph.io.readers`)
+       are errors naming the sensor and row; readings equal to ``null_value`` are exempt.
+    5. A sensor with no observed reading at all (every step missing or ``null_value``) is an
+       error naming it: it would train on nothing and hide inside one overall missing share.
+       With ``drop_empty_sensors=True`` such sensors are dropped and their count and ids
+       logged (a graph aligned to the series must then drop them too).
 
     Example:
         >>> series = load_series("metr-la.h5", null_value=0.0, features=["speed"])  # doctest: +SKIP
@@ -66,6 +74,8 @@ def load_series(
         features=features,
         value_columns=value_columns,
         key=key,
+        limits=limits,
+        null_value=null_value,
     )
     values, timestamps, interval = to_regular_grid(readings, interval)
     observed = ~np.isnan(values)
@@ -78,6 +88,25 @@ def load_series(
     align_to = sensor_ids if ids is not None else None
     if ids is None:
         ids = [str(s) for s in sensor_ids] if sensor_ids is not None else [str(i) for i in range(values.shape[1])]
+    empty = np.flatnonzero(~observed.any(axis=(0, 2))) if values.shape[0] else np.zeros(0, dtype=np.int64)
+    if empty.size and len(ids) == values.shape[1]:  # (a count mismatch is SensorSeries' error below)
+        names = [ids[i] for i in empty]
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        if not drop_empty_sensors:
+            what = "every reading is missing" + (f" or {null_value:g}" if null_value is not None else "")
+            raise SensorDataError(
+                f"{readings.source}: {len(names)} sensor{'s' if len(names) > 1 else ''} {shown} "
+                f"{'have' if len(names) > 1 else 'has'} no observed reading ({what}); "
+                "remove them or pass drop_empty_sensors=True"
+            )
+        keep = np.setdiff1d(np.arange(values.shape[1]), empty)
+        if not keep.size:
+            raise SensorDataError(f"{readings.source}: no sensor has an observed reading")
+        logger.warning("%s: dropped %d sensors with no observed reading: %s", readings.source, len(names), shown)
+        values, observed, ids = values[:, keep], observed[:, keep], [ids[i] for i in keep]
+        if align_to is not None:
+            dropped = set(names)
+            align_to = [s for s in align_to if str(s) not in dropped]
     series = SensorSeries(
         values=values,
         mask=observed,

@@ -26,13 +26,46 @@ Layouts:
 
 In text files only empty cells, ``nan`` and ``NaN`` count as missing; any other text in a value
 column (``n/a``, ``-``, ``error``) is an error naming the file, column and line.
+
+Nothing malformed passes. Each of these is a :class:`~stgraph.errors.SensorDataError` naming the
+file, the line (or row, step, key) or column, and what was expected: text that is not UTF-8; a
+row with fewer or more fields than the header; a blank line before the last reading; booleans
+or dates in a value column; infinite readings; readings outside ``limits``; columns with several
+header levels (a pandas MultiIndex); timestamps in more than one time zone; a truncated or
+corrupt gzip/bz2/xz/zip, Parquet, NPZ or HDF5 file.
+
+``limits`` says which readings are physically possible: ``(lower, upper)``, inclusive, either
+end None for no bound, applied to every feature; or ``{feature: (lower, upper)}``, where
+features not named keep the default. The default ``(0.0, None)`` rejects negative readings,
+which no speed (km/h, mph), flow (vehicles per interval) or occupancy can be; pass
+``limits=None`` to check nothing, or e.g. ``{"speed_change": (None, None)}`` for a signed feature.
+Readings equal to the caller's ``null_value`` (a missing-reading sentinel such as ``-1``) are
+exempt.
+
+HDF5 files are opened by PyTables, which can crash the interpreter (a segmentation fault) on a
+damaged file. So before reading one in this process, the reader checks its HDF5 signature and
+then reads the same table in a short-lived subprocess: a crash there becomes an error naming the
+file and the signal. A file that passed is not checked again in the same process (remembered by a hash of its content).
 """
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import hashlib
+import io
 import json
+import lzma
 import os
-from collections.abc import Sequence
+import re
+import signal
+import subprocess
+import sys
+import warnings
+import zipfile
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +75,12 @@ import pandas as pd
 
 from stgraph.errors import SensorDataError
 
-__all__ = ["FORMATS", "Readings", "detect_format", "read_readings"]
+__all__ = ["DEFAULT_LIMITS", "FORMATS", "Limits", "Readings", "detect_format", "read_readings"]
+
+Bounds = tuple[float | None, float | None]
+Limits = Bounds | Mapping[str, Bounds] | None
+DEFAULT_LIMITS: Bounds = (0.0, None)
+"""Readings must be >= 0 (speeds, flows, occupancies) unless the caller passes ``limits``."""
 
 FORMATS = ("csv", "parquet", "hdf5", "npz", "json")
 _SUFFIXES = {
@@ -120,8 +158,10 @@ def read_readings(
     features: Sequence[str] | None = None,
     value_columns: Sequence[str] | None = None,
     key: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    null_value: float | None = None,
 ) -> Readings:
-    """Read one readings file; see the module docstring for the layouts.
+    """Read one readings file; see the module docstring for the layouts and the checks.
 
     Args:
         path: the file.
@@ -135,6 +175,8 @@ def read_readings(
         value_columns: long tables: the value columns to read (default: all but timestamp
             and sensor), in that order.
         key: HDF5 key, needed only when the file holds several tables.
+        limits: the physically possible readings (module docstring); default: ``>= 0``.
+        null_value: the file's missing-reading sentinel, exempt from ``limits``.
     """
     source = str(path)
     if not Path(path).is_file():
@@ -150,55 +192,327 @@ def read_readings(
         "value_columns": value_columns,
     }
     if format == "csv":
-        return _read_csv(path, source, **options)
-    if format == "parquet":
-        frame = pd.read_parquet(path)
-        return _from_frame(frame, source, "row", 0, **options)
-    if format == "hdf5":
-        return _from_frame(_read_hdf(path, source, key), source, "row", 0, **options)
-    if format == "npz":
-        return _read_npz(path, source, start=start, interval=interval, features=features)
-    return _read_stgraph_json(path, source, start=start, interval=interval, features=features)
+        readings = _read_csv(path, source, **options)
+    elif format == "parquet":
+        readings = _from_frame(_read_parquet(path, source), source, "row", 0, **options)
+    elif format == "hdf5":
+        readings = _from_frame(_read_hdf(path, source, key), source, "row", 0, **options)
+    elif format == "npz":
+        readings = _read_npz(path, source, start=start, interval=interval, features=features)
+    else:
+        readings = _read_stgraph_json(path, source, start=start, interval=interval, features=features)
+    steps, sensors, _ = readings.values.shape
+    if not steps or not sensors:
+        raise SensorDataError(f"{source}: holds no readings ({steps} time steps, {sensors} sensors)")
+    _check_values(readings, limits, null_value)
+    return readings
 
 
-# --- tables ------------------------------------------------------------------------------
+# --- checks on every reader's output -------------------------------------------------------
+def _bounds(limits: Limits, feature: str, source: str) -> Bounds:
+    if limits is None:
+        return (None, None)
+    if isinstance(limits, Mapping):
+        return tuple(limits.get(feature, DEFAULT_LIMITS))  # type: ignore[return-value]
+    if not isinstance(limits, tuple) or len(limits) != 2:
+        raise SensorDataError(f"{source}: limits= must be (lower, upper) or {{feature: (lower, upper)}}, got {limits!r}")
+    return limits
+
+
+def _check_values(readings: Readings, limits: Limits, null_value: float | None) -> None:
+    """Infinite readings and readings outside ``limits``: SensorDataError naming sensor and row."""
+    source, values = readings.source, readings.values
+    if isinstance(limits, Mapping):
+        unknown = [name for name in limits if name not in readings.feature_names]
+        if unknown:
+            raise SensorDataError(f"{source}: limits= names features {unknown} not in the file's {readings.feature_names}")
+    for f, feature in enumerate(readings.feature_names):
+        column = values[:, :, f]
+        with np.errstate(invalid="ignore"):
+            huge = np.isfinite(column) & (np.abs(column) > np.finfo(np.float32).max)
+        problems: list[tuple[np.ndarray, str]] = [
+            (np.isinf(column), "infinite readings (expected finite numbers)"),
+            (huge, "readings beyond float32's range (3.4e38), where series are stored"),
+        ]
+        lower, upper = _bounds(limits, feature, source)
+        exempt = column == null_value if null_value is not None else np.zeros(column.shape, dtype=bool)
+        with np.errstate(invalid="ignore"):
+            if lower is not None:
+                problems.append(
+                    (
+                        ~exempt & (column < lower),
+                        f"readings below {lower:g} (impossible for {feature!r}; pass limits= to allow them)",
+                    )
+                )
+            if upper is not None:
+                problems.append(
+                    (
+                        ~exempt & (column > upper),
+                        f"readings above {upper:g} (impossible for {feature!r}; pass limits= to allow them)",
+                    )
+                )
+        for bad, what in problems:
+            if bad.any():
+                step, sensor = np.argwhere(bad)[0]
+                where = f"column {readings.sensor_ids[sensor]!r}" if readings.sensor_ids is not None else f"sensor {sensor}"
+                feature_part = f", feature {feature!r}" if len(readings.feature_names) > 1 else ""
+                raise SensorDataError(
+                    f"{source}, {where}{feature_part}: {int(bad.sum())} {what}; first at "
+                    f"{readings.describe_rows([step])}: {float(column[step, sensor])!r}"
+                )
+
+
+# --- text ----------------------------------------------------------------------------------
+def _decompressed(path: str | os.PathLike[str], source: str) -> bytes:
+    """The file's bytes, decompressed by suffix; SensorDataError for a truncated or corrupt archive."""
+    name = Path(path).name.lower()
+    try:
+        if name.endswith(".gz"):
+            with gzip.open(path, "rb") as handle:
+                return handle.read()
+        if name.endswith(".bz2"):
+            with bz2.open(path, "rb") as handle:
+                return handle.read()
+        if name.endswith(".xz"):
+            with lzma.open(path, "rb") as handle:
+                return handle.read()
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/")]
+                if len(members) != 1:
+                    raise SensorDataError(f"{source}: a zipped readings file must hold one file, found {len(members)}")
+                return archive.read(members[0])
+        if name.endswith(".zst"):
+            raise SensorDataError(f"{source}: .zst files are not supported; decompress it or use .gz")
+        return Path(path).read_bytes()
+    except SensorDataError:
+        raise
+    except EOFError:
+        raise SensorDataError(f"{source}: truncated compressed file (it ends before the end-of-stream marker)") from None
+    except (OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError, NotImplementedError) as error:
+        raise SensorDataError(f"{source}: corrupt compressed file ({_first_line(error)})") from None
+
+
+def _text(path: str | os.PathLike[str], source: str) -> str:
+    """The file as UTF-8 text, line endings normalised to ``\\n``."""
+    data = _decompressed(path, source)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise SensorDataError(
+            f"{source}, line {line}: not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
+            "expected a UTF-8 CSV file (re-save it as UTF-8)"
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise SensorDataError(f"{source}, line {line}: holds a NUL byte; expected a text (CSV) file, not binary data")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _field_counts(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(line numbers, fields per line)`` of every line; quoted fields may span lines."""
+    if '"' in text:
+        lines: list[int] = []
+        counts: list[int] = []
+        reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+        previous = 0
+        try:
+            for row in reader:
+                lines.append(previous + 1)
+                counts.append(len(row))
+                previous = reader.line_num
+        except csv.Error:
+            lines.append(previous + 1)
+            counts.append(-1)  # unparseable; pandas names the problem
+        return np.asarray(lines, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(data == ord("\n"))
+    if not len(data) or data[-1] != ord("\n"):
+        ends = np.append(ends, len(data))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    commas = np.searchsorted(ends, np.flatnonzero(data == ord(",")))
+    fields = np.bincount(commas, minlength=len(ends)) + 1
+    fields[ends == starts] = 0  # blank line
+    return np.arange(1, len(ends) + 1, dtype=np.int64), fields.astype(np.int64)
+
+
 def _read_csv(path: str | os.PathLike[str], source: str, **options: Any) -> Readings:
-    header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, skipinitialspace=True).iloc[0]
-    names = [str(name).strip() for name in header]
-    seen: dict[str, int] = {}
-    for position, name in enumerate(names):
-        if name in seen:
-            raise SensorDataError(
-                f"{source}, line 1: column {name!r} appears twice (columns {seen[name] + 1} and {position + 1})"
-            )
-        seen[name] = position
-    as_text = {raw: str for raw, name in zip(header, names) if name.lower() in _SENSOR_NAMES}
-    frame = pd.read_csv(path, keep_default_na=False, na_values=list(_MISSING_TOKENS), dtype=as_text, skipinitialspace=True)
+    text = _text(path, source)
+    if not text.strip():
+        raise SensorDataError(f"{source}: the file is empty; expected a header line and readings")
+    lines, counts = _field_counts(text)
+    filled = np.flatnonzero(counts != 0)
+    if counts[0] == 0:
+        raise SensorDataError(f"{source}, line 1: blank; expected the header (timestamp and sensor columns)")
+    expected = int(counts[0])
+    data_lines, data_counts = lines[1 : filled[-1] + 1], counts[1 : filled[-1] + 1]
+    ragged = np.flatnonzero((data_counts != expected) & (data_counts >= 0))
+    if ragged.size:
+        first = ragged[0]
+        fields = int(data_counts[first])
+        what = "blank" if fields == 0 else f"{fields} field{'s' if fields != 1 else ''}"
+        raise SensorDataError(
+            f"{source}, line {data_lines[first]}: {what}, expected {expected} as in the header "
+            f"({ragged.size} such line{'s' if ragged.size > 1 else ''})"
+        )
+    try:
+        header = pd.read_csv(io.StringIO(text), header=None, nrows=1, dtype=str, keep_default_na=False, skipinitialspace=True)
+        names = [str(name).strip() for name in header.iloc[0]]
+        seen: dict[str, int] = {}
+        for position, name in enumerate(names):
+            if name in seen:
+                raise SensorDataError(
+                    f"{source}, line 1: column {name!r} appears twice (columns {seen[name] + 1} and {position + 1})"
+                )
+            seen[name] = position
+        as_text = {position: str for position, name in enumerate(names) if name.lower() in _SENSOR_NAMES}
+        frame = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            skiprows=1,
+            names=list(range(len(names))),
+            keep_default_na=False,
+            na_values=list(_MISSING_TOKENS),
+            dtype=as_text,
+            skipinitialspace=True,
+        )
+    except pd.errors.EmptyDataError:
+        raise SensorDataError(f"{source}: the file is empty; expected a header line and readings") from None
+    except pd.errors.ParserError as error:
+        message = _first_line(error).removeprefix("Error tokenizing data. C error: ")
+        raise SensorDataError(f"{source}: cannot parse as CSV ({message})") from None
+    if len(frame) != len(data_lines) - int((data_counts == 0).sum()):
+        raise SensorDataError(f"{source}: cannot parse as CSV (a quoted field is not closed?)")
     frame.columns = names
-    # Header is line 1, so data row p is line p + 2.
-    return _from_frame(frame, source, "line", 2, **options)
+    if not len(frame):
+        raise SensorDataError(f"{source}: holds a header but no readings")
+    frame.index = pd.RangeIndex(len(frame))
+    return _from_frame(frame, source, "line", data_lines[data_counts > 0], **options)
+
+
+# --- binary tables -------------------------------------------------------------------------
+def _read_parquet(path: str | os.PathLike[str], source: str) -> pd.DataFrame:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        handle.seek(-4 if os.path.getsize(path) >= 8 else 0, os.SEEK_END)
+        tail = handle.read(4)
+    if head != b"PAR1" or tail != b"PAR1":
+        raise SensorDataError(f"{source}: not a Parquet file (no 'PAR1' marker at its start and end); truncated or corrupt?")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises many kinds (ArrowInvalid, OSError, KeyError, ...) on a damaged file
+        raise SensorDataError(f"{source}: corrupt Parquet file ({_first_line(error)})") from None
+    if not isinstance(frame, pd.DataFrame):  # pragma: no cover
+        raise SensorDataError(f"{source}: expected a table, got {type(frame).__name__}")
+    return frame
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_HDF5_CHECKED: set[tuple[str, str | None]] = set()
+# Runs in a subprocess: the same reads as _read_hdf, so that a crash inside PyTables ends that
+# process, not ours. Prints the chosen key, or the error, as JSON.
+_HDF5_PROBE = """
+import json, sys
+import pandas as pd
+path, key = sys.argv[1], sys.argv[2] or None
+try:
+    with pd.HDFStore(path, mode="r") as store:
+        keys = store.keys()
+        if key is None and len(keys) == 1:
+            key = keys[0]
+        if key is not None and (key in keys or "/" + key in keys):
+            store[key]
+    print(json.dumps({"ok": True}))
+except Exception as error:
+    print(json.dumps({"ok": False, "error": type(error).__name__ + ": " + (str(error).strip().splitlines() or [""])[0]}))
+"""
+
+
+def _check_hdf5(path: str | os.PathLike[str], source: str, key: str | None) -> None:
+    """HDF5 signature, then a trial read in a subprocess (PyTables may segfault on a corrupt file)."""
+    stat = os.stat(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            digest.update(chunk)
+    cache_key = (digest.hexdigest(), key)  # the content, not the name: a rewritten file is checked again
+    if cache_key in _HDF5_CHECKED:
+        return
+    with open(path, "rb") as handle:
+        # the superblock is at 0, or after a user block of 512, 1024, 2048, ... bytes
+        offsets = [0] + [512 << i for i in range(32) if (512 << i) + 8 <= stat.st_size]
+        found = False
+        for offset in offsets:
+            handle.seek(offset)
+            if handle.read(8) == _HDF5_SIGNATURE:
+                found = True
+                break
+    if not found:
+        raise SensorDataError(f"{source}: not an HDF5 file (no HDF5 signature); expected a pandas HDF5 table such as metr-la.h5")
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", _HDF5_PROBE, str(path), key or ""],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=environment,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise SensorDataError(f"{source}: corrupt HDF5 file (reading it did not finish in 600 s)") from None
+    if probe.returncode < 0:
+        name = signal.Signals(-probe.returncode).name if -probe.returncode in signal.valid_signals() else str(-probe.returncode)
+        raise SensorDataError(
+            f"{source}: corrupt HDF5 file (PyTables crashed reading it, signal {name}, in the subprocess that checks HDF5 files)"
+        )
+    try:
+        report = json.loads(probe.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SensorDataError(f"{source}: cannot check the HDF5 file (the checking process failed: {last})") from None
+    if not report["ok"]:
+        raise SensorDataError(f"{source}: corrupt HDF5 file ({report['error']})")
+    _HDF5_CHECKED.add(cache_key)
 
 
 def _read_hdf(path: str | os.PathLike[str], source: str, key: str | None) -> pd.DataFrame:
-    with pd.HDFStore(path, mode="r") as store:
-        keys = store.keys()
-        if key is None:
-            if len(keys) != 1:
-                raise SensorDataError(f"{source}: holds {len(keys)} tables {keys}; pass key= to pick one")
-            key = keys[0]
-        elif key not in keys and f"/{key}" not in keys:
-            raise SensorDataError(f"{source}: no table {key!r}; it holds {keys}")
-        frame = store[key]
+    _check_hdf5(path, source, key)
+    try:
+        with pd.HDFStore(path, mode="r") as store:
+            keys = store.keys()
+            if key is None:
+                if len(keys) != 1:
+                    raise SensorDataError(f"{source}: holds {len(keys)} tables {keys}; pass key= to pick one")
+                key = keys[0]
+            elif key not in keys and f"/{key}" not in keys:
+                raise SensorDataError(f"{source}: no table {key!r}; it holds {keys}")
+            frame = store[key]
+    except SensorDataError:
+        raise
+    except Exception as error:  # PyTables and HDF5 raise many kinds on a damaged file
+        raise SensorDataError(f"{source}: corrupt HDF5 file ({type(error).__name__}: {_first_line(error)})") from None
     if not isinstance(frame, pd.DataFrame):
         raise SensorDataError(f"{source}, key {key!r}: expected a DataFrame (time x sensors), got {type(frame).__name__}")
     return frame
 
 
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+# --- tables ------------------------------------------------------------------------------
 def _from_frame(
     frame: pd.DataFrame,
     source: str,
     row_word: str,
-    row_offset: int,
+    row_offset: int | np.ndarray,
     *,
     start: Any,
     interval: Any,
@@ -206,9 +520,22 @@ def _from_frame(
     features: Sequence[str] | None,
     value_columns: Sequence[str] | None,
 ) -> Readings:
+    if isinstance(frame.columns, pd.MultiIndex):
+        raise SensorDataError(
+            f"{source}: columns have {frame.columns.nlevels} header levels (a pandas MultiIndex, first column "
+            f"{tuple(str(c) for c in frame.columns[0]) if len(frame.columns) else ()}); expected one level: timestamp and sensor ids"
+        )
+    if isinstance(frame.index, pd.MultiIndex):
+        raise SensorDataError(
+            f"{source}: the row index has {frame.index.nlevels} levels (a pandas MultiIndex); expected timestamps "
+            "(a DatetimeIndex or a timestamp column), one row per time step"
+        )
     columns = [str(c) for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
-    rows = np.arange(len(frame), dtype=np.int64) + row_offset
+    if isinstance(row_offset, np.ndarray):
+        rows = row_offset.astype(np.int64)
+    else:
+        rows = np.arange(len(frame), dtype=np.int64) + row_offset
     time_name = _timestamp_column(frame, source, timestamp_column)
     if isinstance(frame.index, pd.DatetimeIndex) and time_name is None:
         timestamps = frame.index
@@ -238,6 +565,9 @@ def _from_frame(
         raise SensorDataError(
             f"{source}: column {columns.index(unnamed[0]) + 1} has no header (a saved row index?); name it or remove it"
         )
+    if not len(frame.columns):
+        raise SensorDataError(f"{source}: no sensor columns; expected a timestamp column and one column per sensor")
+    _check_unique_columns(list(frame.columns), source)
     matrix = _numeric(frame, list(frame.columns), source, rows, row_word)
     names = list(features) if features is not None else ["value"]
     if len(names) != 1:
@@ -249,6 +579,14 @@ def _from_frame(
     return Readings(
         matrix[:, :, None], pd.DatetimeIndex(timestamps), list(frame.columns), names, source, rows, row_word, interval
     )
+
+
+def _check_unique_columns(names: list[str], source: str) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names):
+        if name in seen:
+            raise SensorDataError(f"{source}: column {name!r} appears twice (columns {seen[name] + 1} and {position + 1})")
+        seen[name] = position
 
 
 def _timestamp_column(frame: pd.DataFrame, source: str, requested: str | None) -> str | None:
@@ -264,22 +602,62 @@ def _timestamp_column(frame: pd.DataFrame, source: str, requested: str | None) -
             return column
     if names and len(frame):
         first = frame[names[0]]
+        if isinstance(first, pd.DataFrame):  # a repeated column name
+            return None
         if pd.api.types.is_datetime64_any_dtype(first):
             return names[0]
         if not pd.api.types.is_numeric_dtype(first) and not pd.api.types.is_bool_dtype(first):
             head = first.dropna().head(5).astype(str)
-            if len(head) and pd.to_datetime(head, errors="coerce").notna().all():
+            if len(head) and _looks_like_dates(head):
                 return names[0]
     return None
 
 
+def _looks_like_dates(text: pd.Series) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": a guess is all we want here
+            return bool(pd.to_datetime(text, errors="coerce").notna().all())
+    except (ValueError, TypeError, OverflowError):
+        return True  # parses as dates but e.g. in several time zones: _parse_timestamps says so
+
+
+_ZONE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def _zone(text: str) -> str:
+    match = _ZONE.search(text.strip())
+    if match is None:
+        return "no time zone"
+    zone = match.group(0).replace(":", "")
+    return "+0000" if zone in ("Z", "-0000") else zone
+
+
 def _parse_timestamps(column: pd.Series, source: str, name: str, rows: np.ndarray, row_word: str) -> pd.DatetimeIndex:
+    if isinstance(column, pd.DataFrame):
+        raise SensorDataError(f"{source}: column {name!r} appears more than once")
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = pd.DatetimeIndex(column)
-    elif pd.api.types.is_numeric_dtype(column):
+    elif pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         raise SensorDataError(f"{source}, column {name!r}: holds numbers, not dates; pass start= and interval= instead")
     else:
-        parsed = pd.DatetimeIndex(pd.to_datetime(column, errors="coerce"))
+        present = column.notna().to_numpy()
+        if present.any():
+            zones = column[present].astype(str).map(_zone)
+            if zones.nunique() > 1:
+                where = np.flatnonzero(present)
+                other = int(np.argmax((zones != zones.iloc[0]).to_numpy()))
+                raise SensorDataError(
+                    f"{source}, column {name!r}: timestamps in more than one time zone ({row_word} {rows[where[0]]}: "
+                    f"{zones.iloc[0]}, {row_word} {rows[where[other]]}: {zones.iloc[other]}); expected one time zone "
+                    "for every timestamp (convert them to one, e.g. UTC)"
+                )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # per-element parsing: unparsed values are named below
+                parsed = pd.DatetimeIndex(pd.to_datetime(column, errors="coerce"))
+        except (ValueError, TypeError, OverflowError) as error:
+            raise SensorDataError(f"{source}, column {name!r}: cannot read as timestamps ({_first_line(error)})") from None
     bad = np.flatnonzero(parsed.isna())
     if bad.size:
         first = bad[0]
@@ -290,26 +668,55 @@ def _parse_timestamps(column: pd.Series, source: str, name: str, rows: np.ndarra
     return parsed
 
 
+def _describe_text(value: Any) -> str:
+    """What a non-numeric cell looks like, for the error message."""
+    if isinstance(value, (bool, np.bool_)) or str(value).strip().lower() in ("true", "false"):
+        return "booleans; expected numbers"
+    text = str(value).strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}([ T].*)?|\d{1,2}/\d{1,2}/\d{2,4}.*", text):
+        return "dates; expected numbers (is this a timestamp column? pass timestamp_column=)"
+    return "non-numeric values"
+
+
 def _numeric(frame: pd.DataFrame, columns: list[str], source: str, rows: np.ndarray, row_word: str) -> np.ndarray:
-    """``[rows, columns]`` float64; SensorDataError naming the first column with text in it."""
+    """``[rows, columns]`` float64; SensorDataError naming the first column that is not numbers."""
     converted = {}
     for column in columns:
         values = frame[column]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else None
+        if kind in ("i", "u", "f"):
             continue
-        numbers = pd.to_numeric(values, errors="coerce")
+        if kind == "b" or pd.api.types.is_bool_dtype(values):
+            raise SensorDataError(f"{source}, column {column!r}: holds booleans (True/False); expected numbers (readings)")
+        if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_timedelta64_dtype(values) or kind in ("M", "m"):
+            raise SensorDataError(
+                f"{source}, column {column!r}: holds dates or durations ({values.dtype}); expected numbers (readings)"
+            )
+        if kind == "c":
+            raise SensorDataError(f"{source}, column {column!r}: holds complex numbers; expected real numbers (readings)")
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_object_dtype(values):
+            converted[column] = values.astype("float64")  # nullable Int64/Float64: <NA> becomes NaN
+            continue
+        bools = values.map(lambda v: isinstance(v, (bool, np.bool_)), na_action="ignore").fillna(False).to_numpy(dtype=bool)
         text = values.astype(str).str.strip()
-        bad = np.flatnonzero((numbers.isna() & values.notna() & ~text.isin(_MISSING_TOKENS)).to_numpy())
+        try:
+            numbers = pd.to_numeric(values.where(~bools), errors="coerce")
+        except (TypeError, ValueError):
+            numbers = pd.Series(np.nan, index=values.index)
+        bad = np.flatnonzero(bools | (numbers.isna() & values.notna() & ~text.isin(_MISSING_TOKENS)).to_numpy())
         if bad.size:
             first = bad[0]
             raise SensorDataError(
-                f"{source}, column {column!r}: {bad.size} non-numeric values "
+                f"{source}, column {column!r}: {bad.size} {_describe_text(values.iloc[first])} "
                 f"(first at {row_word} {rows[first]}: {str(values.iloc[first])!r})"
             )
-        converted[column] = numbers
+        converted[column] = numbers.astype("float64")
     if converted:
         frame = frame.assign(**converted)
-    matrix: np.ndarray = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    try:
+        matrix: np.ndarray = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError, OverflowError) as error:  # pragma: no cover (every column was checked above)
+        raise SensorDataError(f"{source}: value columns are not numbers ({_first_line(error)})") from None
     return matrix
 
 
@@ -362,17 +769,14 @@ def _pivot_long(
 def _read_npz(
     path: str | os.PathLike[str], source: str, *, start: Any, interval: Any, features: Sequence[str] | None
 ) -> Readings:
-    with np.load(path, allow_pickle=False) as archive:
-        if "data" not in archive.files:
-            raise SensorDataError(
-                f"{source}: no array 'data' (PEMS0x layout [time, sensors, features]); keys are {archive.files}"
-            )
-        data = archive["data"]
+    data = _npz_array(path, source, "data")
     if data.ndim == 2:
         data = data[:, :, None]
     if data.ndim != 3:
         raise SensorDataError(f"{source}, array 'data': expected [time, sensors, features], got shape {list(data.shape)}")
-    if not np.issubdtype(data.dtype, np.number):
+    if data.dtype.kind == "b":
+        raise SensorDataError(f"{source}, array 'data': holds booleans; expected numbers (readings)")
+    if data.dtype.kind not in ("i", "u", "f"):
         raise SensorDataError(f"{source}, array 'data': expected numbers, got dtype {data.dtype}")
     names = list(features) if features is not None else [f"feature_{i}" for i in range(data.shape[2])]
     if len(names) != data.shape[2]:
@@ -380,6 +784,72 @@ def _read_npz(
     timestamps, interval = _generated_timestamps(source, data.shape[0], start, interval, "timestamps")
     rows = np.arange(data.shape[0], dtype=np.int64)
     return Readings(data.astype(np.float64), timestamps, None, names, source, rows, "step", interval)
+
+
+def _npz_array(path: str | os.PathLike[str], source: str, name: str) -> np.ndarray:
+    """One array of an ``.npz`` archive, read without unpickling and without trusting its header.
+
+    Read member by member rather than with :func:`numpy.load`, so that a damaged archive is an
+    error naming the file (not a zip, CRC or pickle traceback), and a header that claims more
+    data than the member holds is refused before memory is allocated for it.
+    """
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise SensorDataError(f"{source}: not an .npz archive (no zip signature); expected numpy.savez output")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {m.filename.removesuffix(".npy"): m for m in archive.infolist()}
+            if name not in members:
+                raise SensorDataError(
+                    f"{source}: no array {name!r} (PEMS0x layout [time, sensors, features]); keys are {sorted(members)}"
+                )
+            member = members[name]
+            with archive.open(member) as handle:
+                version = np.lib.format.read_magic(handle)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+                else:
+                    raise SensorDataError(f"{source}, array {name!r}: unsupported .npy version {version}")
+                if dtype.hasobject:
+                    raise SensorDataError(
+                        f"{source}, array {name!r}: holds Python objects, which stgraph never unpickles; expected numbers"
+                    )
+                count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+                if count < 0 or count * dtype.itemsize > member.file_size:
+                    raise SensorDataError(
+                        f"{source}, array {name!r}: header says shape {list(shape)} of {dtype} "
+                        f"({count * dtype.itemsize} bytes) but the archive holds {member.file_size} bytes; truncated or corrupt"
+                    )
+                raw = handle.read(count * dtype.itemsize)
+            if len(raw) != count * dtype.itemsize:
+                raise SensorDataError(f"{source}, array {name!r}: truncated ({len(raw)} of {count * dtype.itemsize} bytes)")
+            array = np.frombuffer(raw, dtype=dtype)
+            order = "F" if fortran else "C"
+            return array.reshape(shape[::-1]).transpose() if order == "F" else array.reshape(shape)
+    except SensorDataError:
+        raise
+    except EOFError:
+        raise SensorDataError(f"{source}: truncated .npz archive") from None
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        OSError,
+        ValueError,
+        TypeError,
+        KeyError,
+        NotImplementedError,
+        OverflowError,
+    ) as error:
+        message = _first_line(error)
+        if "pickle" in message:
+            message = "holds pickled data, which stgraph never unpickles"
+        raise SensorDataError(f"{source}: corrupt .npz archive ({message})") from None
+
+
+_JSON_BOOLEAN = re.compile(r"\btrue\b|\bfalse\b")
 
 
 def _read_stgraph_json(
@@ -390,23 +860,33 @@ def _read_stgraph_json(
     The second entry of each pair is the time of day (step / 288), which
     :mod:`stgraph.data.covariates` derives from the timestamps; it is not read as a feature.
     """
-    with open(path, encoding="utf-8") as handle:
-        try:
-            document = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise SensorDataError(f"{source}: not valid JSON ({error})") from None
+    text = _text(path, source)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise SensorDataError(f"{source}, line {error.lineno}: not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise SensorDataError(f"{source}: not valid STGraph JSON (nested too deeply)") from None
     if not isinstance(document, dict):
         raise SensorDataError(f"{source}: expected a JSON object with keys '0', '1', ... (STGraph layout)")
-    steps = sorted(int(k) for k in document if k.isdigit())
+    steps = sorted(int(k) for k in document if k.isascii() and k.isdigit())
     if not steps or steps != list(range(len(steps))):
         raise SensorDataError(f"{source}: expected step keys '0'..'T-1'; found {len(steps)} numeric keys")
     declared = document.get("time_periods")
     if declared is not None and declared != len(steps):
         raise SensorDataError(f"{source}: time_periods is {declared} but there are {len(steps)} step keys")
+    for step in steps:
+        if not isinstance(document[str(step)], list):
+            raise SensorDataError(f"{source}, key '{step}': expected a list of [speed, time_of_day] pairs")
     sensors = len(document["0"])
-    try:
-        values = np.asarray([document[str(step)] for step in steps], dtype=np.float64)[..., :1]
-    except (TypeError, ValueError):
+    values: np.ndarray | None = None
+    if not _JSON_BOOLEAN.search(text):  # booleans would become 1.0/0.0 here: the slow path names them
+        try:
+            values = np.asarray([document[str(step)] for step in steps])
+            values = values[..., :1].astype(np.float64) if values.dtype.kind in ("i", "f") and values.ndim == 3 else None
+        except (TypeError, ValueError, OverflowError):
+            values = None
+    if values is None:
         values = _parse_json_steps(document, steps, sensors, source)
     if values.ndim != 3 or values.shape[2] != 1:
         raise SensorDataError(f"{source}: expected [speed, time_of_day] pairs per sensor, got shape {list(values.shape)}")
@@ -425,12 +905,19 @@ def _parse_json_steps(document: dict[str, Any], steps: list[int], sensors: int, 
         if len(readings) != sensors:
             raise SensorDataError(f"{source}, key '{step}': {len(readings)} sensors, expected {sensors} as in key '0'")
         for sensor, pair in enumerate(readings):
-            try:
-                values[step, sensor, 0] = np.nan if pair[0] is None else float(pair[0])
-            except (TypeError, ValueError, IndexError):  # noqa: PERF203 (the error names the step and sensor)
+            speed = pair[0] if isinstance(pair, list) and pair else "missing"
+            if speed is None:
+                values[step, sensor, 0] = np.nan
+            elif isinstance(speed, (int, float)) and not isinstance(speed, bool):
+                try:
+                    values[step, sensor, 0] = float(speed)
+                except OverflowError:
+                    values[step, sensor, 0] = np.inf  # _check_values names it
+            else:
+                what = "a boolean" if isinstance(speed, bool) else repr(pair)
                 raise SensorDataError(
-                    f"{source}, key '{step}', sensor {sensor}: expected [speed, time_of_day], got {pair!r}"
-                ) from None
+                    f"{source}, key '{step}', sensor {sensor}: expected [speed, time_of_day] with a numeric speed, got {what}"
+                )
     return values
 
 
@@ -440,5 +927,11 @@ def _generated_timestamps(
     """``steps`` timestamps from ``start`` every ``interval``, for a file without its own."""
     if start is None or interval is None:
         raise SensorDataError(f"{source}: no {lacking}; give start= (the first timestamp) and interval= (e.g. '5min')")
-    interval = pd.Timedelta(interval)
-    return pd.date_range(pd.Timestamp(start), periods=steps, freq=interval), interval
+    try:
+        interval = pd.Timedelta(interval)
+        first = pd.Timestamp(start)
+    except (TypeError, ValueError) as error:
+        raise SensorDataError(f"{source}: start={start!r} or interval={interval!r} is not valid ({_first_line(error)})") from None
+    if interval <= pd.Timedelta(0):
+        raise SensorDataError(f"{source}: interval must be positive, got {interval}")
+    return pd.date_range(first, periods=steps, freq=interval), interval

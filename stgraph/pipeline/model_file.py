@@ -28,6 +28,9 @@ Keys:
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ import scipy.sparse as sp
 import torch
 
 from stgraph import models
-from stgraph.errors import GraphError
+from stgraph.errors import GraphError, RunError
 from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_path
 
@@ -102,20 +105,93 @@ class RunModel:
 
 
 def load_model_file(path: str | os.PathLike[str]) -> RunModel:
-    """Load ``model.pt`` with ``weights_only=True`` and rebuild model and graph."""
+    """Load ``model.pt`` with ``weights_only=True`` and rebuild model and graph.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        RunError: one line naming the file and what is wrong: truncated or corrupt, not an
+            stgraph model file, keys missing, or weights that do not fit the model its
+            ``model`` entry describes (which tensors, which shapes). Never the advice to load
+            with ``weights_only=False``: that would run whatever code the file holds.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no trained model here (expected the model.pt of a finished run)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _torch_load(path)
     if not isinstance(state, dict) or state.get("format") not in (FORMAT, _FORMAT_1):
-        raise ValueError(
-            f"{path}: not an stgraph model file (format {state.get('format') if isinstance(state, dict) else None!r})"
-        )
-    kwargs = dict(state["model"]["kwargs"])
-    if state["format"] == _FORMAT_1 and state["model"]["name"] == "stgcn" and "order" in kwargs:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise RunError(f"{path}: not an stgraph model file (format {found!r}; expected {FORMAT!r})")
+    try:
+        name, kwargs = state["model"]["name"], dict(state["model"]["kwargs"])
+        weights, sensor_ids, graph_entry = state["state_dict"], list(state["sensor_ids"]), state["graph"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise RunError(f"{path}: damaged stgraph model file (entry {error} missing or malformed)") from None
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise RunError(f"{path}: damaged stgraph model file ('state_dict' is not a mapping of names to tensors)")
+    if state["format"] == _FORMAT_1 and name == "stgcn" and isinstance(kwargs.get("order"), int):
         kwargs["order"] -= 1  # Chebyshev terms -> hops (see the module notes)
-    model = models.create(state["model"]["name"], **kwargs)
-    model.load_state_dict(state["state_dict"])
+    try:
+        model = models.create(name, **kwargs)
+    except (TypeError, ValueError) as error:
+        raise RunError(f"{path}: cannot rebuild model {name!r} from the file's kwargs ({_first_line(error)})") from None
+    _check_weights(path, name, model, weights)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:  # pragma: no cover (_check_weights names keys and shapes first)
+        raise RunError(f"{path}: the weights do not fit model {name!r} ({_first_line(error)})") from None
     model.eval()
-    graph = graph_from_state(state["graph"], list(state["sensor_ids"]), source=str(path))
+    try:
+        graph = graph_from_state(graph_entry, sensor_ids, source=str(path))
+    except GraphError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise RunError(f"{path}: damaged stgraph model file (the stored graph: {_first_line(error)})") from None
     return RunModel(model=model, graph=graph, state=state)
+
+
+def _torch_load(path: Path) -> Any:
+    """``torch.load(weights_only=True)``, its failures as one-line RunErrors without torch's advice."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive (stgraph never the legacy format)
+            raise RunError(
+                f"{path}: not a model file written by torch.save (no zip archive: truncated, corrupt or another format)"
+            )
+    try:
+        with warnings.catch_warnings():
+            # a plain pickle's protocol draws a warning about the weights-only unpickler; the error says it
+            warnings.filterwarnings("ignore", message=".*pickle protocol.*", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's text suggests weights_only=False, i.e. running the file's code: never shown
+        raise RunError(
+            f"{path}: not an stgraph model file (it holds Python objects other than tensors and plain values, "
+            "which are never unpickled)"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        message = _first_line(error).split(". ")[0]
+        if "weights_only" in message or "pickle" in message.lower():
+            message = "not a torch archive of tensors"
+        raise RunError(f"{path}: truncated or corrupt model file ({message})") from None
+
+
+def _check_weights(path: Path, name: str, model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    expected = model.state_dict()
+    missing = [key for key in expected if key not in weights]
+    unexpected = [key for key in weights if key not in expected]
+    wrong = [key for key in expected if key in weights and tuple(weights[key].shape) != tuple(expected[key].shape)]
+    problems = []
+    if wrong:
+        key = wrong[0]
+        more = f" and {len(wrong) - 1} more" if len(wrong) > 1 else ""
+        problems.append(f"{key!r} is {list(weights[key].shape)} in the file, {list(expected[key].shape)} in the model{more}")
+    if missing:
+        problems.append(f"{len(missing)} weights missing (first {missing[0]!r})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} weights the model does not have (first {unexpected[0]!r})")
+    if problems:
+        raise RunError(f"{path}: the weights do not fit model {name!r} as its kwargs describe it: " + "; ".join(problems))
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

@@ -104,10 +104,10 @@ def test_select_features_slice_time_and_to_frame():
 
 # --- load_series: missing data and time grid ----------------------------------------------
 def test_null_value_and_nan_are_masked_and_stored_as_zero(tmp_path):
-    path = write_csv(tmp_path / "speed.csv", ["2012-03-01 00:00,0.0,61", "2012-03-01 00:05,,62.5"])
+    path = write_csv(tmp_path / "speed.csv", ["2012-03-01 00:00,0.0,61", "2012-03-01 00:05,,62.5", "2012-03-01 00:10,60,0"])
     series = load_series(path, null_value=0.0, features=["speed"])
-    np.testing.assert_array_equal(series.mask[..., 0], [[False, True], [False, True]])
-    np.testing.assert_array_equal(series.values[..., 0], [[0.0, 61.0], [0.0, 62.5]])
+    np.testing.assert_array_equal(series.mask[..., 0], [[False, True], [False, True], [True, False]])
+    np.testing.assert_array_equal(series.values[..., 0], [[0.0, 61.0], [0.0, 62.5], [60.0, 0.0]])
     assert series.values.dtype == np.float32 and series.source == str(path)
     assert load_series(path).mask[0, 0, 0]  # without null_value a 0.0 is a reading
 

@@ -1,0 +1,1 @@
+"""Fuzzing the readers: ``python -m benchmarks.fuzz``."""
