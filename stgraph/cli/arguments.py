@@ -23,9 +23,15 @@ __all__ = [
     "device_problem",
     "devices",
     "non_negative_int",
+    "one_line",
     "positive_float",
     "positive_int",
 ]
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error's message on one line (Lightning's and torch's span several)."""
+    return " ".join(str(error).split()) or (type(error).__name__ if isinstance(error, BaseException) else "error")
 
 
 def positive_int(text: str) -> int:

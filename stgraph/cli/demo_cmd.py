@@ -18,7 +18,7 @@ import argparse
 import sys
 from typing import Any
 
-from stgraph.cli.arguments import check_accelerator, check_training_counts, positive_float, positive_int
+from stgraph.cli.arguments import check_accelerator, check_training_counts, one_line, positive_float, positive_int
 
 __all__ = ["DEMO_EPOCHS", "DEMO_MODEL", "DEMO_OVERRIDES", "DEMO_SECONDS", "add_parser", "run"]
 
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         check_training_counts(config)
         check_accelerator(config, None)
     except ConfigError as error:
-        print(f"stgraph demo: error: {error}", file=sys.stderr)
+        print(f"stgraph demo: error: {one_line(error)}", file=sys.stderr)
         return 2
     print(f"stgraph demo: {config.model.name} on the committed sample (one week of METR-LA, Los-loop speeds), CPU, offline\n")
     data = prepare_data(config.data)
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = train(config, args.out, data=data, show_table=False)
     except (ConfigError, RunError, MisconfigurationException) as error:
-        print(f"stgraph demo: error: {error}", file=sys.stderr)
+        print(f"stgraph demo: error: {one_line(error)}", file=sys.stderr)
         return 2
     if result.test is None:
         print(_no_test_windows(config.data.split) + f"; the run is in {result.run_dir}", file=sys.stderr)

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stgraph.cli.arguments import device_problem, positive_int
+from stgraph.cli.arguments import device_problem, one_line, positive_int
 
 __all__ = ["add_parser", "check_run_outputs", "run"]
 
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         with cpu_threads(args.threads):
             metrics, data = evaluate_run(args.run_dir, args.split, batch_size=args.batch_size, device=args.device)
     except (ConfigError, RunError) as error:
-        print(f"stgraph evaluate: error: {error}", file=sys.stderr)
+        print(f"stgraph evaluate: error: {one_line(error)}", file=sys.stderr)
         return 2
     print(f"{args.run_dir}: {args.split} split, {data.split.sizes()[args.split]} windows, masked metrics in original units")
     print(metrics_table(metrics, interval=data.series.interval))

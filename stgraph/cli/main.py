@@ -16,6 +16,7 @@ import logging
 import pickle
 import sys
 
+from stgraph.cli.arguments import one_line
 from stgraph.io.atomic import WriteError
 from stgraph.io.safe_pickle import UnsafePickleError
 
@@ -54,7 +55,7 @@ def error_line(error: BaseException) -> str:
         # torch's message suggests loading with weights_only=False, which runs whatever the file holds
         first = str(error).strip().splitlines()[0] if str(error).strip() else "cannot unpickle"
         return f"{first.split('. ')[0]}: the file is not one stgraph wrote, or it is damaged"
-    return " ".join(str(error).split()) or type(error).__name__
+    return one_line(error)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stgraph.cli.arguments import check_accelerator, check_training_counts, devices, non_negative_int, positive_int
+from stgraph.cli.arguments import check_accelerator, check_training_counts, devices, non_negative_int, one_line, positive_int
 from stgraph.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
@@ -175,11 +175,11 @@ def run(args: argparse.Namespace) -> int:
         check_accelerator(config, "--accelerator" if args.accelerator else None)
         result = train(config, args.out, resume=args.resume)
     except (ConfigError, RunError) as error:
-        print(f"stgraph train: error: {error}", file=sys.stderr)
+        print(f"stgraph train: error: {one_line(error)}", file=sys.stderr)
         return 2
     except MisconfigurationException as error:
         # Lightning refusing the hardware options (--devices 4 with one GPU, ...): the user's to fix
-        print(f"stgraph train: error: {error}", file=sys.stderr)
+        print(f"stgraph train: error: {one_line(error)}", file=sys.stderr)
         return 2
     if is_rank_zero():
         print(f"\nrun written to {result.run_dir}")
