@@ -18,6 +18,8 @@ import argparse
 import sys
 from typing import Any
 
+from stgraph.cli.arguments import check_accelerator, check_training_counts, one_line, positive_float, positive_int
+
 __all__ = ["DEMO_EPOCHS", "DEMO_MODEL", "DEMO_OVERRIDES", "DEMO_SECONDS", "add_parser", "run"]
 
 DEMO_MODEL = "stgcn"
@@ -37,10 +39,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     parser.add_argument("--model", default=DEMO_MODEL, help=f"model to train (default {DEMO_MODEL})")
-    parser.add_argument("--epochs", type=int, default=DEMO_EPOCHS, help=f"at most this many epochs (default {DEMO_EPOCHS})")
+    parser.add_argument(
+        "--epochs", type=positive_int, default=DEMO_EPOCHS, help=f"at most this many epochs (default {DEMO_EPOCHS})"
+    )
     parser.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=DEMO_SECONDS,
         help=f"training time budget: no epoch starts that would end later (default {DEMO_SECONDS:g})",
     )
@@ -56,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=1,
         help="CPU threads per operation (default 1: on a busy machine more threads wait for each other)",
     )
@@ -66,6 +70,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from stgraph.baselines import HistoricalAverage, last_value
     from stgraph.errors import ConfigError, RunError
     from stgraph.metrics.masked import horizon_metrics
@@ -88,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
         overrides = {section: {**demo.get(section, {}), **user.get(section, {})} for section in ("data", "model")}
         overrides["training"] = {**training, **user.get("training", {})}
         config = resolve_config(model=args.model, dataset="sample", overrides=overrides)
+        check_training_counts(config)
+        check_accelerator(config, None)
     except ConfigError as error:
-        print(f"stgraph demo: error: {error}", file=sys.stderr)
+        print(f"stgraph demo: error: {one_line(error)}", file=sys.stderr)
         return 2
     print(f"stgraph demo: {config.model.name} on the committed sample (one week of METR-LA, Los-loop speeds), CPU, offline\n")
     data = prepare_data(config.data)
@@ -100,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = train(config, args.out, data=data, show_table=False)
-    except (ConfigError, RunError) as error:
-        print(f"stgraph demo: error: {error}", file=sys.stderr)
+    except (ConfigError, RunError, MisconfigurationException) as error:
+        print(f"stgraph demo: error: {one_line(error)}", file=sys.stderr)
         return 2
     if result.test is None:
         print(_no_test_windows(config.data.split) + f"; the run is in {result.run_dir}", file=sys.stderr)

@@ -5,7 +5,9 @@ Examples::
     stgraph graph --distances distances_la_2012.csv --sensors graph_sensor_ids.txt --out metr-la.npz
     stgraph graph --distance-matrix W_228.csv --out pemsd7m.npz
     stgraph graph --locations graph_sensor_locations_bay.csv --k 8 --out bay-knn.npz
-    stgraph graph --adjacency adj_mx.pkl --out metr-la.npz
+    stgraph graph --adjacency adj_mx.pkl --out metr-la.npz --force
+
+``--out`` must not be one of the inputs, and an existing file is replaced only with ``--force``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ from __future__ import annotations
 import argparse
 import math
 
+from stgraph.cli.arguments import positive_int
 from stgraph.graph import SensorGraph, from_distance_matrix, from_distances, from_locations, from_matrix, save_graph
+from stgraph.io.outputs import OutputError, check_not_input, check_output
 
 __all__ = ["add_parser", "format_statistics", "run"]
+
+# the options that name files the command reads (argparse destinations)
+_INPUTS = ("distances", "distance_matrix", "locations", "adjacency", "sensors")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -34,10 +41,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--sigma", type=float, default=None, help="kernel width in the distance unit (default: std of the distances)"
     )
-    parser.add_argument("--k", type=int, default=None, help="with --locations: connect each sensor to its k nearest sensors")
+    parser.add_argument(
+        "--k", type=positive_int, default=None, help="with --locations: connect each sensor to its k nearest sensors"
+    )
     parser.add_argument("--undirected", action="store_true", help="with --distances: use max(A, A^T)")
     parser.add_argument("--no-self-loops", action="store_true", help="with --distance-matrix: zero the diagonal")
     parser.add_argument("--out", metavar="FILE", required=True, help="where to write the graph (.npz)")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.set_defaults(func=lambda args: run(args, parser))
     return parser
 
@@ -47,6 +57,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None)
         if parser is None:
             raise SystemExit("stgraph graph: error: --k applies to --locations only")
         parser.error("--k applies to --locations only")
+    inputs = {f"--{name.replace('_', '-')}": getattr(args, name) for name in _INPUTS}
+    check_not_input(args.out, inputs)  # first: `--locations L.csv --out L.csv` names both files
+    if not str(args.out).lower().endswith(".npz"):
+        raise OutputError(f"--out {args.out}: a graph is written as .npz; name the file *.npz")
+    check_output(args.out, inputs=inputs, force=getattr(args, "force", False))
     if args.distances:
         graph = from_distances(args.distances, args.sensors, args.threshold, sigma=args.sigma, directed=not args.undirected)
     elif args.distance_matrix:

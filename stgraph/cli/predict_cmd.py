@@ -3,6 +3,8 @@
 Takes the last ``lookback`` steps of the readings, checks that they come from the run's sensors
 at the run's interval (refusing otherwise, naming the sensors or the interval), and writes the
 next ``horizon`` steps with real timestamps to CSV or Parquet (chosen by the extension).
+``--out`` must not be the readings or lie inside the run directory; an existing file is
+replaced only with ``--force``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import TYPE_CHECKING
+
+from stgraph.cli.arguments import device_problem, positive_int
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,16 +30,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (holds model.pt)")
     parser.add_argument("--readings", metavar="FILE", required=True, help="recent readings, same layout and sensors as training")
     parser.add_argument("--out", metavar="FILE", required=True, help="forecast table to write: .csv or .parquet")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads per operation (default: torch's)")
+    parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads per operation (default: torch's)")
     parser.set_defaults(func=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
+    from stgraph.io.outputs import check_output
     from stgraph.pipeline.forecast import predict_file
     from stgraph.pipeline.run_dir import cpu_threads
 
+    problem = device_problem(args.device)
+    if problem:
+        print(f"stgraph predict: error: --device {args.device}: {problem}", file=sys.stderr)
+        return 2
+    # before the model is loaded: a wrong --out costs nothing and leaves every file as it was
+    check_output(args.out, inputs={"--readings": args.readings, "RUN_DIR": args.run_dir}, force=getattr(args, "force", False))
     with cpu_threads(args.threads):
         frame = predict_file(args.run_dir, args.readings, args.out, device=args.device)
     first, last = frame.index.get_level_values(0)[0], frame.index.get_level_values(0)[-1]

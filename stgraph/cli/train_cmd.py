@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stgraph.cli.arguments import check_accelerator, check_training_counts, devices, non_negative_int, one_line, positive_int
 from stgraph.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
@@ -65,14 +66,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         dest="overrides",
         help="override any key, e.g. --set model.hidden=32 training.lr=0.01",
     )
-    experiment.add_argument("--epochs", type=int, metavar="N", help="maximum epochs")
-    experiment.add_argument("--max-steps", type=int, metavar="N", help="stop after N optimiser steps (quick checks)")
-    experiment.add_argument("--batch-size", type=int, metavar="N", help="training windows per batch")
-    experiment.add_argument("--seed", type=int, metavar="N", help="random seed")
+    experiment.add_argument("--epochs", type=positive_int, metavar="N", help="maximum epochs")
+    experiment.add_argument("--max-steps", type=positive_int, metavar="N", help="stop after N optimiser steps (quick checks)")
+    experiment.add_argument("--batch-size", type=positive_int, metavar="N", help="training windows per batch")
+    experiment.add_argument("--seed", type=non_negative_int, metavar="N", help="random seed")
 
     hardware = parser.add_argument_group("hardware (passed to lightning.Trainer)")
     hardware.add_argument("--accelerator", metavar="NAME", help="cpu, gpu, auto, ...")
-    hardware.add_argument("--devices", metavar="N", help="number of devices or a list, e.g. 2 or 0,1")
+    hardware.add_argument("--devices", type=devices, metavar="N", help="number of devices or a list, e.g. 2 or 0,1")
     hardware.add_argument("--strategy", metavar="NAME", help="auto, ddp, ...")
     hardware.add_argument("--precision", metavar="P", help="32-true, bf16-mixed, 16-mixed, ...")
 
@@ -84,14 +85,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     output.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines are still printed)")
     parser.set_defaults(func=run)
     return parser
-
-
-def _devices(text: str) -> Any:
-    if text.isdigit() or (text.startswith("-") and text[1:].isdigit()):
-        return int(text)
-    if "," in text:
-        return [int(part) for part in text.split(",") if part.strip()]
-    return text
 
 
 def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -115,7 +108,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         if value is not None:
             training[key] = value
     if args.devices is not None:
-        training["devices"] = _devices(args.devices)
+        training["devices"] = args.devices
     if args.no_progress:
         training["progress_bar"] = False
     return {"data": data, "training": training, "model": {"name": args.model} if args.model else {}}
@@ -160,16 +153,33 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     return resolve_config(model=args.model, dataset=args.dataset, files=args.config, overrides=overrides)
 
 
+def _input_files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """The files train reads, by option: --out must be none of them."""
+    files = [(f"--{key}", getattr(args, key)) for key in ("readings", "sensors", "distances", "adjacency", "edges")]
+    return files + [("--config", path) for path in args.config]
+
+
 def run(args: argparse.Namespace) -> int:
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from stgraph.io.outputs import check_not_input
     from stgraph.train.run import is_rank_zero, train
 
     try:
+        if args.out:
+            check_not_input(args.out, _input_files(args))
         config = config_from_args(args)
         if not config.model.name:
             raise ConfigError("say which model to train: --model NAME (dcrnn, graph_wavenet, stgcn, tgcn, fc_lstm)")
+        check_training_counts(config)
+        check_accelerator(config, "--accelerator" if args.accelerator else None)
         result = train(config, args.out, resume=args.resume)
     except (ConfigError, RunError) as error:
-        print(f"stgraph train: error: {error}", file=sys.stderr)
+        print(f"stgraph train: error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except MisconfigurationException as error:
+        # Lightning refusing the hardware options (--devices 4 with one GPU, ...): the user's to fix
+        print(f"stgraph train: error: {one_line(error)}", file=sys.stderr)
         return 2
     if is_rank_zero():
         print(f"\nrun written to {result.run_dir}")

@@ -21,6 +21,7 @@ from stgraph.data.load import load_series
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.errors import SensorDataError
+from stgraph.io.outputs import check_not_input
 from stgraph.pipeline.data import interval_text
 from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.report.export import forecast_frame, write_table
@@ -92,14 +93,18 @@ def predict_file(
     Returns the table written: one row per forecast step with real timestamps; one column per
     sensor (one target channel) or ``timestamp, sensor, <channels>`` rows (several).
 
+    ``out`` may replace an existing file, but never ``readings`` nor anything inside ``run_dir``.
+
     Raises:
         SensorDataError: unknown output format, sensors or interval that differ from the
         run's, fewer steps than the lookback, or a malformed readings file (file and column).
+        OutputError: ``out`` is ``readings`` or lies inside ``run_dir`` (checked before reading).
     """
     run_dir = str(run_dir)
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise SensorDataError(f"{out}: unknown output format {out.suffix!r}; use .csv or .parquet")
+    check_not_input(out, {"readings": readings, "run directory": run_dir})
     run = load_model_file(Path(run_dir) / "model.pt")
     data = run.state["data"]
     features = list(data["features"])

@@ -1,0 +1,163 @@
+"""Argument types and checks shared by the subcommands: counts, devices and accelerators.
+
+A bad value fails in argparse (``stgraph train: error: argument --max-steps: expected a positive
+integer, got '-7'``, exit code 2) or, for hardware that is not there, before any data is read.
+No import of torch here until a device is actually checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from stgraph.errors import ConfigError
+
+if TYPE_CHECKING:
+    from stgraph.pipeline.config import ExperimentConfig
+
+__all__ = [
+    "accelerator_problem",
+    "check_accelerator",
+    "check_training_counts",
+    "device_problem",
+    "devices",
+    "non_negative_int",
+    "one_line",
+    "positive_float",
+    "positive_int",
+]
+
+
+def one_line(error: BaseException | str) -> str:
+    """An error's message on one line (Lightning's and torch's span several)."""
+    return " ".join(str(error).split()) or (type(error).__name__ if isinstance(error, BaseException) else "error")
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (epochs, steps, batch sizes, threads, neighbours)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (a random seed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (a time budget in seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def devices(text: str) -> Any:
+    """``--devices`` as Lightning takes it: a count (-1 = all), a list ``0,1`` or a name (``auto``)."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        count = int(text)
+        if count < 1 and count != -1:
+            raise argparse.ArgumentTypeError(f"expected a device count >= 1 (or -1 for all), got {text!r}")
+        return count
+    if "," in text:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        if not parts or not all(part.isdigit() for part in parts):
+            raise argparse.ArgumentTypeError(f"expected device indices such as 0,1, got {text!r}")
+        return [int(part) for part in parts]
+    if not text:
+        raise argparse.ArgumentTypeError("expected a device count, a list such as 0,1, or auto")
+    return text
+
+
+def _no_gpu() -> str:
+    return "no GPU is visible to torch (torch.cuda.is_available() is False)"
+
+
+def accelerator_problem(accelerator: str | None) -> str | None:
+    """Why Lightning's ``accelerator`` cannot run here, or ``None`` (also for names it will judge).
+
+    Checked before training so that ``--accelerator gpu`` on a machine without one fails in a
+    line, before the data are read, instead of in Lightning's ``MisconfigurationException``.
+    """
+    name = (accelerator or "auto").lower()
+    if name in ("auto", "cpu"):
+        return None
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        return _no_gpu()
+    if name == "gpu" and not (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        return _no_gpu()
+    if name == "mps" and not torch.backends.mps.is_available():
+        return "no Apple MPS device is visible to torch (torch.backends.mps.is_available() is False)"
+    if name == "tpu" and importlib.util.find_spec("torch_xla") is None:
+        return "TPUs need torch_xla, which is not installed"
+    return None
+
+
+def check_accelerator(config: ExperimentConfig, flag: str | None) -> None:
+    """Refuse, before any data is read, an accelerator that is not there (``--accelerator gpu``
+    on a machine without a GPU), naming where it was asked for: ``flag`` or the configuration.
+
+    Raises:
+        ConfigError: e.g. ``--accelerator gpu: no GPU is visible to torch (...); use --accelerator cpu or auto``.
+    """
+    accelerator = config.training.accelerator
+    problem = accelerator_problem(accelerator)
+    if problem:
+        if flag:
+            raise ConfigError(f"{flag} {accelerator}: {problem}; use {flag} cpu or auto")
+        raise ConfigError(f"training.accelerator {accelerator!r}: {problem}; set training.accelerator=cpu or auto")
+
+
+def check_training_counts(config: ExperimentConfig) -> None:
+    """The counts of the training section, however they were set (``--set``, a ``--config`` file):
+    checked here so that ``training.threads=0`` is one line, not torch's or Lightning's traceback.
+
+    Raises:
+        ConfigError: naming the key and the value.
+    """
+    training = config.training
+    if training.threads is not None and not (isinstance(training.threads, int) and training.threads >= 1):
+        raise ConfigError(f"training.threads must be a positive integer or null, got {training.threads!r}")
+    if not isinstance(training.max_steps, int) or (training.max_steps < 1 and training.max_steps != -1):
+        raise ConfigError(f"training.max_steps must be a positive integer or -1 (no limit), got {training.max_steps!r}")
+    budget = training.time_budget
+    if budget is not None and not (isinstance(budget, (int, float)) and 0 < budget < float("inf")):
+        raise ConfigError(f"training.time_budget must be a positive number of seconds or null, got {budget!r}")
+
+
+def device_problem(device: str) -> str | None:
+    """Why ``device`` (a torch device string: ``cpu``, ``cuda:1``, ``mps``) cannot be used, or ``None``."""
+    if device == "cpu":
+        return None
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        return "not a torch device (expected cpu, cuda, cuda:N or mps)"
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            return _no_gpu()
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            return f"torch sees {torch.cuda.device_count()} GPU(s), numbered from 0"
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        return "no Apple MPS device is visible to torch (torch.backends.mps.is_available() is False)"
+    return None
