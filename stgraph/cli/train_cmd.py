@@ -169,8 +169,6 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             check_not_input(args.out, _input_files(args))
         config = config_from_args(args)
-        if not config.model.name:
-            raise ConfigError("say which model to train: --model NAME (dcrnn, graph_wavenet, stgcn, tgcn, fc_lstm)")
         check_training_counts(config)
         check_accelerator(config, "--accelerator" if args.accelerator else None)
         result = train(config, args.out, resume=args.resume)
