@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stgraph.data.catalog import get_dataset
 from stgraph.data.covariates import time_covariates
@@ -35,7 +35,7 @@ from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
 from stgraph.pipeline.config import DataConfig
 
-__all__ = ["PreparedData", "interval_text", "load_readings_and_graph", "prepare_data", "window_loader"]
+__all__ = ["EpochShuffle", "PreparedData", "interval_text", "load_readings_and_graph", "prepare_data", "window_loader"]
 
 logger = logging.getLogger(__name__)
 
@@ -303,17 +303,65 @@ def _already_batched(batch: Any) -> Any:
     return batch
 
 
+class EpochShuffle(Sampler[int]):
+    """A shuffle of ``size`` windows that is a function of ``(seed, epoch)`` alone, so that a
+    resumed run draws the same order as an uninterrupted one.
+
+    PyTorch's ``shuffle=True`` draws each epoch's order from one generator that advances from
+    epoch to epoch; a resumed process starts that generator afresh and would repeat the first
+    epoch's order. Here the trainer sets the epoch (:meth:`set_epoch`, as Lightning does for every
+    sampler that has it) and :meth:`resume_at` skips the windows of an epoch that were trained
+    before an interruption.
+
+    Args:
+        size: number of windows.
+        seed: the training seed.
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+        self._resume: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return self.size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume_at(self, epoch: int, start: int) -> None:
+        """Make the next pass over ``epoch`` begin at its ``start``-th window (and set the epoch)."""
+        self.epoch = epoch
+        self._resume = (epoch, start)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The windows of ``epoch`` in the order they are drawn."""
+        return np.random.default_rng([self.seed, epoch]).permutation(self.size)
+
+    def __iter__(self) -> Iterator[int]:
+        order = self.order(self.epoch)
+        if self._resume is not None and self._resume[0] == self.epoch:
+            order = order[self._resume[1] :]
+        self._resume = None
+        return iter(order.tolist())
+
+
 def window_loader(
     windows: WindowDataset, *, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int = 0
 ) -> DataLoader[_Batch]:
-    """A DataLoader over ``windows`` using the batch fast path (works under DDP samplers too)."""
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    """A DataLoader over ``windows`` using the batch fast path (works under DDP samplers too).
+
+    ``shuffle`` draws each epoch's order with :class:`EpochShuffle` (``loader.sampler``).
+    """
     return DataLoader(
         _Batched(windows),
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=EpochShuffle(len(windows), seed) if shuffle else None,
         num_workers=num_workers,
         collate_fn=_already_batched,
-        generator=generator,
+        # its own generator for the workers' seeds: iterating then draws nothing from the global
+        # random state, which a resumed run restores from its checkpoint
+        generator=torch.Generator().manual_seed(seed),
         persistent_workers=num_workers > 0,
     )
