@@ -137,7 +137,7 @@ def train(
     echo(f"model:    {config.model.name} ({parameters:,} parameters), {_training_line(config)}")
 
     os.environ["STGRAPH_RUN_DIR"] = str(run_dir)  # DDP workers re-run the command: same directory
-    directory = building(run_dir, config, echo=echo) if rank_zero else contextlib.nullcontext(partial_dir(run_dir))
+    directory = building(run_dir, config, resume=resume, echo=echo) if rank_zero else contextlib.nullcontext(partial_dir(run_dir))
     try:
         with directory as work, cpu_threads(config.training.threads):
             resume_from = work / LAST_CHECKPOINT if resume else None
