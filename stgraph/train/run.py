@@ -115,7 +115,8 @@ def train(
 
     Raises:
         SensorDataError, GraphError: bad readings or graph, before anything is written.
-        RunError: ``out`` exists, or (``resume``) there is nothing to resume.
+        RunError: ``out`` exists, or another process is writing it, or (``resume``) there is
+            nothing to resume.
     """
     _quiet_lightning()
     run_dir = Path(os.environ.get("STGRAPH_RUN_DIR") or out or default_run_dir(config))

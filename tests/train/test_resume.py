@@ -148,3 +148,30 @@ def test_a_second_training_into_the_same_out_is_refused(environment, tmp_path, c
     assert model["model"]["kwargs"]["channels"] == [[4, 2, 4], [4, 2, 4]]
     assert np.isfinite(json.loads((out / "metrics.json").read_text())["best_val_mae"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing else, no lock left
+
+
+def test_last_ckpt_is_replaced_within_an_epoch_every_checkpoint_every_seconds(environment, tmp_path):
+    from lightning.pytorch.callbacks import Callback
+
+    from stgraph.pipeline.config import resolve_config
+    from stgraph.train.run import train
+
+    seen: list[int] = []
+
+    class Watch(Callback):  # runs after RollingCheckpoint's on_train_batch_end
+        def on_train_batch_end(self, trainer, *args):
+            seen.append(_checkpoint_step(partial_dir(out) / LAST_CHECKPOINT))
+
+    out = tmp_path / "run"
+    overrides = [o for o in TINY[TINY.index("--set") + 1 : TINY.index("--accelerator")] if "checkpoint_every" not in o]
+    config = resolve_config(
+        model="stgcn",
+        dataset="sample",
+        overrides=[*overrides, "training.checkpoint_every=1e-9", "training.max_steps=3", "training.progress_bar=false"],
+    )
+    config.training.accelerator = "cpu"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STGRAPH_DATA", environment["STGRAPH_DATA"])
+        train(config, out, callbacks=[Watch()], echo=lambda line: None, show_table=False)
+    assert seen == [1, 2, 3]  # after every batch, since every batch ends 1e-9 s after the last save
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
