@@ -210,9 +210,11 @@ class RollingCheckpoint(Callback):
         self.clock = clock
         self._epoch, self._batches = 0, 0
         self._saved = clock()
+        self._cuda = False
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._saved = self.clock()
+        self._cuda = trainer.strategy.root_device.type == "cuda"
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch, self._batches = trainer.current_epoch, 0
@@ -221,11 +223,16 @@ class RollingCheckpoint(Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         self._batches += 1
-        last = self._batches >= trainer.num_training_batches
-        if self.every is not None and not last and self.clock() - self._saved >= self.every:
+        if self.every is None or self._batches >= trainer.num_training_batches:
+            return
+        due = self.clock() - self._saved >= self.every
+        # every process of a distributed run must take part in a save: rank 0's clock decides
+        if trainer.strategy.broadcast(due, src=0):
             self.save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # a resume goes on with the next epoch, from its first batch
+        self._epoch, self._batches = trainer.current_epoch + 1, 0
         self.save(trainer)
 
     def save(self, trainer: L.Trainer) -> None:
@@ -233,14 +240,20 @@ class RollingCheckpoint(Callback):
         self._saved = self.clock()
 
     def state_dict(self) -> dict[str, Any]:
-        # torch's (CPU) generator draws dropout and teacher forcing; stgraph uses no other global one
-        return {"epoch": self._epoch, "batches": self._batches, "torch_rng": torch.get_rng_state()}
+        # torch's generators draw dropout and teacher forcing; stgraph uses no other global one
+        state: dict[str, Any] = {"epoch": self._epoch, "batches": self._batches, "torch_rng": torch.get_rng_state()}
+        if self._cuda:
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._epoch, self._batches = int(state_dict["epoch"]), int(state_dict["batches"])
         if self.sampler is not None:
             self.sampler.resume_at(self._epoch, self._batches * self.batch_size)
         torch.set_rng_state(state_dict["torch_rng"].cpu())
+        cuda = state_dict.get("cuda_rng")
+        if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([generator.cpu() for generator in cuda])
 
 
 class SaveOnInterrupt(Callback):
