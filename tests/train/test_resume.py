@@ -175,3 +175,41 @@ def test_last_ckpt_is_replaced_within_an_epoch_every_checkpoint_every_seconds(en
         train(config, out, callbacks=[Watch()], echo=lambda line: None, show_table=False)
     assert seen == [1, 2, 3]  # after every batch, since every batch ends 1e-9 s after the last save
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_an_interruption_mid_epoch_resumes_with_the_right_epoch_lr_and_best(uninterrupted, environment, tmp_path, capsys):
+    """Ctrl-C or an exception in epoch 2: SaveOnInterrupt's checkpoint, resumed mid-epoch."""
+    from lightning.pytorch.callbacks import Callback
+
+    from stgraph.pipeline.config import resolve_config
+    from stgraph.train.run import train
+
+    class StopAt(Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == BATCHES_PER_EPOCH + 4:
+                raise _Interrupt
+
+    out = tmp_path / "run"
+    overrides = [o for o in TINY[TINY.index("--set") + 1 : TINY.index("--accelerator")] if "checkpoint_every" not in o]
+    config = resolve_config(model="stgcn", dataset="sample", overrides=[*overrides, "training.checkpoint_every=null"])
+    config.training.accelerator, config.training.progress_bar = "cpu", False
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STGRAPH_DATA", environment["STGRAPH_DATA"])
+        with pytest.raises(_Interrupt):
+            train(config, out, callbacks=[StopAt()], echo=lambda line: None)
+        assert _checkpoint_step(partial_dir(out) / LAST_CHECKPOINT) == BATCHES_PER_EPOCH + 4
+        capsys.readouterr()
+        assert main(["train", "--resume", "--out", str(out), "--no-progress"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in lines] == [f"{e}/{EPOCHS}" for e in range(2, EPOCHS + 1)]
+    assert "nan" not in " ".join(lines)
+    history = json.loads((out / "metrics.json").read_text())
+    reference = json.loads((uninterrupted / "metrics.json").read_text())
+    assert history["best_epoch"] == reference["best_epoch"]
+    assert [row["epoch"] for row in history["history"]] == list(range(1, EPOCHS + 1))
+    for row, want in zip(history["history"], reference["history"], strict=True):
+        assert row["lr"] == pytest.approx(want["lr"]) and row["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
