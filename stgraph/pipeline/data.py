@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from stgraph.data.catalog import get_dataset
 from stgraph.data.covariates import time_covariates
@@ -303,7 +303,7 @@ def _already_batched(batch: Any) -> Any:
     return batch
 
 
-class EpochShuffle(Sampler[int]):
+class EpochShuffle(RandomSampler):
     """A shuffle of ``size`` windows that is a function of ``(seed, epoch)`` alone, so that a
     resumed run draws the same order as an uninterrupted one.
 
@@ -311,7 +311,10 @@ class EpochShuffle(Sampler[int]):
     epoch to epoch; a resumed process starts that generator afresh and would repeat the first
     epoch's order. Here the trainer sets the epoch (:meth:`set_epoch`, as Lightning does for every
     sampler that has it) and :meth:`resume_at` skips the windows of an epoch that were trained
-    before an interruption.
+    before an interruption; ``len`` stays the whole epoch's (Lightning counts the batches already
+    trained). A ``RandomSampler``, so that under DDP Lightning replaces it with its seeded
+    ``DistributedSampler`` as it replaces ``shuffle=True`` (a resume there is exact at epoch
+    boundaries only).
 
     Args:
         size: number of windows.
@@ -319,6 +322,7 @@ class EpochShuffle(Sampler[int]):
     """
 
     def __init__(self, size: int, seed: int = 0) -> None:
+        super().__init__(range(size))
         self.size = size
         self.seed = seed
         self.epoch = 0
