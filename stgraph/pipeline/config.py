@@ -179,6 +179,9 @@ class TrainingConfig:
             (``gpu``/``cpu``/``auto``; ``devices: 4``; ``strategy: ddp``; ``precision: bf16-mixed``).
         progress_bar: show Lightning's progress bar.
         val_every: run validation every this many epochs.
+        checkpoint_every: seconds between saves of ``last.ckpt`` within an epoch (it is also
+            saved after every epoch); a killed run resumes from it with ``--resume``, losing at
+            most this much training. ``null``: at epoch ends only.
         threads: CPU threads per operation (``torch.set_num_threads``) while training;
             ``null`` keeps torch's default. On a machine other processes keep busy, 1 thread
             can be several times faster than 2: the threads of each small operation wait
@@ -209,6 +212,7 @@ class TrainingConfig:
     num_nodes: int = 1
     progress_bar: bool = True
     val_every: int = 1
+    checkpoint_every: float | None = 600.0
     threads: int | None = None
 
     def validate(self) -> None:
@@ -220,6 +224,10 @@ class TrainingConfig:
             raise ConfigError(f"training.loss_units must be scaled or original, got {self.loss_units!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
             raise ConfigError(f"training.epochs must be a positive integer, got {self.epochs!r}")
+        if self.checkpoint_every is not None and (
+            not isinstance(self.checkpoint_every, (int, float)) or self.checkpoint_every <= 0
+        ):
+            raise ConfigError(f"training.checkpoint_every must be positive seconds or null, got {self.checkpoint_every!r}")
         if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
             raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from stgraph.data.catalog import get_dataset
 from stgraph.data.covariates import time_covariates
@@ -36,7 +36,7 @@ from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
 from stgraph.pipeline.config import DataConfig
 
-__all__ = ["PreparedData", "interval_text", "load_readings_and_graph", "prepare_data", "window_loader"]
+__all__ = ["EpochShuffle", "PreparedData", "interval_text", "load_readings_and_graph", "prepare_data", "window_loader"]
 
 logger = logging.getLogger(__name__)
 
@@ -311,17 +311,88 @@ def _already_batched(batch: Any) -> Any:
     return batch
 
 
+class EpochShuffle(RandomSampler):
+    """A shuffle of ``size`` windows that is a function of ``(seed, epoch)`` alone, so that a
+    resumed run draws the same order as an uninterrupted one.
+
+    PyTorch's ``shuffle=True`` draws each epoch's order from one generator that advances from
+    epoch to epoch; a resumed process starts that generator afresh and would repeat the first
+    epoch's order. Here the trainer sets the epoch (:meth:`set_epoch`, as Lightning does for every
+    sampler that has it) and :meth:`resume_at` skips the windows of an epoch that were trained
+    before an interruption; ``len`` stays the whole epoch's (Lightning counts the batches already
+    trained). A ``RandomSampler``, so that under DDP Lightning replaces it with its seeded
+    ``DistributedSampler`` as it replaces ``shuffle=True`` (a resume there is exact at epoch
+    boundaries only).
+
+    Args:
+        size: number of windows.
+        seed: the training seed.
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        super().__init__(range(size))
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+        self._resume: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return self.size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def resume_at(self, epoch: int, start: int) -> None:
+        """Make the next pass over ``epoch`` begin at its ``start``-th window (and set the epoch)."""
+        self.epoch = epoch
+        self._resume = (epoch, start)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The windows of ``epoch`` in the order they are drawn.
+
+        It is the order PyTorch's ``DataLoader(shuffle=True, generator=Generator().manual_seed(seed))``
+        draws in its ``epoch``-th pass (so a seed trains on the same batches as with plain PyTorch
+        and as before resuming was exact): each pass draws, from that one generator, the loader's
+        worker base seed, the permutation, and at its end a permutation that ``RandomSampler``
+        starts and discards. Replaying ``epoch`` passes costs ``epoch`` permutations of ``size``
+        (milliseconds for 100 epochs of METR-LA's 24,000 windows).
+        """
+        generator = torch.Generator().manual_seed(self.seed)
+        for _ in range(epoch):
+            _draw_loader_pass(generator, self.size)
+        torch.empty((), dtype=torch.int64).random_(generator=generator)  # the loader's base seed
+        return torch.randperm(self.size, generator=generator).numpy()
+
+    def __iter__(self) -> Iterator[int]:
+        order = self.order(self.epoch)
+        if self._resume is not None and self._resume[0] == self.epoch:
+            order = order[self._resume[1] :]
+        self._resume = None
+        return iter(order.tolist())
+
+
+def _draw_loader_pass(generator: torch.Generator, size: int) -> None:
+    """Advance ``generator`` as one full pass of a shuffling DataLoader does (see :meth:`EpochShuffle.order`)."""
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    torch.randperm(size, generator=generator)
+    torch.randperm(size, generator=generator)
+
+
 def window_loader(
     windows: WindowDataset, *, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int = 0
 ) -> DataLoader[_Batch]:
-    """A DataLoader over ``windows`` using the batch fast path (works under DDP samplers too)."""
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    """A DataLoader over ``windows`` using the batch fast path (works under DDP samplers too).
+
+    ``shuffle`` draws each epoch's order with :class:`EpochShuffle` (``loader.sampler``).
+    """
     return DataLoader(
         _Batched(windows),
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=EpochShuffle(len(windows), seed) if shuffle else None,
         num_workers=num_workers,
         collate_fn=_already_batched,
-        generator=generator,
+        # its own generator for the workers' seeds: iterating then draws nothing from the global
+        # random state, which a resumed run restores from its checkpoint
+        generator=torch.Generator().manual_seed(seed),
         persistent_workers=num_workers > 0,
     )

@@ -12,7 +12,13 @@ Layout (``--out``, default ``runs/<data>-<model>-<time>``)::
 Lifecycle: a run is built in ``<out>.partial`` beside the final directory and renamed to
 ``<out>`` only when everything is written (:func:`building`). A finished run is never
 overwritten. If the work is interrupted, ``<out>.partial`` is kept when it holds a
-``last.ckpt`` to resume from, and removed otherwise.
+``last.ckpt`` to resume from, and removed otherwise; one left without ``last.ckpt`` by a killed
+process is replaced by the next training into ``<out>``.
+
+While a process builds or resumes a run it holds ``<out>.lock`` (:func:`run_lock`): an
+exclusive ``flock`` that the operating system releases when the process ends, however it ends,
+so a second process writing into the same ``--out`` fails at once and changes nothing, and a
+lock file left by a killed process blocks nobody.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import contextlib
 import datetime
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +53,9 @@ __all__ = [
     "cpu_threads",
     "default_run_dir",
     "load_run_config",
+    "lock_path",
     "partial_dir",
+    "run_lock",
     "run_metadata",
 ]
 
@@ -69,49 +78,154 @@ def partial_dir(run_dir: str | os.PathLike[str]) -> Path:
     return run_dir.with_name(run_dir.name + ".partial")
 
 
-def check_new_run(run_dir: str | os.PathLike[str], *, resume: bool = False) -> None:
-    """Refuse a run directory that would overwrite a finished run or silently restart one.
+def lock_path(run_dir: str | os.PathLike[str]) -> Path:
+    """The lock file of a run being written: ``<run_dir>.lock``, beside the run (not in
+    ``<run_dir>.partial``, which is renamed to ``run_dir`` while the lock is held)."""
+    run_dir = Path(run_dir)
+    return run_dir.with_name(run_dir.name + ".lock")
+
+
+def _try_lock(fd: int) -> bool:
+    if sys.platform == "win32":  # no flock: runs are not locked on Windows
+        return True
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _holder(fd: int) -> str:
+    """``process PID since TIME`` as the holder wrote it, or ``another process`` before it has."""
+    text = os.pread(fd, 200, 0).decode("utf-8", errors="replace").strip()
+    return text or "another process"
+
+
+def _locked_message(run_dir: Path, holder: str) -> str:
+    return f"{run_dir} is being written by {holder}; wait for it to finish, or choose another --out"
+
+
+def _lock_holder(run_dir: Path) -> str | None:
+    """Who holds ``run_dir``'s lock now, or None (no lock file, or a stale one)."""
+    try:
+        fd = os.open(lock_path(run_dir), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return None if _try_lock(fd) else _holder(fd)  # closing the descriptor releases a probe's lock
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the exclusive lock of ``run_dir`` (:func:`lock_path`) for the block.
+
+    The lock file names its holder (``process 4211 since 2024-05-02 14:03:11 UTC``) for the
+    message another process gets. The lock is an ``flock``: the operating system drops it when
+    the holding process dies (SIGKILL, out of memory), so a lock file left behind by a dead
+    process does not block. The file is removed when the block ends.
 
     Raises:
-        RunError: ``run_dir`` exists; or ``resume`` and there is no ``last.ckpt`` to resume
-            from; or not ``resume`` and an interrupted run waits in ``<run_dir>.partial``.
+        RunError: another process holds the lock.
     """
     run_dir = Path(run_dir)
+    path = lock_path(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_lock(fd):
+            holder = _holder(fd)
+            os.close(fd)
+            raise RunError(_locked_message(run_dir, holder))
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # its holder removed the file between our open and our lock: lock the new one
+    since = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"process {os.getpid()} since {since}\n".encode(), 0)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # before unlocking: a waiting process then retries on a new file
+        os.close(fd)
+
+
+def check_new_run(run_dir: str | os.PathLike[str], *, resume: bool = False) -> None:
+    """Refuse a run directory that is being written, would overwrite a finished run or would
+    silently restart one.
+
+    Raises:
+        RunError: another process is writing ``run_dir``; or it exists; or ``resume`` and there is
+            no ``last.ckpt`` to resume from; or not ``resume`` and an interrupted run with a
+            ``last.ckpt`` waits in ``<run_dir>.partial``.
+    """
+    run_dir = Path(run_dir)
+    holder = _lock_holder(run_dir)
+    if holder is not None:
+        raise RunError(_locked_message(run_dir, holder))
+    _check_unlocked_run(run_dir, resume=resume)
+
+
+def _check_unlocked_run(run_dir: Path, *, resume: bool) -> None:
+    """:func:`check_new_run` but for the lock (which the caller may hold)."""
     work = partial_dir(run_dir)
     checkpoint = work / LAST_CHECKPOINT
     if run_dir.exists():
         raise RunError(f"{run_dir} already exists; choose another --out (a finished run is never overwritten)")
     if resume and not checkpoint.is_file():
-        raise RunError(f"nothing to resume: {checkpoint} does not exist")
-    if not resume and work.exists():
+        hint = "; it stopped before its first checkpoint: train it again without --resume" if work.is_dir() else ""
+        raise RunError(f"nothing to resume: {checkpoint} does not exist{hint}")
+    if not resume and checkpoint.is_file():
         raise RunError(f"{work} holds an interrupted run: continue it with --resume --out {run_dir}, or delete it")
 
 
 @contextlib.contextmanager
-def building(run_dir: str | os.PathLike[str], config: ExperimentConfig, *, echo: Callable[[str], None] = print) -> Iterator[Path]:
+def building(
+    run_dir: str | os.PathLike[str],
+    config: ExperimentConfig,
+    *,
+    resume: bool = False,
+    echo: Callable[[str], None] = print,
+) -> Iterator[Path]:
     """Build a run in ``<run_dir>.partial`` (yielded, with ``config.yaml`` written) and rename it
-    to ``run_dir`` when the block ends without an error.
+    to ``run_dir`` when the block ends without an error, holding :func:`run_lock` throughout.
 
-    On an error or interruption the partial directory is kept if it holds ``last.ckpt`` (the
-    message says how to resume) and removed if this call created it and it holds nothing to
-    resume from. Call :func:`check_new_run` first.
+    Under the lock it checks :func:`check_new_run` (again: another process may have started
+    since) before it writes anything. Without ``resume``, a partial directory that holds no
+    ``last.ckpt`` (its process was killed before the first checkpoint) is replaced. On an error
+    or interruption the partial directory is kept if it holds ``last.ckpt`` (the message says how
+    to resume) and removed if it holds nothing to resume from and this call created it.
+
+    Raises:
+        RunError: as :func:`check_new_run`.
     """
     run_dir = Path(run_dir)
     work = partial_dir(run_dir)
-    created = not work.exists()
-    work.mkdir(parents=True, exist_ok=True)
-    with atomic_write(work / CONFIG_FILE) as handle:
-        handle.write("# fully resolved stgraph configuration of this run\n")
-        handle.write(config.to_yaml())
-    try:
-        yield work
-    except BaseException:
-        if (work / LAST_CHECKPOINT).is_file():
-            echo(f"run interrupted; its state is in {work}: continue with `stgraph train --resume --out {run_dir}`")
-        elif created:
-            shutil.rmtree(work, ignore_errors=True)
-        raise
-    os.replace(work, run_dir)
+    with run_lock(run_dir):
+        _check_unlocked_run(run_dir, resume=resume)
+        if not resume and work.exists():
+            shutil.rmtree(work)  # left by a killed process, with nothing to resume from
+        created = not work.exists()
+        work.mkdir(parents=True, exist_ok=True)
+        with atomic_write(work / CONFIG_FILE) as handle:
+            handle.write("# fully resolved stgraph configuration of this run\n")
+            handle.write(config.to_yaml())
+        try:
+            yield work
+        except BaseException:
+            if (work / LAST_CHECKPOINT).is_file():
+                echo(f"run interrupted; its state is in {work}: continue with `stgraph train --resume --out {run_dir}`")
+            elif created:
+                shutil.rmtree(work, ignore_errors=True)
+            raise
+        os.replace(work, run_dir)
 
 
 def load_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

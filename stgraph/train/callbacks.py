@@ -1,7 +1,9 @@
-"""Lightning callbacks of a training run: best-model export, epoch summaries, interruption.
+"""Lightning callbacks of a training run: best-model export, epoch summaries, checkpoints.
 
-Lightning's own ``ModelCheckpoint`` keeps ``last.ckpt`` (weights, optimiser, schedule and loop
-state) for resuming; the best model goes to ``model.pt`` in stgraph's plain format
+:class:`RollingCheckpoint` keeps ``last.ckpt`` (Lightning's full state: weights, optimiser,
+schedule, loop progress and these callbacks' state) for resuming, replaced atomically after
+every epoch and every few minutes within one, so that a killed process loses at most that much
+work. The best model goes to ``model.pt`` in stgraph's plain format
 (:mod:`stgraph.pipeline.model_file`), which loads with ``weights_only=True`` and without Lightning.
 """
 
@@ -15,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
+from stgraph.pipeline.data import EpochShuffle
 from stgraph.pipeline.model_file import save_model_file
 
-__all__ = ["BestModelExport", "EpochSummary", "SaveOnInterrupt", "TimeBudget"]
+__all__ = ["BestModelExport", "EpochSummary", "RollingCheckpoint", "SaveOnInterrupt", "TimeBudget", "save_checkpoint"]
 
 
 def _metric(trainer: L.Trainer, name: str) -> float:
@@ -72,11 +76,13 @@ class BestModelExport(Callback):
             )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch}
+        # the epoch too: Lightning does not call on_train_epoch_start again when it resumes mid-epoch
+        return {"best": self.best, "best_epoch": self.best_epoch, "epoch": self._epoch}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = float(state_dict["best"])
         self.best_epoch = state_dict["best_epoch"]
+        self._epoch = int(state_dict.get("epoch", 0))
 
 
 class EpochSummary(Callback):
@@ -129,14 +135,130 @@ class EpochSummary(Callback):
         (self.write or pl_module.print)(line)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history}
+        # the running epoch's too: a mid-epoch resume does not call on_train_epoch_start again
+        return {
+            "history": self.history,
+            "epoch": self._epoch,
+            "lr": self._lr,
+            "loss_sum": self._loss_sum,
+            "loss_count": self._loss_count,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = list(state_dict["history"])
+        self._epoch = int(state_dict.get("epoch", 0))
+        self._lr = float(state_dict.get("lr", math.nan))
+        self._loss_sum = float(state_dict.get("loss_sum", 0.0))
+        self._loss_count = int(state_dict.get("loss_count", 0))
+
+
+def save_checkpoint(trainer: L.Trainer, path: str | os.PathLike[str]) -> None:
+    """``trainer.save_checkpoint(path)``, atomically: a reader (or a resume after a kill) finds
+    the previous checkpoint or the new one, never a half-written file.
+
+    Lightning writes through fsspec, whose local "transaction" stages the file in the system's
+    temporary folder and moves it, which is a copy (not atomic) when that folder is on another
+    file system. Here the checkpoint goes to a temporary file beside ``path``, is flushed to disk
+    and replaces ``path`` with ``os.replace``. Call it on every process of a distributed run (the
+    strategy writes on rank 0 only).
+    """
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")  # the same name on every rank
+    trainer.save_checkpoint(tmp, weights_only=False)
+    if not trainer.is_global_zero:
+        return
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, target)
+
+
+class RollingCheckpoint(Callback):
+    """Keep ``path`` (``last.ckpt``) at most one epoch, or ``every`` seconds, behind the training.
+
+    Saved with :func:`save_checkpoint` at the end of every training epoch (after its validation,
+    so the other callbacks' state is in it) and, within an epoch, after the first batch that ends
+    ``every`` seconds after the previous save (not after an epoch's last batch: the end-of-epoch
+    save follows it). The checkpoint also holds torch's global random state and how far into its
+    epoch the run is; on resume the ``sampler`` (:class:`~stgraph.pipeline.data.EpochShuffle`)
+    skips the windows already trained, so that a resumed run sees the same batches in the same
+    order as one that was never interrupted.
+
+    Place it after the callbacks whose ``on_train_batch_end`` state it should capture.
+
+    Args:
+        path: the checkpoint file.
+        every: seconds between saves within an epoch; ``None`` = at epoch ends only.
+        sampler: the training loader's sampler, positioned on resume; ``None`` for an unshuffled
+            loader (Lightning then draws the rest of the epoch from the loader's beginning).
+        batch_size: windows per training batch.
+        clock: seconds, for tests.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        every: float | None = None,
+        *,
+        sampler: EpochShuffle | None = None,
+        batch_size: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self.every = every
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.clock = clock
+        self._epoch, self._batches = 0, 0
+        self._saved = clock()
+        self._cuda = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._saved = self.clock()
+        self._cuda = trainer.strategy.root_device.type == "cuda"
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch, self._batches = trainer.current_epoch, 0
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._batches += 1
+        if self.every is None or self._batches >= trainer.num_training_batches:
+            return
+        due = self.clock() - self._saved >= self.every
+        # every process of a distributed run must take part in a save: rank 0's clock decides
+        if trainer.strategy.broadcast(due, src=0):
+            self.save(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # a resume goes on with the next epoch, from its first batch
+        self._epoch, self._batches = trainer.current_epoch + 1, 0
+        self.save(trainer)
+
+    def save(self, trainer: L.Trainer) -> None:
+        save_checkpoint(trainer, self.path)
+        self._saved = self.clock()
+
+    def state_dict(self) -> dict[str, Any]:
+        # torch's generators draw dropout and teacher forcing; stgraph uses no other global one
+        state: dict[str, Any] = {"epoch": self._epoch, "batches": self._batches, "torch_rng": torch.get_rng_state()}
+        if self._cuda:
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._epoch, self._batches = int(state_dict["epoch"]), int(state_dict["batches"])
+        if self.sampler is not None:
+            self.sampler.resume_at(self._epoch, self._batches * self.batch_size)
+        torch.set_rng_state(state_dict["torch_rng"].cpu())
+        cuda = state_dict.get("cuda_rng")
+        if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([generator.cpu() for generator in cuda])
 
 
 class SaveOnInterrupt(Callback):
-    """On Ctrl-C or a crash during fit, save the exact training state to ``path`` for ``--resume``.
+    """On Ctrl-C or a crash during fit, save the exact training state to ``path`` for ``--resume``
+    (atomically, :func:`save_checkpoint`).
 
     Unlike Lightning's ``OnExceptionCheckpoint`` it keeps the file after teardown.
     """
@@ -148,7 +270,7 @@ class SaveOnInterrupt(Callback):
         if trainer.state.fn != "fit" or trainer.global_step == 0:
             return
         try:
-            trainer.save_checkpoint(self.path)
+            save_checkpoint(trainer, self.path)
         except Exception as error:  # the original exception matters more than this one
             pl_module.print(f"could not save {self.path} after the interruption: {error}")
 

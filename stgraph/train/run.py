@@ -1,10 +1,15 @@
 """Train a model from a resolved configuration into a finished run directory (with Lightning).
 
 The run directory's layout and lifecycle (built in ``<out>.partial``, renamed when complete,
-kept for ``--resume`` when interrupted) are :mod:`stgraph.pipeline.run_dir`'s; bad input fails
-in :func:`stgraph.pipeline.prepare_data`, before the directory is created. After an
-interruption in the middle of an epoch, ``stgraph train --resume`` draws the rest of that
-epoch from a fresh shuffle of the training windows.
+kept for ``--resume`` when interrupted, locked while this process writes it) are
+:mod:`stgraph.pipeline.run_dir`'s; bad input fails in :func:`stgraph.pipeline.prepare_data`,
+before the directory is created.
+
+``last.ckpt`` is replaced after every epoch and every ``training.checkpoint_every`` seconds
+within one (:class:`~stgraph.train.callbacks.RollingCheckpoint`), so a run killed at any moment
+(SIGKILL, out of memory, power cut) continues with ``stgraph train --resume``. Each epoch's
+shuffle is a function of the seed and the epoch, and a resume in the middle of an epoch skips
+the batches already trained: on CPU the resumed run computes the weights of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -22,13 +27,13 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from stgraph.metrics.masked import HorizonMetrics
 from stgraph.metrics.report import metrics_table
 from stgraph.ops.memory import reuse_freed_memory
 from stgraph.pipeline.config import ExperimentConfig
-from stgraph.pipeline.data import PreparedData, interval_text, prepare_data, window_loader
+from stgraph.pipeline.data import EpochShuffle, PreparedData, interval_text, prepare_data, window_loader
 from stgraph.pipeline.evaluate import metrics_summary, predict_split, update_metrics_file, write_report
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import (
@@ -43,7 +48,7 @@ from stgraph.pipeline.run_dir import (
     partial_dir,
     run_metadata,
 )
-from stgraph.train.callbacks import BestModelExport, EpochSummary, SaveOnInterrupt, TimeBudget
+from stgraph.train.callbacks import BestModelExport, EpochSummary, RollingCheckpoint, SaveOnInterrupt, TimeBudget
 from stgraph.train.module import ForecastModule
 
 __all__ = ["RunResult", "is_rank_zero", "train"]
@@ -83,7 +88,7 @@ def _quiet_lightning() -> None:
     # val_mae is summed over processes by hand before it is logged (ForecastModule)
     warnings.filterwarnings("ignore", message=r".*use `self.log\('val_mae', \.\.\., sync_dist=True\)`.*")
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)` is deprecated.*")
-    # resuming after a mid-epoch interruption: the rest of that epoch is drawn from a fresh shuffle
+    # a mid-epoch resume: Lightning cannot see that RollingCheckpoint positions the training sampler
     warnings.filterwarnings("ignore", message=r".*resuming from a checkpoint that ended before the epoch ended.*")
 
 
@@ -110,7 +115,8 @@ def train(
 
     Raises:
         SensorDataError, GraphError: bad readings or graph, before anything is written.
-        RunError: ``out`` exists, or (``resume``) there is nothing to resume.
+        RunError: ``out`` exists, or another process is writing it, or (``resume``) there is
+            nothing to resume.
     """
     _quiet_lightning()
     run_dir = Path(os.environ.get("STGRAPH_RUN_DIR") or out or default_run_dir(config))
@@ -132,7 +138,7 @@ def train(
     echo(f"model:    {config.model.name} ({parameters:,} parameters), {_training_line(config)}")
 
     os.environ["STGRAPH_RUN_DIR"] = str(run_dir)  # DDP workers re-run the command: same directory
-    directory = building(run_dir, config, echo=echo) if rank_zero else contextlib.nullcontext(partial_dir(run_dir))
+    directory = building(run_dir, config, resume=resume, echo=echo) if rank_zero else contextlib.nullcontext(partial_dir(run_dir))
     try:
         with directory as work, cpu_threads(config.training.threads):
             resume_from = work / LAST_CHECKPOINT if resume else None
@@ -164,7 +170,7 @@ def _trainer(config: ExperimentConfig, work: Path, callbacks: list[Callback]) ->
         check_val_every_n_epoch=t.val_every,
         callbacks=callbacks,
         logger=False,
-        enable_checkpointing=True,
+        enable_checkpointing=False,  # last.ckpt is RollingCheckpoint's
         enable_model_summary=False,
         enable_progress_bar=t.progress_bar,
         num_sanity_val_steps=0,
@@ -189,10 +195,15 @@ def _fit_and_report(
     module = ForecastModule(model, data.graph, torch.from_numpy(target.mean_), torch.from_numpy(target.std_), t)
     export = BestModelExport(work / MODEL_FILE, metadata)
     history = EpochSummary(units=data.units, write=echo)
+    train_loader = window_loader(
+        data.windows("train"), batch_size=config.data.batch_size, shuffle=True, num_workers=config.data.num_workers, seed=t.seed
+    )
+    sampler = train_loader.sampler if isinstance(train_loader.sampler, EpochShuffle) else None
+    checkpoint = RollingCheckpoint(work / LAST_CHECKPOINT, t.checkpoint_every, sampler=sampler, batch_size=config.data.batch_size)
     callbacks: list[Callback] = [
         export,
         history,
-        ModelCheckpoint(dirpath=work, filename="last", save_top_k=0, save_last=True, enable_version_counter=False),
+        checkpoint,  # after the two above: their state of each batch and epoch goes into last.ckpt
         SaveOnInterrupt(work / LAST_CHECKPOINT),
         *extra,
     ]
@@ -206,9 +217,6 @@ def _fit_and_report(
         callbacks.append(budget)
     trainer = _trainer(config, work, callbacks)
     eval_batch = config.data.eval_batch_size or config.data.batch_size
-    train_loader = window_loader(
-        data.windows("train"), batch_size=config.data.batch_size, shuffle=True, num_workers=config.data.num_workers, seed=t.seed
-    )
     val_loader = window_loader(data.windows("val"), batch_size=eval_batch, shuffle=False, num_workers=config.data.num_workers)
     started = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=resume_from, weights_only=True if resume_from else None)

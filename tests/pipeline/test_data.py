@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 import stgraph.data.catalog
 import stgraph.data.store
@@ -101,3 +102,17 @@ def test_los_loop_in_the_shared_data_is_verified_and_left_alone(shared_data, has
     load_readings_and_graph(DataConfig(dataset="los-loop"), root=shared_data)
     assert sorted(hashed) == ["los_adj.csv", "los_speed.csv"]
     assert sorted((shared_data / "los-loop").iterdir()) == before
+
+
+def test_epoch_shuffle_draws_what_a_shuffling_torch_dataloader_draws():
+    """Each epoch's order is PyTorch's for the same seed (so seeds keep their batches), yet a
+    function of (seed, epoch) alone (so a resumed process draws the same order)."""
+    from torch.utils.data import DataLoader
+
+    from stgraph.pipeline.data import EpochShuffle
+
+    windows, seed = 37, 5
+    loader = DataLoader(list(range(windows)), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    torch_orders = [[int(i) for batch in loader for i in batch] for _ in range(4)]
+    assert [EpochShuffle(windows, seed).order(epoch).tolist() for epoch in range(4)] == torch_orders
+    assert torch_orders[0] != torch_orders[1] and sorted(torch_orders[3]) == list(range(windows))
