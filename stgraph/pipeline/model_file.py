@@ -27,6 +27,7 @@ Keys:
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import warnings
@@ -43,7 +44,7 @@ import torch
 from stgraph import models
 from stgraph.errors import GraphError, RunError
 from stgraph.graph import SensorGraph
-from stgraph.io.atomic import atomic_path
+from stgraph.io.atomic import atomic_write
 
 __all__ = ["FORMAT", "RunModel", "graph_from_state", "graph_state", "load_model_file", "save_model_file"]
 
@@ -76,9 +77,20 @@ def graph_from_state(state: dict[str, Any], sensor_ids: list[str], source: str |
 
 
 def save_model_file(path: str | os.PathLike[str], state: dict[str, Any]) -> None:
-    """Write ``state`` (see the module docstring) atomically."""
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"format": FORMAT, **state}, tmp)
+    """Write ``state`` (see the module docstring) atomically.
+
+    The file is serialised in memory first (a model is megabytes) and written by
+    :func:`~stgraph.io.atomic.atomic_write`: a full disk or a read-only folder is then a
+    :class:`~stgraph.io.atomic.WriteError` naming ``path`` (``torch.save`` onto a file reports
+    it as a RuntimeError without the cause).
+
+    Raises:
+        WriteError: ``path`` could not be written; it is left as it was.
+    """
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **state}, buffer)
+    with atomic_write(path, "wb") as handle:
+        handle.write(buffer.getbuffer())
 
 
 @dataclass

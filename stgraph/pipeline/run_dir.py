@@ -211,7 +211,7 @@ def building(
     with run_lock(run_dir):
         _check_unlocked_run(run_dir, resume=resume)
         if not resume and work.exists():
-            shutil.rmtree(work)  # left by a killed process, with nothing to resume from
+            _discard_unresumable(work)  # left by a process killed before its first checkpoint
         created = not work.exists()
         work.mkdir(parents=True, exist_ok=True)
         with atomic_write(work / CONFIG_FILE) as handle:
@@ -226,6 +226,18 @@ def building(
                 shutil.rmtree(work, ignore_errors=True)
             raise
         os.replace(work, run_dir)
+
+
+def _discard_unresumable(work: Path) -> None:
+    """Remove ``work``, a partial run without ``last.ckpt``, if it holds only files a run writes
+    before its first checkpoint; refuse (RunError) if it holds anything else, which may be a
+    user's."""
+    ours = {CONFIG_FILE, MODEL_FILE, f".{LAST_CHECKPOINT}.tmp"}
+    others = sorted(p.name for p in work.iterdir() if p.name not in ours)
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise RunError(f"{work} holds files a training run did not write ({shown}); move them or choose another --out")
+    shutil.rmtree(work)
 
 
 def load_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

@@ -107,6 +107,8 @@ def test_check_new_run_refuses_resume_without_checkpoint(tmp_path):
 
 def test_check_new_run_refuses_to_restart_an_interrupted_run(tmp_path):
     (tmp_path / "run.partial").mkdir()
+    check_new_run(tmp_path / "run")  # killed before its first checkpoint: nothing to resume, may restart
+    (tmp_path / "run.partial" / "last.ckpt").write_bytes(b"state")
     with pytest.raises(RunError, match=r"run\.partial holds an interrupted run: continue it with --resume --out .*run"):
         check_new_run(tmp_path / "run")
 
@@ -148,13 +150,23 @@ def test_building_keeps_a_resumable_run_and_says_how_to_continue(tmp_path):
     assert lines == [f"run interrupted; its state is in {work}: continue with `stgraph train --resume --out {tmp_path / 'run'}`"]
 
 
-def test_building_never_removes_a_partial_directory_it_did_not_create(tmp_path):
+def test_building_never_removes_files_it_did_not_write(tmp_path):
     work = tmp_path / "run.partial"
     work.mkdir()
     (work / "notes.txt").write_text("the user's")
-    with pytest.raises(RuntimeError, match="boom"), building(tmp_path / "run", _config(), echo=pytest.fail):
-        raise RuntimeError("boom")
-    assert sorted(p.name for p in work.iterdir()) == [CONFIG_FILE, "notes.txt"]
+    refused = pytest.raises(RunError, match=r"run\.partial holds files a training run did not write \(notes\.txt\)")
+    with refused, building(tmp_path / "run", _config(), echo=pytest.fail):
+        pytest.fail("must not start")
+    assert sorted(p.name for p in work.iterdir()) == ["notes.txt"]
+
+
+def test_building_replaces_a_partial_run_killed_before_its_first_checkpoint(tmp_path):
+    work = tmp_path / "run.partial"
+    work.mkdir()
+    (work / CONFIG_FILE).write_text("# an older attempt\n")
+    with building(tmp_path / "run", _config(), echo=pytest.fail) as built:
+        assert built == work and (work / CONFIG_FILE).read_text().startswith("# fully resolved")
+    assert (tmp_path / "run" / CONFIG_FILE).is_file() and not work.exists()
 
 
 # --- load_run_config ----------------------------------------------------------------------------------
