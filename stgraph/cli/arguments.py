@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 __all__ = [
     "accelerator_problem",
     "check_accelerator",
-    "check_training_counts",
     "device_problem",
     "devices",
     "non_negative_int",
@@ -124,23 +123,6 @@ def check_accelerator(config: ExperimentConfig, flag: str | None) -> None:
         if flag:
             raise ConfigError(f"{flag} {accelerator}: {problem}; use {flag} cpu or auto")
         raise ConfigError(f"training.accelerator {accelerator!r}: {problem}; set training.accelerator=cpu or auto")
-
-
-def check_training_counts(config: ExperimentConfig) -> None:
-    """The counts of the training section, however they were set (``--set``, a ``--config`` file):
-    checked here so that ``training.threads=0`` is one line, not torch's or Lightning's traceback.
-
-    Raises:
-        ConfigError: naming the key and the value.
-    """
-    training = config.training
-    if training.threads is not None and not (isinstance(training.threads, int) and training.threads >= 1):
-        raise ConfigError(f"training.threads must be a positive integer or null, got {training.threads!r}")
-    if not isinstance(training.max_steps, int) or (training.max_steps < 1 and training.max_steps != -1):
-        raise ConfigError(f"training.max_steps must be a positive integer or -1 (no limit), got {training.max_steps!r}")
-    budget = training.time_budget
-    if budget is not None and not (isinstance(budget, (int, float)) and 0 < budget < float("inf")):
-        raise ConfigError(f"training.time_budget must be a positive number of seconds or null, got {budget!r}")
 
 
 def device_problem(device: str) -> str | None:

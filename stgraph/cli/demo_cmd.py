@@ -18,7 +18,7 @@ import argparse
 import sys
 from typing import Any
 
-from stgraph.cli.arguments import check_accelerator, check_training_counts, one_line, positive_float, positive_int
+from stgraph.cli.arguments import check_accelerator, one_line, positive_float, positive_int
 
 __all__ = ["DEMO_EPOCHS", "DEMO_MODEL", "DEMO_OVERRIDES", "DEMO_SECONDS", "add_parser", "run"]
 
@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
         overrides = {section: {**demo.get(section, {}), **user.get(section, {})} for section in ("data", "model")}
         overrides["training"] = {**training, **user.get("training", {})}
         config = resolve_config(model=args.model, dataset="sample", overrides=overrides)
-        check_training_counts(config)
         check_accelerator(config, None)
     except ConfigError as error:
         print(f"stgraph demo: error: {one_line(error)}", file=sys.stderr)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stgraph.cli.arguments import check_accelerator, check_training_counts, devices, non_negative_int, one_line, positive_int
+from stgraph.cli.arguments import check_accelerator, devices, non_negative_int, one_line, positive_int
 from stgraph.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
@@ -169,7 +169,6 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             check_not_input(args.out, _input_files(args))
         config = config_from_args(args)
-        check_training_counts(config)
         check_accelerator(config, "--accelerator" if args.accelerator else None)
         result = train(config, args.out, resume=args.resume)
     except (ConfigError, RunError) as error:

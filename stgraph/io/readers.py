@@ -341,6 +341,20 @@ def _field_counts(text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.arange(1, len(ends) + 1, dtype=np.int64), fields.astype(np.int64)
 
 
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _refuse_other_separator(header: str, source: str) -> None:
+    """A one-column header that another separator would split: say so, instead of failing later
+    on "column 'timestamp;s1;s2'" as if it were one odd column."""
+    for separator, name in _OTHER_SEPARATORS.items():
+        if separator in header:
+            raise SensorDataError(
+                f"{source}, line 1: the header {header.strip()[:60]!r} is one column; the file looks separated by "
+                f"{name}, but readings files are read as comma-separated CSV (convert it, e.g. with pandas)"
+            )
+
+
 def _read_csv(path: str | os.PathLike[str], source: str, **options: Any) -> Readings:
     text = _text(path, source)
     if not text.strip():
@@ -350,6 +364,8 @@ def _read_csv(path: str | os.PathLike[str], source: str, **options: Any) -> Read
     if counts[0] == 0:
         raise SensorDataError(f"{source}, line 1: blank; expected the header (timestamp and sensor columns)")
     expected = int(counts[0])
+    if expected == 1:
+        _refuse_other_separator(text.split("\n", 1)[0], source)
     data_lines, data_counts = lines[1 : filled[-1] + 1], counts[1 : filled[-1] + 1]
     ragged = np.flatnonzero((data_counts != expected) & (data_counts >= 0))
     if ragged.size:

@@ -228,6 +228,13 @@ class TrainingConfig:
             not isinstance(self.checkpoint_every, (int, float)) or self.checkpoint_every <= 0
         ):
             raise ConfigError(f"training.checkpoint_every must be positive seconds or null, got {self.checkpoint_every!r}")
+        if self.threads is not None and not (isinstance(self.threads, int) and self.threads >= 1):
+            raise ConfigError(f"training.threads must be a positive integer or null, got {self.threads!r}")
+        if not isinstance(self.max_steps, int) or (self.max_steps < 1 and self.max_steps != -1):
+            raise ConfigError(f"training.max_steps must be a positive integer or -1 (no limit), got {self.max_steps!r}")
+        budget = self.time_budget
+        if budget is not None and not (isinstance(budget, (int, float)) and 0 < budget < float("inf")):
+            raise ConfigError(f"training.time_budget must be a positive number of seconds or null, got {budget!r}")
         if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
             raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
 

@@ -197,3 +197,14 @@ def test_unknown_suffix_and_missing_file(tmp_path):
     assert detect_format("metr-la.csv.gz") == "csv"
     with pytest.raises(SensorDataError, match=r"absent\.csv: no such file"):
         read_readings(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize(("separator", "name"), [(";", "semicolons"), ("\t", "tabs")])
+def test_a_file_with_another_separator_is_named_as_such(tmp_path, separator, name):
+    path = tmp_path / "semi.csv"
+    rows = ["timestamp", "s1", "s2"], ["2024-01-01 00:00", "1", "2"], ["2024-01-01 00:05", "3", "4"]
+    path.write_text("\n".join(separator.join(row) for row in rows) + "\n")
+    with pytest.raises(
+        SensorDataError, match=rf"semi\.csv, line 1: the header .* is one column; the file looks separated by {name}"
+    ):
+        read_readings(path)

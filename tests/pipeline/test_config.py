@@ -94,3 +94,16 @@ def test_parse_overrides_nests_sections():
         "training": {"lr": 1e-3},
         "data": {"split": [0.6, 0.2, 0.2]},
     }
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.threads=0", r"training\.threads must be a positive integer or null, got 0"),
+        ("training.max_steps=-7", r"training\.max_steps must be a positive integer or -1 \(no limit\), got -7"),
+        ("training.time_budget=0", r"training\.time_budget must be a positive number of seconds or null, got 0"),
+    ],
+)
+def test_training_counts_are_checked_for_library_callers_too(override, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_config(model="stgcn", dataset="sample", overrides=[override])
