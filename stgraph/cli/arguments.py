@@ -33,26 +33,25 @@ def one_line(error: BaseException | str) -> str:
     return " ".join(str(error).split()) or (type(error).__name__ if isinstance(error, BaseException) else "error")
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1 (epochs, steps, batch sizes, threads, neighbours)."""
+def _integer_at_least(text: str, minimum: int, expected: str) -> int:
+    """``int(text)`` if it is at least ``minimum``; otherwise argparse's error saying ``expected``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (epochs, steps, batch sizes, threads, neighbours)."""
+    return _integer_at_least(text, 1, "a positive integer")
 
 
 def non_negative_int(text: str) -> int:
     """An integer >= 0 (a random seed)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
+    return _integer_at_least(text, 0, "an integer >= 0")
 
 
 def positive_float(text: str) -> float:
