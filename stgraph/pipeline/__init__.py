@@ -14,7 +14,7 @@
 
 from stgraph.errors import ConfigError, RunError
 from stgraph.pipeline.config import DataConfig, ExperimentConfig, ModelConfig, TrainingConfig, resolve_config
-from stgraph.pipeline.data import PreparedData, prepare_data
+from stgraph.pipeline.data import PreparedData, prepare_data, prepare_series
 from stgraph.pipeline.evaluate import evaluate_run, forecast_windows, predict_split
 from stgraph.pipeline.forecast import forecast_next, predict_file
 from stgraph.pipeline.model_file import RunModel, load_model_file
@@ -35,5 +35,6 @@ __all__ = [
     "predict_file",
     "predict_split",
     "prepare_data",
+    "prepare_series",
     "resolve_config",
 ]

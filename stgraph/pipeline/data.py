@@ -36,7 +36,15 @@ from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
 from stgraph.pipeline.config import DataConfig
 
-__all__ = ["EpochShuffle", "PreparedData", "interval_text", "load_readings_and_graph", "prepare_data", "window_loader"]
+__all__ = [
+    "EpochShuffle",
+    "PreparedData",
+    "interval_text",
+    "load_readings_and_graph",
+    "prepare_data",
+    "prepare_series",
+    "window_loader",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -253,19 +261,66 @@ def prepare_data(
     if config.reorder_sensors or (config.reorder_sensors is None and graph.num_sensors >= LOCALITY_MIN_SENSORS):
         graph = graph.permute(locality_order(graph))
         series = series.align_to(graph)
-    input_features = list(config.features) if config.features else list(series.feature_names)
-    target_features = list(config.targets) if config.targets else [input_features[0]]
+    return prepare_series(
+        series,
+        graph,
+        lookback=config.lookback,
+        horizon=config.horizon,
+        fractions=config.split,
+        features=config.features,
+        targets=config.targets,
+        covariates=config.covariates,
+        null_value=null_value,
+        name=name,
+        units=units,
+        scaler=scaler,
+    )
+
+
+def prepare_series(
+    series: SensorSeries,
+    graph: SensorGraph,
+    *,
+    lookback: int = 12,
+    horizon: int = 12,
+    fractions: Sequence[float] = (0.7, 0.1, 0.2),
+    features: Sequence[str] | None = None,
+    targets: Sequence[str] | None = None,
+    covariates: Sequence[str] = (),
+    null_value: float | None = None,
+    name: str = "",
+    units: str = "",
+    scaler: StandardScaler | None = None,
+) -> PreparedData:
+    """Readings already in memory, aligned to ``graph``, split chronologically and scaled: what
+    :func:`prepare_data` does after loading, for a :class:`SensorSeries` one built oneself.
+
+    Args:
+        series: readings whose sensors are ``graph``'s, in its order.
+        lookback, horizon, fractions: the windows and the train/validation/test shares.
+        features, targets: input and forecast features (default: all; the first input).
+        covariates: calendar inputs appended to ``x`` (:mod:`stgraph.data.covariates`).
+        null_value, name, units: recorded in the result (the null value is already applied).
+        scaler: reuse these statistics instead of fitting on the training steps.
+
+    Raises:
+        SensorDataError: an unknown feature, a target that is not an input, or a split that
+            leaves no window for a part that needs one.
+    """
+    input_features = list(features) if features else list(series.feature_names)
+    target_features = list(targets) if targets else [input_features[0]]
     series.feature_index(input_features)  # names every unknown feature, with the file
     unknown = [t for t in target_features if t not in input_features]
     if unknown:
         raise SensorDataError(f"{series.source}: target feature(s) {unknown} must be among the input features {input_features}")
-    split = split_by_fraction(series.num_steps, lookback=config.lookback, horizon=config.horizon, fractions=config.split)
-    required = ["train", "val"] + (["test"] if config.split[2] > 0 else [])
+    fractions = list(fractions)
+    split = split_by_fraction(series.num_steps, lookback=lookback, horizon=horizon, fractions=fractions)
+    required = ["train", "val"] + (["test"] if fractions[2] > 0 else [])
     empty = [part for part in required if split.sizes()[part] == 0]
     if empty:
         raise SensorDataError(
             f"{series.source}: {series.num_steps} steps leave no window for {', '.join(empty)} "
-            f"(lookback {config.lookback} + horizon {config.horizon}, split {config.split})"
+            f"(lookback {lookback} + horizon {horizon}, split {fractions})"
         )
     if scaler is None:
         scaler = StandardScaler().fit(series, steps=split.train_steps)
@@ -276,7 +331,7 @@ def prepare_data(
         scaler=scaler,
         input_features=input_features,
         target_features=target_features,
-        covariates=list(config.covariates),
+        covariates=list(covariates),
         null_value=null_value,
         name=name,
         units=units,

@@ -9,10 +9,9 @@ from torch import nn
 
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
-from stgraph.data.splits import split_by_fraction
 from stgraph.data.windows import WindowDataset
 from stgraph.graph import from_matrix
-from stgraph.pipeline.data import PreparedData
+from stgraph.pipeline.data import prepare_series
 from stgraph.pipeline.evaluate import forecast_windows, predict_split
 
 
@@ -62,18 +61,8 @@ def test_no_window_gives_empty_arrays_of_the_forecast_shape():
 
 def test_predict_split_labels_each_window_with_its_first_forecast_step():
     series = _series(40)
-    split = split_by_fraction(40, lookback=2, horizon=3, fractions=(0.5, 0.25, 0.25))
-    data = PreparedData(
-        series=series,
-        graph=from_matrix(np.eye(3), series.sensor_ids),
-        split=split,
-        scaler=StandardScaler().fit(series, steps=split.train_steps),
-        input_features=["speed"],
-        target_features=["speed"],
-        covariates=[],
-        null_value=None,
-        name="toy",
-    )
+    data = prepare_series(series, from_matrix(np.eye(3), series.sensor_ids), lookback=2, horizon=3, fractions=(0.5, 0.25, 0.25))
+    split = data.split
     predictions = predict_split(_LastInput(3), data, "test", batch_size=4)
     assert split.test.tolist() == [30, 31, 32, 33, 34, 35]
     assert predictions.first_step.equals(series.timestamps[[32, 33, 34, 35, 36, 37]])

@@ -11,13 +11,11 @@ import pytest
 import torch
 
 from stgraph import models
-from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
-from stgraph.data.splits import split_by_fraction
 from stgraph.errors import SensorDataError
 from stgraph.graph import from_matrix
 from stgraph.pipeline.config import DataConfig, ExperimentConfig, ModelConfig
-from stgraph.pipeline.data import PreparedData
+from stgraph.pipeline.data import prepare_series
 from stgraph.pipeline.forecast import predict_file
 from stgraph.pipeline.model_file import graph_from_state, save_model_file
 from stgraph.pipeline.run_dir import build_model, run_metadata
@@ -43,16 +41,13 @@ def run_dir(readings, tmp_path_factory):
         sensor_ids=list(readings.columns),
         feature_names=["speed"],
     )
-    split = split_by_fraction(30, lookback=LOOKBACK, horizon=HORIZON, fractions=(0.6, 0.2, 0.2))
-    data = PreparedData(
-        series=series,
-        graph=from_matrix(np.array([[1.0, 0.4, 0.0], [0.4, 1.0, 0.7], [0.0, 0.7, 1.0]]), series.sensor_ids),
-        split=split,
-        scaler=StandardScaler().fit(series, steps=split.train_steps),
-        input_features=["speed"],
-        target_features=["speed"],
+    data = prepare_series(
+        series,
+        from_matrix(np.array([[1.0, 0.4, 0.0], [0.4, 1.0, 0.7], [0.0, 0.7, 1.0]]), series.sensor_ids),
+        lookback=LOOKBACK,
+        horizon=HORIZON,
+        fractions=(0.6, 0.2, 0.2),
         covariates=["time_of_day"],
-        null_value=None,
         name="toy",
     )
     config = ExperimentConfig(

@@ -11,13 +11,11 @@ import pytest
 import torch
 import yaml
 
-from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
-from stgraph.data.splits import split_by_fraction
 from stgraph.errors import ConfigError, RunError
 from stgraph.graph import from_matrix
 from stgraph.pipeline.config import DataConfig, ExperimentConfig, ModelConfig, TrainingConfig
-from stgraph.pipeline.data import PreparedData
+from stgraph.pipeline.data import PreparedData, prepare_series
 from stgraph.pipeline.model_file import graph_from_state
 from stgraph.pipeline.run_dir import (
     CONFIG_FILE,
@@ -52,18 +50,9 @@ def _data() -> PreparedData:
         feature_names=["flow"],
     )
     adjacency = np.array([[1.0, 0.5, 0.0], [0.5, 1.0, 0.2], [0.0, 0.2, 1.0]])
-    split = split_by_fraction(steps, lookback=4, horizon=2, fractions=(0.6, 0.2, 0.2))
-    return PreparedData(
-        series=series,
-        graph=from_matrix(adjacency, series.sensor_ids),
-        split=split,
-        scaler=StandardScaler().fit(series, steps=split.train_steps),
-        input_features=["flow"],
-        target_features=["flow"],
-        covariates=["day_of_week"],
-        null_value=None,
-        name="toy",
-        units="vehicles",
+    graph = from_matrix(adjacency, series.sensor_ids)
+    return prepare_series(
+        series, graph, lookback=4, horizon=2, fractions=(0.6, 0.2, 0.2), covariates=["day_of_week"], name="toy", units="vehicles"
     )
 
 

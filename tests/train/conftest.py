@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
-from stgraph.data.splits import split_by_fraction
 from stgraph.graph import from_matrix
 from stgraph.pipeline.config import DataConfig, ExperimentConfig, ModelConfig, TrainingConfig
-from stgraph.pipeline.data import PreparedData
+from stgraph.pipeline.data import PreparedData, prepare_series
 
 LOOKBACK, HORIZON, BATCH = 4, 2, 8
 
@@ -35,19 +33,9 @@ def toy_data(steps: int = 60, test_share: float = 0.2) -> PreparedData:
         feature_names=["speed"],
     )
     adjacency = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.3], [0.0, 0.3, 1.0]])
-    split = split_by_fraction(steps, lookback=LOOKBACK, horizon=HORIZON, fractions=(0.6, 0.4 - test_share, test_share))
-    return PreparedData(
-        series=series,
-        graph=from_matrix(adjacency, series.sensor_ids),
-        split=split,
-        scaler=StandardScaler().fit(series, steps=split.train_steps),
-        input_features=["speed"],
-        target_features=["speed"],
-        covariates=[],
-        null_value=None,
-        name="toy",
-        units="km/h",
-    )
+    fractions = (0.6, 0.4 - test_share, test_share)
+    graph = from_matrix(adjacency, series.sensor_ids)
+    return prepare_series(series, graph, lookback=LOOKBACK, horizon=HORIZON, fractions=fractions, name="toy", units="km/h")
 
 
 def toy_config(**training) -> ExperimentConfig:
