@@ -9,7 +9,7 @@ it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
 
 >>> from stgraph.models import available, create
 >>> available()
-['dcrnn', 'fc_lstm', 'graph_wavenet', 'stgcn', 'tgcn']
+['dcrnn', 'fc_lstm', 'graph_wavenet', 'stgcn', 'stid', 'tgcn']
 >>> model = create("gwnet", num_sensors=207, in_features=2)
 """
 
@@ -22,6 +22,7 @@ from stgraph.models.dcrnn import DCRNN
 from stgraph.models.fc_lstm import FCLSTM
 from stgraph.models.graph_wavenet import GraphWaveNet
 from stgraph.models.stgcn import STGCN
+from stgraph.models.stid import STID
 from stgraph.models.tgcn import TGCN
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "FCLSTM",
     "MODELS",
     "STGCN",
+    "STID",
     "TGCN",
     "ForecastModel",
     "GraphWaveNet",
@@ -43,6 +45,7 @@ MODELS: dict[str, type[ForecastModel]] = {
     "fc_lstm": FCLSTM,
     "graph_wavenet": GraphWaveNet,
     "stgcn": STGCN,
+    "stid": STID,
     "tgcn": TGCN,
 }
 _ALIASES = {"gwnet": "graph_wavenet", "fclstm": "fc_lstm", "t_gcn": "tgcn"}

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from stgraph.models import ForecastModel
 
 __all__ = [
+    "SCALINGS",
     "ConfigError",
     "DataConfig",
     "ExperimentConfig",
@@ -47,6 +48,10 @@ __all__ = [
     "parse_overrides",
     "resolve_config",
 ]
+
+
+#: values of ``data.scaling``
+SCALINGS = ("auto", "global", "per_sensor")
 
 
 @dataclass
@@ -70,7 +75,15 @@ class DataConfig:
         targets: features forecast; ``None`` = the first feature.
         covariates: calendar inputs appended to the features (:mod:`stgraph.data.covariates`):
             ``time_of_day`` (fraction of the day in [0, 1), as DCRNN and Graph WaveNet),
-            ``day_of_week`` (0 = Monday .. 6), ``day_of_week_onehot`` (7 columns).
+            ``day_of_week`` (0 = Monday .. 6), ``day_of_week_onehot`` (7 columns); ``[auto]``: those
+            the readings can teach (:func:`~stgraph.pipeline.data.choose_covariates`).
+        scaling: how readings are z-scored (statistics from the training steps): ``global``
+            (one mean and standard deviation per feature, pooled over sensors, as DCRNN and
+            Graph WaveNet), ``per_sensor`` (one per sensor and feature), or ``auto``: the
+            published recipe (``global``) for catalog datasets; for one's own readings
+            ``per_sensor`` when the sensors' scales differ by more than
+            :data:`~stgraph.pipeline.data.SCALE_SPREAD` times (see
+            :func:`~stgraph.pipeline.data.choose_scaling`), else ``global``.
         lookback, horizon: input and output steps.
         split: train/validation/test fractions of the time axis, chronological.
         batch_size: training windows per batch; ``eval_batch_size`` for evaluation (default:
@@ -99,6 +112,7 @@ class DataConfig:
     features: list[str] | None = None
     targets: list[str] | None = None
     covariates: list[str] = field(default_factory=lambda: ["time_of_day"])
+    scaling: str = "auto"
     lookback: int = 12
     horizon: int = 12
     split: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
@@ -123,8 +137,12 @@ class DataConfig:
                 "own readings need a graph: data.distances, data.adjacency, data.edges or a locations file as data.sensors"
             )
         unknown = [c for c in self.covariates if c not in COVARIATES]
+        if self.covariates == ["auto"]:
+            unknown = []
         if unknown:
-            raise ConfigError(f"data.covariates: unknown {unknown}; known: {list(COVARIATES)}")
+            raise ConfigError(f"data.covariates: unknown {unknown}; known: {list(COVARIATES)}, or [auto]")
+        if self.scaling not in SCALINGS:
+            raise ConfigError(f"data.scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
         for name in ("lookback", "horizon", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"data.{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -168,6 +186,8 @@ class TrainingConfig:
             (``step_size``, ``gamma``; STGCN), stepped once per epoch.
         gradient_clip: max global gradient norm (DCRNN and Graph WaveNet use 5); ``null`` = off.
         patience: epochs without a better validation masked MAE before stopping; ``null`` = off.
+        loss: ``mae`` (masked MAE, every paper's) or ``mae_rmse`` (masked MAE plus masked RMSE;
+            see :meth:`stgraph.train.module.ForecastModule.loss`).
         loss_units: ``scaled`` (masked MAE on z-scored targets) or ``original`` (masked MAE after
             inverse scaling, as DCRNN's and Graph WaveNet's code compute it). Metrics are always
             reported in original units.
@@ -202,6 +222,7 @@ class TrainingConfig:
     gamma: float = 0.1
     gradient_clip: float | None = None
     patience: int | None = None
+    loss: str = "mae"
     loss_units: str = "scaled"
     teacher_forcing_decay: float | None = None
     seed: int = 0
@@ -220,6 +241,8 @@ class TrainingConfig:
             raise ConfigError(f"training.optimizer must be adam or rmsprop, got {self.optimizer!r}")
         if self.scheduler not in (None, "multistep", "step"):
             raise ConfigError(f"training.scheduler must be null, multistep or step, got {self.scheduler!r}")
+        if self.loss not in ("mae", "mae_rmse"):
+            raise ConfigError(f"training.loss must be mae or mae_rmse, got {self.loss!r}")
         if self.loss_units not in ("scaled", "original"):
             raise ConfigError(f"training.loss_units must be scaled or original, got {self.loss_units!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:
@@ -283,10 +306,19 @@ def packaged_models() -> list[str]:
 
 
 def _packaged_yaml(model: str) -> dict[str, Any]:
-    path = resources.files("stgraph") / "configs" / f"{model.lower()}.yaml"
+    return _packaged_file(f"{model.lower()}.yaml")
+
+
+def _packaged_file(name: str) -> dict[str, Any]:
+    """``stgraph/configs/<name>`` as a dict ({} when there is no such file)."""
+    path = resources.files("stgraph") / "configs" / name
     if not path.is_file():
         return {}
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+def _has_readings(user: list[tuple[str, dict[str, Any]]], cli: dict[str, Any]) -> bool:
+    return _last_value([*user, ("--set", cli)], "data", "readings") is not None
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:
@@ -354,6 +386,10 @@ def resolve_config(
         layers.append(("saved config", base))
     else:
         name = model or _last_value([*user, ("--set", cli)], "model", "name")
+        recipe = None
+        if not name and (dataset or _last_value([*user, ("--set", cli)], "data", "dataset") or _has_readings(user, cli)):
+            recipe = _packaged_file("recipes/default.yaml")
+            name = recipe["model"]["name"]
         if name:
             name = canonical_model_name(name)
             packaged = _packaged_yaml(name)
@@ -366,6 +402,8 @@ def resolve_config(
                 key = next((k for k in per_dataset if normalise_name(k) == normalise_name(str(data_name))), None)
                 if key is not None:
                     layers.append((f"stgraph/configs/{name.lower()}.yaml datasets.{key}", per_dataset[key]))
+            if recipe is not None:
+                layers.append(("stgraph/configs/recipes/default.yaml", recipe))
         elif dataset:
             layers.append(("arguments", {"data": {"dataset": dataset}}))
     layers.extend(user)

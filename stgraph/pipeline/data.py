@@ -37,8 +37,11 @@ from stgraph.graph.statistics import graph_statistics
 from stgraph.pipeline.config import DataConfig
 
 __all__ = [
+    "SCALE_SPREAD",
     "EpochShuffle",
     "PreparedData",
+    "choose_covariates",
+    "choose_scaling",
     "interval_text",
     "load_readings_and_graph",
     "prepare_data",
@@ -47,6 +50,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: sensors whose scales (standard deviations) spread more than this get their own z-scores
+SCALE_SPREAD = 10.0
 
 
 @dataclass
@@ -94,6 +100,14 @@ class PreparedData:
     def in_features(self) -> int:
         """Features per sensor in ``x``: input features plus covariate columns."""
         return len(self.input_features) + int(time_covariates(self.series.timestamps[:1], self.covariates).shape[1])
+
+    def covariate_positions(self) -> dict[str, int]:
+        """Where each calendar covariate starts among ``x``'s features: ``{"time_of_day": 1, ...}``."""
+        positions, position = {}, len(self.input_features)
+        for name in self.covariates:
+            positions[name] = position
+            position += int(time_covariates(self.series.timestamps[:1], [name]).shape[1])
+        return positions
 
     def describe(self) -> list[str]:
         """Lines for the console: readings, graph statistics and split sizes."""
@@ -274,7 +288,61 @@ def prepare_data(
         name=name,
         units=units,
         scaler=scaler,
+        scaling="global" if config.scaling == "auto" and config.dataset is not None else config.scaling,
     )
+
+
+def choose_scaling(series: SensorSeries, steps: slice, features: Sequence[str]) -> str:
+    r"""``per_sensor`` when the sensors' scales differ by more than :data:`SCALE_SPREAD` times,
+    else ``global``.
+
+    A sensor's scale is the standard deviation of its observed readings in ``steps`` (the
+    training period), per feature; the spread is the ratio of the 90th to the 10th percentile
+    over the sensors whose deviation is not 0,
+
+    .. math:: \text{spread} = \max_f \frac{q_{0.9}(\sigma_{\cdot f})}{q_{0.1}(\sigma_{\cdot f})}
+
+    so one dead or one huge sensor does not decide. Freeway speeds (METR-LA, PEMS-BAY) spread
+    about 3x; counts at bus stops or counting stations of very different volume spread 100x,
+    where one pooled z-score leaves the quiet sensors' readings near a constant, and the loss
+    barely sees them.
+    """
+    positions = series.feature_index(list(features))
+    values = series.values[steps][:, :, positions].astype(np.float64)
+    observed = series.mask[steps][:, :, positions]
+    count = observed.sum(axis=0)
+    mean = np.where(observed, values, 0.0).sum(axis=0) / np.maximum(count, 1)
+    deviation = np.sqrt((np.where(observed, values - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1))
+    spread = 1.0
+    for f in range(deviation.shape[1]):
+        scales = deviation[(count[:, f] > 1) & (deviation[:, f] > 0), f]
+        if scales.size >= 2:
+            low, high = np.quantile(scales, [0.1, 0.9])
+            spread = max(spread, float(high / low))
+    choice = "per_sensor" if spread > SCALE_SPREAD else "global"
+    logger.info("sensor scales spread %.1fx (90th / 10th percentile of standard deviations): %s scaling", spread, choice)
+    return choice
+
+
+def choose_covariates(series: SensorSeries, steps: slice) -> list[str]:
+    """The calendar inputs the readings can teach a model: ``time_of_day`` when a day holds
+    several steps, and ``day_of_week`` when steps are a day or shorter and the training period
+    ``steps`` covers every day of the week at least twice (14 days or more).
+
+    A day of the week the training period never saw is worse than no day of week at all: its
+    embedding or weight is never trained (one week of 5-minute readings split 70/10/20 tests on
+    days that training never saw).
+    """
+    interval = series.interval
+    day = pd.Timedelta(days=1)
+    chosen = []
+    if interval < day:
+        chosen.append("time_of_day")
+    train_days = (steps.stop - steps.start) * interval / day
+    if interval <= day and train_days >= 14:
+        chosen.append("day_of_week")
+    logger.info("calendar covariates for %s steps over %.1f training days: %s", interval_text(interval), train_days, chosen or "none")
+    return chosen
 
 
 def prepare_series(
@@ -291,6 +359,7 @@ def prepare_series(
     name: str = "",
     units: str = "",
     scaler: StandardScaler | None = None,
+    scaling: str = "global",
 ) -> PreparedData:
     """Readings already in memory, aligned to ``graph``, split chronologically and scaled: what
     :func:`prepare_data` does after loading, for a :class:`SensorSeries` one built oneself.
@@ -299,9 +368,12 @@ def prepare_series(
         series: readings whose sensors are ``graph``'s, in its order.
         lookback, horizon, fractions: the windows and the train/validation/test shares.
         features, targets: input and forecast features (default: all; the first input).
-        covariates: calendar inputs appended to ``x`` (:mod:`stgraph.data.covariates`).
+        covariates: calendar inputs appended to ``x`` (:mod:`stgraph.data.covariates`);
+            ``["auto"]``: :func:`choose_covariates`.
         null_value, name, units: recorded in the result (the null value is already applied).
         scaler: reuse these statistics instead of fitting on the training steps.
+        scaling: ``global``, ``per_sensor`` or ``auto`` (:func:`choose_scaling`) z-scores,
+            when no ``scaler`` is given.
 
     Raises:
         SensorDataError: an unknown feature, a target that is not an input, or a split that
@@ -322,8 +394,13 @@ def prepare_series(
             f"{series.source}: {series.num_steps} steps leave no window for {', '.join(empty)} "
             f"(lookback {lookback} + horizon {horizon}, split {fractions})"
         )
+    covariates = list(covariates)
+    if covariates == ["auto"]:
+        covariates = choose_covariates(series, split.train_steps)
     if scaler is None:
-        scaler = StandardScaler().fit(series, steps=split.train_steps)
+        if scaling == "auto":
+            scaling = choose_scaling(series, split.train_steps, input_features)
+        scaler = StandardScaler(per_sensor=scaling == "per_sensor").fit(series, steps=split.train_steps)
     return PreparedData(
         series=series,
         graph=graph,
@@ -331,7 +408,7 @@ def prepare_series(
         scaler=scaler,
         input_features=input_features,
         target_features=target_features,
-        covariates=list(covariates),
+        covariates=covariates,
         null_value=null_value,
         name=name,
         units=units,

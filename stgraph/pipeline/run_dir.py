@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import inspect
 import os
 import shutil
 import sys
@@ -32,6 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 import yaml
 
@@ -258,13 +260,15 @@ def build_model(config: ExperimentConfig, data: PreparedData) -> tuple[torch.nn.
     """The model of ``config`` sized for ``data``, and the keyword arguments that rebuild it
     (:attr:`~stgraph.models.ForecastModel.init_kwargs`: every argument, defaults included, so that
     a later change of a default does not change what an old ``model.pt`` rebuilds)."""
-    check_model_options(config, models.get(config.model.name))
+    model_class = models.get(config.model.name)
+    check_model_options(config, model_class)
     kwargs = {
         "num_sensors": data.graph.num_sensors,
         "in_features": data.in_features,
         "out_channels": len(data.target_features),
         "lookback": config.data.lookback,
         "horizon": config.data.horizon,
+        **calendar_arguments(model_class, data),
         **config.model.options,
     }
     try:
@@ -272,6 +276,22 @@ def build_model(config: ExperimentConfig, data: PreparedData) -> tuple[torch.nn.
     except (TypeError, ValueError) as error:
         raise ConfigError(f"model {config.model.name!r} with {config.model.options}: {error}") from error
     return model, model.init_kwargs
+
+
+def calendar_arguments(model_class: type[models.ForecastModel], data: PreparedData) -> dict[str, Any]:
+    """The calendar arguments a model's constructor takes, filled from the data: where the time
+    of day and the day of week sit in ``x``'s features (``time_of_day_feature``,
+    ``day_of_week_feature``; None when the covariate is not an input) and ``steps_per_day``
+    (steps in a day, at least 1). Options set in the configuration win over these."""
+    parameters = inspect.signature(model_class.__init__).parameters
+    positions = data.covariate_positions()
+    found: dict[str, Any] = {}
+    for name in ("time_of_day", "day_of_week"):
+        if f"{name}_feature" in parameters:
+            found[f"{name}_feature"] = positions.get(name)
+    if "steps_per_day" in parameters:
+        found["steps_per_day"] = max(1, int(pd.Timedelta(days=1) // data.series.interval))
+    return found
 
 
 def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dict[str, Any]) -> dict[str, Any]:

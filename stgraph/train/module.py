@@ -27,7 +27,7 @@ from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 
 from stgraph.graph import SensorGraph
-from stgraph.metrics.masked import masked_mae
+from stgraph.metrics.masked import masked_mae, masked_rmse
 from stgraph.pipeline.config import TrainingConfig
 from stgraph.train.schedules import inverse_sigmoid_decay
 
@@ -96,6 +96,17 @@ class ForecastModule(L.LightningModule):
             return 0.0
         return float(inverse_sigmoid_decay(self.global_step, self.forcing_decay))
 
+    def loss(self, prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+        r"""The training loss over the observed entries :math:`\Omega` (``training.loss``):
+        ``mae`` :math:`\frac{1}{|\Omega|}\sum_\Omega |\hat y - y|`, or ``mae_rmse``, that plus
+        :math:`\sqrt{\frac{1}{|\Omega|}\sum_\Omega (\hat y - y)^2}`: MAE alone is minimised by
+        the median, which on skewed readings (counts, congestion) loses to an average on RMSE;
+        the sum pulls the forecast towards the mean where errors are large."""
+        mae = masked_mae(prediction, target, mask=mask)
+        if self.config.loss == "mae":
+            return mae
+        return mae + masked_rmse(prediction, target, mask=mask)
+
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y, mask = batch
         z = self.scale_target(y)
@@ -107,9 +118,9 @@ class ForecastModule(L.LightningModule):
         else:
             z_hat = self.model(x, self.graph)
         if self.config.loss_units == "original":
-            loss = masked_mae(self.inverse_target(z_hat), y, mask=mask)
+            loss = self.loss(self.inverse_target(z_hat), y, mask)
         else:
-            loss = masked_mae(z_hat, z, mask=mask)
+            loss = self.loss(z_hat, z, mask)
         if not mask.any():
             # a batch with no observed target has nothing to learn from; keep the graph connected
             loss = z_hat.sum() * 0.0
