@@ -4,10 +4,14 @@ Examples::
 
     stgraph graph --distances distances_la_2012.csv --sensors graph_sensor_ids.txt --out metr-la.npz
     stgraph graph --distance-matrix W_228.csv --out pemsd7m.npz
-    stgraph graph --locations graph_sensor_locations_bay.csv --k 8 --out bay-knn.npz
+    stgraph graph --locations graph_sensor_locations_bay.csv --neighbors 8 --out bay-knn.npz
+    stgraph graph --edges links.csv --sensors stops.txt --out bus.npz
     stgraph graph --adjacency adj_mx.pkl --out metr-la.npz --force
 
 ``--out`` must not be one of the inputs, and an existing file is replaced only with ``--force``.
+After the statistics come the lines of :func:`~stgraph.graph.graph_diagnostics`: how an edge
+file's third column was read, and a warning when the threshold dropped links, left sensors
+isolated or split the network, with the option that keeps them.
 """
 
 from __future__ import annotations
@@ -16,13 +20,22 @@ import argparse
 import math
 
 from stgraph.cli.arguments import positive_int
-from stgraph.graph import SensorGraph, from_distance_matrix, from_distances, from_locations, from_matrix, save_graph
+from stgraph.graph import (
+    SensorGraph,
+    from_distance_matrix,
+    from_distances,
+    from_edge_list,
+    from_locations,
+    from_matrix,
+    graph_diagnostics,
+    save_graph,
+)
 from stgraph.io.outputs import OutputError, check_not_input, check_output
 
 __all__ = ["add_parser", "format_statistics", "run"]
 
 # the options that name files the command reads (argparse destinations)
-_INPUTS = ("distances", "distance_matrix", "locations", "adjacency", "sensors")
+_INPUTS = ("distances", "distance_matrix", "locations", "adjacency", "edges", "sensors")
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -36,15 +49,26 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     source.add_argument("--distance-matrix", metavar="FILE", help="dense [sensors, sensors] distances (PeMSD7(M) W_228.csv)")
     source.add_argument("--locations", metavar="FILE", help="sensor id, latitude, longitude CSV")
     source.add_argument("--adjacency", metavar="FILE", help="ready-made adjacency: .csv, .npy, .npz or DCRNN .pkl")
+    source.add_argument(
+        "--edges",
+        metavar="FILE",
+        help="edge list from,to[,value]: a third column headed distance/cost/length/time is a distance "
+        "(Gaussian kernel), one headed weight (or none) a weight as given",
+    )
     parser.add_argument("--sensors", metavar="FILE", help="sensor ids in node order (comma- or newline-separated)")
     parser.add_argument("--threshold", type=float, default=0.1, help="kernel weights below this become 0 (default 0.1)")
     parser.add_argument(
         "--sigma", type=float, default=None, help="kernel width in the distance unit (default: std of the distances)"
     )
     parser.add_argument(
-        "--k", type=positive_int, default=None, help="with --locations: connect each sensor to its k nearest sensors"
+        "--neighbors",
+        "--k",
+        dest="k",
+        type=positive_int,
+        default=None,
+        help="with --locations: connect each sensor to its K nearest sensors",
     )
-    parser.add_argument("--undirected", action="store_true", help="with --distances: use max(A, A^T)")
+    parser.add_argument("--undirected", action="store_true", help="with --distances or --edges: use max(A, A^T)")
     parser.add_argument("--no-self-loops", action="store_true", help="with --distance-matrix: zero the diagonal")
     parser.add_argument("--out", metavar="FILE", required=True, help="where to write the graph (.npz)")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -55,8 +79,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> int:
     if args.k is not None and not args.locations:
         if parser is None:
-            raise SystemExit("stgraph graph: error: --k applies to --locations only")
-        parser.error("--k applies to --locations only")
+            raise SystemExit("stgraph graph: error: --neighbors applies to --locations only")
+        parser.error("--neighbors applies to --locations only")
     inputs = {f"--{name.replace('_', '-')}": getattr(args, name) for name in _INPUTS}
     check_not_input(args.out, inputs)  # first: `--locations L.csv --out L.csv` names both files
     if not str(args.out).lower().endswith(".npz"):
@@ -70,9 +94,13 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None)
         )
     elif args.locations:
         graph = from_locations(args.locations, args.sensors, threshold=args.threshold, sigma=args.sigma, k=args.k)
+    elif args.edges:
+        graph = from_edge_list(args.edges, args.sensors, threshold=args.threshold, sigma=args.sigma, directed=not args.undirected)
     else:
         graph = from_matrix(args.adjacency, args.sensors)
     print(format_statistics(graph))
+    for line in graph_diagnostics(graph):
+        print(line)
     save_graph(graph, args.out)
     print(f"wrote {args.out}")
     return 0

@@ -46,7 +46,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     graph = source.add_mutually_exclusive_group()
     graph.add_argument("--distances", metavar="FILE", help="road distances from,to,distance (Gaussian kernel graph)")
     graph.add_argument("--adjacency", metavar="FILE", help="adjacency matrix: .csv, .npy, .npz or DCRNN .pkl")
-    graph.add_argument("--edges", metavar="FILE", help="edge list from,to[,weight]")
+    graph.add_argument(
+        "--edges",
+        metavar="FILE",
+        help="edge list from,to[,value]: a third column headed distance/cost/length/time is a distance "
+        "(Gaussian kernel), one headed weight (or none) a weight as given",
+    )
+    source.add_argument(
+        "--threshold",
+        type=float,
+        metavar="X",
+        help="Gaussian kernel weights below X become 0 (distances, distance-headed edges, locations; default 0.1)",
+    )
+    source.add_argument(
+        "--neighbors",
+        type=positive_int,
+        metavar="K",
+        help="a graph from sensor locations links each sensor to its K nearest (default 8)",
+    )
     source.add_argument(
         "--null-value", type=float, metavar="V", help="reading that means missing (own data: only empty/NaN by default)"
     )
@@ -100,6 +117,10 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
         data["null_value"] = args.null_value
     if args.interval is not None:
         data["interval"] = args.interval
+    if args.threshold is not None:
+        data["threshold"] = args.threshold
+    if args.neighbors is not None:
+        data["neighbors"] = args.neighbors
     if args.batch_size is not None:
         data["batch_size"] = args.batch_size
     training: dict[str, Any] = {}

@@ -27,10 +27,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from stgraph.errors import GraphError
-from stgraph.graph.readers import EdgeRows, order_sensor_ids, read_edge_rows, read_locations, read_sensor_ids
-from stgraph.graph.report import BuildReport, name_sensors
+from stgraph.graph.readers import (
+    EdgeRows,
+    column_meaning,
+    order_sensor_ids,
+    read_edge_rows,
+    read_locations,
+    read_sensor_ids,
+)
+from stgraph.graph.report import BuildReport, name_sensors, short_number, threshold_keeping
 from stgraph.graph.sensor_graph import SensorGraph
-from stgraph.graph.statistics import isolated_mask
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -40,7 +46,9 @@ __all__ = [
     "gaussian_kernel",
     "haversine_distances",
     "index_edge_rows",
+    "kernel_graph",
     "resolve_sensor_ids",
+    "threshold_linking_all",
 ]
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -99,7 +107,8 @@ def index_edge_rows(
         ``(sensor_ids, sources, targets, row_numbers, report)``: the ids (given, or ordered by
         :func:`order_sensor_ids`), the positions of each kept edge's ends and the index of the
         row each edge came from in ``rows`` (for picking its value). Of repeated (from, to)
-        pairs only the last row is kept, as DCRNN's ``gen_adj_mx.py`` overwrites.
+        pairs only the last row is kept, as DCRNN's ``gen_adj_mx.py`` overwrites. The report
+        counts rows; the builder records the finished graph in it (:meth:`BuildReport.measure`).
     """
     if sensor_ids is None:
         sensor_ids = order_sensor_ids(rows.sources + rows.targets)
@@ -119,10 +128,6 @@ def index_edge_rows(
     last = np.sort(len(pair) - 1 - first_in_reversed)
     row_numbers = kept[last]
     sources, targets = sources[row_numbers], targets[row_numbers]
-    linked = np.zeros(n, dtype=bool)
-    between = sources != targets
-    linked[sources[between]] = True
-    linked[targets[between]] = True
     report = BuildReport(
         source=rows.source,
         rows=len(rows.sources),
@@ -130,7 +135,6 @@ def index_edge_rows(
         rows_skipped=int((~inside).sum()),
         unknown_sensors=len(unknown),
         duplicate_rows=int(len(kept) - len(row_numbers)),
-        isolated_sensors=[sensor_ids[i] for i in np.flatnonzero(~linked)],
     )
     return sensor_ids, sources, targets, row_numbers, report
 
@@ -176,14 +180,38 @@ def from_distances(
             ``max(A, A^T)``, i.e. the shorter of the two directions.
 
     Returns:
-        SensorGraph whose ``build_report`` (:class:`BuildReport`) counts skipped, repeated
-        and isolated rows and sensors, and holds ``sigma``.
+        SensorGraph whose ``build_report`` (:class:`BuildReport`) counts skipped and repeated
+        rows, the links the threshold dropped, isolated sensors and components, and holds
+        ``sigma``; :func:`~stgraph.graph.report.graph_diagnostics` words what was lost.
 
     Raises:
-        GraphError: malformed rows (file and line), no distance between listed sensors, or a
-        zero spread of distances.
+        GraphError: malformed rows (file and line), no distance between listed sensors, a
+        zero spread of distances, or a third column headed as a weight (``weight``, ``w``, ...).
     """
     rows = read_edge_rows(path, value_name="distance")
+    if column_meaning(rows.value_column) == "weight":
+        raise GraphError(
+            f"{path}: the third column is headed {rows.value_column!r}, so it holds edge weights, not distances; "
+            f"read it with --edges {path} (stgraph.graph.from_edge_list), which takes weights as given"
+        )
+    return kernel_graph(rows, sensor_ids, threshold, sigma=sigma, directed=directed, kind="distances")
+
+
+def kernel_graph(
+    rows: EdgeRows,
+    sensor_ids: Sequence[Any] | str | os.PathLike[str] | None,
+    threshold: float = 0.1,
+    *,
+    sigma: float | None = None,
+    directed: bool = True,
+    kind: str = "distances",
+) -> SensorGraph:
+    """The thresholded Gaussian kernel graph of distance rows, as :func:`from_distances` builds it.
+
+    ``kind`` is recorded in the build report (``"distances"``, or ``"edge_distances"`` for
+    :func:`~stgraph.graph.loaders.from_edge_list`): it picks the remedy its warnings suggest.
+    """
+    path = rows.source
     if rows.values is None:  # not reached: read_edge_rows requires the third column by default
         raise GraphError(f"{path}: expected from,to,distance rows, got no distance column")
     ids, sources, targets, row_numbers, report = index_edge_rows(rows, resolve_sensor_ids(sensor_ids))
@@ -197,12 +225,35 @@ def from_distances(
         sigma = float(distances[finite].std())
         if sigma <= 0:
             raise GraphError(f"{path}: all {int(finite.sum())} distances between listed sensors are equal; pass sigma explicitly")
-    adjacency = edge_adjacency(sources, targets, gaussian_kernel(distances, sigma, threshold), len(ids), directed=directed)
-    report.sigma, report.threshold = sigma, threshold
-    report.log()
+    weights = gaussian_kernel(distances, sigma, threshold)
+    adjacency = edge_adjacency(sources, targets, weights, len(ids), directed=directed)
+    between = sources != targets
+    dropped = between & (weights == 0)
+    report.sigma, report.threshold, report.kind = sigma, threshold, kind
+    if kind == "edge_distances":
+        report.notes = [
+            f"{Path(path).name}: third column {rows.value_column!r} read as a distance "
+            f"(Gaussian kernel, sigma {short_number(sigma)}, threshold {threshold:g})"
+        ]
+    report.links, report.links_kept = int(between.sum()), int((between & (weights > 0)).sum())
+    report.links_dropped = int(dropped.sum())
+    report.suggested_threshold = threshold_keeping(np.exp(-np.square(distances[dropped] / sigma)))
     graph = SensorGraph(adjacency, ids, name=Path(path).stem, source=path)
+    report.measure(graph.adjacency, ids)
+    report.log()
     graph.build_report = report
     return graph
+
+
+def threshold_linking_all(distances: np.ndarray, sigma: float) -> float | None:
+    """A threshold (a power of ten) at which every sensor of a complete distance table keeps a
+    link: the smallest over sensors of the kernel weight to its nearest other sensor.
+
+    Shapes:
+        distances: ``[sensors, sensors]``, finite.
+    """
+    others = distances + np.diag(np.full(len(distances), np.inf))
+    return threshold_keeping(np.exp(-np.square(others.min(axis=1) / sigma)))
 
 
 def from_locations(
@@ -269,18 +320,23 @@ def from_locations(
         weights[rows_index, nearest.ravel()] = gaussian_kernel(distances[rows_index, nearest.ravel()], sigma, 0.0)
         kept_threshold = None  # the k nearest keep their kernel weight, however small
     adjacency = sp.csr_matrix(weights)
-    isolated = isolated_mask(adjacency)
     report = BuildReport(
         source=str(path),
         rows=rows,
         rows_used=n,
         rows_skipped=rows - n,
         unknown_sensors=rows - n,
-        isolated_sensors=[file_ids[i] for i in np.flatnonzero(isolated)],
         sigma=sigma,
         threshold=kept_threshold,
+        kind="locations" if k is None else "neighbors",
+        links=n * (n - 1) if k is None else n * k,
+        links_kept=int(np.count_nonzero(weights)) - int(np.count_nonzero(np.diag(weights))),
     )
-    report.log()
+    if k is None:
+        report.links_dropped = report.links - report.links_kept
+        report.suggested_threshold = threshold_linking_all(distances, sigma)
     graph = SensorGraph(adjacency, file_ids, coordinates=coordinates, name=Path(path).stem, source=path)
+    report.measure(graph.adjacency, file_ids)
+    report.log()
     graph.build_report = report
     return graph

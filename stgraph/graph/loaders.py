@@ -12,11 +12,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from stgraph.errors import GraphError
-from stgraph.graph.build import edge_adjacency, gaussian_kernel, index_edge_rows, resolve_sensor_ids
-from stgraph.graph.readers import EdgeRows, read_dense_csv, read_edge_rows
+from stgraph.graph.build import (
+    edge_adjacency,
+    gaussian_kernel,
+    index_edge_rows,
+    kernel_graph,
+    resolve_sensor_ids,
+    threshold_linking_all,
+)
+from stgraph.graph.readers import DISTANCE_COLUMNS, WEIGHT_COLUMNS, EdgeRows, column_meaning, read_dense_csv, read_edge_rows
 from stgraph.graph.report import BuildReport
 from stgraph.graph.sensor_graph import SensorGraph
-from stgraph.graph.statistics import isolated_mask
 from stgraph.graph.storage import GRAPH_KEYS, load_graph
 from stgraph.io.safe_pickle import UnsafePickleError, load_pickle
 
@@ -157,16 +163,27 @@ def from_distance_matrix(
     if not self_loops:
         np.fill_diagonal(weights, 0.0)
     graph = SensorGraph(weights, distances.sensor_ids, name=distances.name, source=distances.source)
-    graph.build_report = BuildReport(
-        source=distances.source,
-        rows=len(matrix),
-        rows_used=len(matrix),
-        isolated_sensors=[graph.sensor_ids[i] for i in np.flatnonzero(isolated_mask(graph.adjacency))],
+    n = len(matrix)
+    off_diagonal = ~np.eye(n, dtype=bool)
+    report = BuildReport(
+        source=None if distances.source is None else str(distances.source),
+        rows=n,
+        rows_used=n,
         sigma=sigma,
         threshold=threshold,
+        kind="distance_matrix",
+        links=n * (n - 1),
+        links_kept=int(np.count_nonzero(weights[off_diagonal])),
+        suggested_threshold=threshold_linking_all(matrix, sigma),
     )
-    graph.build_report.log()
+    report.links_dropped = report.links - report.links_kept
+    report.measure(graph.adjacency, graph.sensor_ids)
+    report.log()
+    graph.build_report = report
     return graph
+
+
+_ITERABLE = "edge rows"  # the source of rows given as an iterable, in messages
 
 
 def _rows_from_iterable(rows: Iterable[Sequence[Any]]) -> EdgeRows:
@@ -190,7 +207,7 @@ def _rows_from_iterable(rows: Iterable[Sequence[Any]]) -> EdgeRows:
     if width is None:
         raise GraphError("no edge rows given")
     lines = np.arange(len(sources), dtype=np.int64)
-    return EdgeRows("edge rows", sources, targets, np.asarray(values) if width == 3 else None, lines)
+    return EdgeRows(_ITERABLE, sources, targets, np.asarray(values) if width == 3 else None, lines)
 
 
 def from_edge_list(
@@ -199,12 +216,21 @@ def from_edge_list(
     *,
     weighted: bool = True,
     directed: bool = True,
+    threshold: float = 0.1,
+    sigma: float | None = None,
 ) -> SensorGraph:
-    """A sensor graph whose edge weights are given row by row: ``from, to[, weight]``.
+    """A sensor graph from edge rows ``from, to[, value]``; the file's header says what the value is.
 
-    Unlike :func:`stgraph.graph.build.from_distances`, the third column is used as the weight
-    as it stands. ``weighted=False`` gives every listed edge weight 1 (the binary
-    connectivity ASTGCN builds from the PEMS0x ``from,to,cost`` lists).
+    * third column headed as a distance (``distance``, ``cost``, ``length``, ``km``,
+      ``time``, ...; :data:`~stgraph.graph.readers.DISTANCE_COLUMNS`): the thresholded Gaussian
+      kernel, exactly as :func:`stgraph.graph.build.from_distances` builds it (``threshold``,
+      ``sigma``);
+    * headed as a weight (``weight``, ``w``, ``strength``, ``adjacency``): the weights as given;
+    * no header, an unknown header, or rows from an iterable: the weights as given, and for a
+      file the build report's ``notes`` say so (naming an unknown header).
+
+    ``weighted=False`` gives every listed edge weight 1 (the binary connectivity ASTGCN builds
+    from the PEMS0x ``from,to,cost`` lists).
 
     Args:
         path_or_rows: CSV file (optional header) or an iterable of ``(from, to[, weight])``.
@@ -213,21 +239,63 @@ def from_edge_list(
             else by first appearance.
         weighted: use the third column (default) or 1 for every edge.
         directed: keep ``i -> j`` as listed, or ``max(A, A^T)`` when False.
+        threshold, sigma: the kernel's, when the third column is a distance.
     """
-    if isinstance(path_or_rows, (str, os.PathLike)):
-        rows = read_edge_rows(path_or_rows, value_name="weight", require_value=False)
-        source, name = path_or_rows, Path(path_or_rows).stem
+    if not isinstance(path_or_rows, (str, os.PathLike)):
+        return _weight_graph(_rows_from_iterable(path_or_rows), sensor_ids, weighted=weighted, directed=directed, note=None)
+    rows = read_edge_rows(path_or_rows, value_name="weight", require_value=False)
+    name = Path(path_or_rows).name
+    header = rows.value_column
+    if rows.values is None:
+        note = f"{name}: two columns; every listed link weighs 1"
+    elif not weighted:
+        note = f"{name}: third column ignored (weighted=False); every listed link weighs 1"
+    elif column_meaning(header) == "distance":
+        return kernel_graph(rows, sensor_ids, threshold, sigma=sigma, directed=directed, kind="edge_distances")
+    elif column_meaning(header) == "weight":
+        note = f"{name}: third column {header!r} read as edge weights as given"
+    elif header is None:
+        note = (
+            f"{name}: no header; third column read as edge weights as given "
+            '(head it "distance" for the Gaussian kernel of distances, "weight" to silence this)'
+        )
     else:
-        rows = _rows_from_iterable(path_or_rows)
-        source, name = None, None
+        note = (
+            f"{name}: third column {header!r} is neither a distance ({', '.join(DISTANCE_COLUMNS)}) "
+            f"nor a weight ({', '.join(WEIGHT_COLUMNS)}); read as edge weights as given"
+        )
+    return _weight_graph(rows, sensor_ids, weighted=weighted, directed=directed, note=note)
+
+
+def _weight_graph(
+    rows: EdgeRows,
+    sensor_ids: Sequence[Any] | str | os.PathLike[str] | None,
+    *,
+    weighted: bool,
+    directed: bool,
+    note: str | None,
+) -> SensorGraph:
+    """Edge rows whose third column (if any, and ``weighted``) is the weight, as it stands;
+    ``note`` (how the file was read) goes into the build report."""
     ids, sources, targets, row_numbers, report = index_edge_rows(rows, resolve_sensor_ids(sensor_ids))
     if weighted and rows.values is not None:
         weights = rows.values[row_numbers]
     else:
         weights = np.ones(len(row_numbers))
     adjacency = edge_adjacency(sources, targets, weights, len(ids), directed=directed)
+    between = sources != targets
+    report.kind = "edge_weights"
+    report.links, report.links_kept = int(between.sum()), int((between & (weights > 0)).sum())
+    report.notes = [] if note is None else [note]
+    from_file = rows.source != _ITERABLE
+    graph = SensorGraph(
+        adjacency,
+        ids,
+        name=Path(rows.source).stem if from_file else None,
+        source=rows.source if from_file else None,
+    )
+    report.measure(graph.adjacency, ids)
     report.log()
-    graph = SensorGraph(adjacency, ids, name=name, source=source)
     graph.build_report = report
     return graph
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,23 @@ import numpy as np
 
 from stgraph.errors import GraphError
 
-__all__ = ["EdgeRows", "order_sensor_ids", "read_dense_csv", "read_edge_rows", "read_locations", "read_sensor_ids"]
+__all__ = [
+    "DISTANCE_COLUMNS",
+    "WEIGHT_COLUMNS",
+    "EdgeRows",
+    "column_meaning",
+    "order_sensor_ids",
+    "read_dense_csv",
+    "read_edge_rows",
+    "read_locations",
+    "read_sensor_ids",
+]
 
 _FROM_COLUMNS = ("from", "source", "src", "origin")
+#: words in an edge file's third-column header that make it a distance (or travel time, a cost)
+DISTANCE_COLUMNS = ("distance", "distances", "dist", "cost", "length", "km", "m", "metres", "meters", "miles", "mi", "time")
+#: words that make it an edge weight, taken as given
+WEIGHT_COLUMNS = ("weight", "weights", "w", "strength", "adjacency")
 _ID_COLUMNS = ("sensor_id", "sensor", "id", "station_id", "station")
 _LATITUDE_COLUMNS = ("latitude", "lat")
 _LONGITUDE_COLUMNS = ("longitude", "lon", "lng", "long")
@@ -39,7 +54,8 @@ class EdgeRows:
     """Rows ``from, to[, value]`` of an edge file, in file order.
 
     ``lines[r]`` is the 1-based line of row ``r`` in ``source``; ``values`` is None when the
-    file has two columns.
+    file has two columns; ``value_column`` is the header of the third column, None when the
+    file has no header row.
     """
 
     source: str
@@ -47,6 +63,21 @@ class EdgeRows:
     targets: list[str]
     values: np.ndarray | None
     lines: np.ndarray
+    value_column: str | None = None
+
+
+def column_meaning(header: str | None) -> str | None:
+    """``"distance"`` or ``"weight"``: what an edge file's third column holds, by its header.
+
+    The header is split into words (``travel_time``, ``length_km``, ``distance (m)``); it is a
+    distance when a word is in :data:`DISTANCE_COLUMNS` and none in :data:`WEIGHT_COLUMNS`, a
+    weight in the opposite case, and None (unknown) when neither or both, or without a header.
+    """
+    words = set(re.split(r"[^a-z]+", (header or "").lower()))
+    distance, weight = bool(words & set(DISTANCE_COLUMNS)), bool(words & set(WEIGHT_COLUMNS))
+    if distance != weight:
+        return "distance" if distance else "weight"
+    return None
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -111,7 +142,8 @@ def order_sensor_ids(ids: list[str]) -> list[str]:
 
 
 def read_edge_rows(path: str | os.PathLike[str], *, value_name: str = "distance", require_value: bool = True) -> EdgeRows:
-    """Read ``from,to[,value]`` rows; a first row starting ``from``/``source`` is a header.
+    """Read ``from,to[,value]`` rows; a first row starting ``from``/``source``, or ending in a
+    distance or weight column name (:func:`column_meaning`), is a header.
 
     Args:
         path: CSV file.
@@ -128,6 +160,7 @@ def read_edge_rows(path: str | os.PathLike[str], *, value_name: str = "distance"
     values: list[float] = []
     lines: list[int] = []
     width = None
+    value_column = None
     for line, cells in _rows(path):
         where = f"{path}, line {line}"
         if width is None:
@@ -135,8 +168,10 @@ def read_edge_rows(path: str | os.PathLike[str], *, value_name: str = "distance"
             allowed = (3,) if require_value else (2, 3)
             if width not in allowed:
                 raise GraphError(f"{where}: expected columns from,to,{value_name}, got {width} columns: {','.join(cells)}")
-            if cells[0].lower() in _FROM_COLUMNS and not _is_number(cells[-1]):
-                continue  # header row: from,to,cost / from,to,distance / from,to
+            named = cells[0].lower() in _FROM_COLUMNS or (width == 3 and column_meaning(cells[2]) is not None)
+            if named and not _is_number(cells[-1]):
+                value_column = cells[2] if width == 3 else None
+                continue  # header row: from,to,cost / from,to,distance / from,to / stop_a,stop_b,weight
         if len(cells) != width:
             raise GraphError(f"{where}: expected {width} columns, got {len(cells)}")
         if not cells[0] or not cells[1]:
@@ -157,6 +192,7 @@ def read_edge_rows(path: str | os.PathLike[str], *, value_name: str = "distance"
         targets=targets,
         values=np.asarray(values, dtype=np.float64) if width == 3 else None,
         lines=np.asarray(lines, dtype=np.int64),
+        value_column=value_column,
     )
 
 

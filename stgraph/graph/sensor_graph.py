@@ -183,11 +183,16 @@ class SensorGraph:
 
     # --- relabelling ----------------------------------------------------------------------
     def permute(self, order: Sequence[int] | np.ndarray) -> SensorGraph:
-        """The same graph with sensors in a new order: new sensor ``k`` is old ``order[k]``."""
+        """The same graph with sensors in a new order: new sensor ``k`` is old ``order[k]``.
+
+        The build report is kept (a new order changes none of its counts); a subgraph has none.
+        """
         positions = np.asarray(order, dtype=np.int64)
         if sorted(positions.tolist()) != list(range(self.num_sensors)):
             raise GraphError(f"order must be a permutation of 0..{self.num_sensors - 1}")
-        return self._take(positions)
+        permuted = self._take(positions)
+        permuted.build_report = self.build_report
+        return permuted
 
     def subgraph(self, sensor_ids: Sequence[Any]) -> SensorGraph:
         """The graph restricted to ``sensor_ids``, in that order."""

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["graph_statistics", "isolated_mask"]
+__all__ = ["graph_statistics", "isolated_mask", "weak_components"]
 
 
 def _off_diagonal(adjacency: sp.spmatrix) -> sp.csr_matrix:
@@ -26,6 +26,17 @@ def isolated_mask(adjacency: sp.spmatrix) -> np.ndarray:
     return isolated
 
 
+def weak_components(adjacency: sp.spmatrix) -> tuple[int, int]:
+    """``(components, largest)``: weakly connected components (edge direction ignored) and the
+    sensors in the largest; ``(0, 0)`` for a graph without sensors. Stored zeros are no edge."""
+    matrix = sp.csr_matrix(adjacency, copy=True)
+    matrix.eliminate_zeros()
+    if matrix.shape[0] == 0:
+        return 0, 0
+    components, labels = connected_components(matrix, directed=True, connection="weak")
+    return int(components), int(np.bincount(labels).max())
+
+
 def graph_statistics(adjacency: sp.spmatrix, sensor_ids: list[str]) -> dict[str, Any]:
     """Statistics of ``adjacency`` (``A[i, j]`` = weight of edge ``i -> j``).
 
@@ -39,7 +50,7 @@ def graph_statistics(adjacency: sp.spmatrix, sensor_ids: list[str]) -> dict[str,
     matrix = sp.csr_matrix(adjacency)
     n = matrix.shape[0]
     off = _off_diagonal(matrix)
-    weak, labels = connected_components(matrix, directed=True, connection="weak")
+    weak, largest = weak_components(matrix)
     strong, _ = connected_components(matrix, directed=True, connection="strong")
     isolated = isolated_mask(matrix)
     weights = matrix.data
@@ -48,9 +59,9 @@ def graph_statistics(adjacency: sp.spmatrix, sensor_ids: list[str]) -> dict[str,
         "edges": int(matrix.nnz),
         "self_loops": int(np.count_nonzero(matrix.diagonal())),
         "density": float(off.nnz / (n * (n - 1))) if n > 1 else 0.0,
-        "weak_components": int(weak),
+        "weak_components": weak,
         "strong_components": int(strong),
-        "largest_weak_component": int(np.bincount(labels).max()) if n else 0,
+        "largest_weak_component": largest,
         "isolated_sensors": int(isolated.sum()),
         "isolated_sensor_ids": [sensor_ids[i] for i in np.flatnonzero(isolated)],
         "weight_min": float(weights.min()) if weights.size else float("nan"),

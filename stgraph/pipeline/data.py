@@ -30,7 +30,15 @@ from stgraph.data.splits import PARTS, Split, split_by_fraction
 from stgraph.data.store import verify_files
 from stgraph.data.windows import WindowDataset
 from stgraph.errors import ConfigError, GraphError, SensorDataError
-from stgraph.graph import SensorGraph, from_distances, from_edge_list, from_locations, from_matrix, read_sensor_ids
+from stgraph.graph import (
+    SensorGraph,
+    from_distances,
+    from_edge_list,
+    from_locations,
+    from_matrix,
+    graph_diagnostics,
+    read_sensor_ids,
+)
 from stgraph.graph.ordering import LOCALITY_MIN_SENSORS, locality_order
 from stgraph.graph.readers import read_locations
 from stgraph.graph.statistics import graph_statistics
@@ -109,8 +117,14 @@ class PreparedData:
             position += int(time_covariates(self.series.timestamps[:1], [name]).shape[1])
         return positions
 
+    def graph_diagnostics(self) -> list[str]:
+        """How the graph's file was read and what its builder lost, with the remedy
+        (:func:`stgraph.graph.graph_diagnostics`); empty when there is nothing to say."""
+        return graph_diagnostics(self.graph)
+
     def describe(self) -> list[str]:
-        """Lines for the console: readings, graph statistics and split sizes."""
+        """Lines for the console: readings, graph statistics (then :meth:`graph_diagnostics`) and
+        split sizes."""
         s = self.series
         g = graph_statistics(self.graph.adjacency, self.graph.sensor_ids)
         sizes = self.split.sizes()
@@ -122,6 +136,7 @@ class PreparedData:
             f"density {g['density']:.2%}, {g['weak_components']} weakly connected component(s) "
             f"(largest {g['largest_weak_component']}), {g['isolated_sensors']} isolated, "
             f"weights {g['weight_min']:.3g} .. {g['weight_max']:.3g}",
+            *self.graph_diagnostics(),
             f"windows:  lookback {self.split.lookback}, horizon {self.split.horizon}; "
             + ", ".join(f"{part} {sizes[part]}" for part in PARTS),
         ]
@@ -153,7 +168,7 @@ def _own_graph(config: DataConfig, sensor_ids: list[str]) -> SensorGraph:
     elif config.adjacency is not None:
         graph = from_matrix(config.adjacency, sensor_ids)
     elif config.edges is not None:
-        graph = from_edge_list(config.edges, sensor_ids)
+        graph = from_edge_list(config.edges, sensor_ids, threshold=config.threshold)
     elif config.sensors is not None and coordinates is not None:  # coordinates come from the sensors file
         return from_locations(config.sensors, sensor_ids, threshold=config.threshold, k=config.neighbors)
     else:

@@ -50,7 +50,7 @@ def _one_line(capsys) -> str:
         (["evaluate", "run", "--batch-size", "0"], "--batch-size", "0"),
         (["evaluate", "run", "--threads", "-1"], "--threads", "-1"),
         (["predict", "run", "--readings", "r.csv", "--out", "f.csv", "--threads", "0"], "--threads", "0"),
-        (["graph", "--locations", "L.csv", "--k", "0", "--out", "g.npz"], "--k", "0"),
+        (["graph", "--locations", "L.csv", "--neighbors", "0", "--out", "g.npz"], "--neighbors/--k", "0"),
         (["demo", "--epochs", "0"], "--epochs", "0"),
         (["demo", "--threads", "0"], "--threads", "0"),
         (["demo", "--seconds", "-5"], "--seconds", "-5"),

@@ -61,5 +61,5 @@ def test_graph_from_an_adjacency_prints_no_build_lines(tmp_path, capsys):
 
 def test_run_without_a_parser_still_refuses_k_without_locations(tmp_path):
     args = argparse.Namespace(k=2, locations=None, distances=None, distance_matrix=None, adjacency="adj.npy")
-    with pytest.raises(SystemExit, match=r"^stgraph graph: error: --k applies to --locations only$"):
+    with pytest.raises(SystemExit, match=r"^stgraph graph: error: --neighbors applies to --locations only$"):
         run(args)

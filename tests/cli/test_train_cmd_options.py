@@ -99,3 +99,11 @@ def test_resume_refuses_to_change_data_or_model(tmp_path):
     out = _interrupted_run(tmp_path)
     with pytest.raises(ConfigError, match=r"these differ from its config.yaml: data.batch_size, model.hidden \(only training"):
         config_from_args(_args("--resume", "--out", str(out), "--batch-size", "3", "--set", "model.hidden=5"))
+
+
+def test_threshold_and_neighbors_land_in_the_data_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = config_from_args(
+        _args("--readings", "r.csv", "--distances", "d.csv", "--model", "stgcn", "--threshold", "0.01", "--neighbors", "4")
+    )
+    assert (config.data.threshold, config.data.neighbors) == (0.01, 4)

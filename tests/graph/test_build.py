@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from stgraph.errors import GraphError
-from stgraph.graph import SensorGraph, from_distances, from_locations, haversine_distances, read_sensor_ids
+from stgraph.graph import (
+    SensorGraph,
+    from_distances,
+    from_locations,
+    graph_diagnostics,
+    haversine_distances,
+    read_sensor_ids,
+)
 from stgraph.graph.build import EARTH_RADIUS_M
 
 
@@ -44,7 +51,14 @@ def test_kernel_on_hand_made_distances(distances, caplog):
     assert (report.rows, report.rows_used, report.rows_skipped, report.unknown_sensors) == (6, 5, 1, 1)
     assert report.isolated_sensors == ["d"]
     assert "skipped 1 of 6 rows" in caplog.text
-    assert "isolated" in caplog.text and ": d" in caplog.text
+    # links between two listed sensors: a-b, b-a, b-c, c-a; c-a's weight 4.1e-4 keeps above 1e-4
+    assert (report.links, report.links_kept, report.links_dropped, report.suggested_threshold) == (4, 3, 1, 1e-4)
+    assert (report.components, report.largest_component) == (2, 3)
+    assert graph_diagnostics(graph) == [
+        "warning: distances.csv: the kernel threshold 0.1 dropped 1 of 4 links (sigma 358); 1 of 4 sensors are now "
+        "isolated and the graph has 2 components (largest 3 sensors). To keep them: --threshold 0.0001, or take the "
+        'file\'s values as weights with --edges distances.csv (third column headed "weight").'
+    ]
 
 
 def test_threshold_and_sigma_arguments(distances):
