@@ -23,6 +23,9 @@ Layout of the run directory (``--out``, default ``runs/<data>-auto-<time>``)::
     ranking.csv, ranking.md                one row per candidate and baseline (stgraph.pipeline.ranking)
     candidates/<model>/                    each trained candidate's own run directory
 
+Each candidate trains on one device (``training.devices: auto`` means 1 here; more are refused):
+a multi-device launch re-runs the command in every process.
+
 The whole run follows the lifecycle of :mod:`stgraph.pipeline.run_dir`: built in
 ``<out>.partial``, renamed when complete, refused if ``<out>`` exists. It cannot be resumed yet:
 an interrupted auto run is removed, and there is no top-level ``last.ckpt``.
@@ -197,6 +200,7 @@ def train_auto(
     check_new_run(run_dir)
     for config in configs.values():
         config.validate()
+        _one_device(config)
     _check_same_windows(configs)
     budget = budget_seconds or first.training.time_budget or DEFAULT_BUDGET_SECONDS
     prepared = _prepare(configs, data)
@@ -246,6 +250,23 @@ def _labelled(config: ExperimentConfig, name: str) -> ExperimentConfig:
     labelled = copy.copy(config)
     labelled.model = ModelConfig(name=name)
     return labelled
+
+
+def _one_device(config: ExperimentConfig) -> None:
+    """Train on one device: ``devices: auto`` becomes 1, more than one is refused.
+
+    A multi-device launch re-runs the command in every process (Lightning's DDP launcher), which
+    the sequence of candidates and the shared run directory do not survive.
+    """
+    t = config.training
+    if t.devices == "auto":
+        t.devices = 1
+    many = (isinstance(t.devices, int) and t.devices > 1) or (isinstance(t.devices, list) and len(t.devices) > 1)
+    if many or t.num_nodes > 1 or "ddp" in str(t.strategy):
+        raise ConfigError(
+            f"--model auto trains on one device; got training.devices {t.devices}, num_nodes {t.num_nodes}, "
+            f"strategy {t.strategy}: train one model with --model NAME to use several"
+        )
 
 
 def _check_same_windows(configs: Mapping[str, ExperimentConfig]) -> None:

@@ -232,3 +232,20 @@ def test_model_name_cannot_be_set_with_auto(tmp_path):
     file.write_text("model:\n  name: dcrnn\n")
     with pytest.raises(ConfigError, match=r"^--model auto trains stgcn, tgcn; a --config file sets model.name dcrnn: remove it$"):
         candidate_configs(("stgcn", "tgcn"), dataset="sample", files=[file])
+
+
+def test_auto_trains_on_one_device(candidates, data, tmp_path):
+    configs = candidates()
+    configs["tgcn"].training.devices = "auto"
+    configs["fc_lstm"].training.devices = 2
+    with pytest.raises(ConfigError) as raised:
+        train_auto(configs, tmp_path / "auto", data=data, echo=_quiet)
+    assert str(raised.value) == (
+        "--model auto trains on one device; got training.devices 2, num_nodes 1, strategy auto: "
+        "train one model with --model NAME to use several"
+    )
+    assert list(tmp_path.iterdir()) == []
+    configs["fc_lstm"].training.devices = "auto"
+    result = train_auto(configs, tmp_path / "auto", budget_seconds=60, data=data, echo=_quiet)
+    saved = yaml.safe_load((result.run_dir / "config.yaml").read_text())
+    assert saved["training"]["devices"] == 1
