@@ -7,6 +7,13 @@ Examples::
     stgraph train --dataset sample --model stgcn --epochs 5 --set model.dropout=0.1 training.lr=0.002
     stgraph train --readings counts.csv --sensors stations.csv --distances roads.csv --model graph_wavenet
     stgraph train --resume --out runs/metr-la-dcrnn-20240101-120000
+    stgraph train --dataset metr-la --model auto --set training.time_budget=3600
+
+``--model auto`` trains a short list of models (:data:`stgraph.train.auto.AUTO_CANDIDATES`)
+within ``training.time_budget`` seconds in all (default 600), keeps the one with the best
+validation MAE at the top of the run directory and writes ``ranking.md``/``ranking.csv`` beside
+it (:mod:`stgraph.train.auto`); ``--set <candidate>.KEY=VALUE`` sets one candidate's model
+option. It cannot be resumed yet.
 
 Layers of configuration, later ones winning: the model's packaged YAML (the paper's settings),
 ``--config FILE`` (repeatable), the options below, ``--set section.key=value``.
@@ -25,7 +32,7 @@ from stgraph.errors import ConfigError, RunError
 if TYPE_CHECKING:
     from stgraph.pipeline.config import ExperimentConfig
 
-__all__ = ["add_parser", "config_from_args", "run"]
+__all__ = ["add_parser", "auto_configs_from_args", "config_from_args", "run"]
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -70,7 +77,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     source.add_argument("--interval", metavar="FREQ", help="expected sampling interval, e.g. 5min (default: inferred)")
 
     experiment = parser.add_argument_group("model and training")
-    experiment.add_argument("--model", metavar="NAME", help="registered model name")
+    experiment.add_argument(
+        "--model",
+        metavar="NAME",
+        help="registered model name, or auto: the best of a short list in one time budget (no --resume)",
+    )
     experiment.add_argument(
         "--config", metavar="FILE", action="append", default=[], help="YAML with data/model/training sections (repeatable)"
     )
@@ -147,8 +158,7 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
     """The resolved configuration: packaged YAML, --config files, options, then --set."""
     from stgraph.pipeline.config import parse_overrides, resolve_config
 
-    if args.dataset is not None and args.readings is not None:
-        raise ConfigError("give --dataset or --readings, not both")
+    _check_data_source(args)
     overrides = _merge(_flag_overrides(args), parse_overrides(args.overrides))
     if args.resume:
         from stgraph.pipeline.run_dir import load_run_config, partial_dir
@@ -169,9 +179,27 @@ def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
                 "(only training options may change)"
             )
         return config
-    if args.dataset is None and args.readings is None and not args.config:
-        raise ConfigError("say what to train on: --dataset NAME (see `stgraph datasets`) or --readings FILE")
     return resolve_config(model=args.model, dataset=args.dataset, files=args.config, overrides=overrides)
+
+
+def _check_data_source(args: argparse.Namespace) -> None:
+    if args.dataset is not None and args.readings is not None:
+        raise ConfigError("give --dataset or --readings, not both")
+    if not args.resume and args.dataset is None and args.readings is None and not args.config:
+        raise ConfigError("say what to train on: --dataset NAME (see `stgraph datasets`) or --readings FILE")
+
+
+def auto_configs_from_args(args: argparse.Namespace) -> dict[str, ExperimentConfig]:
+    """``--model auto``: each candidate's resolved configuration (:func:`stgraph.train.auto.candidate_configs`)."""
+    from stgraph.pipeline.config import parse_overrides
+    from stgraph.train import auto
+
+    if args.resume:
+        raise ConfigError("--resume does not continue a --model auto run yet; train it again with another --out")
+    _check_data_source(args)
+    overrides = _merge(_flag_overrides(args), parse_overrides(args.overrides))
+    overrides["model"].pop("name")  # "auto" itself
+    return auto.candidate_configs(auto.AUTO_CANDIDATES, dataset=args.dataset, files=args.config, overrides=overrides)
 
 
 def _input_files(args: argparse.Namespace) -> list[tuple[str, str | None]]:
@@ -184,14 +212,21 @@ def run(args: argparse.Namespace) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     from stgraph.io.outputs import check_not_input
+    from stgraph.train.auto import train_auto
     from stgraph.train.run import is_rank_zero, train
 
     try:
         if args.out:
             check_not_input(args.out, _input_files(args))
-        config = config_from_args(args)
-        check_accelerator(config, "--accelerator" if args.accelerator else None)
-        result = train(config, args.out, resume=args.resume)
+        if args.model == "auto":
+            configs = auto_configs_from_args(args)
+            for config in configs.values():
+                check_accelerator(config, "--accelerator" if args.accelerator else None)
+            run_dir = train_auto(configs, args.out).run_dir
+        else:
+            config = config_from_args(args)
+            check_accelerator(config, "--accelerator" if args.accelerator else None)
+            run_dir = train(config, args.out, resume=args.resume).run_dir
     except (ConfigError, RunError) as error:
         print(f"stgraph train: error: {one_line(error)}", file=sys.stderr)
         return 2
@@ -200,5 +235,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"stgraph train: error: {one_line(error)}", file=sys.stderr)
         return 2
     if is_rank_zero():
-        print(f"\nrun written to {result.run_dir}")
+        print(f"\nrun written to {run_dir}")
     return 0

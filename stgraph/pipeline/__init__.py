@@ -7,7 +7,8 @@
 - :mod:`~stgraph.pipeline.run_dir`: the run directory's layout and ``.partial`` lifecycle;
 - :mod:`~stgraph.pipeline.model_file`: what ``model.pt`` holds, and loading it back;
 - :mod:`~stgraph.pipeline.evaluate`: forecasting windows or a split with a model, and its report;
-- :mod:`~stgraph.pipeline.forecast`: forecasting the steps after the latest readings.
+- :mod:`~stgraph.pipeline.forecast`: forecasting the steps after the latest readings;
+- :mod:`~stgraph.pipeline.ranking`: the ranking table of a ``--model auto`` run.
 
 :mod:`stgraph.train` trains on top of it; the CLI, the benchmarks and the service use it directly.
 """

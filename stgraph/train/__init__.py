@@ -1,4 +1,5 @@
-"""Training with Lightning (the only package that imports it): the module, the callbacks, ``train``.
+"""Training with Lightning (the only package that imports it): the module, the callbacks, ``train``
+and ``train_auto`` (``--model auto``: the best of a short list of models).
 
 Everything below the trainer (configuration, data preparation, the run directory, forecasting
 with a trained model) is :mod:`stgraph.pipeline`, which needs no Lightning. The training
@@ -18,12 +19,19 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from stgraph.train.auto import AutoResult, train_auto
     from stgraph.train.module import ForecastModule
     from stgraph.train.run import RunResult, train
 
-__all__ = ["ForecastModule", "RunResult", "train"]
+__all__ = ["AutoResult", "ForecastModule", "RunResult", "train", "train_auto"]
 
-_HOME = {"ForecastModule": "stgraph.train.module", "RunResult": "stgraph.train.run", "train": "stgraph.train.run"}
+_HOME = {
+    "AutoResult": "stgraph.train.auto",
+    "ForecastModule": "stgraph.train.module",
+    "RunResult": "stgraph.train.run",
+    "train": "stgraph.train.run",
+    "train_auto": "stgraph.train.auto",
+}
 
 
 def __getattr__(name: str) -> Any:
