@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from stgraph.models import ForecastModel
 
 __all__ = [
+    "DEFAULT_RECIPE",
     "SCALINGS",
     "ConfigError",
     "DataConfig",
@@ -43,12 +44,16 @@ __all__ = [
     "ModelConfig",
     "TrainingConfig",
     "canonical_model_name",
+    "default_model_name",
     "check_model_options",
     "packaged_models",
     "parse_overrides",
     "resolve_config",
 ]
 
+
+#: the recipe layered over its model's YAML when no model is named (under ``stgraph/configs``)
+DEFAULT_RECIPE = "recipes/default.yaml"
 
 #: values of ``data.scaling``
 SCALINGS = ("auto", "global", "per_sensor")
@@ -305,6 +310,12 @@ def packaged_models() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def default_model_name() -> str:
+    """The model of the default recipe (``stgraph/configs/recipes/default.yaml``): what
+    ``stgraph train`` trains when no model is named."""
+    return str(_packaged_file(DEFAULT_RECIPE)["model"]["name"])
+
+
 def _packaged_yaml(model: str) -> dict[str, Any]:
     return _packaged_file(f"{model.lower()}.yaml")
 
@@ -388,7 +399,7 @@ def resolve_config(
         name = model or _last_value([*user, ("--set", cli)], "model", "name")
         recipe = None
         if not name and (dataset or _last_value([*user, ("--set", cli)], "data", "dataset") or _has_readings(user, cli)):
-            recipe = _packaged_file("recipes/default.yaml")
+            recipe = _packaged_file(DEFAULT_RECIPE)
             name = recipe["model"]["name"]
         if name:
             name = canonical_model_name(name)
@@ -403,7 +414,7 @@ def resolve_config(
                 if key is not None:
                     layers.append((f"stgraph/configs/{name.lower()}.yaml datasets.{key}", per_dataset[key]))
             if recipe is not None:
-                layers.append(("stgraph/configs/recipes/default.yaml", recipe))
+                layers.append((f"stgraph/configs/{DEFAULT_RECIPE}", recipe))
         elif dataset:
             layers.append(("arguments", {"data": {"dataset": dataset}}))
     layers.extend(user)

@@ -51,7 +51,14 @@ from typing import Any
 from stgraph import models
 from stgraph.errors import ConfigError, RunError
 from stgraph.metrics.masked import HorizonMetrics
-from stgraph.pipeline.config import ExperimentConfig, ModelConfig, canonical_model_name, check_model_options, resolve_config
+from stgraph.pipeline.config import (
+    ExperimentConfig,
+    ModelConfig,
+    canonical_model_name,
+    check_model_options,
+    default_model_name,
+    resolve_config,
+)
 from stgraph.pipeline.data import PreparedData, prepare_data
 from stgraph.pipeline.evaluate import update_metrics_file
 from stgraph.pipeline.model_file import load_model_file
@@ -69,7 +76,7 @@ from stgraph.train.run import train
 
 __all__ = ["AUTO_CANDIDATES", "CANDIDATES_DIR", "DEFAULT_BUDGET_SECONDS", "AutoResult", "candidate_configs", "train_auto"]
 
-AUTO_CANDIDATES: tuple[str, ...] = ("stgcn", "graph_wavenet", "tgcn")
+AUTO_CANDIDATES: tuple[str, ...] = ("stid", "stgcn", "graph_wavenet")
 DEFAULT_BUDGET_SECONDS = 600.0
 CANDIDATES_DIR = "candidates"
 _SECTIONS = ("data", "model", "training")
@@ -128,7 +135,9 @@ def candidate_configs(
     configs: dict[str, ExperimentConfig] = {}
     for name in names:
         layers = {**shared, "model": {**shared.get("model", {}), **own[name]}}
-        config = resolve_config(model=name, dataset=dataset, files=list(files), overrides=layers)
+        # the default recipe's model is configured as `stgraph train` without --model configures it
+        model = None if name == default_model_name() else name
+        config = resolve_config(model=model, dataset=dataset, files=list(files), overrides=layers)
         if config.model.name != name:
             raise ConfigError(
                 f"--model auto trains {', '.join(names)}; a --config file sets model.name {config.model.name}: remove it"
