@@ -58,11 +58,12 @@ def plot_forecasts(
     steps: Sequence[int] = (3, 12),
     max_points: int = 576,
     units: str = "",
-) -> None:
+) -> Figure:
     """Observed readings and the forecasts made ``steps`` ahead, for a few sensors.
 
     Each panel is one sensor over the first ``max_points`` windows (two days at 5 minutes);
-    masked observations are gaps.
+    masked observations are gaps; the value axis reads ``"<feature> (<units>)"``. Returns the
+    figure, already written to ``path``.
     """
     sensors = list(sensors) if sensors is not None else pick_sensors(predictions)
     steps = [s for s in steps if 1 <= s <= predictions.prediction.shape[1]]
@@ -85,6 +86,7 @@ def plot_forecasts(
     if sensors:
         axes[0].legend(fontsize=7, loc="lower left")
     _save(figure, path)
+    return figure
 
 
 def plot_error_by_horizon(
