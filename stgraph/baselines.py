@@ -26,13 +26,14 @@ __all__ = ["HistoricalAverage", "last_value"]
 logger = logging.getLogger(__name__)
 
 _DAY = pd.Timedelta(days=1)
+_WEEK = pd.Timedelta(weeks=1)
 
 
 class HistoricalAverage:
     r"""Historical average: the mean training reading at the same time of week, per sensor.
 
     For sensor :math:`n` and time-of-week slot :math:`k` (Monday 00:00 is slot 0; a week has
-    ``7 * 24 h / interval`` slots),
+    ``7 days / interval`` slots),
 
     .. math::
         \hat y_{n,k} = \frac{1}{|T_k|}\sum_{t \in T_k} x_{t,n}
@@ -41,10 +42,17 @@ class HistoricalAverage:
     ``historical_average_predict`` does (it averages the non-null readings one week apart).
     The forecast depends only on the target's time, not on the inputs.
 
+    Any interval that divides a week has such a profile: 2016 slots at 5 minutes, 168 hourly,
+    7 daily (the day of week), and a single slot for weekly data (the sensor's training mean).
+    An interval that does not divide a week (2 days, 10 days) has no time of week to repeat;
+    the forecast is then the sensor's training mean (one slot), and a log line says so.
+
     Fallbacks, for slots without an observed training reading (for instance Los-loop, which
     spans a single week, so a 70 % training period never sees Saturday and Sunday):
 
-    1. the mean at the same **time of day** over all training days;
+    1. the mean at the same **time of day** over all training days, when the interval
+       divides a day into two or more slots (with daily data the time of day is the day
+       itself, and its mean is the sensor mean of 2.);
     2. else the sensor's mean over the whole training period.
 
     How many entries used each fallback is kept in ``filled_from_day_`` and
@@ -56,7 +64,8 @@ class HistoricalAverage:
             :class:`~stgraph.data.windows.WindowDataset`'s targets).
 
     Attributes (after :meth:`fit`):
-        profile_: float64 ``[slots_per_week, sensors, channels]``.
+        profile_: float64 ``[slots_per_week, sensors, channels]`` (``slots_per_week`` is 1
+            when the interval does not divide a week).
         sensor_ids_, feature_names_, interval_: what the profile was fitted on.
     """
 
@@ -72,17 +81,26 @@ class HistoricalAverage:
         positions = _feature_positions(train, self.features)
         values = train.values[:, :, positions].astype(np.float64)
         observed = train.mask[:, :, positions]
-        slots_per_day = _slots_per_day(train)
-        slots = _slot_of_week(train.timestamps, train.interval)
+        slots_per_week = _slots_per_week(train.interval)
+        if slots_per_week == 1 and _WEEK % train.interval != pd.Timedelta(0):
+            logger.info(
+                "historical average: interval %s does not divide a week; each sensor's forecast is its training mean",
+                train.interval,
+            )
+        slots = _slot_of_week(train.timestamps, train.interval, slots_per_week)
 
-        shape = (7 * slots_per_day, *values.shape[1:])
+        shape = (slots_per_week, *values.shape[1:])
         sums, counts = np.zeros(shape), np.zeros(shape)
         np.add.at(sums, slots, np.where(observed, values, 0.0))
         np.add.at(counts, slots, observed)
-
-        day_sums = sums.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0)
-        day_counts = counts.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0)
         sensor_sums, sensor_counts = sums.sum(axis=0), counts.sum(axis=0)
+
+        slots_per_day = _slots_per_day(train.interval)
+        if slots_per_day > 1:
+            day_sums = np.tile(sums.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0), (7, 1, 1))
+            day_counts = np.tile(counts.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0), (7, 1, 1))
+        else:  # no time of day to fall back on
+            day_sums, day_counts = np.zeros(shape), np.zeros(shape)
 
         never = np.flatnonzero((sensor_counts == 0).any(axis=-1))
         if never.size:
@@ -93,9 +111,9 @@ class HistoricalAverage:
             )
         with np.errstate(invalid="ignore", divide="ignore"):
             week_mean = sums / counts
-            day_mean = np.tile(day_sums / day_counts, (7, 1, 1))
+            day_mean = day_sums / day_counts
             sensor_mean = sensor_sums / sensor_counts
-        from_day = (counts == 0) & (np.tile(day_counts, (7, 1, 1)) > 0)
+        from_day = (counts == 0) & (day_counts > 0)
         from_sensor = (counts == 0) & ~from_day
         self.profile_: np.ndarray = np.where(counts > 0, week_mean, np.where(from_day, day_mean, sensor_mean))
         self.filled_from_day_ = int(from_day.sum())
@@ -135,7 +153,7 @@ class HistoricalAverage:
         if missing:
             raise SensorDataError(f"{where}: features {missing} the historical average was fitted on are not in the series")
         steps = _target_steps(series, starts, lookback, horizon)
-        slots = _slot_of_week(series.timestamps, series.interval)[steps]
+        slots = _slot_of_week(series.timestamps, series.interval, self.profile_.shape[0])[steps]
         forecast: np.ndarray = self.profile_[slots].astype(np.float32)
         return forecast
 
@@ -193,17 +211,23 @@ def _feature_positions(series: SensorSeries, features: Sequence[int | str] | Non
     return positions
 
 
-def _slots_per_day(series: SensorSeries) -> int:
-    slots, remainder = divmod(_DAY, series.interval)
-    if remainder != pd.Timedelta(0):
-        raise SensorDataError(
-            f"{series.source or 'series'}: interval {series.interval} does not divide a day; a time-of-week profile needs it to"
-        )
-    return int(slots)
+def _slots_per_week(interval: pd.Timedelta) -> int:
+    """``week / interval`` when the interval divides a week, else 1 (the sensor mean)."""
+    slots, remainder = divmod(_WEEK, interval)
+    return int(slots) if remainder == pd.Timedelta(0) else 1
 
 
-def _slot_of_week(timestamps: pd.DatetimeIndex, interval: pd.Timedelta) -> np.ndarray:
-    """Slot of each timestamp within its week, counted from Monday 00:00 in steps of ``interval``."""
+def _slots_per_day(interval: pd.Timedelta) -> int:
+    """``day / interval`` when the interval divides a day, else 0 (no time of day)."""
+    slots, remainder = divmod(_DAY, interval)
+    return int(slots) if remainder == pd.Timedelta(0) else 0
+
+
+def _slot_of_week(timestamps: pd.DatetimeIndex, interval: pd.Timedelta, slots_per_week: int) -> np.ndarray:
+    """Slot of each timestamp within its week, counted from Monday 00:00 in steps of ``interval``
+    (all 0 for a profile of one slot)."""
+    if slots_per_week == 1:
+        return np.zeros(len(timestamps), dtype=np.int64)
     since_monday = pd.to_timedelta(timestamps.day_of_week, unit="D") + (timestamps - timestamps.normalize())
     return np.asarray(since_monday // interval, dtype=np.int64)
 

@@ -75,8 +75,6 @@ def test_historical_average_errors():
     mask[:, 1] = False
     with pytest.raises(SensorDataError, match=r"1 sensors have no observed reading.*: s1"):
         HistoricalAverage().fit(make_series(values, mask))
-    with pytest.raises(SensorDataError, match="interval 0 days 07:00:00 does not divide a day"):
-        HistoricalAverage().fit(make_series(values, interval=pd.Timedelta("7h")))
     model = HistoricalAverage().fit(make_series(values))
     with pytest.raises(SensorDataError, match="sensors differ"):
         model.predict(make_series(np.ones((10, 3))), [0], lookback=2, horizon=2)
@@ -84,6 +82,52 @@ def test_historical_average_errors():
         model.predict(make_series(values), [0, 7], lookback=2, horizon=2)
     with pytest.raises(SensorDataError, match="no feature 'flow'"):
         HistoricalAverage(features=["flow"]).fit(make_series(values))
+
+
+def test_historical_average_of_daily_data_is_the_day_of_week_mean():
+    # 2024-01-01 is a Monday; 17 days: Mondays at steps 0, 7, 14, Thursdays at 3 and 10, Fridays at 4 and 11
+    t = np.arange(17, dtype=float)
+    mask = np.ones(17, dtype=bool)
+    mask[10] = False  # the second Thursday is missing: Thursday's mean is step 3 alone
+    model = HistoricalAverage().fit(
+        make_series(np.stack([t, 2 * t], axis=1), np.stack([mask, mask], axis=1), interval=pd.Timedelta("1D"))
+    )
+    assert model.profile_.shape == (7, 2, 1)
+    np.testing.assert_allclose(model.profile_[:, 0, 0], [7, 8, 9, 3, 7.5, 8.5, 9.5])  # Monday (0 + 7 + 14) / 3
+    np.testing.assert_allclose(model.profile_[:, 1, 0], [14, 16, 18, 6, 15, 17, 19])
+    assert (model.filled_from_day_, model.filled_from_sensor_mean_) == (0, 0)
+    # a window at step 14 (Monday) with lookback 2 forecasts Wednesday and Thursday
+    later = make_series(np.zeros((20, 2)), interval=pd.Timedelta("1D"))
+    np.testing.assert_allclose(model.predict(later, [14], lookback=2, horizon=2)[0, :, 0, 0], [9, 3])
+
+
+def test_historical_average_without_a_day_of_week_reading_falls_back_to_the_sensor_mean():
+    # four daily steps Monday..Thursday: Friday to Sunday have no reading and no time of day
+    model = HistoricalAverage().fit(make_series(np.array([[1.0], [2.0], [3.0], [6.0]]), interval=pd.Timedelta("1D")))
+    np.testing.assert_allclose(model.profile_[:, 0, 0], [1, 2, 3, 6, 3, 3, 3])
+    assert (model.filled_from_day_, model.filled_from_sensor_mean_) == (0, 3)
+
+
+@pytest.mark.parametrize("interval", ["7D", "2D", "10D"])
+def test_weekly_data_and_intervals_that_do_not_divide_a_week_forecast_the_sensor_mean(interval, caplog):
+    values = np.array([[4.0, 10.0], [8.0, 20.0], [0.0, 30.0], [6.0, 40.0]])
+    mask = np.ones_like(values, dtype=bool)
+    mask[2, 0] = False  # sensor 0's mean is (4 + 8 + 6) / 3 = 6
+    with caplog.at_level("INFO", logger="stgraph.baselines"):
+        model = HistoricalAverage().fit(make_series(values, mask, interval=pd.Timedelta(interval)))
+    assert model.profile_.shape == (1, 2, 1)
+    np.testing.assert_allclose(model.profile_[0, :, 0], [6, 25])
+    series = make_series(np.zeros((8, 2)), interval=pd.Timedelta(interval))
+    np.testing.assert_allclose(model.predict(series, [0, 4], lookback=2, horizon=2)[..., 0], np.tile([6, 25], (2, 2, 1)))
+    assert ("does not divide a week" in caplog.text) == (interval != "7D")
+
+
+def test_historical_average_of_an_interval_dividing_a_week_but_not_a_day():
+    # 7-hour steps: 24 slots a week and no time of day; a week and one step of training
+    values = np.arange(25, dtype=float)[:, None]
+    model = HistoricalAverage().fit(make_series(values, interval=pd.Timedelta("7h")))
+    assert model.profile_.shape == (24, 1, 1)
+    np.testing.assert_allclose(model.profile_[:3, 0, 0], [12, 1, 2])  # slot 0 saw steps 0 and 24
 
 
 def test_last_value_repeats_latest_observed_input():

@@ -72,10 +72,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run(args: argparse.Namespace) -> int:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-    from stgraph.baselines import HistoricalAverage, last_value
     from stgraph.errors import ConfigError, RunError
-    from stgraph.metrics.masked import horizon_metrics
-    from stgraph.metrics.report import metrics_table
     from stgraph.pipeline.config import canonical_model_name, parse_overrides, resolve_config
     from stgraph.pipeline.data import prepare_data
     from stgraph.train.run import train
@@ -110,32 +107,16 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, RunError, MisconfigurationException) as error:
         print(f"stgraph demo: error: {one_line(error)}", file=sys.stderr)
         return 2
-    if result.test is None:
+    if result.comparison is None:
         print(_no_test_windows(config.data.split) + f"; the run is in {result.run_dir}", file=sys.stderr)
         return 2
-
-    # baselines on exactly the same test windows
-    windows = data.windows("test")
-    starts = data.split.starts("test")
-    lookback, horizon = data.split.lookback, data.split.horizon
-    target, mask = windows.targets.numpy(), windows.target_mask.numpy()
-    steps = starts[:, None] + lookback + range(horizon)
-    y, m = target[steps], mask[steps]
-    train_part = data.series.slice_time(0, data.split.boundaries[0])
-    average = HistoricalAverage(features=data.target_features).fit(train_part)
-    baselines = {
-        "historical average": horizon_metrics(
-            average.predict(data.series, starts, lookback=lookback, horizon=horizon), y, mask=m
-        ),
-        "last value": horizon_metrics(
-            last_value(data.series, starts, lookback=lookback, horizon=horizon, features=data.target_features), y, mask=m
-        ),
-    }
-    table = {config.model.name: result.test, **baselines}
+    # the baselines are scored on exactly the test windows, by stgraph.pipeline.compare
     units = f" ({data.units})" if data.units else ""
     print(f"\n{config.model.name} beside the baselines, test split, masked metrics{units}:")
-    print(metrics_table(table, interval=data.series.interval))
-    print(f"\nrun directory: {result.run_dir} (model.pt, metrics.json, predictions_test.npz, plots/)")
+    print(result.comparison.table(config.model.name))
+    print(f"\nrun directory: {result.run_dir} (report.md, model.pt, metrics.json, predictions_test.npz, plots/)")
+    for line in result.comparison.warning_lines():
+        print(line)
     return 0
 
 

@@ -2,8 +2,10 @@
 
 Reloads the run's data from its ``config.yaml``, checks that the graph is still the one the
 model was trained on (same fingerprint), scales with the statistics stored in ``model.pt``,
-prints the masked MAE / RMSE / MAPE table and writes ``predictions_<split>.npz``, the plots
-and the split's entry in ``metrics.json``. It writes nothing outside the run directory (a
+prints the masked MAE / RMSE / MAPE table beside the historical-average and last-value
+baselines on the same windows (with a warning line wherever the model does not beat them) and
+writes ``predictions_<split>.npz``, the plots, the split's entries in ``metrics.json`` and
+``report.md``. It writes nothing outside the run directory (a
 ``plots`` link to another folder is refused) and never onto one of the run's data files.
 """
 
@@ -46,6 +48,7 @@ def check_run_outputs(run_dir: str | Path, split: str) -> list[Path]:
     """
     from stgraph.io.outputs import OutputError, check_not_input
     from stgraph.pipeline.run_dir import METRICS_FILE, load_run_config
+    from stgraph.pipeline.run_report import REPORT_FILE
 
     run_dir = Path(run_dir)
     data = load_run_config(run_dir).get("data") or {}
@@ -54,6 +57,7 @@ def check_run_outputs(run_dir: str | Path, split: str) -> list[Path]:
     outputs = [
         run_dir / f"predictions_{split}.npz",
         run_dir / METRICS_FILE,
+        run_dir / REPORT_FILE,
         *(plots / f"{kind}_{split}.png" for kind in ("forecasts", "error_by_horizon", "sensor_map")),
     ]
     root = run_dir.resolve()
@@ -67,7 +71,6 @@ def check_run_outputs(run_dir: str | Path, split: str) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from stgraph.errors import ConfigError, RunError
-    from stgraph.metrics.report import metrics_table
     from stgraph.pipeline.evaluate import evaluate_run
     from stgraph.pipeline.run_dir import MODEL_FILE, cpu_threads
 
@@ -79,10 +82,22 @@ def run(args: argparse.Namespace) -> int:
         if Path(args.run_dir, MODEL_FILE).is_file():  # else evaluate_run says what is missing
             check_run_outputs(args.run_dir, args.split)
         with cpu_threads(args.threads):
-            metrics, data = evaluate_run(args.run_dir, args.split, batch_size=args.batch_size, device=args.device)
+            comparison, data = evaluate_run(args.run_dir, args.split, batch_size=args.batch_size, device=args.device)
     except (ConfigError, RunError) as error:
         print(f"stgraph evaluate: error: {one_line(error)}", file=sys.stderr)
         return 2
-    print(f"{args.run_dir}: {args.split} split, {data.split.sizes()[args.split]} windows, masked metrics in original units")
-    print(metrics_table(metrics, interval=data.series.interval))
+    print(
+        f"{args.run_dir}: {args.split} split, {data.split.sizes()[args.split]} windows, masked metrics in original units, "
+        "beside the baselines"
+    )
+    print(comparison.table(_model_name(args.run_dir)))
+    for line in comparison.warning_lines():
+        print(line)
     return 0
+
+
+def _model_name(run_dir: str) -> str:
+    """The model's registry name, as ``config.yaml`` records it."""
+    from stgraph.pipeline.run_dir import load_run_config
+
+    return str((load_run_config(Path(run_dir)).get("model") or {}).get("name", "model"))

@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from stgraph.metrics.masked import HorizonMetrics
 
-__all__ = ["REPORT_STEPS", "horizon_label", "metrics_table"]
+__all__ = ["REPORT_STEPS", "horizon_label", "lead_time_label", "metrics_from_summary", "metrics_summary", "metrics_table"]
 
 #: The horizon steps the papers report: 15, 30 and 60 minutes ahead at a 5-minute interval.
 REPORT_STEPS = (3, 6, 12)
@@ -38,6 +40,51 @@ def horizon_label(step: int, interval: str | datetime.timedelta | pd.Timedelta |
     if minutes >= 120 and minutes % 60 == 0:
         return f"{minutes / 60:g} h"
     return f"{minutes:g} min"
+
+
+def lead_time_label(step: int, interval: str | datetime.timedelta | pd.Timedelta | None = None) -> str:
+    """Short lead time for axis ticks: ``"5 min"``, ``"15 min"``, ``"1 h"``, ``"3 h"``, ``"1 d"``.
+
+    Whole days read in days, whole hours in hours, anything else in minutes (``"90 min"``);
+    ``"3"`` (the step) when the interval is unknown. Tables keep :func:`horizon_label`'s
+    ``"60 min"``, as the papers print it.
+    """
+    if interval is None:
+        return str(step)
+    minutes = pd.Timedelta(interval).total_seconds() * step / 60
+    if minutes >= 1440 and minutes % 1440 == 0:
+        return f"{minutes / 1440:g} d"
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
+
+
+def metrics_summary(metrics: HorizonMetrics, interval: pd.Timedelta | None) -> dict[str, Any]:
+    """Plain dict for ``metrics.json``: the report steps, the average and every step.
+
+    MAPE is a fraction (0.073 = 7.3 %), as :mod:`stgraph.metrics` returns it; NaN (a step with
+    nothing observed) is written as null.
+    """
+    summary: dict[str, Any] = {}
+    for step in REPORT_STEPS:
+        if step <= metrics.horizon:
+            summary[f"step_{step}"] = {"lead_time": horizon_label(step, interval), **metrics.at(step)}
+    summary["average"] = metrics.average()
+    summary["per_step"] = {name: [float(v) for v in getattr(metrics, name)] for name in ("mae", "rmse", "mape")}
+    summary["per_step"]["observed"] = [int(v) for v in metrics.observed]
+    return summary
+
+
+def metrics_from_summary(summary: Mapping[str, Any]) -> HorizonMetrics:
+    """The :class:`HorizonMetrics` back from a :func:`metrics_summary` block (null -> NaN)."""
+    steps = summary["per_step"]
+
+    def floats(name: str) -> np.ndarray:
+        return np.array([math.nan if v is None else v for v in steps[name]], dtype=np.float64)
+
+    return HorizonMetrics(
+        mae=floats("mae"), rmse=floats("rmse"), mape=floats("mape"), observed=np.array(steps["observed"], dtype=np.int64)
+    )
 
 
 def metrics_table(

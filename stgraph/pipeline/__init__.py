@@ -7,6 +7,9 @@
 - :mod:`~stgraph.pipeline.run_dir`: the run directory's layout and ``.partial`` lifecycle;
 - :mod:`~stgraph.pipeline.model_file`: what ``model.pt`` holds, and loading it back;
 - :mod:`~stgraph.pipeline.evaluate`: forecasting windows or a split with a model, and its report;
+- :mod:`~stgraph.pipeline.compare`: the historical average and last value on the model's
+  windows, and the lead times where the model does not beat them;
+- :mod:`~stgraph.pipeline.run_report`: the run directory's ``report.md``;
 - :mod:`~stgraph.pipeline.forecast`: forecasting the steps after the latest readings;
 - :mod:`~stgraph.pipeline.ranking`: the ranking table of a ``--model auto`` run.
 

@@ -21,14 +21,16 @@ from stgraph.errors import GraphError, SensorDataError
 from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_write
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
-from stgraph.metrics.report import REPORT_STEPS, horizon_label
+from stgraph.metrics.report import metrics_summary
+from stgraph.pipeline.compare import Comparison, compare_split
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load_run_config
+from stgraph.pipeline.run_report import write_run_report
 from stgraph.report.export import Predictions, save_predictions
 
-__all__ = ["evaluate_run", "forecast_windows", "metrics_summary", "predict_split", "update_metrics_file", "write_report"]
+__all__ = ["evaluate_run", "forecast_windows", "predict_split", "update_metrics_file", "write_report"]
 
 
 @torch.no_grad()
@@ -93,22 +95,6 @@ def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any)
     return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
 
 
-def metrics_summary(metrics: HorizonMetrics, interval: pd.Timedelta | None) -> dict[str, Any]:
-    """Plain dict for ``metrics.json``: the report steps, the average and every step.
-
-    MAPE is a fraction (0.073 = 7.3 %), as :mod:`stgraph.metrics` returns it; NaN (a step with
-    nothing observed) is written as null.
-    """
-    summary: dict[str, Any] = {}
-    for step in REPORT_STEPS:
-        if step <= metrics.horizon:
-            summary[f"step_{step}"] = {"lead_time": horizon_label(step, interval), **metrics.at(step)}
-    summary["average"] = metrics.average()
-    summary["per_step"] = {name: [float(v) for v in getattr(metrics, name)] for name in ("mae", "rmse", "mape")}
-    summary["per_step"]["observed"] = [int(v) for v in metrics.observed]
-    return summary
-
-
 def write_report(run_dir: Path, part: str, predictions: Predictions, data: PreparedData) -> HorizonMetrics:
     """Write ``predictions_<part>.npz`` and the plots for ``part``; return its metrics.
 
@@ -120,7 +106,9 @@ def write_report(run_dir: Path, part: str, predictions: Predictions, data: Prepa
     save_predictions(run_dir / f"predictions_{part}.npz", predictions)
     plots = run_dir / "plots"
     plot_forecasts(plots / f"forecasts_{part}.png", predictions, units=data.units)
-    plot_error_by_horizon(plots / f"error_by_horizon_{part}.png", metrics, interval=predictions.interval, units=data.units)
+    plot_error_by_horizon(
+        plots / f"error_by_horizon_{part}.png", metrics, interval=predictions.interval, units=data.units, split=part
+    )
     if data.graph.coordinates is not None:
         plot_sensor_map(plots / f"sensor_map_{part}.png", data.graph.coordinates, sensor_mae(predictions), units=data.units)
     return metrics
@@ -149,13 +137,19 @@ def update_metrics_file(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_run(
     run_dir: str | Path, split: str = "test", *, batch_size: int = 64, device: str | torch.device = "cpu"
-) -> tuple[HorizonMetrics, PreparedData]:
-    """Re-score the best model of the finished run ``run_dir`` on ``split`` and update the run.
+) -> tuple[Comparison, PreparedData]:
+    """Re-score the best model of the finished run ``run_dir`` on ``split``, beside the
+    baselines on the same windows, and update the run.
 
     The data are rebuilt from the run's ``config.yaml`` and scaled with the statistics stored
     in ``model.pt``; the graph built from the data files must be the one the model was trained
-    on (same fingerprint). Writes ``predictions_<split>.npz``, the plots and the split's entry
-    in ``metrics.json``.
+    on (same fingerprint). Writes ``predictions_<split>.npz``, the plots, the split's entry in
+    ``metrics.json`` with its comparison (:mod:`stgraph.pipeline.compare`: ``"baselines"``,
+    ``"beats_baselines"`` and ``"shortfalls"`` for the test split, ``"baselines_val"`` ... for
+    another) and rewrites ``report.md``.
+
+    Returns:
+        the comparison (its ``model`` is the split's metrics) and the prepared data.
 
     Raises:
         GraphError: the data files changed since training (another graph).
@@ -174,5 +168,9 @@ def evaluate_run(
         raise SensorDataError(f"{run_dir}: the {split} split has no windows")
     predictions = predict_split(best.model, data, split, batch_size=batch_size, device=device)
     metrics = write_report(run_dir, split, predictions, data)
-    update_metrics_file(run_dir / METRICS_FILE, {split: metrics_summary(metrics, data.series.interval)})
-    return metrics, data
+    comparison = compare_split(data, split, metrics)
+    update_metrics_file(
+        run_dir / METRICS_FILE, {split: metrics_summary(metrics, data.series.interval), **comparison.metrics_entries()}
+    )
+    write_run_report(run_dir, data)
+    return comparison, data

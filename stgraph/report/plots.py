@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from stgraph.io.atomic import atomic_path
 from stgraph.metrics.masked import HorizonMetrics
-from stgraph.metrics.report import horizon_label
+from stgraph.metrics.report import horizon_label, lead_time_label
 from stgraph.report.export import Predictions
 
 __all__ = ["pick_sensors", "plot_error_by_horizon", "plot_forecasts", "plot_sensor_map", "sensor_mae"]
@@ -58,11 +58,12 @@ def plot_forecasts(
     steps: Sequence[int] = (3, 12),
     max_points: int = 576,
     units: str = "",
-) -> None:
+) -> Figure:
     """Observed readings and the forecasts made ``steps`` ahead, for a few sensors.
 
     Each panel is one sensor over the first ``max_points`` windows (two days at 5 minutes);
-    masked observations are gaps.
+    masked observations are gaps; the value axis reads ``"<feature> (<units>)"``. Returns the
+    figure, already written to ``path``.
     """
     sensors = list(sensors) if sensors is not None else pick_sensors(predictions)
     steps = [s for s in steps if 1 <= s <= predictions.prediction.shape[1]]
@@ -85,28 +86,41 @@ def plot_forecasts(
     if sensors:
         axes[0].legend(fontsize=7, loc="lower left")
     _save(figure, path)
+    return figure
 
 
 def plot_error_by_horizon(
-    path: str | os.PathLike[str], metrics: HorizonMetrics, *, interval: pd.Timedelta | None = None, units: str = ""
-) -> None:
-    """Masked MAE and RMSE (left axis) and MAPE in percent (right axis) at every horizon step."""
+    path: str | os.PathLike[str],
+    metrics: HorizonMetrics,
+    *,
+    interval: pd.Timedelta | None = None,
+    units: str = "",
+    split: str = "test",
+) -> Figure:
+    """Masked MAE and RMSE (left axis) and MAPE in percent (right axis) at every lead time.
+
+    Ticks read as lead times (``"5 min"`` ... ``"1 h"``, :func:`lead_time_label`); without an
+    interval they are step counts. Returns the figure, already written to ``path``.
+    """
     steps = np.arange(1, metrics.horizon + 1)
     figure = Figure(figsize=(6.4, 3.6))
     ax = figure.subplots()
     ax.plot(steps, metrics.mae, marker="o", label="MAE")
     ax.plot(steps, metrics.rmse, marker="s", label="RMSE")
-    ax.set_xlabel("horizon" + (f" (steps of {pd.Timedelta(interval)})" if interval is not None else " (steps)"))
+    ax.set_xlabel("lead time" if interval is not None else "lead time (steps)")
     ax.set_ylabel(f"error{f' ({units})' if units else ''}")
-    ax.set_xticks(steps)
+    ax.set_xticks(steps, [lead_time_label(int(step), interval) for step in steps])
+    if len(steps) > 8:  # twelve labels such as "45 min" collide when level
+        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     right = ax.twinx()
     right.plot(steps, 100 * metrics.mape, marker="^", color="tab:green", label="MAPE (%)")
     right.set_ylabel("MAPE (%)")
     handles = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
     ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=8, loc="upper left")
-    ax.set_title("test error by horizon", fontsize=10)
+    ax.set_title(f"{split} error by lead time", fontsize=10)
     _save(figure, path)
+    return figure
 
 
 def plot_sensor_map(path: str | os.PathLike[str], coordinates: np.ndarray, errors: np.ndarray, *, units: str = "") -> None:

@@ -30,11 +30,12 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from stgraph.metrics.masked import HorizonMetrics
-from stgraph.metrics.report import metrics_table
+from stgraph.metrics.report import metrics_summary
 from stgraph.ops.memory import reuse_freed_memory
+from stgraph.pipeline.compare import Comparison, compare_split
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import EpochShuffle, PreparedData, interval_text, prepare_data, window_loader
-from stgraph.pipeline.evaluate import metrics_summary, predict_split, update_metrics_file, write_report
+from stgraph.pipeline.evaluate import predict_split, update_metrics_file, write_report
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import (
     LAST_CHECKPOINT,
@@ -48,6 +49,7 @@ from stgraph.pipeline.run_dir import (
     partial_dir,
     run_metadata,
 )
+from stgraph.pipeline.run_report import write_run_report
 from stgraph.train.callbacks import BestModelExport, EpochSummary, RollingCheckpoint, SaveOnInterrupt, TimeBudget
 from stgraph.train.module import ForecastModule
 
@@ -58,11 +60,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
-    """What :func:`train` produced: the finished directory and the test metrics (None if no test part)."""
+    """What :func:`train` produced: the finished directory, the test metrics and their comparison
+    with the baselines (both None if there is no test part), and ``metrics.json``'s content."""
 
     run_dir: Path
     test: HorizonMetrics | None
     summary: dict[str, Any]
+    comparison: Comparison | None = None
 
 
 def _silent(line: str) -> None:
@@ -111,7 +115,9 @@ def train(
         data: already prepared data (the demo reuses it); prepared from ``config.data`` if None.
         callbacks: extra Lightning callbacks.
         echo: where the console lines go.
-        show_table: print the test table at the end (the demo prints its own, with baselines).
+        show_table: print the test table beside the baselines at the end, and a warning line for
+            each reported lead time where the model does not beat them
+            (:mod:`stgraph.pipeline.compare`); the demo prints its own.
 
     Raises:
         SensorDataError, GraphError: bad readings or graph, before anything is written.
@@ -145,8 +151,9 @@ def train(
             summary = _fit_and_report(config, data, model, metadata, work, resume_from, callbacks, echo, show_table)
     finally:
         os.environ.pop("STGRAPH_RUN_DIR", None)
-    test = summary.pop("_test_metrics", None)
-    return RunResult(run_dir=run_dir, test=test, summary=summary)
+    comparison = summary.pop("_comparison", None)
+    test = comparison.model if comparison is not None else None
+    return RunResult(run_dir=run_dir, test=test, summary=summary, comparison=comparison)
 
 
 def _training_line(config: ExperimentConfig) -> str:
@@ -243,13 +250,16 @@ def _fit_and_report(
         "windows": data.split.sizes(),
         "history": history.history,
     }
-    test_metrics = None
+    comparison = None
     if data.split.sizes()["test"]:
         device = trainer.strategy.root_device
         predictions = predict_split(best.model, data, "test", batch_size=eval_batch, device=device)
         test_metrics = write_report(work, "test", predictions, data)
         summary["test"] = metrics_summary(test_metrics, data.series.interval)
+        comparison = compare_split(data, "test", test_metrics)
+        summary.update(comparison.metrics_entries())
     update_metrics_file(work / METRICS_FILE, summary)
+    write_run_report(work, data)
     echo("")
     if budget is not None and budget.stopped_early:
         echo(f"stopped after {trainer.current_epoch} epochs: the next would have exceeded the time budget of {t.time_budget:g} s")
@@ -257,10 +267,12 @@ def _fit_and_report(
         f"best epoch {summary['best_epoch']} of {len(history.history)} validated: val MAE {export.best:.3f}"
         f"{' ' + data.units if data.units else ''}; {trainer.global_step} steps in {seconds:.0f} s"
     )
-    if test_metrics is not None and show_table:
-        echo(f"test ({data.split.sizes()['test']} windows), masked metrics in original units:")
-        echo(metrics_table({config.model.name: test_metrics}, interval=data.series.interval))
-    summary["_test_metrics"] = test_metrics
+    if comparison is not None and show_table:
+        echo(f"test ({data.split.sizes()['test']} windows), masked metrics in original units, beside the baselines:")
+        echo(comparison.table(config.model.name))
+        for line in comparison.warning_lines():
+            echo(line)
+    summary["_comparison"] = comparison
     return summary
 
 

@@ -1,8 +1,9 @@
 """``stgraph demo`` end to end with a tiny model: its table holds the model and both baselines,
-and the baselines are scored on exactly the test windows."""
+the baselines are scored on exactly the test windows, and a model that loses is warned about."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from stgraph.cli.main import main
+from stgraph.pipeline.compare import IMPROVE_HINT
 
 
 def test_demo_prints_model_beside_baselines(sample_dir, tmp_path, capsys, monkeypatch):
@@ -42,3 +44,19 @@ def test_demo_prints_model_beside_baselines(sample_dir, tmp_path, capsys, monkey
     starts = np.arange(1613, 2016 - 24 + 1)
     expected = np.abs(speeds[starts + 11 + 3] - speeds[starts + 11]).mean()
     assert rows[("last value", "15 min")] == pytest.approx(expected, abs=0.006)
+
+    # the numbers and warnings are train's (stgraph.pipeline.compare): two steps do not beat the baselines
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert rows[("historical average", "60 min")] == pytest.approx(
+        metrics["baselines"]["historical_average"]["step_12"]["mae"], abs=0.006
+    )
+    assert metrics["beats_baselines"] is False
+    lines = printed.rstrip().splitlines()
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    assert len(warnings) == len(metrics["shortfalls"]) and lines[-1] == IMPROVE_HINT
+    assert lines[-1 - len(warnings) : -1] == warnings
+    persistence = rows[("last value", "15 min")]
+    assert any(
+        re.fullmatch(rf"warning: at 15 min the model's MAE [\d.]+ is worse than last value's {persistence:.2f}", w)
+        for w in warnings
+    )

@@ -23,6 +23,7 @@ import yaml
 from stgraph.cli.main import main
 from stgraph.errors import SensorDataError
 from stgraph.metrics.masked import horizon_metrics
+from stgraph.pipeline.compare import IMPROVE_HINT
 from stgraph.report.export import load_predictions
 
 TINY = [
@@ -65,9 +66,9 @@ def _own_data_args(sample_dir, readings) -> list[str]:
 
 
 # --- train ---------------------------------------------------------------------------------
-def test_train_writes_a_complete_run(trained_run, capsys):
+def test_train_writes_a_complete_run(trained_run, sample_frame):
     names = {p.relative_to(trained_run).as_posix() for p in trained_run.rglob("*")}
-    assert {"config.yaml", "model.pt", "last.ckpt", "metrics.json", "predictions_test.npz"} <= names
+    assert {"config.yaml", "model.pt", "last.ckpt", "metrics.json", "report.md", "predictions_test.npz"} <= names
     assert {"plots/forecasts_test.png", "plots/error_by_horizon_test.png", "plots/sensor_map_test.png"} <= names
     assert not trained_run.with_name("tiny.partial").exists()
 
@@ -82,6 +83,57 @@ def test_train_writes_a_complete_run(trained_run, capsys):
     recomputed = horizon_metrics(predictions.prediction, predictions.target, mask=predictions.mask)
     assert metrics["test"]["step_12"]["mae"] == pytest.approx(recomputed.mae[11])
     assert metrics["test"]["average"]["rmse"] == pytest.approx(recomputed.average()["rmse"])
+
+    # both baselines, scored on the same windows, in blocks shaped like the model's
+    assert set(metrics["baselines"]) == {"historical_average", "last_value"}
+    for block in metrics["baselines"].values():
+        assert set(block) == set(metrics["test"]) and block["step_12"].keys() == metrics["test"]["step_12"].keys()
+        assert block["per_step"]["observed"] == metrics["test"]["per_step"]["observed"]
+    assert isinstance(metrics["beats_baselines"], bool) and metrics["beats_baselines"] == (metrics["shortfalls"] == [])
+    # last value 15 min ahead, from the raw file: test windows start at 1613 (= 2016 - round(0.2 * 2016))
+    speeds = sample_frame.to_numpy()  # the mean over all sensors does not depend on their order
+    starts = np.arange(1613, 2016 - 24 + 1)
+    expected = np.abs(speeds[starts + 11 + 3] - speeds[starts + 11]).mean()
+    assert metrics["baselines"]["last_value"]["step_3"]["mae"] == pytest.approx(expected, rel=1e-5)
+    report = (trained_run / "report.md").read_text()
+    assert "## Test split: the model beside the baselines" in report and "| last value | 60 min |" in report
+    assert "![test error by lead time](plots/error_by_horizon_test.png)" in report
+    assert "### The 10 with the largest MAE" in report and "![test MAE by sensor](plots/sensor_map_test.png)" in report
+
+
+def test_an_under_trained_model_ends_with_a_warning_per_shortfall(sample_env, tmp_path, capsys):
+    out = tmp_path / "untrained"
+    argv = ["train", "--dataset", "sample", *TINY, "--set", "training.lr=1e-9", "--max-steps", "1", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out.rstrip().splitlines()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["beats_baselines"] is False
+    # an untrained model forecasts about the training mean: worse everywhere it is reported
+    shortfalls = metrics["shortfalls"]
+    assert {(s["metric"], s["lead_time"]) for s in shortfalls} == {
+        (metric, lead) for metric in ("mae", "rmse") for lead in ("15 min", "30 min", "60 min", "average")
+    }
+    warnings = [line for line in printed if line.startswith("warning: ")]
+    # the training output ends with them and the hint; the command then names the run directory
+    assert len(warnings) == len(shortfalls) == 8 and printed[-3].startswith("what to try: train longer")
+    assert printed[-11:-3] == warnings and printed[-2:] == ["", f"run written to {out}"]
+    for line, shortfall in zip(warnings, shortfalls):
+        where = "averaged over the horizon," if shortfall["step"] is None else f"at {shortfall['lead_time']}"
+        assert line == (
+            f"warning: {where} the model's {shortfall['metric'].upper()} {shortfall['model']:.2f} is worse than "
+            f"{shortfall['baseline']}'s {shortfall['baseline_value']:.2f}"
+        )
+        assert shortfall["model"] > shortfall["baseline_value"]
+        assert (
+            shortfall["model"]
+            == metrics["test"][f"step_{shortfall['step']}" if shortfall["step"] else "average"][shortfall["metric"]]
+        )
+    assert re.search(
+        r"^warning: at 60 min the model's RMSE [\d.]+ is worse than (historical average|last value)'s [\d.]+$",
+        "\n".join(warnings),
+        re.M,
+    )
+    assert "**Verdict: the model does not beat the baselines.**" in (out / "report.md").read_text()
 
 
 def test_config_yaml_is_fully_resolved(trained_run):
@@ -116,17 +168,31 @@ def test_checkpoints_load_with_weights_only(trained_run, sample_frame):
 
 # --- evaluate ------------------------------------------------------------------------------------
 def test_evaluate_rescores_the_same_numbers(trained_run, capsys):
-    before = json.loads((trained_run / "metrics.json").read_text())["test"]
+    before_file = json.loads((trained_run / "metrics.json").read_text())
+    before, before_baselines = before_file["test"], before_file["baselines"]
     assert main(["evaluate", str(trained_run), "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "60 min" in out and "average" in out
     after = json.loads((trained_run / "metrics.json").read_text())["test"]
     assert after["step_3"]["mae"] == pytest.approx(before["step_3"]["mae"], rel=1e-6)
 
+    assert re.search(r"^historical average\s+60 min", out, re.M) and re.search(r"^last value\s+average", out, re.M)
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["baselines"]["last_value"]["step_3"]["mae"] == pytest.approx(before_baselines["last_value"]["step_3"]["mae"])
+    if metrics["shortfalls"]:
+        assert out.rstrip().endswith(IMPROVE_HINT) and out.count("\nwarning: ") == len(metrics["shortfalls"])
+    else:
+        assert "warning:" not in out
+
+    (trained_run / "report.md").unlink()
     assert main(["evaluate", str(trained_run), "--split", "val", "--threads", "1"]) == 0
     val = load_predictions(trained_run / "predictions_val.npz")
     assert val.prediction.shape[0] == 179
-    assert "val" in json.loads((trained_run / "metrics.json").read_text())
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert "val" in metrics and set(metrics["baselines_val"]) == {"historical_average", "last_value"}
+    assert metrics["beats_baselines_val"] == (metrics["shortfalls_val"] == [])
+    report = (trained_run / "report.md").read_text()  # rewritten, now with the validation split too
+    assert report.index("## Test split") < report.index("## Val split") and "plots/error_by_horizon_val.png" in report
 
 
 # --- predict -------------------------------------------------------------------------------------

@@ -1,7 +1,10 @@
+import json
+
 import numpy as np
 import pytest
 
 from stgraph.metrics import HorizonMetrics, horizon_label, metrics_table
+from stgraph.metrics.report import lead_time_label, metrics_from_summary, metrics_summary
 
 
 def metrics(horizon: int, offset: float = 0.0) -> HorizonMetrics:
@@ -39,3 +42,37 @@ def test_markdown_table_several_models_skips_steps_beyond_horizon_and_shows_nan(
     assert "| last value | step 3 | n/a | 6.0 | 3.0 |" in lines
     assert not any("last value | step 6" in line for line in lines)
     assert len(lines) == 2 + 4 + 2
+
+
+@pytest.mark.parametrize(
+    ("step", "interval", "label"),
+    [
+        (1, "5min", "5 min"),
+        (3, "5min", "15 min"),
+        (12, "5min", "1 h"),
+        (18, "5min", "90 min"),
+        (36, "5min", "3 h"),
+        (24, "1h", "1 d"),
+        (36, "1h", "36 h"),
+        (1, "7D", "7 d"),
+        (3, None, "3"),
+    ],
+)
+def test_lead_time_label_for_axis_ticks(step, interval, label):
+    assert lead_time_label(step, interval) == label
+
+
+def test_metrics_summary_round_trips_through_json_with_nan_as_null():
+    metrics = HorizonMetrics(
+        mae=np.array([1.0, np.nan, 3.0]),
+        rmse=np.array([2.0, np.nan, 4.0]),
+        mape=np.array([0.1, np.nan, 0.3]),
+        observed=np.array([4, 0, 4]),
+    )
+    summary = metrics_summary(metrics, "1h")
+    assert summary["step_3"] == {"lead_time": "3 h", "mae": 3.0, "rmse": 4.0, "mape": pytest.approx(0.3)}
+    summary["per_step"]["mae"][1] = None  # as metrics.json stores NaN
+    back = metrics_from_summary(json.loads(json.dumps(summary)))
+    np.testing.assert_array_equal(back.mae, metrics.mae)
+    np.testing.assert_array_equal(back.observed, metrics.observed)
+    assert back.average() == metrics.average()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from stgraph.metrics.masked import horizon_metrics
+from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
 from stgraph.report.export import Predictions
 from stgraph.report.plots import pick_sensors, plot_error_by_horizon, plot_forecasts, plot_sensor_map, sensor_mae
 
@@ -47,3 +47,24 @@ def test_plots_are_png_files(tmp_path):
     )
     for name in ("f.png", "e.png", "m.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG
+
+
+def test_error_plot_reads_lead_times_and_units(tmp_path):
+    steps = np.arange(1, 13, dtype=float)
+    metrics = HorizonMetrics(mae=steps, rmse=steps + 1, mape=steps / 100, observed=np.full(12, 5))
+    figure = plot_error_by_horizon(tmp_path / "e.png", metrics, interval=pd.Timedelta("5min"), units="mph", split="val")
+    ax = figure.axes[0]
+    assert ax.get_xlabel() == "lead time" and ax.get_ylabel() == "error (mph)"
+    labels = [tick.get_text() for tick in ax.get_xticklabels()]
+    assert labels[:3] == ["5 min", "10 min", "15 min"] and labels[-1] == "1 h" and len(labels) == 12
+    assert ax.get_title() == "val error by lead time" and figure.axes[1].get_ylabel() == "MAPE (%)"
+    hourly = plot_error_by_horizon(tmp_path / "h.png", metrics, interval=pd.Timedelta("2h"))
+    assert [t.get_text() for t in hourly.axes[0].get_xticklabels()][-1] == "1 d"
+    assert hourly.axes[0].get_ylabel() == "error"
+
+
+def test_forecast_plot_names_the_feature_and_its_units(tmp_path):
+    figure = plot_forecasts(tmp_path / "f.png", _predictions(), sensors=[0, 2], steps=(1,), units="km/h")
+    assert [ax.get_ylabel() for ax in figure.axes] == ["speed (km/h)", "speed (km/h)"]
+    assert [ax.get_title() for ax in figure.axes] == ["sensor a", "sensor c"]
+    assert figure.axes[0].get_legend_handles_labels()[1] == ["observed", "forecast 5 min ahead"]

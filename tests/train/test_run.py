@@ -69,6 +69,7 @@ def test_train_writes_a_finished_run_whose_numbers_agree(data, make_config, tmp_
         "model.pt",
         "last.ckpt",
         "metrics.json",
+        "report.md",
         "predictions_test.npz",
         "plots",
         "plots/forecasts_test.png",
@@ -101,7 +102,11 @@ def test_train_writes_a_finished_run_whose_numbers_agree(data, make_config, tmp_
     assert lines[4].startswith("epoch   1/2  step      4  loss ") and lines[5].startswith("epoch   2/2  step      8")
     assert lines[6] == ""
     assert lines[7].startswith(f"best epoch {summary['best_epoch']} of 2 validated: val MAE {min(scores):.3f} km/h; 8 steps in ")
-    assert lines[8] == "test (7 windows), masked metrics in original units:" and "average" in lines[9]
+    assert lines[8] == "test (7 windows), masked metrics in original units, beside the baselines:"
+    assert result.comparison is not None and lines[9] == result.comparison.table("tgcn")
+    assert lines[10:] == result.comparison.warning_lines()
+    assert set(summary["baselines"]) == {"historical_average", "last_value"}
+    assert summary["beats_baselines"] == (summary["shortfalls"] == [])
 
 
 def test_max_steps_inside_the_first_epoch_still_validates_and_keeps_a_model(make_data, make_config, tmp_path, monkeypatch):
@@ -113,7 +118,14 @@ def test_max_steps_inside_the_first_epoch_still_validates_and_keeps_a_model(make
     assert result.test is None and "test" not in result.summary  # a split without a test part
     assert (result.summary["global_step"], result.summary["best_epoch"]) == (2, 1)
     assert [(row["epoch"], row["step"]) for row in result.summary["history"]] == [(1, 2)]
-    assert sorted(p.name for p in result.run_dir.iterdir()) == ["config.yaml", "last.ckpt", "metrics.json", "model.pt"]
+    assert sorted(p.name for p in result.run_dir.iterdir()) == [
+        "config.yaml",
+        "last.ckpt",
+        "metrics.json",
+        "model.pt",
+        "report.md",
+    ]
+    assert "No test windows were scored" in (result.run_dir / "report.md").read_text()
     assert "up to 5 epochs, at most 2 steps" in lines[3]
     assert not any(line.startswith("test (") for line in lines)
 
