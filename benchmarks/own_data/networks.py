@@ -169,10 +169,17 @@ def _losloop_15min(root: Path, folder: Path, seed: int) -> dict[str, str]:
 NETWORKS: dict[str, Network] = {
     network.name: network
     for network in (
-        Network("transit-hourly", "hourly counts, 358 sensors, 31 days, scales 400x, PEMS03 links", ("pems03-graph",), _transit_hourly),
+        Network(
+            "transit-hourly", "hourly counts, 358 sensors, 31 days, scales 400x, PEMS03 links", ("pems03-graph",), _transit_hourly
+        ),
         Network("counts-daily", "daily counts, 170 sensors, 2 years, PEMS08 links", ("pems08-graph",), _counts_daily),
         Network("losloop-rescaled", "Los-loop speeds x 0.1..10 per sensor, 150 sensors, 5 min", ("los-loop",), _losloop_rescaled),
-        Network("losloop-15min", "Los-loop speeds averaged to 15 min, 207 sensors, locations graph", ("los-loop", "metr-la-graph"), _losloop_15min),
+        Network(
+            "losloop-15min",
+            "Los-loop speeds averaged to 15 min, 207 sensors, locations graph",
+            ("los-loop", "metr-la-graph"),
+            _losloop_15min,
+        ),
     )
 }
 

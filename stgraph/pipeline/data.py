@@ -356,7 +356,9 @@ def choose_covariates(series: SensorSeries, steps: slice) -> list[str]:
     train_days = (steps.stop - steps.start) * interval / day
     if interval <= day and train_days >= 14:
         chosen.append("day_of_week")
-    logger.info("calendar covariates for %s steps over %.1f training days: %s", interval_text(interval), train_days, chosen or "none")
+    logger.info(
+        "calendar covariates for %s steps over %.1f training days: %s", interval_text(interval), train_days, chosen or "none"
+    )
     return chosen
 
 

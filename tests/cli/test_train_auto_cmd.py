@@ -48,6 +48,7 @@ def test_auto_writes_the_chosen_run_and_the_ranking(auto_run):
         "metrics.json",
         "predictions_test.npz",
         "plots",
+        "report.md",
         "ranking.csv",
         "ranking.md",
     }
@@ -98,12 +99,13 @@ def test_auto_prints_the_ranking(sample_dir, tmp_path, capsys, monkeypatch):
         (
             ["--set", "dcrnn.hidden=4"],
             "--set dcrnn.KEY: 'dcrnn' is neither a section (data, model, training) nor a candidate of --model auto "
-            "(stgcn, graph_wavenet, tgcn)",
+            "(stgcn, tgcn)",
         ),
     ],
 )
 def test_auto_refusals_are_one_line_errors(sample_dir, tmp_path, capsys, monkeypatch, extra, message):
     monkeypatch.setenv("STGRAPH_DATA", str(sample_dir.parent))
+    monkeypatch.setattr(auto, "AUTO_CANDIDATES", ("stgcn", "tgcn"))
     assert main(["train", *TINY_AUTO, "--out", str(tmp_path / "auto"), *extra]) == 2
     assert capsys.readouterr().err == f"stgraph train: error: {message}\n"
     assert list(tmp_path.iterdir()) == []
@@ -111,6 +113,7 @@ def test_auto_refusals_are_one_line_errors(sample_dir, tmp_path, capsys, monkeyp
 
 def test_auto_refuses_an_existing_out(sample_dir, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("STGRAPH_DATA", str(sample_dir.parent))
+    monkeypatch.setattr(auto, "AUTO_CANDIDATES", ("stgcn", "tgcn"))
     (tmp_path / "auto").mkdir()
     assert main(["train", *TINY_AUTO, "--out", str(tmp_path / "auto")]) == 2
     err = capsys.readouterr().err

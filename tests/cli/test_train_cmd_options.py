@@ -67,15 +67,11 @@ def test_contradictory_or_missing_options(argv, message):
         config_from_args(_args(*argv))
 
 
-def test_no_model_is_exit_2_naming_the_missing_option(capsys):
-    assert main(["train", "--dataset", "sample"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("stgraph train: error: ") and "model" in err and err.count("\n") == 1
-
-
-def test_no_model_lists_the_model_names(capsys):
-    assert main(["train", "--dataset", "sample"]) == 2
-    assert capsys.readouterr().err.startswith("stgraph train: error: say which model to train: --model NAME (dcrnn, ")
+def test_no_model_named_trains_the_default_recipe():
+    config = config_from_args(_args("--dataset", "sample", "--epochs", "7"))
+    assert config.model.name == "stid"
+    assert (config.training.loss, config.training.time_budget, config.training.epochs) == ("mae_rmse", 300, 7)
+    assert config_from_args(_args("--dataset", "sample", "--model", "stid")).training.loss == "mae"
 
 
 def _interrupted_run(tmp_path: Path) -> Path:

@@ -83,7 +83,7 @@ def test_the_sample_keeps_the_published_global_scaling_and_the_model_gets_its_ca
 
 
 def test_unknown_scaling_and_loss_are_refused():
-    with pytest.raises(ConfigError, match="data.scaling must be one of auto, global, per_sensor, got 'zscore'"):
+    with pytest.raises(ConfigError, match=r"data\.scaling must be one of auto, global, per_sensor, got .zscore."):
         resolve_config(model="stid", dataset="sample", overrides=["data.scaling=zscore"])
-    with pytest.raises(ConfigError, match="training.loss must be mae or mae_rmse, got 'mse'"):
+    with pytest.raises(ConfigError, match=r"training\.loss must be mae or mae_rmse, got .mse."):
         resolve_config(model="stid", dataset="sample", overrides=["training.loss=mse"])

@@ -69,11 +69,15 @@ def test_auto_keeps_the_lowest_validation_mae_and_ranks_every_candidate(candidat
     top = json.loads((out / "metrics.json").read_text())
     assert top["test"] == own[best]["test"] and top["best_val_mae"] == own[best]["best_val_mae"]
     assert top["auto"]["chosen"] == best and top["auto"]["budget_seconds"] == 60
-    assert [row["model"] for row in top["auto"]["candidates"]] == sorted(own, key=lambda n: own[n]["best_val_mae"])
+    ranked = [row["model"] for row in top["auto"]["candidates"]]
+    assert ranked == [*sorted(own, key=lambda n: own[n]["best_val_mae"]), "historical_average", "last_value"]
 
     rows = _csv(out / "ranking.csv")
-    assert [row["model"] for row in rows] == [row["model"] for row in top["auto"]["candidates"]]
-    for row in rows:
+    assert [row["model"] for row in rows] == ranked
+    for row in rows[2:]:  # the baselines, from the chosen run's metrics.json
+        assert row["status"] == "baseline" and row["val_mae"] == ""
+        assert float(row["test_mae"]) == own[best]["baselines"][row["model"]]["average"]["mae"]
+    for row in rows[:2]:
         metrics = own[row["model"]]
         model = load_model_file(out / "candidates" / row["model"] / "model.pt").model
         assert row["status"] == "trained" and row["reason"] == ""
@@ -100,6 +104,8 @@ def test_a_failing_candidate_is_ranked_failed_and_the_other_chosen(candidates, d
     assert [(row["model"], row["status"], row["reason"]) for row in result.rows] == [
         ("tgcn", "trained", None),
         ("fc_lstm", "failed", NOT_FINITE),
+        ("historical_average", "baseline", None),
+        ("last_value", "baseline", None),
     ]
     assert sorted(p.name for p in (out / "candidates").iterdir()) == ["tgcn"]  # no fc_lstm.partial left
     rows = _csv(out / "ranking.csv")
