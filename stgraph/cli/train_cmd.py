@@ -236,4 +236,23 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if is_rank_zero():
         print(f"\nrun written to {run_dir}")
+        verdict = _verdict(run_dir)
+        if verdict:
+            print(verdict)
     return 0
+
+
+def _verdict(run_dir: Path) -> str:
+    """The run's last line when its model does not beat the baselines (``metrics.json``), else ""."""
+    import json
+
+    from stgraph.pipeline.run_dir import METRICS_FILE
+
+    metrics = json.loads((run_dir / METRICS_FILE).read_text()) if (run_dir / METRICS_FILE).is_file() else {}
+    if metrics.get("beats_baselines") is not False:
+        return ""
+    count = len(metrics.get("shortfalls", []))
+    return (
+        f"warning: this model does not beat the baselines ({count} shortfall{'s' if count != 1 else ''} listed above); "
+        f"do not use its forecasts before it does (see {run_dir / 'report.md'})"
+    )

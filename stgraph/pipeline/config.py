@@ -5,7 +5,12 @@ A resolved configuration is layered, later layers winning:
 1. the dataclass defaults below;
 2. the model's YAML shipped with stgraph (``stgraph/configs/<model>.yaml``): the paper's
    hyperparameters and training schedule, plus a ``datasets:`` block of per-dataset
-   differences where a paper used different settings on different datasets;
+   differences where a paper used different settings on different datasets; with no model
+   named, STID's (the default recipe's model);
+   then, for one's own readings (``data.readings``) and for the default recipe, the own-data
+   recipe ``stgraph/configs/recipes/own_data.yaml`` (calendar inputs and scaling chosen from
+   the data, MAE + RMSE loss in the readings' units, a time budget with early stopping), and
+   with no model named the default recipe ``recipes/default.yaml``;
 3. a user's YAML (``--config FILE``), with the same sections;
 4. command-line overrides ``section.key=value`` (``--set model.hidden=32 training.lr=0.01``);
    values are parsed as YAML, so ``training.milestones=[10,20]`` and ``data.null_value=null``
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "OWN_DATA_RECIPE",
     "SCALINGS",
     "ConfigError",
     "DataConfig",
@@ -52,7 +58,9 @@ __all__ = [
 ]
 
 
-#: the recipe layered over its model's YAML when no model is named (under ``stgraph/configs``)
+#: layered over a model's YAML for one's own readings and under the default recipe (under ``stgraph/configs``)
+OWN_DATA_RECIPE = "recipes/own_data.yaml"
+#: the model and settings when no model is named, layered over its YAML and the own-data recipe
 DEFAULT_RECIPE = "recipes/default.yaml"
 
 #: values of ``data.scaling``
@@ -413,6 +421,8 @@ def resolve_config(
                 key = next((k for k in per_dataset if normalise_name(k) == normalise_name(str(data_name))), None)
                 if key is not None:
                     layers.append((f"stgraph/configs/{name.lower()}.yaml datasets.{key}", per_dataset[key]))
+            if recipe is not None or _has_readings(user, cli):
+                layers.append((f"stgraph/configs/{OWN_DATA_RECIPE}", _packaged_file(OWN_DATA_RECIPE)))
             if recipe is not None:
                 layers.append((f"stgraph/configs/{DEFAULT_RECIPE}", recipe))
         elif dataset:

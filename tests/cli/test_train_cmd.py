@@ -115,8 +115,13 @@ def test_an_under_trained_model_ends_with_a_warning_per_shortfall(sample_env, tm
     }
     warnings = [line for line in printed if line.startswith(("warning: at ", "warning: averaged"))]  # not the graph's
     # the training output ends with them and the hint; the command then names the run directory
-    assert len(warnings) == len(shortfalls) == 8 and printed[-3].startswith("what to try: train longer")
-    assert printed[-11:-3] == warnings and printed[-2:] == ["", f"run written to {out}"]
+    # and ends on the verdict
+    assert len(warnings) == len(shortfalls) == 8 and printed[-4].startswith("what to try: train longer")
+    assert printed[-12:-4] == warnings and printed[-3:-1] == ["", f"run written to {out}"]
+    assert printed[-1] == (
+        f"warning: this model does not beat the baselines (8 shortfalls listed above); "
+        f"do not use its forecasts before it does (see {out / 'report.md'})"
+    )
     for line, shortfall in zip(warnings, shortfalls):
         where = "averaged over the horizon," if shortfall["step"] is None else f"at {shortfall['lead_time']}"
         assert line == (

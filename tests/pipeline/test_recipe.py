@@ -87,3 +87,16 @@ def test_unknown_scaling_and_loss_are_refused():
         resolve_config(model="stid", dataset="sample", overrides=["data.scaling=zscore"])
     with pytest.raises(ConfigError, match=r"training\.loss must be mae or mae_rmse, got .mse."):
         resolve_config(model="stid", dataset="sample", overrides=["training.loss=mse"])
+
+
+def test_a_named_model_on_own_readings_gets_the_own_data_recipe_over_its_yaml(tmp_path):
+    own = {"data": {"readings": str(tmp_path / "r.csv"), "distances": str(tmp_path / "d.csv")}}
+    config = resolve_config(model="stgcn", overrides=own)
+    assert config.model.options["channels"] == [[64, 16, 64], [64, 16, 64]]  # the paper's architecture
+    assert (config.training.optimizer, config.training.scheduler) == ("rmsprop", "step")  # and optimiser
+    assert (config.training.loss, config.training.loss_units, config.training.patience) == ("mae_rmse", "original", 20)
+    assert config.data.covariates == ["auto"]
+    # the user's layers still win, and a catalog dataset keeps the paper's recipe
+    assert resolve_config(model="stgcn", overrides={**own, "training": {"loss": "mae"}}).training.loss == "mae"
+    catalog = resolve_config(model="stgcn", dataset="sample")
+    assert (catalog.training.loss, catalog.data.covariates, catalog.training.patience) == ("mae", [], None)
