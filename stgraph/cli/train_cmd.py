@@ -5,10 +5,14 @@ Examples::
 
     stgraph train --dataset metr-la --model dcrnn
     stgraph train --dataset sample --model stgcn --epochs 5 --set model.dropout=0.1 training.lr=0.002
-    stgraph train --readings counts.csv --sensors stations.csv --distances roads.csv --model graph_wavenet
+    stgraph train --readings counts.csv --sensors stations.csv --distances roads.csv
+    stgraph train --readings counts.csv --distances roads.csv --model graph_wavenet
     stgraph train --resume --out runs/metr-la-dcrnn-20240101-120000
     stgraph train --dataset metr-la --model auto --set training.time_budget=3600
 
+Without ``--model``, the default recipe (``stgraph/configs/recipes/default.yaml``: STID with the
+own-data recipe) is trained; one's own readings get the own-data recipe
+(``recipes/own_data.yaml``) over any named model's YAML.
 ``--model auto`` trains a short list of models (:data:`stgraph.train.auto.AUTO_CANDIDATES`)
 within ``training.time_budget`` seconds in all (default 600), keeps the one with the best
 validation MAE at the top of the run directory and writes ``ranking.md``/``ranking.csv`` beside
@@ -44,7 +48,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "validation MAE, report masked MAE/RMSE/MAPE at 15/30/60 minutes on the test split, and write config.yaml, "
             "model.pt, metrics.json, test predictions and plots into the run directory."
         ),
-        epilog="Models: dcrnn, graph_wavenet (gwnet), stgcn, tgcn, fc_lstm. Datasets: `stgraph datasets`.",
+        epilog=(
+            "Models: stid, dcrnn, graph_wavenet (gwnet), stgcn, tgcn, fc_lstm. Without --model: the default recipe "
+            "(stgraph/configs/recipes/default.yaml, STID). Datasets: `stgraph datasets`."
+        ),
     )
     source = parser.add_argument_group("data (one of --dataset or --readings)")
     source.add_argument("--dataset", metavar="NAME", help="catalog dataset (metr-la, pems-bay, ...) or 'sample'")
@@ -80,7 +87,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     experiment.add_argument(
         "--model",
         metavar="NAME",
-        help="registered model name, or auto: the best of a short list in one time budget (no --resume)",
+        help="registered model name (default: the default recipe, STID), or auto: the best of a short list in one "
+        "time budget (no --resume)",
     )
     experiment.add_argument(
         "--config", metavar="FILE", action="append", default=[], help="YAML with data/model/training sections (repeatable)"

@@ -41,7 +41,7 @@ def test_los_loop_networks_keep_the_real_speeds(shared_data, tmp_path):
     factor = rescaled.to_numpy() / speeds[rescaled.columns].to_numpy()
     assert rescaled.shape == (2016, 150)
     np.testing.assert_allclose(factor, np.broadcast_to(factor[:1], factor.shape), rtol=1e-4)  # one factor per sensor, 0.1 .. 10
-    assert 0.1 <= factor.min() and factor.max() <= 10
+    assert factor.min() >= 0.1 and factor.max() <= 10
     coarse = _readings(build("losloop-15min", shared_data, tmp_path / "b"))
     assert coarse.shape == (672, 207)
     np.testing.assert_allclose(coarse.iloc[0].to_numpy(), speeds.iloc[:3].mean().to_numpy(), atol=1e-4)
@@ -58,5 +58,7 @@ def test_quick_benchmark_prints_the_model_beside_both_baselines(shared_data, cap
     printed = capsys.readouterr().out
     assert "### losloop-15min, seed 0" in printed
     assert "| stid | " in printed and "| historical average | " in printed and "| last value | " in printed
-    assert "| | 15 min MAE / RMSE | 30 min MAE / RMSE | 45 min MAE / RMSE | 60 min MAE / RMSE | average MAE / RMSE |" not in printed
+    assert (
+        "| | 15 min MAE / RMSE | 30 min MAE / RMSE | 45 min MAE / RMSE | 60 min MAE / RMSE | average MAE / RMSE |" not in printed
+    )
     assert "| | 45 min MAE / RMSE | 90 min MAE / RMSE | 3 h MAE / RMSE | average MAE / RMSE |" in printed

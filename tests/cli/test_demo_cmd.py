@@ -25,7 +25,7 @@ def test_demo_prints_model_beside_baselines(sample_dir, tmp_path, capsys, monkey
         "--out",
         str(out),
         "--set",
-        "model.channels=[[4,2,4],[4,2,4]]",
+        "model.embedding_dim=4",
         "training.max_steps=2",
     ]
     assert main(argv) == 0
@@ -34,9 +34,9 @@ def test_demo_prints_model_beside_baselines(sample_dir, tmp_path, capsys, monkey
     assert "graph:    207 sensors" in printed
     rows = {
         (m.group(1).strip(), m.group(2)): float(m.group(3))
-        for m in re.finditer(r"^(stgcn|historical average|last value)\s+(15 min|30 min|60 min|average)\s+([\d.]+)", printed, re.M)
+        for m in re.finditer(r"^(stid|historical average|last value)\s+(15 min|30 min|60 min|average)\s+([\d.]+)", printed, re.M)
     }
-    assert {model for model, _ in rows} == {"stgcn", "historical average", "last value"}
+    assert {model for model, _ in rows} == {"stid", "historical average", "last value"}
     assert (out / "model.pt").is_file()
 
     # last value on the test windows, from the raw file: windows start at 1613 (= 2016 - round(0.2 * 2016))

@@ -99,8 +99,7 @@ def test_auto_prints_the_ranking(sample_dir, tmp_path, capsys, monkeypatch):
         (["--resume"], "--resume does not continue a --model auto run yet; train it again with another --out"),
         (
             ["--set", "dcrnn.hidden=4"],
-            "--set dcrnn.KEY: 'dcrnn' is neither a section (data, model, training) nor a candidate of --model auto "
-            "(stgcn, tgcn)",
+            "--set dcrnn.KEY: 'dcrnn' is neither a section (data, model, training) nor a candidate of --model auto (stgcn, tgcn)",
         ),
     ],
 )

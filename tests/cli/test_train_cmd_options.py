@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stgraph.cli.main import main
 from stgraph.cli.train_cmd import add_parser, config_from_args
 from stgraph.errors import ConfigError
 

@@ -29,6 +29,7 @@ SMALL = {
     "graph_wavenet": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16},
     "tgcn": {"hidden": 8},
     "fc_lstm": {"hidden": 8},
+    "stid": {"embedding_dim": 8, "sensor_dim": 4, "time_of_day_dim": 4, "day_of_week_dim": 4, "time_of_day_feature": 1},
 }
 GRAPH_MODELS = ["stgcn", "dcrnn", "graph_wavenet", "tgcn"]
 
