@@ -258,6 +258,9 @@ def _fit_and_report(
         summary["test"] = metrics_summary(test_metrics, data.series.interval)
         comparison = compare_split(data, "test", test_metrics)
         summary.update(comparison.metrics_entries())
+    else:
+        # no test windows (data.split gives the test part nothing): nothing to compare on
+        summary.update({"baselines": None, "beats_baselines": None, "shortfalls": []})
     update_metrics_file(work / METRICS_FILE, summary)
     write_run_report(work, data)
     echo("")

@@ -149,6 +149,9 @@ def test_train_prepares_the_data_from_the_configured_files(make_data, make_confi
     state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
     assert state["sensor_ids"] == ["a", "b", "c"]
     np.testing.assert_allclose(state["scaler"]["mean"].numpy(), data.scaler.mean_, rtol=1e-6)
+    # no test windows: the verdict is recorded as unknown, not left out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["baselines"], metrics["beats_baselines"], metrics["shortfalls"]) == (None, None, [])
 
 
 # --- refusals before anything is written ------------------------------------------------------------------
