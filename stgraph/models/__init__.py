@@ -9,7 +9,7 @@ it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
 
 >>> from stgraph.models import available, create
 >>> available()
-['dcrnn', 'fc_lstm', 'graph_wavenet', 'stgcn', 'stid', 'tgcn']
+['dcrnn', 'fc_lstm', 'graph_wavenet', 'mtgnn', 'stgcn', 'stid', 'tgcn']
 >>> model = create("gwnet", num_sensors=207, in_features=2)
 """
 
@@ -21,6 +21,7 @@ from stgraph.models._base import ForecastModel
 from stgraph.models.dcrnn import DCRNN
 from stgraph.models.fc_lstm import FCLSTM
 from stgraph.models.graph_wavenet import GraphWaveNet
+from stgraph.models.mtgnn import MTGNN
 from stgraph.models.stgcn import STGCN
 from stgraph.models.stid import STID
 from stgraph.models.tgcn import TGCN
@@ -29,6 +30,7 @@ __all__ = [
     "DCRNN",
     "FCLSTM",
     "MODELS",
+    "MTGNN",
     "STGCN",
     "STID",
     "TGCN",
@@ -44,6 +46,7 @@ MODELS: dict[str, type[ForecastModel]] = {
     "dcrnn": DCRNN,
     "fc_lstm": FCLSTM,
     "graph_wavenet": GraphWaveNet,
+    "mtgnn": MTGNN,
     "stgcn": STGCN,
     "stid": STID,
     "tgcn": TGCN,

@@ -13,6 +13,8 @@ from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
 from stgraph.nn.fused_gru import FusedGraphGRU
 from stgraph.nn.graph_conv import GCNConv
 from stgraph.nn.graph_gru import GraphGRUCell
+from stgraph.nn.graph_learner import GraphLearner
+from stgraph.nn.mix_hop import MixHopPropagation, self_loop_row_normalized
 from stgraph.nn.temporal_conv import FeatureAlign, GatedDilatedConv, ResidualTemporalConv, TemporalConv
 
 __all__ = [
@@ -24,8 +26,11 @@ __all__ = [
     "GCNConv",
     "GatedDilatedConv",
     "GraphGRUCell",
+    "GraphLearner",
+    "MixHopPropagation",
     "ResidualTemporalConv",
     "TemporalConv",
     "chebyshev_terms",
     "diffusion_terms",
+    "self_loop_row_normalized",
 ]

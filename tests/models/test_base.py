@@ -29,6 +29,14 @@ SMALL = {
     "graph_wavenet": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16},
     "tgcn": {"hidden": 8},
     "fc_lstm": {"hidden": 8},
+    "mtgnn": {
+        "neighbors": 3,
+        "embedding_dim": 4,
+        "conv_channels": 8,
+        "residual_channels": 8,
+        "skip_channels": 8,
+        "end_channels": 16,
+    },
     "stid": {"embedding_dim": 8, "sensor_dim": 4, "time_of_day_dim": 4, "day_of_week_dim": 4, "time_of_day_feature": 1},
 }
 GRAPH_MODELS = ["stgcn", "dcrnn", "graph_wavenet", "tgcn"]
