@@ -128,7 +128,8 @@ class MTGNN(ForecastModel):
     Args:
         num_sensors, in_features, out_channels, lookback, horizon: the model contract.
         learn_graph: learn the adjacency (True) or propagate over the given graph's.
-        neighbors: entries kept per row of the learned adjacency (``subgraph_size``, 20).
+        neighbors: entries kept per row of the learned adjacency (``subgraph_size``, 20); at most
+            ``num_sensors`` are kept on a smaller network.
         embedding_dim: width of the graph learner's sensor embeddings (``node_dim``, 40).
         saturation: :math:`\alpha` of the graph learner's tanh (``tanhalpha``, 3).
         tie_noise: scale of the top-k tie-breaking noise in training (0.01).
@@ -174,10 +175,13 @@ class MTGNN(ForecastModel):
             raise ValueError(
                 f"MTGNN: conv_channels must be divisible by 4 (one quarter per inception kernel); got {conv_channels}"
             )
-        if learn_graph and not 1 <= neighbors <= num_sensors:
-            raise ValueError(f"MTGNN: neighbors must be in 1..num_sensors ({num_sensors}); got {neighbors}")
+        if learn_graph and neighbors < 1:
+            raise ValueError(f"MTGNN: neighbors must be >= 1; got {neighbors}")
         self.learner = (
-            GraphLearner(num_sensors, embedding_dim, neighbors=neighbors, saturation=saturation, tie_noise=tie_noise)
+            # a network smaller than the paper's 20 neighbours keeps every sensor (the code's topk would fail)
+            GraphLearner(
+                num_sensors, embedding_dim, neighbors=min(neighbors, num_sensors), saturation=saturation, tie_noise=tie_noise
+            )
             if learn_graph
             else None
         )

@@ -124,7 +124,7 @@ def test_predefined_graph_is_row_normalised_in_both_directions(graph):
     ("kwargs", "message"),
     [
         ({"conv_channels": 6}, "conv_channels must be divisible by 4"),
-        ({"neighbors": SENSORS + 1}, r"neighbors must be in 1..num_sensors \(6\); got 7"),
+        ({"neighbors": 0}, r"neighbors must be >= 1; got 0"),
         ({"layers": 0}, "layers and dilation_exponential must be >= 1"),
         ({"dilation_exponential": 0}, "layers and dilation_exponential must be >= 1"),
         ({"retain": 2.0}, r"retain must be in \[0, 1\]"),
@@ -134,3 +134,9 @@ def test_predefined_graph_is_row_normalised_in_both_directions(graph):
 def test_bad_options_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         _model(**kwargs)
+
+
+def test_a_network_smaller_than_the_neighbour_count_keeps_every_sensor():
+    model = MTGNN(num_sensors=5, in_features=2)  # the paper's 20 neighbours on 5 sensors
+    assert model.learner is not None and model.learner.neighbors == 5
+    assert model(torch.randn(2, 12, 5, 2), None).shape == (2, 12, 5, 1)
