@@ -8,6 +8,7 @@ every layer.
 """
 
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
+from stgraph.nn.adaptive_graph_conv import NodeAdaptiveGraphConv, embedding_adjacency
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
 from stgraph.nn.fused_gru import FusedGraphGRU
@@ -24,8 +25,10 @@ __all__ = [
     "GCNConv",
     "GatedDilatedConv",
     "GraphGRUCell",
+    "NodeAdaptiveGraphConv",
     "ResidualTemporalConv",
     "TemporalConv",
     "chebyshev_terms",
     "diffusion_terms",
+    "embedding_adjacency",
 ]
