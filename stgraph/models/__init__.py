@@ -9,7 +9,7 @@ it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
 
 >>> from stgraph.models import available, create
 >>> available()
-['dcrnn', 'fc_lstm', 'graph_wavenet', 'mtgnn', 'stgcn', 'stid', 'tgcn']
+['agcrn', 'dcrnn', 'fc_lstm', 'graph_wavenet', 'mtgnn', 'stgcn', 'stid', 'tgcn']
 >>> model = create("gwnet", num_sensors=207, in_features=2)
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from stgraph.models._base import ForecastModel
+from stgraph.models.agcrn import AGCRN
 from stgraph.models.dcrnn import DCRNN
 from stgraph.models.fc_lstm import FCLSTM
 from stgraph.models.graph_wavenet import GraphWaveNet
@@ -27,6 +28,7 @@ from stgraph.models.stid import STID
 from stgraph.models.tgcn import TGCN
 
 __all__ = [
+    "AGCRN",
     "DCRNN",
     "FCLSTM",
     "MODELS",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 MODELS: dict[str, type[ForecastModel]] = {
+    "agcrn": AGCRN,
     "dcrnn": DCRNN,
     "fc_lstm": FCLSTM,
     "graph_wavenet": GraphWaveNet,

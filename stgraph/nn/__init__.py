@@ -8,6 +8,7 @@ every layer.
 """
 
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
+from stgraph.nn.adaptive_graph_conv import NodeAdaptiveGraphConv, embedding_adjacency
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
 from stgraph.nn.fused_gru import FusedGraphGRU
@@ -28,9 +29,11 @@ __all__ = [
     "GraphGRUCell",
     "GraphLearner",
     "MixHopPropagation",
+    "NodeAdaptiveGraphConv",
     "ResidualTemporalConv",
     "TemporalConv",
     "chebyshev_terms",
     "diffusion_terms",
+    "embedding_adjacency",
     "self_loop_row_normalized",
 ]

@@ -24,6 +24,7 @@ SENSORS = 7
 FEATURES = 2
 HORIZON = 4
 SMALL = {
+    "agcrn": {"embedding_dim": 3, "hidden": 8},
     "stgcn": {"channels": [[8, 4, 8], [8, 4, 8]]},
     "dcrnn": {"hidden": 8},
     "graph_wavenet": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16},
@@ -65,7 +66,7 @@ def _x(batch: int = 3, dtype=torch.float32) -> torch.Tensor:
 def test_registry_covers_the_zoo():
     assert available() == sorted(SMALL)
     assert type(create("gwnet", num_sensors=3, in_features=1)).__name__ == "GraphWaveNet"
-    with pytest.raises(ValueError, match="unknown model 'wavenet'; available: dcrnn, fc_lstm"):
+    with pytest.raises(ValueError, match="unknown model 'wavenet'; available: agcrn, dcrnn, fc_lstm"):
         create("wavenet", num_sensors=3, in_features=1)
 
 
