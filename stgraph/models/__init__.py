@@ -9,7 +9,7 @@ it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
 
 >>> from stgraph.models import available, create
 >>> available()
-['agcrn', 'dcrnn', 'fc_lstm', 'graph_wavenet', 'mtgnn', 'stgcn', 'stid', 'tgcn']
+['agcrn', 'dcrnn', 'fc_lstm', 'graph_wavenet', 'mtgnn', 'staeformer', 'stgcn', 'stid', 'tgcn']
 >>> model = create("gwnet", num_sensors=207, in_features=2)
 """
 
@@ -23,6 +23,7 @@ from stgraph.models.dcrnn import DCRNN
 from stgraph.models.fc_lstm import FCLSTM
 from stgraph.models.graph_wavenet import GraphWaveNet
 from stgraph.models.mtgnn import MTGNN
+from stgraph.models.staeformer import STAEformer
 from stgraph.models.stgcn import STGCN
 from stgraph.models.stid import STID
 from stgraph.models.tgcn import TGCN
@@ -38,6 +39,7 @@ __all__ = [
     "TGCN",
     "ForecastModel",
     "GraphWaveNet",
+    "STAEformer",
     "available",
     "create",
     "get",
@@ -50,6 +52,7 @@ MODELS: dict[str, type[ForecastModel]] = {
     "fc_lstm": FCLSTM,
     "graph_wavenet": GraphWaveNet,
     "mtgnn": MTGNN,
+    "staeformer": STAEformer,
     "stgcn": STGCN,
     "stid": STID,
     "tgcn": TGCN,

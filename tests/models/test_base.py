@@ -38,6 +38,16 @@ SMALL = {
         "skip_channels": 8,
         "end_channels": 16,
     },
+    "staeformer": {
+        "input_embedding_dim": 4,
+        "time_of_day_dim": 4,
+        "adaptive_embedding_dim": 4,
+        "feed_forward_dim": 8,
+        "heads": 2,
+        "temporal_layers": 1,
+        "spatial_layers": 1,
+        "time_of_day_feature": 1,
+    },
     "stid": {"embedding_dim": 8, "sensor_dim": 4, "time_of_day_dim": 4, "day_of_week_dim": 4, "time_of_day_feature": 1},
 }
 GRAPH_MODELS = ["stgcn", "dcrnn", "graph_wavenet", "tgcn"]
