@@ -9,7 +9,7 @@ it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
 
 >>> from stgraph.models import available, create
 >>> available()
-['agcrn', 'dcrnn', 'fc_lstm', 'graph_wavenet', 'mtgnn', 'staeformer', 'stgcn', 'stid', 'tgcn']
+['agcrn', 'dcrnn', 'fc_lstm', 'gman', 'graph_wavenet', 'mtgnn', 'staeformer', 'stgcn', 'stid', 'tgcn']
 >>> model = create("gwnet", num_sensors=207, in_features=2)
 """
 
@@ -21,6 +21,7 @@ from stgraph.models._base import ForecastModel
 from stgraph.models.agcrn import AGCRN
 from stgraph.models.dcrnn import DCRNN
 from stgraph.models.fc_lstm import FCLSTM
+from stgraph.models.gman import GMAN
 from stgraph.models.graph_wavenet import GraphWaveNet
 from stgraph.models.mtgnn import MTGNN
 from stgraph.models.staeformer import STAEformer
@@ -32,6 +33,7 @@ __all__ = [
     "AGCRN",
     "DCRNN",
     "FCLSTM",
+    "GMAN",
     "MODELS",
     "MTGNN",
     "STGCN",
@@ -50,6 +52,7 @@ MODELS: dict[str, type[ForecastModel]] = {
     "agcrn": AGCRN,
     "dcrnn": DCRNN,
     "fc_lstm": FCLSTM,
+    "gman": GMAN,
     "graph_wavenet": GraphWaveNet,
     "mtgnn": MTGNN,
     "staeformer": STAEformer,

@@ -48,6 +48,7 @@ SMALL = {
         "spatial_layers": 1,
         "time_of_day_feature": 1,
     },
+    "gman": {"layers": 1, "heads": 2, "head_dim": 4, "spatial_dim": 4, "steps_per_day": 24, "time_of_day_feature": 1},
     "stid": {"embedding_dim": 8, "sensor_dim": 4, "time_of_day_dim": 4, "day_of_week_dim": 4, "time_of_day_feature": 1},
 }
 GRAPH_MODELS = ["stgcn", "dcrnn", "graph_wavenet", "tgcn"]
@@ -76,7 +77,7 @@ def _x(batch: int = 3, dtype=torch.float32) -> torch.Tensor:
 def test_registry_covers_the_zoo():
     assert available() == sorted(SMALL)
     assert type(create("gwnet", num_sensors=3, in_features=1)).__name__ == "GraphWaveNet"
-    with pytest.raises(ValueError, match="unknown model 'wavenet'; available: agcrn, dcrnn, fc_lstm"):
+    with pytest.raises(ValueError, match="unknown model 'wavenet'; available: agcrn, dcrnn, fc_lstm, gman"):
         create("wavenet", num_sensors=3, in_features=1)
 
 
