@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from benchmarks.accuracy.card import library_versions, machine, write_result
 from benchmarks.data_root import default_data_root
 from benchmarks.own_data.networks import NETWORKS, build
@@ -86,7 +88,6 @@ def run_network(name: str, root: Path, folder: Path, seed: int, model: str | Non
         "rows": rows,
         "beats_baselines": comparison.beats_baselines,
         "shortfalls": comparison.warning_lines()[:-1],
-        "interval_timedelta": data.series.interval,
     }
 
 
@@ -96,7 +97,7 @@ def markdown(outcomes: list[dict[str, Any]]) -> str:
     for outcome in outcomes:
         model_rows = outcome["rows"]
         steps = [cell[0] for cell in next(iter(model_rows.values()))]
-        labels = [s if s == "average" else horizon_label(int(s), outcome["interval_timedelta"]) for s in steps]
+        labels = [s if s == "average" else horizon_label(int(s), pd.Timedelta(outcome["interval"])) for s in steps]
         header = "| | " + " | ".join(f"{label} MAE / RMSE" for label in labels) + " |"
         lines = [
             f"### {outcome['network']}, seed {outcome['seed']}: {'beats both baselines' if outcome['beats_baselines'] else 'DOES NOT beat the baselines'}",
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     card = {"machine": info, "versions": library_versions(), "command": "python -m benchmarks.own_data " + " ".join(argv or [])}
     if not args.quick:
         body = f"# Own-data networks: default `stgraph train` vs the baselines\n\n{summary}.\n\n{markdown(outcomes)}\n"
-        payload = {"card": card, "outcomes": [{k: v for k, v in o.items() if k != "interval_timedelta"} for o in outcomes]}
+        payload = {"card": card, "outcomes": outcomes}
         md, _ = write_result("own-data", body, payload, args.results)
         print(f"wrote {md}")
     return 0 if args.quick or beaten == len(outcomes) else 1

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from stgraph.errors import GraphError
 from stgraph.graph.operators import symmetrize
 from stgraph.models._base import ForecastModel
+from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 
 __all__ = ["GMAN", "laplacian_eigenvectors"]
 
@@ -253,9 +254,7 @@ class GMAN(ForecastModel):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        for name, position in (("time_of_day_feature", time_of_day_feature), ("day_of_week_feature", day_of_week_feature)):
-            if position is not None and not 0 <= position < in_features:
-                raise ValueError(f"GMAN: {name} {position} is not a feature position (0..{in_features - 1})")
+        check_calendar_features("GMAN", in_features, time_of_day_feature, day_of_week_feature)
         if time_of_day_feature is not None and time_of_day_feature == day_of_week_feature:
             raise ValueError(f"GMAN: time_of_day_feature and day_of_week_feature are both {time_of_day_feature}")
         for name, value in (
@@ -305,11 +304,11 @@ class GMAN(ForecastModel):
         every sensor) and extrapolated past the window's last step."""
         batch, device = x.shape[0], x.device
         if self.time_of_day_feature is not None:
-            slot = (x[:, :, 0, self.time_of_day_feature] * self.steps_per_day).round().long() % self.steps_per_day
+            slot = time_of_day_slot(x[:, :, 0, self.time_of_day_feature], self.steps_per_day)
         else:
             slot = torch.arange(self.lookback, device=device).expand(batch, -1) % self.steps_per_day
         if self.day_of_week_feature is not None:
-            day = x[:, :, 0, self.day_of_week_feature].round().long() % 7
+            day = day_of_week_index(x[:, :, 0, self.day_of_week_feature])
         else:
             day = torch.zeros(batch, self.lookback, dtype=torch.long, device=device)
         ahead = slot[:, -1:] + torch.arange(1, self.horizon + 1, device=device)

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
+from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 
 __all__ = ["STAEformer"]
 
@@ -140,9 +141,7 @@ class STAEformer(ForecastModel):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        for name, position in (("time_of_day_feature", time_of_day_feature), ("day_of_week_feature", day_of_week_feature)):
-            if position is not None and not 0 <= position < in_features:
-                raise ValueError(f"STAEformer: {name} {position} is not a feature position (0..{in_features - 1})")
+        check_calendar_features("STAEformer", in_features, time_of_day_feature, day_of_week_feature)
         if steps_per_day < 1 or temporal_layers < 0 or spatial_layers < 0:
             raise ValueError(
                 "STAEformer: steps_per_day must be >= 1 and temporal_layers, spatial_layers >= 0; "
@@ -179,10 +178,10 @@ class STAEformer(ForecastModel):
         """
         parts = [self.input_embedding(x)]
         if self.time_of_day_embedding is not None and self.time_of_day_feature is not None:
-            slot = (x[..., self.time_of_day_feature] * self.steps_per_day).round().long() % self.steps_per_day
+            slot = time_of_day_slot(x[..., self.time_of_day_feature], self.steps_per_day)
             parts.append(self.time_of_day_embedding(slot))
         if self.day_of_week_embedding is not None and self.day_of_week_feature is not None:
-            day = x[..., self.day_of_week_feature].round().long().clamp(0, 6)
+            day = day_of_week_index(x[..., self.day_of_week_feature])
             parts.append(self.day_of_week_embedding(day))
         parts.append(self.adaptive_embedding.expand(x.shape[0], -1, -1, -1))
         return torch.cat(parts, dim=-1)

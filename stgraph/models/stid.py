@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
+from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 
 __all__ = ["STID"]
 
@@ -90,9 +91,7 @@ class STID(ForecastModel):
         dropout: float = 0.15,
     ) -> None:
         super().__init__()
-        for name, position in (("time_of_day_feature", time_of_day_feature), ("day_of_week_feature", day_of_week_feature)):
-            if position is not None and not 0 <= position < in_features:
-                raise ValueError(f"STID: {name} {position} is not a feature position (0..{in_features - 1})")
+        check_calendar_features("STID", in_features, time_of_day_feature, day_of_week_feature)
         if steps_per_day < 1 or layers < 0:
             raise ValueError(f"STID: steps_per_day must be >= 1 and layers >= 0; got {steps_per_day} and {layers}")
         self.time_of_day_feature = time_of_day_feature
@@ -124,10 +123,10 @@ class STID(ForecastModel):
         parts = [self.window_embedding(window), self.sensor_embedding.expand(batch, -1, -1)]
         last = x[:, -1]  # [batch, nodes, features]: the calendar of the window's last step
         if self.time_of_day_embedding is not None and self.time_of_day_feature is not None:
-            slot = (last[..., self.time_of_day_feature] * self.steps_per_day).round().long() % self.steps_per_day
+            slot = time_of_day_slot(last[..., self.time_of_day_feature], self.steps_per_day)
             parts.append(self.time_of_day_embedding[slot])
         if self.day_of_week_embedding is not None and self.day_of_week_feature is not None:
-            day = last[..., self.day_of_week_feature].round().long().clamp(0, 6)
+            day = day_of_week_index(last[..., self.day_of_week_feature])
             parts.append(self.day_of_week_embedding[day])
         hidden = self.encoder(torch.cat(parts, dim=-1))
         out: Tensor = self.regression(hidden).reshape(batch, self.num_sensors, self.horizon, self.out_channels)

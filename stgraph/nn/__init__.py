@@ -9,6 +9,7 @@ every layer.
 
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.adaptive_graph_conv import NodeAdaptiveGraphConv, embedding_adjacency
+from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
 from stgraph.nn.fused_gru import FusedGraphGRU
@@ -33,7 +34,10 @@ __all__ = [
     "ResidualTemporalConv",
     "TemporalConv",
     "chebyshev_terms",
+    "check_calendar_features",
+    "day_of_week_index",
     "diffusion_terms",
     "embedding_adjacency",
     "self_loop_row_normalized",
+    "time_of_day_slot",
 ]
