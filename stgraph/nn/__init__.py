@@ -11,6 +11,7 @@ from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.adaptive_graph_conv import NodeAdaptiveGraphConv, embedding_adjacency
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
+from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
 from stgraph.nn.fused_gru import FusedGraphGRU
 from stgraph.nn.graph_conv import GCNConv
@@ -29,6 +30,7 @@ __all__ = [
     "GatedDilatedConv",
     "GraphGRUCell",
     "GraphLearner",
+    "HorizonCurriculum",
     "MixHopPropagation",
     "NodeAdaptiveGraphConv",
     "ResidualTemporalConv",

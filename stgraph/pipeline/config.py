@@ -36,6 +36,7 @@ import yaml
 from stgraph.data.catalog import normalise_name
 from stgraph.data.covariates import COVARIATES
 from stgraph.errors import ConfigError
+from stgraph.nn.curriculum import CURRICULUM_UNITS
 
 if TYPE_CHECKING:
     from stgraph.models import ForecastModel
@@ -207,6 +208,11 @@ class TrainingConfig:
         teacher_forcing_decay: DCRNN's scheduled sampling: the probability of feeding the
             observed value to the decoder is ``tau / (tau + exp(step / tau))`` with ``tau`` this
             value (2000 in DCRNN); ``null`` = no teacher forcing.
+        curriculum_every: curriculum over horizons (:class:`stgraph.nn.curriculum.HorizonCurriculum`):
+            the loss covers the first forecast step, and one more every this many
+            ``curriculum_unit`` (MTGNN: 2,500 ``steps``; D2STGNN: 6 ``epochs``); ``null`` = the
+            whole horizon from the start.
+        curriculum_unit: ``steps`` (optimiser steps) or ``epochs``.
         seed: seeds Python, NumPy and torch (and DataLoader workers).
         accelerator, devices, strategy, precision, num_nodes: passed to ``lightning.Trainer``
             (``gpu``/``cpu``/``auto``; ``devices: 4``; ``strategy: ddp``; ``precision: bf16-mixed``).
@@ -238,6 +244,8 @@ class TrainingConfig:
     loss: str = "mae"
     loss_units: str = "scaled"
     teacher_forcing_decay: float | None = None
+    curriculum_every: int | None = None
+    curriculum_unit: str = "steps"
     seed: int = 0
     accelerator: str = "auto"
     devices: Any = "auto"
@@ -271,6 +279,13 @@ class TrainingConfig:
         budget = self.time_budget
         if budget is not None and not (isinstance(budget, (int, float)) and 0 < budget < float("inf")):
             raise ConfigError(f"training.time_budget must be a positive number of seconds or null, got {budget!r}")
+        every = self.curriculum_every
+        if every is not None and not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
+            raise ConfigError(f"training.curriculum_every must be a positive integer or null, got {every!r}")
+        if self.curriculum_unit not in CURRICULUM_UNITS:
+            raise ConfigError(
+                f"training.curriculum_unit must be one of {', '.join(CURRICULUM_UNITS)}, got {self.curriculum_unit!r}"
+            )
         if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
             raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
 
