@@ -6,6 +6,12 @@ Examples::
     python -m benchmarks.accuracy --dataset los-loop --protocol tgcn --seeds 3
     python -m benchmarks.accuracy --dataset los-loop --protocol tgcn --models stgcn --epochs 30 --shared-model
     python -m benchmarks.accuracy --dataset metr-la --protocol dcrnn --models stgcn dcrnn graph_wavenet --epochs 100
+    python -m benchmarks.accuracy --protocol dcrnn --seeds 3 --epochs 30 --model-epochs dcrnn=8
+    python -m benchmarks.accuracy --protocol dcrnn --recipe common --models stid mtgnn --epochs 20
+
+Under the DCRNN protocol every model trains with its own recipe (``--recipe paper``, the
+default: ``stgraph/configs/<model>.yaml``, see benchmarks/accuracy/recipes.py) or all with one
+shared setup (``--recipe common``: the flags below); the protocol card says which.
 """
 
 from __future__ import annotations
@@ -18,15 +24,16 @@ import torch
 
 from benchmarks.accuracy.card import RESULTS, write_result
 from benchmarks.accuracy.protocols import TGCN_HORIZONS
-from benchmarks.accuracy.report import beats_baselines, card_markdown, dcrnn_markdown, tgcn_markdown
+from benchmarks.accuracy.recipes import RECIPES
+from benchmarks.accuracy.report import beats_baselines, card_markdown, dcrnn_document, tgcn_markdown
 from benchmarks.accuracy.run import run_dcrnn_protocol, run_tgcn_protocol
 from benchmarks.accuracy.training import TrainingSetup
 from benchmarks.data_root import default_data_root
-from benchmarks.published import GWN_PAPER, TGCN_PAPER
+from benchmarks.published import TGCN_PAPER
 from stgraph import models
 from stgraph.data.catalog import get_dataset
 
-DEFAULT_MODELS = {"tgcn": ["tgcn", "stgcn", "graph_wavenet"], "dcrnn": ["stgcn", "dcrnn", "graph_wavenet"]}
+DEFAULT_MODELS = {"tgcn": ["tgcn", "stgcn", "graph_wavenet"], "dcrnn": models.available()}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,9 +46,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"registry names (default: tgcn protocol {DEFAULT_MODELS['tgcn']}, "
         f"dcrnn protocol {DEFAULT_MODELS['dcrnn']}); available: {models.available()}",
     )
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default="paper",
+        help="dcrnn protocol: each model's own recipe (paper, default) or one shared setup from the flags below (common)",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="number of seeds (0, 1, ...); mean +- std is reported")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 100 tgcn, 50 dcrnn)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default 32 (T-GCN) / 64 (DCRNN)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="training epochs (default 100 tgcn, 50 dcrnn common); with --recipe paper a cap on each recipe's epochs",
+    )
+    parser.add_argument(
+        "--model-epochs",
+        nargs="*",
+        default=[],
+        metavar="MODEL=EPOCHS",
+        help="epochs (or the cap) for one model, e.g. dcrnn=8 gman=10 (dcrnn protocol)",
+    )
+    parser.add_argument("--tag", default="", help="suffix of the result files' names, e.g. cpu")
+    parser.add_argument("--batch-size", type=int, default=None, help="default 32 (T-GCN) / 64 (DCRNN common)")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--eps", type=float, default=1e-8, help="Adam epsilon (DCRNN's code: 1e-3)")
     parser.add_argument(
@@ -108,6 +134,17 @@ def model_options(pairs: list[str]) -> dict[str, dict]:
     return options
 
 
+def epoch_counts(pairs: list[str]) -> dict[str, int]:
+    """``["dcrnn=8"]`` -> ``{"dcrnn": 8}``."""
+    counts: dict[str, int] = {}
+    for pair in pairs:
+        name, _, text = pair.partition("=")
+        if not text.isdigit() or int(text) < 1:
+            raise SystemExit(f"--model-epochs expects MODEL=EPOCHS with EPOCHS a positive integer, got {pair!r}")
+        counts[models.get(name) and name.replace("-", "_")] = int(text)
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -115,8 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     names = [models.get(m) and m for m in (args.models or DEFAULT_MODELS[args.protocol])]
     seeds = list(range(args.seeds))
     tgcn = args.protocol == "tgcn"
+    paper = not tgcn and args.recipe == "paper"
     setup = TrainingSetup(
-        epochs=args.epochs or (100 if tgcn else 50),
+        epochs=args.epochs or (100 if tgcn else 0 if paper else 50),
         batch_size=args.batch_size or (32 if tgcn else 64),
         lr=args.lr,
         eps=args.eps,
@@ -131,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     root = args.data_root or default_data_root()
     options = model_options(args.set)
     name = f"accuracy-{info.key}-{args.protocol}" + ("-shared" if tgcn and args.shared_model else "")
+    name += "" if tgcn else f"-{args.recipe}"
+    name += f"-{args.tag}" if args.tag else ""
     if tgcn:
         outcome = run_tgcn_protocol(
             info.key,
@@ -155,25 +195,20 @@ def main(argv: list[str] | None = None) -> int:
             "",
             tgcn_markdown(outcome, selected=True),
         ]
+        markdown = "\n".join([*body, "", "## Protocol card", "", card_markdown(outcome["card"])])
     else:
-        outcome = run_dcrnn_protocol(info.key, root, names, seeds, setup, model_options=options)
-        outcome["beats_baselines"] = beats_baselines(outcome)
-        published = (
-            f"Published rows: {GWN_PAPER} and benchmarks/published.py."
-            if outcome["published"]
-            else f"No published DCRNN-protocol figures exist for {info.name}; only ours and the baselines are shown."
+        outcome = run_dcrnn_protocol(
+            info.key,
+            root,
+            names,
+            seeds,
+            setup,
+            recipe=args.recipe,
+            model_epochs=epoch_counts(args.model_epochs),
+            model_options=options,
         )
-        body = [
-            f"# Accuracy: DCRNN protocol on {info.name}",
-            "",
-            published,
-            "",
-            dcrnn_markdown(outcome),
-            "",
-            "Beats historical average and last value at every reported horizon (MAE and RMSE): "
-            + ", ".join(f"{m}: {'yes' if ok else 'no'}" for m, ok in outcome["beats_baselines"].items()),
-        ]
-    markdown = "\n".join([*body, "", "## Protocol card", "", card_markdown(outcome["card"])])
+        outcome["beats_baselines"] = beats_baselines(outcome)
+        markdown = dcrnn_document(outcome, info.name)
     md, js = write_result(name, markdown, outcome, args.out)
     print(markdown)
     print(f"\nwritten: {md} and {js}", file=sys.stderr)

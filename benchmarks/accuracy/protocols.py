@@ -33,6 +33,7 @@ T-GCN protocol reads the same files and swaps in its split and a
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -89,9 +90,12 @@ def tgcn_data(
     )
 
 
-def dcrnn_data(dataset: str, root: str | os.PathLike | None = None) -> PreparedData:
+def dcrnn_data(
+    dataset: str, root: str | os.PathLike | None = None, *, covariates: Sequence[str] = ("time_of_day",)
+) -> PreparedData:
     """Catalog dataset ``dataset`` from ``root`` under the DCRNN protocol: 70/10/20, 12 -> 12,
-    speed and time of day, z-score fitted on the training steps (the pipeline's defaults)."""
-    config = DataConfig(dataset=dataset, covariates=["time_of_day"], lookback=12, horizon=12, split=[0.7, 0.1, 0.2])
+    speed and ``covariates`` (the protocol's: time of day), z-score fitted on the training steps
+    (the pipeline's defaults). The split and the scaling do not depend on ``covariates``."""
+    config = DataConfig(dataset=dataset, covariates=list(covariates), lookback=12, horizon=12, split=[0.7, 0.1, 0.2])
     config.validate()
     return prepare_data(config, root=root)

@@ -6,13 +6,15 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
+import pandas as pd
 import torch
 
 from benchmarks.accuracy.card import library_versions, machine
 from benchmarks.accuracy.protocols import TGCN_HORIZONS, dcrnn_data, tgcn_data
+from benchmarks.accuracy.recipes import RECIPES, common_plan, paper_plan
 from benchmarks.accuracy.tgcn_metrics import METRICS, tgcn_metrics
 from benchmarks.accuracy.training import TrainingSetup, fit
 from benchmarks.published import TGCN_LOS_LOOP, dcrnn_protocol_rows
@@ -22,6 +24,7 @@ from stgraph.metrics import REPORT_STEPS, horizon_label, horizon_metrics
 from stgraph.pipeline import DataConfig
 from stgraph.pipeline.data import load_readings_and_graph
 from stgraph.pipeline.evaluate import forecast_windows
+from stgraph.pipeline.run_dir import build_model
 
 __all__ = ["run_dcrnn_protocol", "run_tgcn_protocol"]
 
@@ -161,24 +164,35 @@ def run_dcrnn_protocol(
     seeds: Sequence[int],
     setup: TrainingSetup,
     *,
+    recipe: str = "common",
+    model_epochs: dict[str, int] | None = None,
     model_options: dict[str, dict[str, Any]] | None = None,
     steps: Sequence[int] = REPORT_STEPS,
 ) -> dict[str, Any]:
     """DCRNN's protocol for each model and seed, with historical average and last value, on
     catalog dataset ``dataset`` read from the data root ``root`` (None: the library's).
 
-    Returns ``results[model][label]`` -> ``mae/rmse/mape`` -> list over seeds, for ``label`` in
-    the lead times of ``steps`` and ``"average"`` (mean over all 12 steps), plus the card and
-    the published rows for the dataset, if any.
+    ``recipe="paper"`` trains each model with its own recipe (:func:`~benchmarks.accuracy.recipes.paper_plan`;
+    ``setup.epochs`` caps the recipe's epochs, ``setup.device`` and ``setup.teacher_forcing``
+    apply); ``recipe="common"`` trains each with ``setup``. ``model_epochs`` sets the epoch cap
+    per model. Returns ``results[model][label]`` -> ``mae/rmse/mape`` -> list over seeds, for
+    ``label`` in the lead times of ``steps`` and ``"average"`` (mean over all 12 steps), plus the
+    card and the published rows for the dataset, if any.
     """
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {RECIPES}, got {recipe!r}")
     options = model_options or {}
+    epochs = model_epochs or {}
     data = dcrnn_data(dataset, root)
-    series, graph, null_value = data.series, data.graph, data.null_value
-    train, val, test = (data.windows(part) for part in ("train", "val", "test"))
+    series, null_value = data.series, data.null_value
+    prepared = {tuple(data.covariates): data}
+    test = data.windows("test")
     labels = [horizon_label(s, series.interval) for s in steps]
     results: dict[str, dict[str, dict[str, list[float]]]] = {}
     seconds: dict[str, list[float]] = {}
     epochs_used: dict[str, list[int]] = {}
+    epochs_run: dict[str, list[int]] = {}
+    plans: dict[str, dict[str, Any]] = {}
 
     def record(name: str, forecast, target, mask) -> None:
         metrics = horizon_metrics(forecast, target, null_value, mask)
@@ -190,37 +204,55 @@ def run_dcrnn_protocol(
 
     test_starts = test.starts.numpy()
     _, test_y, test_mask = test.batch(torch.arange(len(test)))
-    train_series = series.slice_time(0, data.split.boundaries[0])
+    train_end = data.split.boundaries[0]
+    train_series = series.slice_time(0, train_end)
     average = HistoricalAverage().fit(train_series)
     record("historical average", average.predict(series, test_starts), test_y.numpy(), test_mask.numpy())
     record("last value", last_value(series, test_starts), test_y.numpy(), test_mask.numpy())
+    train_days = train_end * series.interval / pd.Timedelta(days=1)
 
     for name in model_names:
-        for seed in seeds:
-            model = _build(
+        if recipe == "paper":
+            plan = paper_plan(
                 name,
-                num_sensors=graph.num_sensors,
-                in_features=train.in_features,
-                horizon=12,
-                options=options,
-                seed=seed,
+                dataset=dataset,
+                train_days=train_days,
+                train_windows=len(data.windows("train")),
+                epochs=epochs.get(name, setup.epochs),
+                options=options.get(name),
                 device=setup.device,
+                teacher_forcing=setup.teacher_forcing,
             )
+        else:
+            plan = common_plan(name, setup, options=options.get(name), epochs=epochs.get(name))
+        plans[name] = plan.card()
+        key = tuple(plan.covariates)
+        if key not in prepared:
+            prepared[key] = dcrnn_data(dataset, root, covariates=plan.covariates)
+        model_data = prepared[key]
+        graph = model_data.graph
+        train, val, model_test = (model_data.windows(part) for part in ("train", "val", "test"))
+        for seed in seeds:
+            torch.manual_seed(seed)
+            model = build_model(plan.config, model_data)[0].to(plan.setup.device)
             best = {"mae": math.inf, "state": None, "epoch": -1}
+            batch = plan.setup.batch_size
 
             def validate(epoch: int) -> float:
-                forecast, target, mask = forecast_windows(model, graph, val, batch_size=setup.batch_size, device=setup.device)
+                forecast, target, mask = forecast_windows(model, graph, val, batch_size=batch, device=plan.setup.device)
                 mae = horizon_metrics(forecast, target, null_value, mask).average()["mae"]
                 if mae < best["mae"]:
                     best.update(mae=mae, epoch=epoch, state={k: v.detach().clone() for k, v in model.state_dict().items()})
                 return mae
 
-            log = fit(model, graph, train, TrainingSetup(**{**asdict(setup), "seed": seed}), on_epoch=validate)
+            log = fit(model, graph, train, replace(plan.setup, seed=seed), on_epoch=validate)
             seconds.setdefault(name, []).append(log.seconds)
             epochs_used.setdefault(name, []).append(best["epoch"] + 1)
+            epochs_run.setdefault(name, []).append(len(log.train_loss))
             if best["state"] is not None:
                 model.load_state_dict(best["state"])
-            record(name, *forecast_windows(model, graph, test, batch_size=setup.batch_size, device=setup.device))
+            record(name, *forecast_windows(model, graph, model_test, batch_size=batch, device=plan.setup.device))
+            logger.info("%s seed %d: average MAE %.4f", name, seed, results[name]["average"]["mae"][-1])
 
     card = {
         "protocol": "DCRNN (Li et al., ICLR 2018); as Graph WaveNet (Wu et al., IJCAI 2019)",
@@ -230,19 +262,19 @@ def run_dcrnn_protocol(
         "scaling": "z-score per feature, fitted on the observed readings of the training steps only",
         "null_value": f"{null_value!r}: target entries equal to it (and NaN) are masked out of every metric",
         "horizons": f"masked MAE / RMSE / MAPE at steps {list(steps)} and averaged over all 12 steps (mean of per-step values)",
-        "inputs": f"speed + {', '.join(['time_of_day'])} (in_features={train.in_features}) for every model",
+        "recipe": "paper: each model's own recipe, stgraph/configs/<model>.yaml (benchmarks/accuracy/recipes.py)"
+        if recipe == "paper"
+        else "common: one setup for every model (training below), inputs speed + time of day",
         "model_selection": "best validation masked MAE over epochs",
         "baselines": "historical average (same time of week, training part; falls back to time of day), last value",
         "seeds": list(seeds),
         "aggregate": "mean +- sample std over seeds",
-        "training": {
-            **asdict(setup),
-            "optimizer": "Adam",
-            "dcrnn_teacher_forcing": "inverse sigmoid decay, tau scaled to the run"
-            if setup.teacher_forcing
-            else "off: the decoder reads its own forecasts",
-        },
+        "training": plans,
+        "dcrnn_teacher_forcing": "inverse sigmoid decay, tau scaled to the run"
+        if setup.teacher_forcing
+        else "off: the decoder reads its own forecasts",
         "best_epoch": epochs_used,
+        "epochs_run": epochs_run,
         "model_options": options,
         "train_seconds": seconds,
         "machine": machine(),
