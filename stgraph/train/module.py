@@ -15,11 +15,14 @@ with ``loss_units: scaled`` (the default), or the same on :math:`\hat y = \hat z
 against :math:`y` with ``loss_units: original`` (what DCRNN's and Graph WaveNet's code
 compute). ``mse`` squares the error instead of taking its absolute value (T-GCN's code),
 ``mae_rmse`` adds the masked RMSE (:meth:`ForecastModule.loss`). :math:`h` is the horizon
-step (1..H) and :math:`i` a sensor and channel. Without a curriculum :math:`k = H`, the whole
-horizon; with ``training.curriculum_every`` the loss covers the first
+step (1..H), :math:`i` a sensor and channel, :math:`\Omega_{\le k}` the observed entries of
+the first :math:`k` steps. Without a curriculum :math:`k = H`, the whole horizon; with
+``training.curriculum_every`` :math:`= s` the loss covers the first
 :math:`k = \min(H, 1 + \lfloor t / s \rfloor)` steps (:class:`~stgraph.nn.curriculum.HorizonCurriculum`;
-MTGNN), :math:`t` counting optimiser steps or epochs as Lightning does, so a resumed run
-continues the curriculum where it stopped. Validation and test metrics are always masked MAE
+MTGNN), with :math:`t` = optimiser steps done + 1 (``curriculum_unit: steps``, MTGNN counts
+iterations from 1) or epochs done (``epochs``), read from Lightning's ``global_step`` and
+``current_epoch``, which a checkpoint restores: a resumed run continues the curriculum where
+it stopped. Validation and test metrics are always masked MAE
 over the whole horizon in original units (km/h, vehicles per interval), summed exactly over
 the whole split, not averaged over batches.
 """

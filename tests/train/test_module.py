@@ -247,6 +247,7 @@ def test_mse_loss_is_masked_mean_squared_error_in_the_chosen_units():
     assert scaled.model.value.grad.item() == pytest.approx(-1.0)
 
 
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
 def test_curriculum_steps_are_logged_and_validation_covers_the_whole_horizon():
     from lightning.pytorch.callbacks import Callback
 
