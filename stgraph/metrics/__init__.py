@@ -10,6 +10,7 @@ from stgraph.metrics.masked import (
     horizon_metrics,
     masked_mae,
     masked_mape,
+    masked_mse,
     masked_rmse,
     observed_mask,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "horizon_metrics",
     "masked_mae",
     "masked_mape",
+    "masked_mse",
     "masked_rmse",
     "metrics_table",
     "observed_mask",

@@ -1,4 +1,4 @@
-r"""Masked MAE, RMSE and MAPE: the convention of DCRNN (Li et al., ICLR 2018) and Graph WaveNet
+r"""Masked MAE, RMSE and MAPE (and MSE, a training loss): the convention of DCRNN (Li et al., ICLR 2018) and Graph WaveNet
 (Wu et al., IJCAI 2019).
 
 A target entry is *observed* when it is not NaN and, unless ``null_value`` is ``None``, not
@@ -42,7 +42,7 @@ import torch
 
 from stgraph.errors import ShapeError
 
-__all__ = ["HorizonMetrics", "horizon_metrics", "masked_mae", "masked_mape", "masked_rmse", "observed_mask"]
+__all__ = ["HorizonMetrics", "horizon_metrics", "masked_mae", "masked_mape", "masked_mse", "masked_rmse", "observed_mask"]
 
 ArrayLike = np.ndarray | torch.Tensor
 # numpy in, numpy out; torch in, torch out
@@ -124,6 +124,30 @@ def masked_rmse(
         entry is observed.
     """
     return _score(_rmse, pred, target, null_value, mask)
+
+
+@overload
+def masked_mse(pred: np.ndarray, target: np.ndarray, null_value: float | None = ..., mask: ArrayLike | None = ...) -> float: ...
+@overload
+def masked_mse(
+    pred: torch.Tensor, target: ArrayLike, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
+@overload
+def masked_mse(
+    pred: ArrayLike, target: torch.Tensor, null_value: float | None = ..., mask: ArrayLike | None = ...
+) -> torch.Tensor: ...
+def masked_mse(
+    pred: ArrayLike, target: ArrayLike, null_value: float | None = 0.0, mask: ArrayLike | None = None
+) -> float | torch.Tensor:
+    r"""Mean squared error over the observed target entries, :math:`\mathrm{RMSE}^2`: a training
+    loss (T-GCN's code minimises it), differentiable also where every error is 0, unlike
+    ``masked_rmse(...) ** 2``.
+
+    Shapes:
+        pred, target, mask: any shape, all the same -> ``float`` or 0-d tensor; NaN when no
+        entry is observed.
+    """
+    return _score(_mse, pred, target, null_value, mask)
 
 
 @overload
@@ -250,9 +274,13 @@ def _mae(pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor
     return _mean(error.abs() if isinstance(error, torch.Tensor) else np.abs(error), observed)
 
 
-def _rmse(pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor:
+def _mse(pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor:
     error = _masked_error(pred, target, observed)
-    mse = _mean(error * error, observed)
+    return _mean(error * error, observed)
+
+
+def _rmse(pred: ArrayT, target: ArrayT, observed: ArrayT) -> float | torch.Tensor:
+    mse = _mse(pred, target, observed)
     return torch.sqrt(mse) if isinstance(mse, torch.Tensor) else math.sqrt(mse)
 
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_RECIPE",
+    "LOSSES",
     "OWN_DATA_RECIPE",
     "SCALINGS",
     "ConfigError",
@@ -66,6 +67,9 @@ DEFAULT_RECIPE = "recipes/default.yaml"
 
 #: values of ``data.scaling``
 SCALINGS = ("auto", "global", "per_sensor")
+
+#: values of ``training.loss`` (:meth:`stgraph.train.module.ForecastModule.loss`)
+LOSSES = ("mae", "mse", "mae_rmse")
 
 
 @dataclass
@@ -200,18 +204,20 @@ class TrainingConfig:
             (``step_size``, ``gamma``; STGCN), stepped once per epoch.
         gradient_clip: max global gradient norm (DCRNN and Graph WaveNet use 5); ``null`` = off.
         patience: epochs without a better validation masked MAE before stopping; ``null`` = off.
-        loss: ``mae`` (masked MAE, every paper's) or ``mae_rmse`` (masked MAE plus masked RMSE;
-            see :meth:`stgraph.train.module.ForecastModule.loss`).
-        loss_units: ``scaled`` (masked MAE on z-scored targets) or ``original`` (masked MAE after
+        loss: ``mae`` (masked MAE, most papers'), ``mse`` (masked mean squared error; T-GCN's
+            code) or ``mae_rmse`` (masked MAE plus masked RMSE; see
+            :meth:`stgraph.train.module.ForecastModule.loss`).
+        loss_units: ``scaled`` (the loss on z-scored targets) or ``original`` (the loss after
             inverse scaling, as DCRNN's and Graph WaveNet's code compute it). Metrics are always
             reported in original units.
         teacher_forcing_decay: DCRNN's scheduled sampling: the probability of feeding the
             observed value to the decoder is ``tau / (tau + exp(step / tau))`` with ``tau`` this
             value (2000 in DCRNN); ``null`` = no teacher forcing.
         curriculum_every: curriculum over horizons (:class:`stgraph.nn.curriculum.HorizonCurriculum`):
-            the loss covers the first forecast step, and one more every this many
+            the training loss covers the first forecast step, and one more every this many
             ``curriculum_unit`` (MTGNN: 2,500 ``steps``; D2STGNN: 6 ``epochs``); ``null`` = the
-            whole horizon from the start.
+            whole horizon from the start. Validation and test metrics always cover the whole
+            horizon; a resumed run continues the curriculum where it stopped.
         curriculum_unit: ``steps`` (optimiser steps) or ``epochs``.
         seed: seeds Python, NumPy and torch (and DataLoader workers).
         accelerator, devices, strategy, precision, num_nodes: passed to ``lightning.Trainer``
@@ -262,8 +268,8 @@ class TrainingConfig:
             raise ConfigError(f"training.optimizer must be adam or rmsprop, got {self.optimizer!r}")
         if self.scheduler not in (None, "multistep", "step"):
             raise ConfigError(f"training.scheduler must be null, multistep or step, got {self.scheduler!r}")
-        if self.loss not in ("mae", "mae_rmse"):
-            raise ConfigError(f"training.loss must be mae or mae_rmse, got {self.loss!r}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"training.loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.loss_units not in ("scaled", "original"):
             raise ConfigError(f"training.loss_units must be scaled or original, got {self.loss_units!r}")
         if not isinstance(self.epochs, int) or self.epochs < 1:

@@ -1,20 +1,30 @@
 r"""The Lightning module that trains any registered forecasting model.
 
 The model works in scaled units (z-scores fitted on the training period). This module owns
-everything the model must not see: the target scaler, the loss, the learning-rate schedule and
-the scheduled-sampling probability of models that decode step by step
-(``accepts_teacher_forcing``, e.g. DCRNN).
+everything the model must not see: the target scaler, the loss, the learning-rate schedule, the
+curriculum over horizons and the scheduled-sampling probability of models that decode step by
+step (``accepts_teacher_forcing``, e.g. DCRNN).
 
-Loss (masked MAE over observed target entries :math:`\Omega`):
+Loss (``training.loss: mae``, masked MAE over the observed target entries :math:`\Omega`):
 
 .. math::
-    \mathcal{L} = \frac{1}{|\Omega|} \sum_{i \in \Omega} |\hat z_i - z_i|, \quad
-    z = (y - \mu) / \sigma
+    \mathcal{L} = \frac{1}{|\Omega_{\le k}|} \sum_{(h, i) \in \Omega,\ h \le k} |\hat z_{h,i} - z_{h,i}|,
+    \quad z = (y - \mu) / \sigma
 
 with ``loss_units: scaled`` (the default), or the same on :math:`\hat y = \hat z \sigma + \mu`
 against :math:`y` with ``loss_units: original`` (what DCRNN's and Graph WaveNet's code
-compute). Validation and test metrics are always masked MAE in original units (km/h,
-vehicles per interval), summed exactly over the whole split, not averaged over batches.
+compute). ``mse`` squares the error instead of taking its absolute value (T-GCN's code),
+``mae_rmse`` adds the masked RMSE (:meth:`ForecastModule.loss`). :math:`h` is the horizon
+step (1..H), :math:`i` a sensor and channel, :math:`\Omega_{\le k}` the observed entries of
+the first :math:`k` steps. Without a curriculum :math:`k = H`, the whole horizon; with
+``training.curriculum_every`` :math:`= s` the loss covers the first
+:math:`k = \min(H, 1 + \lfloor t / s \rfloor)` steps (:class:`~stgraph.nn.curriculum.HorizonCurriculum`;
+MTGNN), with :math:`t` = optimiser steps done + 1 (``curriculum_unit: steps``, MTGNN counts
+iterations from 1) or epochs done (``epochs``), read from Lightning's ``global_step`` and
+``current_epoch``, which a checkpoint restores: a resumed run continues the curriculum where
+it stopped. Validation and test metrics are always masked MAE
+over the whole horizon in original units (km/h, vehicles per interval), summed exactly over
+the whole split, not averaged over batches.
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 
 from stgraph.graph import SensorGraph
-from stgraph.metrics.masked import masked_mae, masked_rmse
+from stgraph.metrics.masked import masked_mae, masked_mse, masked_rmse
+from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.pipeline.config import TrainingConfig
 from stgraph.train.schedules import inverse_sigmoid_decay
 
@@ -47,7 +58,8 @@ class ForecastModule(L.LightningModule):
         target_mean, target_std: ``[channels]`` (or ``[nodes, channels]`` for a per-sensor
             scaler) statistics of the target features in original units, from the scaler
             fitted on the training period.
-        training_config: optimiser, schedule, clipping, loss units and teacher forcing.
+        training_config: optimiser, schedule, clipping, loss, loss units, curriculum and
+            teacher forcing.
 
     Batches are ``(x, y, mask)``: ``x [batch, lookback, nodes, features]`` scaled;
     ``y [batch, horizon, nodes, channels]`` in original units; ``mask`` bool like ``y``,
@@ -96,12 +108,31 @@ class ForecastModule(L.LightningModule):
             return 0.0
         return float(inverse_sigmoid_decay(self.global_step, self.forcing_decay))
 
+    def curriculum_steps(self, horizon: int) -> int:
+        """Leading horizon steps the training loss covers now: all ``horizon`` without a
+        curriculum (``training.curriculum_every`` null), else
+        :meth:`HorizonCurriculum.steps <stgraph.nn.curriculum.HorizonCurriculum.steps>` at
+        Lightning's ``global_step`` and ``current_epoch``, which a resumed run restores."""
+        every = self.config.curriculum_every
+        if every is None:
+            return horizon
+        curriculum = HorizonCurriculum(horizon=horizon, every=every, unit=self.config.curriculum_unit)
+        return curriculum.steps(step=self.global_step, epoch=self.current_epoch)
+
     def loss(self, prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         r"""The training loss over the observed entries :math:`\Omega` (``training.loss``):
-        ``mae`` :math:`\frac{1}{|\Omega|}\sum_\Omega |\hat y - y|`, or ``mae_rmse``, that plus
+        ``mae`` :math:`\frac{1}{|\Omega|}\sum_\Omega |\hat y - y|`; ``mse``
+        :math:`\frac{1}{|\Omega|}\sum_\Omega (\hat y - y)^2` (T-GCN's code minimises squared
+        error); or ``mae_rmse``, the MAE plus
         :math:`\sqrt{\frac{1}{|\Omega|}\sum_\Omega (\hat y - y)^2}`: MAE alone is minimised by
         the median, which on skewed readings (counts, congestion) loses to an average on RMSE;
-        the sum pulls the forecast towards the mean where errors are large."""
+        the sum pulls the forecast towards the mean where errors are large.
+
+        Shapes:
+            prediction, target, mask: the same shape, e.g. ``[batch, horizon, nodes, channels]``.
+        """
+        if self.config.loss == "mse":
+            return masked_mse(prediction, target, mask=mask)
         mae = masked_mae(prediction, target, mask=mask)
         if self.config.loss == "mae":
             return mae
@@ -117,6 +148,9 @@ class ForecastModule(L.LightningModule):
             z_hat = self.model(x, self.graph, target=forced, teacher_forcing=p)
         else:
             z_hat = self.model(x, self.graph)
+        # curriculum: the loss sees the first k horizon steps only (dim 1 of [batch, horizon, nodes, channels])
+        k = self.curriculum_steps(y.shape[1])
+        y, z, z_hat, mask = y[:, :k], z[:, :k], z_hat[:, :k], mask[:, :k]
         if self.config.loss_units == "original":
             loss = self.loss(self.inverse_target(z_hat), y, mask)
         else:
@@ -127,6 +161,8 @@ class ForecastModule(L.LightningModule):
         self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=x.shape[0])
         if self.forcing_decay is not None:
             self.log("teacher_forcing", p, on_step=True, on_epoch=False, batch_size=x.shape[0])
+        if self.config.curriculum_every is not None:
+            self.log("curriculum_steps", float(k), on_step=True, on_epoch=False, batch_size=x.shape[0])
         return loss
 
     # --- validation: exact masked MAE over the split, in original units -----------------------------

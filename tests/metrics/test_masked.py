@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from stgraph.errors import ShapeError
-from stgraph.metrics import horizon_metrics, masked_mae, masked_mape, masked_rmse, observed_mask
+from stgraph.metrics import horizon_metrics, masked_mae, masked_mape, masked_mse, masked_rmse, observed_mask
 
 # Observed with null_value=0: entries 1 and 2 (entry 0 is the null value, entry 3 is NaN).
 # Errors there: 2 - 3 = -1 and 3 - 1 = 2.
@@ -16,7 +16,7 @@ TARGET = np.array([0.0, 3.0, 1.0, np.nan])
 
 def both_kinds(pred, target, **kwargs):
     """Yield (name, value) for the NumPy and the torch version of each metric."""
-    for name, metric in (("mae", masked_mae), ("rmse", masked_rmse), ("mape", masked_mape)):
+    for name, metric in (("mae", masked_mae), ("mse", masked_mse), ("rmse", masked_rmse), ("mape", masked_mape)):
         as_numpy = metric(pred, target, **kwargs)
         torch_kwargs = {k: torch.as_tensor(v) if k == "mask" else v for k, v in kwargs.items()}
         as_torch = metric(torch.as_tensor(pred), torch.as_tensor(target), **torch_kwargs)
@@ -26,13 +26,13 @@ def both_kinds(pred, target, **kwargs):
 @pytest.mark.parametrize(
     "kwargs, expected",
     [
-        # null 0: |e| = 1, 2 -> MAE 1.5; RMSE sqrt(5/2); MAPE (1/3 + 2/1) / 2
-        ({}, {"mae": 1.5, "rmse": math.sqrt(2.5), "mape": 7 / 6}),
+        # null 0: |e| = 1, 2 -> MAE 1.5; MSE 5/2; RMSE sqrt(5/2); MAPE (1/3 + 2/1) / 2
+        ({}, {"mae": 1.5, "mse": 2.5, "rmse": math.sqrt(2.5), "mape": 7 / 6}),
         # NaN only: entry 0 counts (error 1); MAPE still skips the zero target
-        ({"null_value": None}, {"mae": 4 / 3, "rmse": math.sqrt(2.0), "mape": 7 / 6}),
-        ({"null_value": float("nan")}, {"mae": 4 / 3, "rmse": math.sqrt(2.0), "mape": 7 / 6}),
+        ({"null_value": None}, {"mae": 4 / 3, "mse": 2.0, "rmse": math.sqrt(2.0), "mape": 7 / 6}),
+        ({"null_value": float("nan")}, {"mae": 4 / 3, "mse": 2.0, "rmse": math.sqrt(2.0), "mape": 7 / 6}),
         # explicit mask: entries 0 and 2 (entry 3 stays out: NaN target); errors 1 and 2
-        ({"mask": np.array([True, False, True, True])}, {"mae": 1.5, "rmse": math.sqrt(2.5), "mape": 2.0}),
+        ({"mask": np.array([True, False, True, True])}, {"mae": 1.5, "mse": 2.5, "rmse": math.sqrt(2.5), "mape": 2.0}),
     ],
 )
 def test_hand_computed_values_numpy_and_torch(kwargs, expected):
@@ -56,6 +56,12 @@ def test_matches_reference_formula_mean_of_loss_times_normalised_mask():
     assert masked_mae(pred, target) == pytest.approx(np.mean(mask * np.abs(pred - target)), rel=1e-12)
     assert masked_rmse(pred, target) == pytest.approx(np.sqrt(np.mean(mask * (pred - target) ** 2)), rel=1e-12)
     assert masked_mape(pred, target) == pytest.approx(reference_mape, rel=1e-12)
+
+
+def test_mse_has_a_finite_gradient_where_every_error_is_zero():
+    pred = torch.tensor([3.0, 1.0], requires_grad=True)
+    masked_mse(pred, torch.tensor([3.0, 1.0])).backward()
+    assert pred.grad.tolist() == [0.0, 0.0]  # rmse ** 2 would give NaN here (d sqrt at 0)
 
 
 def test_all_masked_gives_nan_without_warnings():

@@ -85,8 +85,8 @@ def test_the_sample_keeps_the_published_global_scaling_and_the_model_gets_its_ca
 def test_unknown_scaling_and_loss_are_refused():
     with pytest.raises(ConfigError, match=r"data\.scaling must be one of auto, global, per_sensor, got .zscore."):
         resolve_config(model="stid", dataset="sample", overrides=["data.scaling=zscore"])
-    with pytest.raises(ConfigError, match=r"training\.loss must be mae or mae_rmse, got .mse."):
-        resolve_config(model="stid", dataset="sample", overrides=["training.loss=mse"])
+    with pytest.raises(ConfigError, match=r"training\.loss must be one of mae, mse, mae_rmse, got .huber."):
+        resolve_config(model="stid", dataset="sample", overrides=["training.loss=huber"])
 
 
 def test_a_named_model_on_own_readings_gets_the_own_data_recipe_over_its_yaml(tmp_path):

@@ -213,3 +213,40 @@ def test_an_interruption_mid_epoch_resumes_with_the_right_epoch_lr_and_best(unin
     assert [row["epoch"] for row in history["history"]] == list(range(1, EPOCHS + 1))
     for row, want in zip(history["history"], reference["history"], strict=True):
         assert row["lr"] == pytest.approx(want["lr"]) and row["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
+
+
+def test_a_resumed_run_continues_the_curriculum_where_it_stopped(environment, tmp_path):
+    """The curriculum is a function of Lightning's global step, which the checkpoint restores:
+    after an interruption in epoch 2 the loss covers as many horizon steps as it would have."""
+    from lightning.pytorch.callbacks import Callback
+
+    from stgraph.nn.curriculum import HorizonCurriculum
+    from stgraph.pipeline.config import resolve_config
+    from stgraph.train.run import train
+
+    seen: dict[int, int] = {}  # optimiser step (from 0) -> horizon steps in its loss
+
+    class Record(Callback):
+        def on_train_batch_end(self, trainer, *args):
+            seen[trainer.global_step - 1] = int(trainer.callback_metrics["curriculum_steps"])
+
+    class StopAt(Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == BATCHES_PER_EPOCH + 4:
+                raise _Interrupt
+
+    out = tmp_path / "run"
+    overrides = [o for o in TINY[TINY.index("--set") + 1 : TINY.index("--accelerator")] if "checkpoint_every" not in o]
+    overrides += ["training.checkpoint_every=null", "training.curriculum_every=5", "training.curriculum_unit=steps"]
+    config = resolve_config(model="stgcn", dataset="sample", overrides=overrides)
+    config.training.accelerator, config.training.progress_bar = "cpu", False
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STGRAPH_DATA", environment["STGRAPH_DATA"])
+        with pytest.raises(_Interrupt):
+            train(config, out, callbacks=[Record(), StopAt()], echo=lambda line: None)
+        assert max(seen) == BATCHES_PER_EPOCH + 3
+        train(config, out, resume=True, callbacks=[Record()], echo=lambda line: None, show_table=False)
+    curriculum = HorizonCurriculum(horizon=12, every=5, unit="steps")
+    assert sorted(seen) == list(range(EPOCHS * BATCHES_PER_EPOCH))
+    assert seen == {step: curriculum.steps(step=step, epoch=0) for step in seen}
+    assert seen[BATCHES_PER_EPOCH + 4] == 4  # the first step after the resume: not back at 1
