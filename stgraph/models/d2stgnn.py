@@ -55,7 +55,9 @@ class _LocalizedConv(nn.Module):
         kernel = self.temporal_kernel
         windows = x.unfold(1, kernel, 1).transpose(-1, -2)  # [batch, steps, nodes, kernel, hidden]
         steps = windows.shape[1]
-        mixed = F.relu(self.window(windows.reshape(batch, steps, nodes, kernel * hidden))).view(batch, steps, nodes, kernel, hidden)
+        mixed = F.relu(self.window(windows.reshape(batch, steps, nodes, kernel * hidden))).view(
+            batch, steps, nodes, kernel, hidden
+        )
         mean = mixed.mean(dim=-2)
         # Graph products on [batch, nodes, steps * hidden]: one batched product for the
         # per-sample graphs, one broadcast product for the static ones.
@@ -184,7 +186,9 @@ class _DecoupleLayer(nn.Module):
         self.diffusion = _DiffusionBlock(hidden, temporal_kernel, graphs, forecast_dim, dropout)
         self.inherent = _InherentBlock(hidden, heads, forecast_dim, dropout, max_length, backcast)
 
-    def forward(self, signal: Tensor, gate_input: Tensor, dynamic: Tensor, static: Tensor, steps: int) -> tuple[Tensor | None, Tensor]:
+    def forward(
+        self, signal: Tensor, gate_input: Tensor, dynamic: Tensor, static: Tensor, steps: int
+    ) -> tuple[Tensor | None, Tensor]:
         gated = signal * self.gate(gate_input[:, -signal.shape[1] :])
         residual, diffusion_forecast = self.diffusion(signal, gated, dynamic, static, steps)
         passed_on, inherent_forecast = self.inherent(residual, steps)
@@ -314,9 +318,7 @@ class D2STGNN(ForecastModel):
         if not readings:
             raise ValueError(f"D2STGNN: no reading among the {in_features} input features besides the calendar")
         if min(steps_per_day, hidden, order, gap, layers, heads) < 1 or temporal_kernel < 2:
-            raise ValueError(
-                "D2STGNN: steps_per_day, hidden, order, gap, layers and heads must be >= 1 and temporal_kernel >= 2"
-            )
+            raise ValueError("D2STGNN: steps_per_day, hidden, order, gap, layers and heads must be >= 1 and temporal_kernel >= 2")
         if lookback <= layers * (temporal_kernel - 1):
             raise ValueError(
                 f"D2STGNN: each of the {layers} layers shortens the window by temporal_kernel - 1 = "
@@ -381,7 +383,7 @@ class D2STGNN(ForecastModel):
             forecast_hidden = forecast_hidden + forecast
             if passed_on is not None:  # None after the last layer
                 signal = passed_on
-        out = self.output_outer(F.relu(self.output_inner(F.relu(forecast_hidden))))
+        out: Tensor = self.output_outer(F.relu(self.output_inner(F.relu(forecast_hidden))))
         # [batch, steps, nodes, gap * channels] -> [batch, steps * gap, nodes, channels]
         out = out.view(batch, self.forecast_steps, self.num_sensors, self.gap, self.out_channels).transpose(2, 3)
         return out.reshape(batch, self.forecast_steps * self.gap, self.num_sensors, self.out_channels)[:, : self.horizon]

@@ -109,7 +109,9 @@ class DynamicGraphLearner(nn.Module):
         if len(embeddings) != len(masks) or not masks:
             raise ValueError(f"DynamicGraphLearner: one embedding per mask; got {len(embeddings)} and {len(masks)}")
         if readings.ndim != 3 or readings.shape[1] != self.lookback:
-            raise ShapeError(f"DynamicGraphLearner expects readings as [batch, lookback ({self.lookback}), nodes]; got {list(readings.shape)}")
+            raise ShapeError(
+                f"DynamicGraphLearner expects readings as [batch, lookback ({self.lookback}), nodes]; got {list(readings.shape)}"
+            )
         batch, _, nodes = readings.shape
         window = readings.transpose(1, 2).reshape(batch * nodes, self.lookback)
         features = self.window_outer(self.dropout(self.window_norm(F.relu(self.window_inner(window)))))
