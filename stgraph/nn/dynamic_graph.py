@@ -1,5 +1,5 @@
 r"""Graphs learned per batch from the input window (D2STGNN's dynamic graph learning; Shao et
-al., VLDB 2022, section 5), and the hop powers of a dense graph without self-loops."""
+al., VLDB 2022), and the hop powers of a dense graph without self-loops."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def graph_powers(adjacency: Tensor, order: int) -> Tensor:
 
 class DynamicGraphLearner(nn.Module):
     r"""D2STGNN's dynamic graphs: attention between sensors over their recent readings, calendar
-    and embeddings, kept on the road graph's edges (Shao et al., VLDB 2022, eq. 9-10).
+    and embeddings, kept on the road graph's edges (Shao et al., VLDB 2022).
 
     For every batch sample, with :math:`\mathbf{x}_n \in \mathbb{R}^{L}` sensor :math:`n`'s
     window of readings,
