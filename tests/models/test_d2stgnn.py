@@ -1,6 +1,7 @@
 """D2STGNN: the localized convolution equals the authors' localized-graph product; the dynamic
 graphs keep to the road graph's edges; calendar and graph reach the forecast; the parameter
-count of the authors' METR-LA configuration; errors on missing calendar inputs."""
+count of the authors' METR-LA configuration; errors on missing calendar inputs; relabelling
+sensors (with their embeddings) permutes the forecast."""
 
 from __future__ import annotations
 
@@ -153,3 +154,20 @@ def test_bad_configuration_is_refused_with_one_line(overrides, message):
     with pytest.raises(ValueError, match=message) as error:
         _small(**overrides)
     assert "\n" not in str(error.value)
+
+
+def test_relabelling_sensors_with_their_embeddings_permutes_the_forecast():
+    model = _small().eval()
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(0.1, 1.0, (SENSORS, SENSORS)) * (rng.random((SENSORS, SENSORS)) < 0.4)
+    np.fill_diagonal(weights, 1.0)
+    x = _window()
+    out = model(x, SensorGraph(weights))
+    order = torch.tensor([3, 0, 4, 1, 2])
+    relabelled = _small().eval()
+    relabelled.load_state_dict(model.state_dict())
+    with torch.no_grad():  # the sensor embeddings are the only per-sensor parameters
+        relabelled.adaptive.source_embedding.copy_(model.adaptive.source_embedding[order])
+        relabelled.adaptive.target_embedding.copy_(model.adaptive.target_embedding[order])
+    permuted = relabelled(x[:, :, order], SensorGraph(weights[np.ix_(order.numpy(), order.numpy())]))
+    torch.testing.assert_close(permuted, out[:, :, order], rtol=1e-5, atol=1e-6)
