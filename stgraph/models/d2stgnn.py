@@ -247,7 +247,9 @@ class D2STGNN(ForecastModel):
     localized graph (the same numbers, see :class:`_LocalizedConv`); the GRU runs as one
     ``nn.GRU`` over the window instead of a Python loop of ``GRUCell`` (the same weights and
     function); (4) :math:`P = \lceil H/g \rceil` hidden steps, the forecast cut to ``horizon``,
-    where theirs needs ``horizon`` divisible by ``gap``; (5) the 1,792 parameters their code
+    where theirs needs ``horizon`` divisible by ``gap``; (5) a calendar covariate missing from
+    the inputs switches its embedding off (the gate and the dynamic graphs read the other one,
+    or only the sensor embeddings and the window), where theirs requires both; (6) the 1,792 parameters their code
     builds and never uses are not built: ``DistanceFunction.time_slot_embedding`` (352, never
     called), the ``BatchNorm2d`` of each layer's ``STLocalizedConv`` (5 x 64, never called) and
     the last layer's inherent backcast and its LayerNorm (1,056 + 64: the last layer's residual
@@ -264,8 +266,10 @@ class D2STGNN(ForecastModel):
     Args:
         num_sensors, in_features, out_channels, lookback, horizon: the model contract.
         time_of_day_feature: position in ``x``'s features of the time of day as a fraction of
-            the day in ``[0, 1)`` (required).
-        day_of_week_feature: position of the day-of-week index 0..6 (required).
+            the day in ``[0, 1)`` (:func:`stgraph.data.covariates.time_of_day`); None: no
+            time-of-day embedding (the authors' model always has one).
+        day_of_week_feature: position of the day-of-week index 0..6; None: no day-of-week
+            embedding.
         steps_per_day: time-of-day slots (288 for 5-minute readings).
         hidden: width of the signal (``num_hidden``, 32).
         embedding_dim: width of the sensor embeddings :math:`\mathbf{E}_u, \mathbf{E}_d`
@@ -311,12 +315,9 @@ class D2STGNN(ForecastModel):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        if time_of_day_feature is None or day_of_week_feature is None:
-            raise ValueError(
-                "D2STGNN reads the time of day and the day of week: set time_of_day_feature and day_of_week_feature "
-                f"(data.covariates: [time_of_day, day_of_week]); got {time_of_day_feature} and {day_of_week_feature}"
-            )
         check_calendar_features("D2STGNN", in_features, time_of_day_feature, day_of_week_feature)
+        if time_of_day_feature is not None and time_of_day_feature == day_of_week_feature:
+            raise ValueError(f"D2STGNN: time_of_day_feature and day_of_week_feature are both {time_of_day_feature}")
         readings = [f for f in range(in_features) if f not in (time_of_day_feature, day_of_week_feature)]
         if not readings:
             raise ValueError(f"D2STGNN: no reading among the {in_features} input features besides the calendar")
@@ -336,19 +337,30 @@ class D2STGNN(ForecastModel):
         self.register_buffer("readings", torch.tensor(readings), persistent=False)
 
         self.embedding = nn.Linear(len(readings), hidden)
-        self.time_of_day_embedding = nn.Parameter(torch.empty(steps_per_day, calendar_dim))
-        self.day_of_week_embedding = nn.Parameter(torch.empty(7, calendar_dim))
+        self.time_of_day_embedding: nn.Parameter | None = None
+        self.day_of_week_embedding: nn.Parameter | None = None
+        if time_of_day_feature is not None:
+            self.time_of_day_embedding = nn.Parameter(torch.empty(steps_per_day, calendar_dim))
+        if day_of_week_feature is not None:
+            self.day_of_week_embedding = nn.Parameter(torch.empty(7, calendar_dim))
+        calendar_width = calendar_dim * ((time_of_day_feature is not None) + (day_of_week_feature is not None))
         self.adaptive = AdaptiveAdjacency(num_sensors, embedding_dim)
         for embedding in (self.time_of_day_embedding, self.day_of_week_embedding, *self.adaptive.parameters()):
-            nn.init.xavier_uniform_(embedding)
+            if embedding is not None:
+                nn.init.xavier_uniform_(embedding)
         self.dynamic_graph = DynamicGraphLearner(
-            lookback=lookback, hidden=hidden, embedding_dim=embedding_dim, calendar_dim=calendar_dim, order=order, dropout=dropout
+            lookback=lookback,
+            hidden=hidden,
+            embedding_dim=embedding_dim,
+            calendar_width=calendar_width,
+            order=order,
+            dropout=dropout,
         )
         graphs = 3 * order  # two dynamic graphs and the static one, ``order`` hops each
         self.layers = nn.ModuleList(
             _DecoupleLayer(
                 hidden=hidden,
-                gate_width=2 * (embedding_dim + calendar_dim),
+                gate_width=2 * embedding_dim + calendar_width,
                 gate_hidden=gate_hidden,
                 temporal_kernel=temporal_kernel,
                 graphs=graphs,
@@ -368,16 +380,22 @@ class D2STGNN(ForecastModel):
         masks = [operator.to_dense() for operator in self._operators(graph, x, "forward", "backward")]
         batch = x.shape[0]
         readings = x.index_select(-1, self.readings)
-        time_of_day = self.time_of_day_embedding[time_of_day_slot(x[..., self.time_of_day_feature], self.steps_per_day)]
-        day_of_week = self.day_of_week_embedding[day_of_week_index(x[..., self.day_of_week_feature])]
+        calendar = []  # [batch, lookback, nodes, calendar_dim] each
+        if self.time_of_day_embedding is not None and self.time_of_day_feature is not None:
+            calendar.append(self.time_of_day_embedding[time_of_day_slot(x[..., self.time_of_day_feature], self.steps_per_day)])
+        if self.day_of_week_embedding is not None and self.day_of_week_feature is not None:
+            calendar.append(self.day_of_week_embedding[day_of_week_index(x[..., self.day_of_week_feature])])
         source, target_embedding = self.adaptive.source_embedding, self.adaptive.target_embedding
 
         static = graph_powers(self.adaptive(), self.dynamic_graph.order)
         dynamic = self.dynamic_graph(
-            readings[..., 0], time_of_day[:, -1], day_of_week[:, -1], embeddings=(target_embedding, source), masks=masks
+            readings[..., 0],
+            torch.cat(calendar, dim=-1)[:, -1] if calendar else None,
+            embeddings=(target_embedding, source),
+            masks=masks,
         )
         sensors = torch.cat([source, target_embedding], dim=-1).expand(batch, self.lookback, -1, -1)
-        gate_input = torch.cat([time_of_day, day_of_week, sensors], dim=-1)
+        gate_input = torch.cat([*calendar, sensors], dim=-1)
 
         signal = self.embedding(readings)
         forecast_hidden = torch.zeros((), dtype=x.dtype, device=x.device)

@@ -44,13 +44,14 @@ class DynamicGraphLearner(nn.Module):
 
     .. math::
         \mathbf{f}_n = \mathbf{W}_2\,\mathrm{dropout}(\mathrm{BN}(\mathrm{ReLU}(\mathbf{W}_1\mathbf{x}_n))),
-        \qquad \mathbf{h}^{(m)}_n = [\,\mathbf{f}_n \,\|\, \mathbf{T}^{D}_n \,\|\, \mathbf{T}^{W}_n \,\|\, \mathbf{E}^{(m)}_n\,]
+        \qquad \mathbf{h}^{(m)}_n = [\,\mathbf{f}_n \,\|\, \mathbf{c}_n \,\|\, \mathbf{E}^{(m)}_n\,]
 
     .. math::
         \mathbf{W}^{(m)} = \mathrm{SoftMax}\Big(\frac{(\mathbf{H}^{(m)}\mathbf{W}_Q)(\mathbf{H}^{(m)}\mathbf{W}_K)^\top}{\sqrt{d}}\Big),
         \qquad \mathbf{A}^{(m)} = \mathrm{rownorm}\big((\mathbf{P}^{(m)} + 10^{-7}) \odot \mathbf{W}^{(m)}\big)
 
-    and the graphs returned are the hops :math:`\mathbf{A}^{(m)k}` with their diagonals removed
+    with :math:`\mathbf{c}_n` the sensor's calendar features at the window's last step (D2STGNN:
+    its time-of-day and day-of-week embeddings, concatenated), and the graphs returned are the hops :math:`\mathbf{A}^{(m)k}` with their diagonals removed
     (:func:`graph_powers`), :math:`k = 1..K`. One learner serves every "modality"
     :math:`m`: each pairs a fixed mask :math:`\mathbf{P}^{(m)}` (D2STGNN: the forward and the
     backward transition matrices) with a sensor embedding :math:`\mathbf{E}^{(m)}`;
@@ -67,26 +68,27 @@ class DynamicGraphLearner(nn.Module):
         hidden: width :math:`d` of the window features and of the queries and keys
             (D2STGNN: ``num_hidden``, 32); :math:`\mathbf{W}_1` is :math:`L \to 2d`.
         embedding_dim: width of the sensor embeddings :math:`\mathbf{E}^{(m)}`.
-        calendar_dim: width of each calendar embedding :math:`\mathbf{T}^{D}, \mathbf{T}^{W}`.
+        calendar_width: width of the calendar features :math:`\mathbf{c}_n` (0: none).
         order: hops :math:`K` (``k_s``, 2).
         dropout: dropout on the window features.
 
     Shapes:
-        readings: ``[batch, lookback, nodes]``; time_of_day, day_of_week: ``[batch, nodes,
-        calendar_dim]``; embeddings: ``modalities`` x ``[nodes, embedding_dim]``; masks:
+        readings: ``[batch, lookback, nodes]``; calendar: ``[batch, nodes, calendar_width]`` (or
+        None when ``calendar_width`` is 0); embeddings: ``modalities`` x ``[nodes, embedding_dim]``; masks:
         ``modalities`` x ``[nodes, nodes]`` dense -> ``[batch, modalities * order, nodes,
         nodes]``, modality-major (all hops of the first mask, then the next).
     """
 
     def __init__(
-        self, *, lookback: int, hidden: int, embedding_dim: int, calendar_dim: int, order: int = 2, dropout: float = 0.1
+        self, *, lookback: int, hidden: int, embedding_dim: int, calendar_width: int, order: int = 2, dropout: float = 0.1
     ) -> None:
         super().__init__()
-        if min(lookback, hidden, embedding_dim, calendar_dim, order) < 1:
+        if min(lookback, hidden, embedding_dim, order) < 1 or calendar_width < 0:
             raise ValueError(
-                "DynamicGraphLearner: lookback, hidden, embedding_dim, calendar_dim and order must be >= 1; "
-                f"got {lookback}, {hidden}, {embedding_dim}, {calendar_dim}, {order}"
+                "DynamicGraphLearner: lookback, hidden, embedding_dim and order must be >= 1 and calendar_width >= 0; "
+                f"got {lookback}, {hidden}, {embedding_dim}, {order} and {calendar_width}"
             )
+        self.calendar_width = calendar_width
         self.lookback = lookback
         self.hidden = hidden
         self.order = order
@@ -94,15 +96,14 @@ class DynamicGraphLearner(nn.Module):
         self.window_norm = nn.BatchNorm1d(2 * hidden)
         self.window_outer = nn.Linear(2 * hidden, hidden)
         self.dropout = nn.Dropout(dropout)
-        width = hidden + embedding_dim + 2 * calendar_dim
+        width = hidden + embedding_dim + calendar_width
         self.query = nn.Linear(width, hidden, bias=False)
         self.key = nn.Linear(width, hidden, bias=False)
 
     def forward(
         self,
         readings: Tensor,
-        time_of_day: Tensor,
-        day_of_week: Tensor,
+        calendar: Tensor | None,
         embeddings: Sequence[Tensor],
         masks: Sequence[Tensor],
     ) -> Tensor:
@@ -115,7 +116,15 @@ class DynamicGraphLearner(nn.Module):
         batch, _, nodes = readings.shape
         window = readings.transpose(1, 2).reshape(batch * nodes, self.lookback)
         features = self.window_outer(self.dropout(self.window_norm(F.relu(self.window_inner(window)))))
-        shared = torch.cat([features.view(batch, nodes, self.hidden), time_of_day, day_of_week], dim=-1)
+        shared = features.view(batch, nodes, self.hidden)
+        if self.calendar_width:
+            if calendar is None or calendar.shape != (batch, nodes, self.calendar_width):
+                got = None if calendar is None else list(calendar.shape)
+                raise ShapeError(
+                    f"DynamicGraphLearner expects calendar as [batch, nodes, {self.calendar_width}] = "
+                    f"{[batch, nodes, self.calendar_width]}; got {got}"
+                )
+            shared = torch.cat([shared, calendar], dim=-1)
         # [batch, modalities, nodes, width]: all modalities in one product each.
         per_modality = torch.stack(
             [torch.cat([shared, embedding.expand(batch, -1, -1)], dim=-1) for embedding in embeddings], dim=1

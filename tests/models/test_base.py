@@ -36,7 +36,6 @@ SMALL = {
         "output_hidden": 8,
         "steps_per_day": 24,
         "time_of_day_feature": 1,
-        "day_of_week_feature": 1,
     },
     "stgcn": {"channels": [[8, 4, 8], [8, 4, 8]]},
     "dcrnn": {"hidden": 8},

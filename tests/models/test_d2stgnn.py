@@ -1,6 +1,6 @@
 """D2STGNN: the localized convolution equals the authors' localized-graph product; the dynamic
 graphs keep to the road graph's edges; calendar and graph reach the forecast; the parameter
-count of the authors' METR-LA configuration; errors on missing calendar inputs; relabelling
+count of the authors' METR-LA configuration; a missing calendar covariate switches its embedding off; configuration errors; relabelling
 sensors (with their embeddings) permutes the forecast."""
 
 from __future__ import annotations
@@ -140,11 +140,21 @@ def test_every_parameter_gets_a_gradient_at_the_authors_layer_count():
     assert all(layer.inherent.decomposition is not None for layer in model.layers[:-1])
 
 
+def test_a_missing_calendar_covariate_switches_its_embedding_off():
+    model = _small(in_features=2, day_of_week_feature=None)
+    assert model.day_of_week_embedding is None and model.time_of_day_embedding is not None
+    assert model.layers[0].gate[0].in_features == 2 * 3 + 2  # two sensor embeddings, time of day
+    x = _window()[..., :2]
+    assert model(x, _graph()).shape == (2, 6, SENSORS, 1)
+    bare = _small(in_features=1, time_of_day_feature=None, day_of_week_feature=None)
+    assert bare.time_of_day_embedding is None and bare.dynamic_graph.calendar_width == 0
+    assert bare(x[..., :1], _graph()).shape == (2, 6, SENSORS, 1)
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"day_of_week_feature": None}, r"D2STGNN reads the time of day and the day of week: set time_of_day_feature"),
-        ({"time_of_day_feature": None}, r"data.covariates: \[time_of_day, day_of_week\]\); got None and 2"),
+        ({"day_of_week_feature": 1}, r"D2STGNN: time_of_day_feature and day_of_week_feature are both 1"),
         ({"day_of_week_feature": 3}, r"D2STGNN: day_of_week_feature 3 is not a feature position \(0..2\)"),
         ({"lookback": 4}, r"each of the 2 layers shortens the window by temporal_kernel - 1 = 2 steps; lookback 4"),
         ({"in_features": 2, "time_of_day_feature": 0, "day_of_week_feature": 1}, "no reading among the 2 input features"),

@@ -25,26 +25,30 @@ def test_graph_powers_square_with_the_diagonal_then_drop_it():
 
 def test_learned_graph_is_the_masked_attention_row_normalised():
     torch.manual_seed(0)
-    learner = DynamicGraphLearner(lookback=4, hidden=6, embedding_dim=2, calendar_dim=3, order=1).double().eval()
+    learner = DynamicGraphLearner(lookback=4, hidden=6, embedding_dim=2, calendar_width=3, order=1).double().eval()
     batch, nodes = 2, 3
     readings = torch.randn(batch, 4, nodes, dtype=torch.float64)
-    time_of_day, day_of_week = torch.randn(2, batch, nodes, 3, dtype=torch.float64)
+    calendar = torch.randn(batch, nodes, 3, dtype=torch.float64)
     embedding = torch.randn(nodes, 2, dtype=torch.float64)
     mask = torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.0, 0.8]], dtype=torch.float64)
-    graphs = learner(readings, time_of_day, day_of_week, [embedding], [mask])
+    graphs = learner(readings, calendar, [embedding], [mask])
     assert graphs.shape == (batch, 1, nodes, nodes)
 
     window = readings.transpose(1, 2).reshape(batch * nodes, 4)
     features = learner.window_outer(learner.window_norm(torch.relu(learner.window_inner(window)))).view(batch, nodes, 6)
-    h = torch.cat([features, time_of_day, day_of_week, embedding.expand(batch, -1, -1)], dim=-1)
+    h = torch.cat([features, calendar, embedding.expand(batch, -1, -1)], dim=-1)
     attention = torch.softmax(learner.query(h) @ learner.key(h).mT / math.sqrt(6), dim=-1)
     weights = attention * (mask + 1e-7)
     expected = weights / weights.sum(-1, keepdim=True) * (1 - torch.eye(nodes, dtype=torch.float64))
     torch.testing.assert_close(graphs[:, 0], expected)
 
 
-def test_one_embedding_per_mask():
-    learner = DynamicGraphLearner(lookback=4, hidden=6, embedding_dim=2, calendar_dim=3)
+def test_one_embedding_per_mask_and_the_calendar_it_was_built_for():
+    learner = DynamicGraphLearner(lookback=4, hidden=6, embedding_dim=2, calendar_width=3)
     calendar = torch.zeros(1, 3, 3)
     with pytest.raises(ValueError, match="one embedding per mask; got 1 and 2"):
-        learner(torch.zeros(1, 4, 3), calendar, calendar, [torch.zeros(3, 2)], [torch.eye(3)] * 2)
+        learner(torch.zeros(1, 4, 3), calendar, [torch.zeros(3, 2)], [torch.eye(3)] * 2)
+    with pytest.raises(ShapeError, match=r"expects calendar as \[batch, nodes, 3\] = \[1, 3, 3\]; got None"):
+        learner(torch.zeros(1, 4, 3), None, [torch.zeros(3, 2)], [torch.eye(3)])
+    without = DynamicGraphLearner(lookback=4, hidden=6, embedding_dim=2, calendar_width=0)
+    assert without(torch.zeros(1, 4, 3), None, [torch.zeros(3, 2)], [torch.eye(3)]).shape == (1, 2, 3, 3)
