@@ -249,8 +249,8 @@ class D2STGNN(ForecastModel):
     function); (4) :math:`P = \lceil H/g \rceil` hidden steps, the forecast cut to ``horizon``,
     where theirs needs ``horizon`` divisible by ``gap``; (5) a calendar covariate missing from
     the inputs switches its embedding off (the gate and the dynamic graphs read the other one,
-    or only the sensor embeddings and the window), where theirs requires both; (6) the 1,792 parameters their code
-    builds and never uses are not built: ``DistanceFunction.time_slot_embedding`` (352, never
+    or only the sensor embeddings and the window), where theirs requires both; (6) the 1,792
+    parameters their code builds and never uses are not built: ``DistanceFunction.time_slot_embedding`` (352, never
     called), the ``BatchNorm2d`` of each layer's ``STLocalizedConv`` (5 x 64, never called) and
     the last layer's inherent backcast and its LayerNorm (1,056 + 64: the last layer's residual
     is discarded), so the METR-LA configuration has 390,170 parameters where theirs has
@@ -385,16 +385,16 @@ class D2STGNN(ForecastModel):
             calendar.append(self.time_of_day_embedding[time_of_day_slot(x[..., self.time_of_day_feature], self.steps_per_day)])
         if self.day_of_week_embedding is not None and self.day_of_week_feature is not None:
             calendar.append(self.day_of_week_embedding[day_of_week_index(x[..., self.day_of_week_feature])])
-        source, target_embedding = self.adaptive.source_embedding, self.adaptive.target_embedding
+        source_embedding, target_embedding = self.adaptive.source_embedding, self.adaptive.target_embedding
 
         static = graph_powers(self.adaptive(), self.dynamic_graph.order)
         dynamic = self.dynamic_graph(
             readings[..., 0],
             torch.cat(calendar, dim=-1)[:, -1] if calendar else None,
-            embeddings=(target_embedding, source),
+            embeddings=(target_embedding, source_embedding),
             masks=masks,
         )
-        sensors = torch.cat([source, target_embedding], dim=-1).expand(batch, self.lookback, -1, -1)
+        sensors = torch.cat([source_embedding, target_embedding], dim=-1).expand(batch, self.lookback, -1, -1)
         gate_input = torch.cat([*calendar, sensors], dim=-1)
 
         signal = self.embedding(readings)
