@@ -9,7 +9,7 @@ it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
 
 >>> from stgraph.models import available, create
 >>> available()
-['agcrn', 'dcrnn', 'fc_lstm', 'gman', 'graph_wavenet', 'mtgnn', 'staeformer', 'stgcn', 'stid', 'tgcn']
+['agcrn', 'd2stgnn', 'dcrnn', 'fc_lstm', 'gman', 'graph_wavenet', 'mtgnn', 'staeformer', 'stgcn', 'stid', 'tgcn']
 >>> model = create("gwnet", num_sensors=207, in_features=2)
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 
 from stgraph.models._base import ForecastModel
 from stgraph.models.agcrn import AGCRN
+from stgraph.models.d2stgnn import D2STGNN
 from stgraph.models.dcrnn import DCRNN
 from stgraph.models.fc_lstm import FCLSTM
 from stgraph.models.gman import GMAN
@@ -31,6 +32,7 @@ from stgraph.models.tgcn import TGCN
 
 __all__ = [
     "AGCRN",
+    "D2STGNN",
     "DCRNN",
     "FCLSTM",
     "GMAN",
@@ -50,6 +52,7 @@ __all__ = [
 
 MODELS: dict[str, type[ForecastModel]] = {
     "agcrn": AGCRN,
+    "d2stgnn": D2STGNN,
     "dcrnn": DCRNN,
     "fc_lstm": FCLSTM,
     "gman": GMAN,

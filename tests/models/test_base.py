@@ -25,6 +25,18 @@ FEATURES = 2
 HORIZON = 4
 SMALL = {
     "agcrn": {"embedding_dim": 3, "hidden": 8},
+    "d2stgnn": {
+        "hidden": 8,
+        "embedding_dim": 3,
+        "calendar_dim": 2,
+        "layers": 2,
+        "heads": 2,
+        "gate_hidden": 4,
+        "forecast_dim": 8,
+        "output_hidden": 8,
+        "steps_per_day": 24,
+        "time_of_day_feature": 1,
+    },
     "stgcn": {"channels": [[8, 4, 8], [8, 4, 8]]},
     "dcrnn": {"hidden": 8},
     "graph_wavenet": {"residual_channels": 8, "dilation_channels": 8, "skip_channels": 16, "end_channels": 16},
@@ -77,7 +89,7 @@ def _x(batch: int = 3, dtype=torch.float32) -> torch.Tensor:
 def test_registry_covers_the_zoo():
     assert available() == sorted(SMALL)
     assert type(create("gwnet", num_sensors=3, in_features=1)).__name__ == "GraphWaveNet"
-    with pytest.raises(ValueError, match="unknown model 'wavenet'; available: agcrn, dcrnn, fc_lstm, gman"):
+    with pytest.raises(ValueError, match="unknown model 'wavenet'; available: agcrn, d2stgnn, dcrnn, fc_lstm, gman"):
         create("wavenet", num_sensors=3, in_features=1)
 
 
