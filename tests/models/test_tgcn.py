@@ -160,3 +160,20 @@ def test_unknown_variant_names_the_choices():
         TGCN(num_sensors=3, in_features=1, gates="tf")
     with pytest.raises(ValueError, match="self_loops must be 'unit' or 'added'"):
         TGCN(num_sensors=3, in_features=1, self_loops=2)
+
+
+def test_los_loop_graph_keeps_its_unit_diagonal_so_added_self_loops_weigh_two(shared_data):
+    from stgraph.pipeline import DataConfig
+    from stgraph.pipeline.data import load_readings_and_graph
+
+    _, graph, *_ = load_readings_and_graph(DataConfig(dataset="los-loop"), root=shared_data)
+    adj = np.loadtxt(shared_data / "los-loop" / "los_adj.csv", delimiter=",")
+    assert np.all(np.diag(adj) == 1.0)
+    # The authors' calculate_laplacian(los_adj): diagonal 2 before normalisation.
+    a = adj + np.eye(len(adj))
+    d = np.diag(a.sum(1) ** -0.5)
+    np.testing.assert_allclose(graph.operator("gcn_added_self_loops").toarray(), a.dot(d).T.dot(d), atol=1e-12)
+    unit = adj.copy()
+    np.fill_diagonal(unit, 1.0)
+    degree = unit.sum(1)
+    np.testing.assert_allclose(graph.operator("gcn").diagonal(), 1.0 / degree, atol=1e-12)
