@@ -19,6 +19,7 @@ __all__ = [
     "backward_transition",
     "compute_operator",
     "forward_transition",
+    "gcn_added_self_loops",
     "gcn_normalized",
     "scaled_laplacian",
     "symmetrize",
@@ -54,6 +55,27 @@ def gcn_normalized(adjacency: sp.spmatrix) -> sp.csr_matrix:
     undirected = undirected.tocsr()
     d_inv_sqrt = sp.diags(_inverse(np.asarray(undirected.sum(axis=1)).ravel(), 0.5))
     return sp.csr_matrix(d_inv_sqrt @ undirected @ d_inv_sqrt)
+
+
+def gcn_added_self_loops(adjacency: sp.spmatrix) -> sp.csr_matrix:
+    r"""T-GCN's reference-code operator (lehaifeng/T-GCN, T-GCN-TensorFlow ``utils.py``,
+    ``calculate_laplacian`` and ``normalized_adj``), kept apart from :func:`gcn_normalized`.
+
+    .. math::
+        \mathbf{M} = \tilde{\mathbf{D}}^{-1/2}\tilde{\mathbf{A}}^\top\tilde{\mathbf{D}}^{-1/2},
+        \quad \tilde{\mathbf{A}} = \mathbf{A} + \mathbf{I},
+        \quad \tilde{\mathbf{D}} = \operatorname{diag}(\tilde{\mathbf{A}}\mathbf{1})
+
+    The identity is **added** to the adjacency as stored, so a sensor whose diagonal entry is
+    already 1 (every sensor of Los-loop's ``los_adj.csv``) has self-loop weight 2 before
+    normalisation; the graph is not symmetrised, the degrees are row sums and the product is
+    the code's ``adj.dot(d).transpose().dot(d)``. For a symmetric adjacency without self-loops
+    this equals :func:`gcn_normalized`.
+    """
+    adjacency = sp.csr_matrix(adjacency, dtype=np.float64)
+    with_loops = adjacency + sp.identity(adjacency.shape[0], format="csr")
+    d_inv_sqrt = sp.diags(_inverse(np.asarray(with_loops.sum(axis=1)).ravel(), 0.5))
+    return sp.csr_matrix(d_inv_sqrt @ with_loops.T @ d_inv_sqrt)
 
 
 def scaled_laplacian(adjacency: sp.spmatrix, lambda_max: float | None = None) -> sp.csr_matrix:
@@ -118,6 +140,7 @@ def backward_transition(adjacency: sp.spmatrix) -> sp.csr_matrix:
 OPERATOR_KINDS = {
     "adjacency": lambda a: sp.csr_matrix(a, dtype=np.float64),
     "gcn": gcn_normalized,
+    "gcn_added_self_loops": gcn_added_self_loops,
     "laplacian": scaled_laplacian,
     "forward": forward_transition,
     "backward": backward_transition,

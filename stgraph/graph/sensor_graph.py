@@ -151,7 +151,8 @@ class SensorGraph:
     def operator(self, kind: str) -> sp.csr_matrix:
         """Graph operator ``kind`` as float64 CSR, computed once and cached.
 
-        Kinds: ``"adjacency"``, ``"gcn"``, ``"laplacian"``, ``"forward"``, ``"backward"``
+        Kinds: ``"adjacency"``, ``"gcn"``, ``"gcn_added_self_loops"`` (T-GCN's code),
+        ``"laplacian"``, ``"forward"``, ``"backward"``
         (see :mod:`stgraph.graph.operators` for each formula). Propagation is ``M @ x``
         along the node axis.
         """

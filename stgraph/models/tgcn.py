@@ -2,7 +2,7 @@ r"""T-GCN: temporal graph convolutional network (Zhao et al., IEEE T-ITS 2020)."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
@@ -12,9 +12,37 @@ from stgraph.nn.graph_gru import GraphGRUCell
 
 __all__ = ["TGCN"]
 
+_GATES = ("paper", "code")
+_SELF_LOOPS = {"unit": "gcn", "added": "gcn_added_self_loops"}
+
 
 def _bias_free_gcn(in_features: int, out_features: int) -> GCNConv:
     return GCNConv(in_features, out_features, bias=False)
+
+
+class _CodeGateSplitCell(GraphGRUCell[GCNConv]):
+    r"""The T-GCN cell with the reference code's gate layout.
+
+    The TensorFlow code (``tgcn.py``, ``tgcnCell.__call__``) flattens the gate convolution to
+    ``[batch, nodes * 2 * hidden]`` (``_gc``: ``tf.reshape(x, [-1, nodes * output_size])``) and
+    cuts that vector in two halves (``tf.split(value, 2, axis=1)``), which it multiplies with
+    the state flattened as ``[batch, nodes * hidden]``. Read as ``[2 * nodes, hidden]`` rows,
+    the first ``nodes`` rows are the reset gates and the last ``nodes`` the update gates, so
+    with :math:`\mathbf{G}` the ``[nodes, 2 * hidden]`` gate output, :math:`N` sensors and
+    :math:`U` units
+
+    .. math::
+        r_{n,j} = G_{\lfloor n/2 \rfloor,\; (n \bmod 2)U + j},
+        \qquad u_{n,j} = G_{\lfloor (N+n)/2 \rfloor,\; ((N+n) \bmod 2)U + j}
+
+    Sensor ``n``'s reset gate is computed at sensor ``n // 2`` and its update gate at sensor
+    ``(N + n) // 2``.
+    """
+
+    def _split_gates(self, gates: Tensor) -> tuple[Tensor, Tensor]:
+        nodes = gates.shape[-2]
+        rows = gates.reshape(*gates.shape[:-2], 2 * nodes, self.hidden)
+        return rows[..., :nodes, :], rows[..., nodes:, :]
 
 
 class TGCN(ForecastModel):
@@ -23,10 +51,42 @@ class TGCN(ForecastModel):
 
     One GRU whose gates and candidate are GCN convolutions (Eqs. 3-6) over
     :math:`\hat{\mathbf{A}} = \tilde{\mathbf{D}}^{-1/2}(\mathbf{A} + \mathbf{I})\tilde{\mathbf{D}}^{-1/2}`
-    (``graph.torch_operator("gcn")``; the same :class:`~stgraph.nn.GraphGRUCell` as DCRNN,
-    with a GCN convolution), reads the ``lookback`` steps; a linear layer shared by all sensors
-    maps its last hidden state to the ``horizon`` forecasts, as in the authors' code
-    (lehaifeng/T-GCN: ``Linear(hidden_dim, pre_len)``), here ``horizon * out_channels`` wide.
+    (Eq. 2; the same :class:`~stgraph.nn.GraphGRUCell` as DCRNN, with a GCN convolution),
+    reads the ``lookback`` steps; a linear layer shared by all sensors maps its last hidden
+    state to the ``horizon`` forecasts, as in the authors' code (``Linear(hidden_dim,
+    pre_len)``), here ``horizon * out_channels`` wide.
+
+    **Paper or code.** The authors' TensorFlow code (lehaifeng/T-GCN, T-GCN-TensorFlow, which
+    produced the paper's tables; the PyTorch port computes the same) differs from Eqs. 2-4 in
+    two places, each offered here:
+
+    - ``gates``: the paper's :math:`[\mathbf{r}_t, \mathbf{u}_t]` are the two halves of each
+      sensor's ``2 * hidden`` gate features (``"paper"``). The code cuts the gate output
+      flattened over sensors in two, so the reset gate of sensor :math:`n` is computed at
+      sensor :math:`\lfloor n/2 \rfloor` and its update gate at sensor
+      :math:`\lfloor (N+n)/2 \rfloor` (``"code"``; formula in :class:`_CodeGateSplitCell`).
+    - ``self_loops``: Eq. 2 adds self-connections to a road graph. ``"unit"`` uses the graph's
+      ``"gcn"`` operator, which sets the diagonal to 1 before normalising (the paper's
+      :math:`\hat{\mathbf{A}}` for a graph without self-loops; shared with every GCN model).
+      ``"added"`` uses ``"gcn_added_self_loops"``, the code's ``calculate_laplacian``: the
+      identity is added to the adjacency *as the graph stores it*, so on Los-loop, whose
+      ``los_adj.csv`` already has 1 on the diagonal, every self-loop weighs 2 (SZ-taxi's
+      ``sz_adj.csv`` has a zero diagonal: weight 1 either way). The weight 2 therefore comes
+      from the graph the model receives: keep the file's diagonal (the Los-loop loader does).
+
+    ``gates="code", self_loops="added"`` computes exactly the authors' cell. The defaults are
+    the paper's, because the code's split ties a sensor's gates to the features of two
+    other sensors chosen by their position in the data file: relabelling the sensors changes
+    the forecasts (the paper's cell is equivariant to it), and a gate no longer reads its own
+    sensor's neighbourhood. They are also what this class computed before the options existed,
+    so earlier checkpoints rebuild unchanged. Use the code's values to reproduce the published
+    tables. Both have the same parameters (12,867 at Los-loop, 3 steps, as the authors').
+
+    **Other differences from the authors' code.** Their output layer starts from weights drawn
+    from :math:`\mathcal{N}(1, 1)` and biases from :math:`\mathcal{N}(0, 1)`; ours is
+    :class:`torch.nn.Linear`'s default. Their gate and candidate weights are Glorot-uniform with
+    gate bias 1 and candidate bias 0, as here. Their L2 penalty and max-scaling belong to the
+    recipe (``stgraph/configs/tgcn.yaml``), not the model.
 
     Default ``hidden=64`` is the paper's choice for Los-loop; it uses 100 for SZ-taxi. The paper
     feeds speed alone (``in_features=1``); covariates may be appended.
@@ -38,6 +98,10 @@ class TGCN(ForecastModel):
         lookback: input steps.
         horizon: forecast steps.
         hidden: GRU units per sensor.
+        gates: ``"paper"`` (each sensor's own gate features, default) or ``"code"`` (the
+            reference code's split across sensors).
+        self_loops: ``"unit"`` (diagonal set to 1 before normalising, default) or ``"added"``
+            (identity added to the stored diagonal, as the reference code).
 
     Shapes:
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``
@@ -52,17 +116,29 @@ class TGCN(ForecastModel):
         lookback: int = 12,
         horizon: int = 12,
         hidden: int = 64,
+        gates: Literal["paper", "code"] = "paper",
+        self_loops: Literal["unit", "added"] = "unit",
     ) -> None:
         super().__init__()
         if hidden < 1:
             raise ValueError(f"TGCN: hidden must be >= 1, got {hidden}")
-        self.cell = GraphGRUCell(in_features, hidden, _bias_free_gcn)
+        if gates not in _GATES:
+            raise ValueError(f"TGCN: gates must be 'paper' or 'code', got {gates!r}")
+        if self_loops not in _SELF_LOOPS:
+            raise ValueError(f"TGCN: self_loops must be 'unit' or 'added', got {self_loops!r}")
+        self.gates = gates
+        self.self_loops = self_loops
+        cell = _CodeGateSplitCell if gates == "code" else GraphGRUCell
+        self.cell = cell(in_features, hidden, _bias_free_gcn)
         self.head = nn.Linear(hidden, horizon * out_channels)
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
         self._check_input(x)
-        [operator] = self._operators(graph, x, "gcn")
+        [operator] = self._operators(graph, x, _SELF_LOOPS[self.self_loops])
         state = self.cell.initial_state(x[:, 0])
         for t in range(self.lookback):
             state = self.cell(x[:, t], state, operator)
         return self._per_step(self.head(state))
+
+    def extra_repr(self) -> str:
+        return f"gates={self.gates!r}, self_loops={self.self_loops!r}"

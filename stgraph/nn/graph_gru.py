@@ -89,10 +89,17 @@ class GraphGRUCell(nn.Module, Generic[_Conv]):
 
     def _step(self, x: Tensor, state: Tensor, operator: Any) -> Tensor:
         gates = torch.sigmoid(self.gates(torch.cat([x, state], dim=-1), operator) + self.gate_bias)
-        reset, update = gates.chunk(2, dim=-1)
+        reset, update = self._split_gates(gates)
         candidate = torch.tanh(self.candidate(torch.cat([x, reset * state], dim=-1), operator) + self.candidate_bias)
         # u * h + (1 - u) * c, written as c + u * (h - c) to save one pass over the state.
         return torch.lerp(candidate, state, update)
+
+    def _split_gates(self, gates: Tensor) -> tuple[Tensor, Tensor]:
+        """Reset and update gates ``[..., nodes, hidden]`` from the gate convolution's
+        ``[..., nodes, 2 * hidden]``: each sensor's first and second half of features (Eq. 3 as
+        written). A subclass may lay them out otherwise (T-GCN's reference code does)."""
+        reset, update = gates.chunk(2, dim=-1)
+        return reset, update
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, hidden={self.hidden}, checkpoint={self.checkpoint}"

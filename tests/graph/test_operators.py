@@ -16,7 +16,7 @@ ADJACENCY = np.array(
         [0.0, 0.0, 0.0, 0.0],
     ]
 )
-KINDS = ("adjacency", "gcn", "laplacian", "forward", "backward")
+KINDS = ("adjacency", "gcn", "gcn_added_self_loops", "laplacian", "forward", "backward")
 
 
 @pytest.fixture
@@ -69,6 +69,28 @@ def test_gcn_normalisation_symmetrises_and_adds_self_loops(graph):
 def test_gcn_does_not_double_existing_self_loops():
     with_loops = SensorGraph(ADJACENCY + np.eye(4))
     np.testing.assert_allclose(with_loops.operator("gcn").toarray(), SensorGraph(ADJACENCY).operator("gcn").toarray())
+
+
+def test_gcn_added_self_loops_adds_identity_to_the_stored_diagonal_as_tgcn_code():
+    # T-GCN's calculate_laplacian: A + I as stored (sensor 0's unit loop becomes 2), degrees
+    # from row sums, D^-1/2 (A + I)^T D^-1/2, no symmetrisation.
+    adjacency = ADJACENCY + np.diag([1.0, 0.0, 0.0, 0.0])
+    with_loops = np.array(
+        [
+            [2.0, 2.0, 0.0, 0.0],
+            [0.0, 1.0, 1.0, 1.0],
+            [0.0, 0.0, 1.0, 4.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    )
+    degree = np.array([4.0, 3.0, 5.0, 1.0])
+    expected = with_loops.T / np.sqrt(np.outer(degree, degree))
+    np.testing.assert_allclose(SensorGraph(adjacency).operator("gcn_added_self_loops").toarray(), expected)
+
+
+def test_gcn_added_self_loops_is_gcn_for_a_symmetric_graph_without_loops():
+    symmetric = SensorGraph(np.maximum(ADJACENCY, ADJACENCY.T))
+    np.testing.assert_allclose(symmetric.operator("gcn_added_self_loops").toarray(), symmetric.operator("gcn").toarray())
 
 
 def test_scaled_laplacian_has_spectrum_in_minus_one_one(graph):
