@@ -9,6 +9,7 @@ every layer.
 
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.adaptive_graph_conv import NodeAdaptiveGraphConv, embedding_adjacency
+from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.curriculum import HorizonCurriculum
@@ -45,6 +46,7 @@ __all__ = [
     "diffusion_terms",
     "embedding_adjacency",
     "graph_powers",
+    "multi_head_attention",
     "self_loop_row_normalized",
     "time_of_day_slot",
 ]
