@@ -4,7 +4,8 @@ Graph layers take ``x`` as ``[..., nodes, features]`` and the graph operator the
 (:class:`stgraph.ops.Operator` or dense tensors): ``operator`` (GCN), ``laplacian``
 (Chebyshev) or a list of ``transitions`` (diffusion). They compute every graph product through
 :func:`stgraph.ops.propagate`. ``order`` counts hops (the highest power of the operator) in
-every layer.
+every layer. :func:`multi_head_attention` attends along the second-to-last axis of
+``[..., length, width]`` (sensors as given; steps after swapping time and nodes).
 """
 
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
