@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from stgraph.errors import GraphError
 from stgraph.graph.operators import symmetrize
 from stgraph.models._base import ForecastModel
+from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 
 __all__ = ["GMAN", "laplacian_eigenvectors"]
@@ -86,11 +87,6 @@ class _FC(nn.Module):
         return h
 
 
-def _heads(h: Tensor, heads: int) -> Tensor:
-    """``[..., heads * d]`` -> ``[..., heads, d]``."""
-    return h.reshape(*h.shape[:-1], heads, h.shape[-1] // heads)
-
-
 class _Attention(nn.Module):
     r"""Multi-head attention of GMAN (its spatial, temporal and transform attention differ only in
     the axis attended over and in what forms queries, keys and values):
@@ -101,7 +97,8 @@ class _Attention(nn.Module):
 
     with :math:`Q, K, V` from ReLU FCs. ``axis`` 2 attends over sensors, 1 over steps; a
     ``causal`` temporal attention lets step :math:`t` see steps :math:`\le t` only (the
-    authors' lower-triangular mask).
+    authors' lower-triangular mask). The heads attend through
+    :func:`stgraph.nn.multi_head_attention` (a fused kernel: no score matrix held).
 
     Shapes:
         query_input ``[batch, Tq, nodes, *]``, key_input and value_input ``[batch, Tk, nodes, *]``
@@ -120,20 +117,13 @@ class _Attention(nn.Module):
         self.out = _FC(width, [width, width], last_activation=False)
 
     def forward(self, query_input: Tensor, key_input: Tensor, value_input: Tensor) -> Tensor:
-        # [batch, T, nodes, heads, d] -> attended axis second to last: [..., heads, L, d]
-        moved = (0, 2, 3, 1, 4) if self.axis == 1 else (0, 1, 3, 2, 4)
-        q = _heads(self.query(query_input), self.heads).permute(moved)
-        k = _heads(self.key(key_input), self.heads).permute(moved)
-        v = _heads(self.value(value_input), self.heads).permute(moved)
-        scores = q @ k.transpose(-1, -2) / self.head_dim**0.5
-        if self.causal:
-            steps_q, steps_k = scores.shape[-2:]
-            allowed = torch.ones(steps_q, steps_k, dtype=torch.bool, device=scores.device).tril()
-            scores = scores.masked_fill(~allowed, float("-inf"))
-        attended = scores.softmax(dim=-1) @ v
-        back = (0, 3, 1, 2, 4) if self.axis == 1 else (0, 1, 3, 2, 4)
-        merged = attended.permute(back).flatten(-2)
-        out: Tensor = self.out(merged)
+        query, key, value = self.query(query_input), self.key(key_input), self.value(value_input)
+        if self.axis == 1:  # attend over steps: [batch, nodes, T, D]
+            query, key, value = query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2)
+        attended = multi_head_attention(query, key, value, self.heads, causal=self.causal)
+        if self.axis == 1:
+            attended = attended.transpose(1, 2)
+        out: Tensor = self.out(attended)
         return out
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
+from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 
 __all__ = ["STAEformer"]
@@ -43,15 +44,10 @@ class _SelfAttentionLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
 
     def attention(self, h: Tensor) -> Tensor:
-        """Multi-head self-attention along the second-to-last axis, before dropout and norm."""
-
-        def split(projected: Tensor) -> Tensor:  # [..., length, width] -> [..., heads, length, width / heads]
-            return projected.reshape(*projected.shape[:-1], self.heads, -1).transpose(-3, -2)
-
-        query, key, value = split(self.query(h)), split(self.key(h)), split(self.value(h))
-        scores = query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5
-        mixed = torch.softmax(scores, dim=-1) @ value
-        out: Tensor = self.out(mixed.transpose(-3, -2).flatten(-2))
+        """Multi-head self-attention along the second-to-last axis, before dropout and norm
+        (:func:`stgraph.nn.multi_head_attention`)."""
+        mixed = multi_head_attention(self.query(h), self.key(h), self.value(h), self.heads)
+        out: Tensor = self.out(mixed)
         return out
 
     def forward(self, h: Tensor) -> Tensor:

@@ -4,11 +4,13 @@ Graph layers take ``x`` as ``[..., nodes, features]`` and the graph operator the
 (:class:`stgraph.ops.Operator` or dense tensors): ``operator`` (GCN), ``laplacian``
 (Chebyshev) or a list of ``transitions`` (diffusion). They compute every graph product through
 :func:`stgraph.ops.propagate`. ``order`` counts hops (the highest power of the operator) in
-every layer.
+every layer. :func:`multi_head_attention` attends along the second-to-last axis of
+``[..., length, width]`` (sensors as given; steps after swapping time and nodes).
 """
 
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.adaptive_graph_conv import NodeAdaptiveGraphConv, embedding_adjacency
+from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.curriculum import HorizonCurriculum
@@ -45,6 +47,7 @@ __all__ = [
     "diffusion_terms",
     "embedding_adjacency",
     "graph_powers",
+    "multi_head_attention",
     "self_loop_row_normalized",
     "time_of_day_slot",
 ]

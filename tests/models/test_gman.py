@@ -11,7 +11,7 @@ import torch
 from stgraph import SensorGraph
 from stgraph.errors import GraphError
 from stgraph.models import GMAN, create
-from stgraph.models.gman import laplacian_eigenvectors
+from stgraph.models.gman import _Attention, laplacian_eigenvectors
 
 
 def _graph(n: int, seed: int = 0) -> SensorGraph:
@@ -57,6 +57,40 @@ def test_shapes_with_several_output_channels():
         5,
         1,
     )
+
+
+@pytest.mark.parametrize(("axis", "causal"), [(1, True), (1, False), (2, False)])
+def test_attention_is_softmax_of_scaled_scores_per_head_along_its_axis(axis, causal):
+    torch.manual_seed(0)
+    attention = _Attention(6, 6, 6, 2, 4, axis=axis, causal=causal).double().eval()
+    query_input = torch.randn(2, 5, 3, 6, dtype=torch.float64)
+    key_input = torch.randn(2, 4 if axis == 1 else 5, 3, 6, dtype=torch.float64)
+    value_input = torch.randn_like(key_input)
+    # The authors' code written out: heads split off, the attended axis moved second to last.
+    moved = (0, 2, 3, 1, 4) if axis == 1 else (0, 1, 3, 2, 4)
+
+    def heads(h):
+        return h.reshape(*h.shape[:-1], 2, 4).permute(moved)
+
+    q, k, v = heads(attention.query(query_input)), heads(attention.key(key_input)), heads(attention.value(value_input))
+    scores = q @ k.transpose(-1, -2) / 2.0
+    if causal:
+        scores = scores.masked_fill(~torch.ones(scores.shape[-2:], dtype=torch.bool).tril(), float("-inf"))
+    attended = (scores.softmax(dim=-1) @ v).permute((0, 3, 1, 2, 4) if axis == 1 else moved).flatten(-2)
+    expected = attention.out(attended)
+    torch.testing.assert_close(attention(query_input, key_input, value_input), expected, rtol=0, atol=1e-10)
+
+
+def test_temporal_attention_ignores_later_steps():
+    torch.manual_seed(0)
+    attention = _Attention(6, 6, 6, 2, 4, axis=1, causal=True).eval()
+    h = torch.randn(2, 6, 3, 6)
+    changed = h.clone()
+    changed[:, 4:] += 3.0
+    with torch.no_grad():
+        out, out_changed = attention(h, h, h), attention(changed, changed, changed)
+    torch.testing.assert_close(out_changed[:, :4], out[:, :4])
+    assert not torch.allclose(out_changed[:, 4:], out[:, 4:])
 
 
 def test_parameter_count_matches_the_authors_metr_la_setting():
