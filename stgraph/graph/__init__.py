@@ -25,6 +25,7 @@ adjacency already in memory.
 from stgraph.graph.build import from_distances, from_locations, gaussian_kernel, haversine_distances
 from stgraph.graph.diagnostics import graph_diagnostics
 from stgraph.graph.loaders import from_distance_matrix, from_edge_list, from_matrix, from_networkx
+from stgraph.graph.node2vec import node2vec_embedding, node2vec_walks, skip_gram
 from stgraph.graph.ordering import locality_order, ordered_for_locality
 from stgraph.graph.readers import read_sensor_ids
 from stgraph.graph.report import BuildReport
@@ -45,7 +46,10 @@ __all__ = [
     "haversine_distances",
     "load_graph",
     "locality_order",
+    "node2vec_embedding",
+    "node2vec_walks",
     "ordered_for_locality",
     "read_sensor_ids",
     "save_graph",
+    "skip_gram",
 ]
