@@ -11,12 +11,16 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.errors import GraphError
+from stgraph.graph.node2vec import node2vec_embedding
 from stgraph.graph.operators import symmetrize
 from stgraph.models._base import ForecastModel
 from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 
-__all__ = ["GMAN", "laplacian_eigenvectors"]
+__all__ = ["GMAN", "SPATIAL_EMBEDDINGS", "laplacian_eigenvectors"]
+
+#: How GMAN's fixed spatial embedding is computed from the graph.
+SPATIAL_EMBEDDINGS = ("node2vec", "eigenvectors")
 
 
 def laplacian_eigenvectors(adjacency: sp.spmatrix, dim: int) -> np.ndarray:
@@ -188,11 +192,17 @@ class GMAN(ForecastModel):
     regular readings.
 
     **Spatial embedding.** The paper's :math:`S` is node2vec on the road graph (the code reads
-    ``SE(METR).txt``, a fixed input, not trained). Here it is a substitute computed from the
-    graph: the eigenvectors of the symmetric normalised Laplacian with the 64 smallest
-    non-trivial eigenvalues (:func:`laplacian_eigenvectors`; zeros pad a graph of fewer
-    sensors), computed once per graph (by :meth:`SensorGraph.fingerprint`) and not trained.
-    How much this changes accuracy against node2vec has not been measured yet.
+    ``SE(METR).txt``, a fixed input, not trained, made by ``METR/node2vec/generateSE.py``).
+    ``spatial_embedding="node2vec"`` (the default) computes it the same way from the graph the
+    model receives (:func:`stgraph.graph.node2vec_embedding`: directed weighted walks with
+    :math:`p = 2, q = 1`, 100 walks of 80 steps per sensor, skip-gram of width
+    ``spatial_dim``, window 10; one pass over the walks where the authors' gensim run makes
+    1,000, seed 0, about 10 s for 207 sensors on one CPU thread).
+    ``spatial_embedding="eigenvectors"`` is a cheaper substitute: the eigenvectors of the
+    symmetric normalised Laplacian with the smallest non-trivial eigenvalues
+    (:func:`laplacian_eigenvectors`; zeros pad a graph of fewer sensors). Either is computed
+    once per graph (by :meth:`SensorGraph.fingerprint`) and never trained. How much the
+    substitute changes accuracy has not been measured yet.
 
     Where this follows the authors' code (zhengchuanpan/GMAN, ``METR/model.py``,
     ``METR/tf_utils.py``): every block and FC stack as written there, including the gate's
@@ -219,6 +229,8 @@ class GMAN(ForecastModel):
         heads: attention heads :math:`K` (8).
         head_dim: channels per head :math:`d` (8).
         spatial_dim: width of the spatial embedding (64, as the code's node2vec file).
+        spatial_embedding: ``"node2vec"`` (the paper's) or ``"eigenvectors"`` (Laplacian
+            eigenvectors, a cheaper substitute).
         dropout: dropout before the output FC's layers (0.1).
 
     Shapes:
@@ -241,6 +253,7 @@ class GMAN(ForecastModel):
         heads: int = 8,
         head_dim: int = 8,
         spatial_dim: int = 64,
+        spatial_embedding: str = "node2vec",
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
@@ -255,6 +268,8 @@ class GMAN(ForecastModel):
         ):
             if value < 1:
                 raise ValueError(f"GMAN: {name} must be >= 1, got {value}")
+        if spatial_embedding not in SPATIAL_EMBEDDINGS:
+            raise ValueError(f"GMAN: spatial_embedding must be one of {', '.join(SPATIAL_EMBEDDINGS)}, got {spatial_embedding!r}")
         if layers < 0 or not 0.0 <= dropout < 1.0:
             raise ValueError(f"GMAN: layers must be >= 0 and dropout in [0, 1); got {layers} and {dropout}")
         calendar = {time_of_day_feature, day_of_week_feature} - {None}
@@ -266,6 +281,7 @@ class GMAN(ForecastModel):
         self.steps_per_day = steps_per_day
         self.heads = heads
         self.spatial_dim = spatial_dim
+        self.spatial_method = spatial_embedding
         width = heads * head_dim
         self.input_fc = _FC(len(self.reading_features), [width, width], last_activation=False)
         self.spatial_fc = _FC(spatial_dim, [width, width], last_activation=False)
@@ -284,7 +300,10 @@ class GMAN(ForecastModel):
         sensor_graph = self._graph(graph)
         key = sensor_graph.fingerprint()
         if key not in self._spatial_cache:
-            vectors = laplacian_eigenvectors(sensor_graph.adjacency, self.spatial_dim)
+            if self.spatial_method == "node2vec":
+                vectors = node2vec_embedding(sensor_graph.adjacency, self.spatial_dim)
+            else:
+                vectors = laplacian_eigenvectors(sensor_graph.adjacency, self.spatial_dim)
             self._spatial_cache[key] = torch.from_numpy(vectors)
         return self._spatial_cache[key]
 

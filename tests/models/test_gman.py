@@ -10,6 +10,7 @@ import torch
 
 from stgraph import SensorGraph
 from stgraph.errors import GraphError
+from stgraph.graph.node2vec import node2vec_embedding
 from stgraph.models import GMAN, create
 from stgraph.models.gman import _Attention, laplacian_eigenvectors
 
@@ -167,6 +168,23 @@ def test_spatial_embedding_pads_a_small_graph_and_is_cached():
     assert model.spatial_embedding(SensorGraph(graph.adjacency, graph.sensor_ids)) is first
     assert first.shape == (5, 8)
     assert not any(value.dtype == torch.float64 for value in model.state_dict().values())  # not state
+
+
+def test_node2vec_is_the_default_spatial_embedding_and_the_substitute_is_a_switch():
+    graph = _graph(5)
+    paper, substitute = _small().eval(), _small(spatial_embedding="eigenvectors").eval()
+    np.testing.assert_allclose(
+        paper.spatial_embedding(graph).numpy(), node2vec_embedding(graph.adjacency, paper.spatial_dim), atol=0.0
+    )
+    np.testing.assert_allclose(
+        substitute.spatial_embedding(graph).numpy(), laplacian_eigenvectors(graph.adjacency, paper.spatial_dim), atol=0.0
+    )
+    # same weights, another embedding: another forecast
+    substitute.load_state_dict(paper.state_dict())
+    x = _x(1, 6, 5, [0, 1, 2, 3, 4, 5], [0] * 6, 24)
+    assert not torch.allclose(paper(x, graph), substitute(x, graph))
+    with pytest.raises(ValueError, match="GMAN: spatial_embedding must be one of node2vec, eigenvectors, got 'random'"):
+        _small(spatial_embedding="random")
 
 
 def test_missing_graph_and_bad_options_are_named():

@@ -182,7 +182,16 @@ def test_build_model_sizes_the_model_for_the_data():
     data = _data()
     model, kwargs = build_model(_config(), data)
     # one input feature + the day-of-week covariate; one target; lookback and horizon from data.*
-    assert kwargs == {"num_sensors": 3, "in_features": 2, "out_channels": 1, "lookback": 4, "horizon": 2, "hidden": 4, "gates": "paper", "self_loops": "unit"}
+    assert kwargs == {
+        "num_sensors": 3,
+        "in_features": 2,
+        "out_channels": 1,
+        "lookback": 4,
+        "horizon": 2,
+        "hidden": 4,
+        "gates": "paper",
+        "self_loops": "unit",
+    }
     out = model(torch.zeros(5, 4, 3, 2), data.graph)
     assert out.shape == (5, 2, 3, 1)
 
