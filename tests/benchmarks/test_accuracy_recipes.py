@@ -2,6 +2,7 @@
 the training loop's recipe options, per-seed verdicts and combining separate runs."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from benchmarks.accuracy.protocols import dcrnn_data
 from benchmarks.accuracy.recipes import common_plan, paper_plan
 from benchmarks.accuracy.report import beats_baselines, dcrnn_document
 from benchmarks.accuracy.training import TrainingSetup, fit
+from benchmarks.published import D2STGNN_PAPER, GMAN_PAPER, dcrnn_protocol_rows
 from stgraph.pipeline.config import ExperimentConfig
 
 
@@ -185,3 +187,12 @@ def test_cli_trains_the_paper_recipe_and_names_it(tiny_root, tmp_path):
     main([*common, "--recipe", "common", "--models", "stgcn", "--epochs", "1", "--set", "stgcn.channels=[[4,2,4],[4,2,4]]"])
     written = json.loads((out / "accuracy-los-loop-dcrnn-common.json").read_text())
     assert written["card"]["training"]["stgcn"]["inputs"] == ["speed", "time_of_day"]
+
+
+def test_the_page_prints_each_published_row_with_its_source():
+    outcome = _outcome({"d2stgnn": [3.0, 3.1]})
+    outcome["published"] = [asdict(row) for row in dcrnn_protocol_rows("metr-la")]
+    outcome["horizons"] = ["15 min", "average"]
+    page = dcrnn_document(outcome, "METR-LA")
+    assert D2STGNN_PAPER in page and GMAN_PAPER in page
+    assert "| D2STGNN (paper) | 60 min | 3.35 |" in page and "| GMAN (paper) | 60 min | 3.40 |" in page
