@@ -117,6 +117,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def registry_name(name: str) -> str:
+    """The registry name of ``name`` or one of its aliases (``"gwnet"`` -> ``"graph_wavenet"``), so
+    that ``--models``, ``--set`` and ``--model-epochs`` agree; ValueError for an unknown model."""
+    return models.name_of(models.get(name))
+
+
 def model_options(pairs: list[str]) -> dict[str, dict]:
     """``["stgcn.dropout=0.1"]`` -> ``{"stgcn": {"dropout": 0.1}}``."""
     import ast
@@ -131,7 +137,7 @@ def model_options(pairs: list[str]) -> dict[str, dict]:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
             value = text
-        options.setdefault(models.get(name) and name.replace("-", "_"), {})[option] = value
+        options.setdefault(registry_name(name), {})[option] = value
     return options
 
 
@@ -142,7 +148,7 @@ def epoch_counts(pairs: list[str]) -> dict[str, int]:
         name, _, text = pair.partition("=")
         if not text.isdigit() or int(text) < 1:
             raise SystemExit(f"--model-epochs expects MODEL=EPOCHS with EPOCHS a positive integer, got {pair!r}")
-        counts[models.get(name) and name.replace("-", "_")] = int(text)
+        counts[registry_name(name)] = int(text)
     return counts
 
 
@@ -151,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
     reuse_freed_memory()  # as stgraph train: large CPU tensors reuse freed memory instead of page-faulting each step
-    names = [models.get(m) and m for m in (args.models or DEFAULT_MODELS[args.protocol])]
+    names = [registry_name(m) for m in (args.models or DEFAULT_MODELS[args.protocol])]
     seeds = list(range(args.seeds))
     tgcn = args.protocol == "tgcn"
     paper = not tgcn and args.recipe == "paper"

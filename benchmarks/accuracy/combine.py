@@ -84,7 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True, help="name of the combined result (without .md/.json)")
     parser.add_argument("--dataset-name", default=None, help="title of the dataset (default: the card's dataset)")
     parser.add_argument("--out", default=str(RESULTS), help="folder for the Markdown + JSON results")
+    parser.add_argument("--force", action="store_true", help="replace an existing result of that name")
     args = parser.parse_args(argv)
+    targets = [Path(args.out) / f"{args.name}{suffix}" for suffix in (".md", ".json")]
+    inputs = {Path(file).resolve() for file in args.files}
+    for target in targets:
+        if target.resolve() in inputs:
+            raise SystemExit(f"{target}: is one of the runs to combine; choose another --name")
+        if target.exists() and not args.force:
+            raise SystemExit(f"{target}: exists; choose another --name or pass --force to replace it")
     outcomes = [_read(file) for file in args.files]
     try:
         merged = combine(outcomes, args.files)

@@ -41,6 +41,7 @@ from typing import Any
 
 from benchmarks.accuracy.training import TrainingSetup
 from stgraph.pipeline.config import ExperimentConfig, resolve_config
+from stgraph.pipeline.data import DAY_OF_WEEK_MIN_DAYS
 
 __all__ = ["METR_LA_TRAIN_WINDOWS", "RECIPES", "Plan", "common_plan", "paper_plan"]
 
@@ -50,9 +51,6 @@ RECIPES = ("paper", "common")
 #: Training windows of DCRNN's METR-LA split (``train.npz``: 70 % of 34,272 steps, 12 -> 12), the
 #: data the recipes' step counts were tuned on.
 METR_LA_TRAIN_WINDOWS = 23_974
-
-#: The shortest training part, in days, that lets a model learn every day of the week.
-DAY_OF_WEEK_MIN_DAYS = 14.0
 
 
 @dataclass

@@ -217,7 +217,7 @@ def run_dcrnn_protocol(
                 name,
                 dataset=dataset,
                 train_days=train_days,
-                train_windows=len(data.windows("train")),
+                train_windows=data.split.sizes()["train"],
                 epochs=epochs.get(name, setup.epochs),
                 options=options.get(name),
                 device=setup.device,

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.data import WindowDataset
-from stgraph.metrics.masked import masked_mae, masked_rmse
+from stgraph.metrics.masked import masked_mae, masked_mse, masked_rmse
 from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.train.schedules import inverse_sigmoid_decay
 
@@ -112,7 +112,7 @@ def curriculum_tau(total_steps: int) -> float:
 
 def _loss(kind: str, forecast: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     if kind == "mse":
-        return ((forecast - target) ** 2 * mask).sum() / mask.sum().clamp_min(1)
+        return masked_mse(forecast, target, mask=mask.bool())
     if kind == "mae":
         return masked_mae(forecast, target, mask=mask.bool())
     if kind == "mae_rmse":

@@ -339,6 +339,11 @@ def choose_scaling(series: SensorSeries, steps: slice, features: Sequence[str]) 
     return choice
 
 
+#: The shortest training period, in days, from which a model can learn every day of the week
+#: (each seen at least twice); shorter periods get no day-of-week input.
+DAY_OF_WEEK_MIN_DAYS = 14.0
+
+
 def choose_covariates(series: SensorSeries, steps: slice) -> list[str]:
     """The calendar inputs the readings can teach a model: ``time_of_day`` when a day holds
     several steps, and ``day_of_week`` when steps are a day or shorter and the training period
@@ -354,7 +359,7 @@ def choose_covariates(series: SensorSeries, steps: slice) -> list[str]:
     if interval < day:
         chosen.append("time_of_day")
     train_days = (steps.stop - steps.start) * interval / day
-    if interval <= day and train_days >= 14:
+    if interval <= day and train_days >= DAY_OF_WEEK_MIN_DAYS:
         chosen.append("day_of_week")
     logger.info(
         "calendar covariates for %s steps over %.1f training days: %s", interval_text(interval), train_days, chosen or "none"

@@ -10,6 +10,7 @@ from torch import nn
 
 from benchmarks.accuracy.__main__ import epoch_counts, main
 from benchmarks.accuracy.combine import combine
+from benchmarks.accuracy.combine import main as combine_main
 from benchmarks.accuracy.protocols import dcrnn_data
 from benchmarks.accuracy.recipes import common_plan, paper_plan
 from benchmarks.accuracy.report import beats_baselines, dcrnn_document
@@ -169,7 +170,7 @@ def test_combine_joins_runs_and_refuses_mismatches():
 
 
 def test_epoch_counts_parse_and_reject():
-    assert epoch_counts(["stgcn=3", "gwnet=2"]) == {"stgcn": 3, "gwnet": 2}
+    assert epoch_counts(["stgcn=3", "gwnet=2"]) == {"stgcn": 3, "graph_wavenet": 2}
     with pytest.raises(SystemExit, match="MODEL=EPOCHS"):
         epoch_counts(["stgcn=0"])
 
@@ -196,3 +197,29 @@ def test_the_page_prints_each_published_row_with_its_source():
     page = dcrnn_document(outcome, "METR-LA")
     assert D2STGNN_PAPER in page and GMAN_PAPER in page
     assert "| D2STGNN (paper) | 60 min | 3.35 |" in page and "| GMAN (paper) | 60 min | 3.40 |" in page
+
+
+def test_combine_cli_writes_one_page_and_never_overwrites(tmp_path, capsys):
+    runs = []
+    for name, values in (("a", [3.0, 3.5]), ("b", [3.2, 3.3])):
+        path = tmp_path / f"run-{name}.json"
+        path.write_text(json.dumps(_outcome({name: values})))
+        runs.append(str(path))
+    args = ["--name", "zoo", "--out", str(tmp_path), "--dataset-name", "Los-loop", *runs]
+    combine_main(args)
+    written = json.loads((tmp_path / "zoo.json").read_text())
+    assert list(written["results"])[-2:] == ["a", "b"]
+    assert (tmp_path / "zoo.md").read_text().startswith("# Accuracy: DCRNN protocol on Los-loop")
+    with pytest.raises(SystemExit, match=r"zoo\.md: exists; choose another --name or pass --force"):
+        combine_main(args)
+    combine_main([*args, "--force"])  # replaced on request
+    before = (tmp_path / "run-a.json").read_text()
+    with pytest.raises(SystemExit, match=r"run-a\.json: is one of the runs to combine"):
+        combine_main(["--name", "run-a", "--out", str(tmp_path), "--force", *runs])
+    assert (tmp_path / "run-a.json").read_text() == before
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(SystemExit, match=r"broken\.json: cannot read a result"):
+        combine_main(["--name", "other", "--out", str(tmp_path), str(tmp_path / "broken.json")])
+    (tmp_path / "copy-a.json").write_text(before)
+    with pytest.raises(SystemExit, match=r"copy-a\.json: model 'a' is already in an earlier file"):
+        combine_main(["--name", "twice", "--out", str(tmp_path), runs[0], str(tmp_path / "copy-a.json")])

@@ -110,7 +110,7 @@ def test_curriculum_tau_halves_teacher_forcing_at_mid_run():
 def test_model_options_parse_and_reject():
     assert model_options(["stgcn.dropout=0.1", "gwnet.adaptive=False"]) == {
         "stgcn": {"dropout": 0.1},
-        "gwnet": {"adaptive": False},
+        "graph_wavenet": {"adaptive": False},  # an alias names the registry entry
     }
     with pytest.raises(SystemExit, match=r"MODEL.KEY=VALUE"):
         model_options(["stgcn"])
