@@ -42,14 +42,66 @@ from benchmarks.speed.graphs import load_graph
 from stgraph import models
 from stgraph.ops import reuse_freed_memory
 
-__all__ = ["PAPER_CONFIGS", "StepResult", "measure", "measure_isolated", "run_isolated", "serve", "step_measurements"]
+__all__ = [
+    "DAY_OF_WEEK_FEATURE",
+    "PAPER_CONFIGS",
+    "STEPS_PER_DAY",
+    "TIME_OF_DAY_FEATURE",
+    "StepResult",
+    "measure",
+    "measure_isolated",
+    "run_isolated",
+    "serve",
+    "step_measurements",
+    "window_inputs",
+]
+
+#: The calendar covariates as ``stgraph train`` lays them out: the reading first, then time of
+#: day (a fraction of the day), then day of week (0 = Monday), as far as a model reads them.
+TIME_OF_DAY_FEATURE, DAY_OF_WEEK_FEATURE = 1, 2
+_CALENDAR = {"in_features": 3, "time_of_day_feature": TIME_OF_DAY_FEATURE, "day_of_week_feature": DAY_OF_WEEK_FEATURE}
 
 #: Each paper's configuration (model defaults are the papers'); inputs as each paper feeds them.
 PAPER_CONFIGS: dict[str, dict[str, Any]] = {
     "stgcn": {"in_features": 1},  # speed only; 2 ST-Conv blocks 64-16-64, Kt = Ks = 3 (Yu et al. 2018, Sec. 4.3)
     "dcrnn": {"in_features": 2},  # speed + time of day; 2 x 64 DCGRU, K = 2, seq2seq (Li et al. 2018)
     "graph_wavenet": {"in_features": 2},  # speed + time of day; 8 layers, 32/256/512 channels (Wu et al. 2019)
+    "stid": _CALENDAR,  # speed + time of day + day of week; 3 residual MLPs of 128 (Shao et al. 2022)
+    "staeformer": _CALENDAR,  # 3 + 3 transformer layers, 4 heads, model width 152 (Liu et al. 2023)
+    "agcrn": {"in_features": 1},  # the flow alone; 2 x 64 AGCRN cells, embeddings of 10 (Bai et al. 2020)
+    "mtgnn": {"in_features": 2},  # speed + time of day (in_dim 2); 3 layers, learned graph (Wu et al. 2020)
+    "gman": _CALENDAR,  # 5 + 5 ST-attention blocks, 8 heads of 8 (Zheng et al. 2020)
+    "d2stgnn": _CALENDAR,  # 5 decoupled layers of 32, dynamic graph (Shao et al. 2022)
 }
+
+#: Time-of-day slots of the benchmark's 5-minute readings (METR-LA, PEMS-BAY, Los-loop).
+STEPS_PER_DAY = 288
+
+
+def window_inputs(batch: int, sensors: int, in_features: int, *, device: torch.device | str = "cpu") -> Tensor:
+    r"""A batch of 12-step input windows laid out as ``stgraph train`` lays them out.
+
+    Feature 0 is the reading, standard normal (the cost of every model here does not depend on
+    its values); feature 1, where ``in_features >= 2``, the time of day; feature 2, where
+    ``in_features >= 3``, the day of week. The calendar is real: window ``b`` starts at a random
+    5-minute step :math:`s_b` of the week and its step ``t`` reads time of day
+    :math:`((s_b + t) \bmod 288) / 288` and day of week
+    :math:`\lfloor (s_b + t) / 288 \rfloor \bmod 7`, the same for every sensor. Seeded by
+    the caller (``torch.manual_seed``).
+
+    Shapes:
+        returns ``[batch, 12, sensors, in_features]``.
+    """
+    x = torch.randn(batch, 12, sensors, in_features, device=device)
+    step = torch.randint(0, 7 * STEPS_PER_DAY, (batch, 1), device=device) + torch.arange(12, device=device)
+    calendar = {
+        TIME_OF_DAY_FEATURE: (step % STEPS_PER_DAY).float() / STEPS_PER_DAY,
+        DAY_OF_WEEK_FEATURE: (step // STEPS_PER_DAY % 7).float(),
+    }
+    for feature, values in calendar.items():
+        if feature < in_features:
+            x[..., feature] = values[:, :, None]
+    return x
 
 
 @dataclass
@@ -205,7 +257,7 @@ def measure(
     config = {**PAPER_CONFIGS.get(model_name, {"in_features": 2}), **(options or {})}
     torch.manual_seed(0)
     model = models.create(model_name, num_sensors=graph.num_sensors, **config).to(device_)
-    x = torch.randn(batch, 12, graph.num_sensors, config["in_features"], device=device_)
+    x = window_inputs(batch, graph.num_sensors, config["in_features"], device=device_)
     y = torch.randn(batch, 12, graph.num_sensors, 1, device=device_)
     measured = step_measurements(
         model,

@@ -1,14 +1,16 @@
 r"""The peers' models at the configurations our speed benchmark uses, built the way their users build them.
 
-PyTorch Geometric Temporal ("PGT", 0.56) and Torch Spatiotemporal ("tsl", 0.9) are optional:
-they are imported only inside the builders, so this module imports without them. Each builder
+PyTorch Geometric Temporal ("PGT", 0.56), Torch Spatiotemporal ("tsl", 0.9) and BasicTS (1.1)
+are optional: they are imported only inside the builders, so this module imports without them. Each builder
 takes a :class:`~stgraph.SensorGraph` and the input features, and returns ``(module, forecast)``
 where ``forecast(x)`` runs the peer on a batch and returns the forecast in our layout, so one
 timing loop (:func:`benchmarks.speed.model_step.step_measurements`) serves ours and theirs.
 
 The graph reaches the peers as PyG's ``(edge_index, edge_weight)`` (:meth:`SensorGraph.to_pyg`:
 sources in row 0), the input each library's own way (both take ``[batch, time, nodes,
-features]``), on the same 12 -> 12 windows as ours. Where a peer's configuration cannot match
+features]``; BasicTS and PGT's GMAN take the readings and the calendar apart, and the wrappers
+below split our windows for them), on the same 12 -> 12 windows as ours, calendar columns where
+:func:`~benchmarks.speed.model_step.window_inputs` puts them. Where a peer's configuration cannot match
 the paper's, :attr:`PeerModel.notes` says how it differs; the benchmark prints these notes under
 its table.
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from benchmarks.speed.model_step import DAY_OF_WEEK_FEATURE, STEPS_PER_DAY, TIME_OF_DAY_FEATURE
 from stgraph import SensorGraph
 from stgraph.errors import ShapeError
 
@@ -39,7 +42,7 @@ class PeerModel:
     """One peer implementation of one of our models.
 
     Attributes:
-        model: our registry name it is compared with (``"stgcn"``, ``"dcrnn"``, ``"graph_wavenet"``).
+        model: our registry name it is compared with (``"stgcn"``, ``"agcrn"``, ...).
         library: the peer library, as printed.
         implementation: the peer's classes, as printed (``"STConv x2 + readout"``).
         package: the import name whose presence the benchmark checks.
@@ -147,6 +150,154 @@ class _PGTBatchedDCRNN(nn.Module):
         return self.readout(x[:, -1]).transpose(1, 2).unsqueeze(-1)
 
 
+def _calendar(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Slot of the day (0..287) and day of week (0..6) of each window's 12 steps, int64
+    ``[batch, 12]``, read from sensor 0's calendar features (the same for every sensor; where
+    :func:`~benchmarks.speed.model_step.window_inputs` puts them)."""
+    slot = (x[:, :, 0, TIME_OF_DAY_FEATURE] * STEPS_PER_DAY).round().long() % STEPS_PER_DAY
+    day = x[:, :, 0, DAY_OF_WEEK_FEATURE].round().long() % 7
+    return slot, day
+
+
+class _BasicTSSTID(nn.Module):
+    """BasicTS's ``STID`` at the paper's METR-LA widths (32-wide window, sensor, time-of-day and
+    day-of-week embeddings, 3 residual MLP layers), fed as BasicTS feeds it: the readings
+    ``[batch, 12, nodes]`` and timestamps ``[batch, 12, 2]`` normalised to ``[0, 1)``."""
+
+    def __init__(self, sensors: int) -> None:
+        from basicts.models.STID import STID, STIDConfig
+
+        super().__init__()
+        config = STIDConfig(
+            input_len=LOOKBACK,
+            output_len=HORIZON,
+            num_features=sensors,
+            input_hidden_size=32,
+            spatial_hidden_size=32,
+            tid_hidden_size=32,
+            diw_hidden_size=32,
+            num_layers=3,
+            if_time_in_day=True,
+            if_day_in_week=True,
+            num_time_in_day=STEPS_PER_DAY,
+            num_day_in_week=7,
+        )
+        self.stid = STID(config)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        timestamps = torch.stack([x[:, :, 0, TIME_OF_DAY_FEATURE], x[:, :, 0, DAY_OF_WEEK_FEATURE] / 7], dim=-1)
+        out: Tensor = self.stid(x[..., 0], timestamps)
+        return out.unsqueeze(-1)
+
+
+class _TslAGCRN(nn.Module):
+    """tsl's ``AGCRNModel`` (2 AGCRN cells x 64, node embeddings of 10): it learns its own graph,
+    so the benchmark's edge tensors are not passed."""
+
+    def __init__(self, sensors: int, in_features: int) -> None:
+        from tsl.nn.models import AGCRNModel
+
+        super().__init__()
+        self.model = AGCRNModel(
+            input_size=in_features, output_size=1, horizon=HORIZON, n_nodes=sensors, hidden_size=64, emb_size=10, n_layers=2
+        )
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        out: Tensor = self.model(x)
+        return out
+
+
+class _PGTAGCRN(nn.Module):
+    """Two PGT ``AGCRN`` cells (64 units, K 2, embeddings of 10, the node embeddings a parameter
+    of ours as PGT's example makes them) stepped over the 12 inputs, then the authors' output
+    layer: one linear map of the last hidden state to the 12 horizon steps."""
+
+    def __init__(self, sensors: int, in_features: int) -> None:
+        from torch_geometric_temporal.nn.recurrent import AGCRN
+
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(sensors, 10))
+        self.cells = nn.ModuleList(
+            AGCRN(number_of_nodes=sensors, in_channels=features, out_channels=64, K=2, embedding_dimensions=10)
+            for features in (in_features, 64)
+        )
+        self.readout = nn.Linear(64, HORIZON)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        hidden = x
+        for cell in self.cells:
+            state = None
+            states = []
+            for step in range(hidden.shape[1]):
+                state = cell(hidden[:, step], self.embedding, state)
+                states.append(state)
+            hidden = torch.stack(states, dim=1)
+        return self.readout(hidden[:, -1]).transpose(1, 2).unsqueeze(-1)
+
+
+class _PGTMTGNN(nn.Module):
+    """PGT's ``MTGNN`` at the authors' METR-LA settings (train_multi_step.py: 3 layers, 32/32/64/128
+    channels, dilated inception kernels 2, 3, 6, 7, learned graph of 20 neighbours from
+    embeddings of 40, mix-hop depth 2, retain 0.05, dropout 0.3), input ``[batch, features,
+    nodes, 12]``; it learns its own graph, so the benchmark's edge tensors are not passed."""
+
+    def __init__(self, sensors: int, in_features: int) -> None:
+        from torch_geometric_temporal.nn.attention import MTGNN
+
+        super().__init__()
+        self.model = MTGNN(
+            gcn_true=True,
+            build_adj=True,
+            gcn_depth=2,
+            num_nodes=sensors,
+            kernel_set=[2, 3, 6, 7],
+            kernel_size=7,
+            dropout=0.3,
+            subgraph_size=min(20, sensors),
+            node_dim=40,
+            dilation_exponential=1,
+            conv_channels=32,
+            residual_channels=32,
+            skip_channels=64,
+            end_channels=128,
+            seq_length=LOOKBACK,
+            in_dim=in_features,
+            out_dim=HORIZON,
+            layers=3,
+            propalpha=0.05,
+            tanhalpha=3,
+            layer_norm_affline=True,
+        )
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        out: Tensor = self.model(x.permute(0, 3, 2, 1))
+        return out
+
+
+class _PGTGMAN(nn.Module):
+    """PGT's ``GMAN`` at the paper's METR-LA settings (L 5, 8 heads of 8, causal temporal
+    attention, batch-norm momentum 0.1), fed as PGT feeds it: readings ``[batch, 12, nodes]``, a
+    fixed spatial embedding ``[nodes, 64]`` (the node2vec file the authors' code reads; random
+    here, its values do not change the cost) and ``(day of week, slot of the day)`` of the 12
+    input and 12 forecast steps ``[batch, 24, 2]``."""
+
+    def __init__(self, sensors: int) -> None:
+        from torch_geometric_temporal.nn.attention import GMAN
+
+        super().__init__()
+        self.model = GMAN(L=5, K=8, d=8, num_his=LOOKBACK, bn_decay=0.1, steps_per_day=STEPS_PER_DAY, use_bias=True, mask=True)
+        self.register_buffer("spatial", torch.randn(sensors, 64))
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
+        slot, day = _calendar(x)
+        ahead = slot[:, -1:] + torch.arange(1, HORIZON + 1, device=x.device)
+        slot = torch.cat([slot, ahead % STEPS_PER_DAY], dim=1)
+        day = torch.cat([day, (day[:, -1:] + ahead // STEPS_PER_DAY) % 7], dim=1)
+        temporal = torch.stack([day, slot], dim=-1).to(x.dtype)
+        out: Tensor = self.model(x[..., 0], self.spatial, temporal)
+        return out.unsqueeze(-1)
+
+
 def _graph_model(make: Callable[[SensorGraph, int], nn.Module], name: str) -> Builder:
     """A builder for a module called as ``module(x, edge_index, edge_weight)`` that returns
     ``[batch, horizon, nodes, 1]`` (the PGT wrappers above, and every tsl model)."""
@@ -216,7 +367,7 @@ def _tsl_graph_wavenet(graph: SensorGraph, in_features: int) -> nn.Module:
     )
 
 
-PGT, TSL = "PyTorch Geometric Temporal", "Torch Spatiotemporal"
+PGT, TSL, BASICTS = "PyTorch Geometric Temporal", "Torch Spatiotemporal", "BasicTS"
 
 #: Every peer configuration, by the key the benchmark and its JSON use.
 PEER_MODELS: dict[str, PeerModel] = {
@@ -278,6 +429,55 @@ PEER_MODELS: dict[str, PeerModel] = {
         "k 2 both directions + adaptive adjacency (embeddings of 10), batch norm, dropout 0.3 (as ours); tsl adds "
         "a linear input encoder and applies the graph conv in all 8 layers (the paper's code skips the last)",
         _graph_model(_tsl_graph_wavenet, "tsl GraphWaveNetModel"),
+    ),
+    "basicts-stid": PeerModel(
+        "stid",
+        BASICTS,
+        "STID",
+        "basicts",
+        "3 residual MLP layers of 128, embeddings of 32 (as ours); BasicTS 1.1 embeds the 12 readings only "
+        "(the authors' code and ours embed readings, time of day and day of week: 12 x 3 inputs), has no dropout "
+        "(the authors' 0.15) and reads the calendar of the window's last step from its timestamps",
+        _graph_model(lambda graph, features: _BasicTSSTID(graph.num_sensors), "BasicTS STID"),
+    ),
+    "tsl-agcrn": PeerModel(
+        "agcrn",
+        TSL,
+        "AGCRNModel",
+        "tsl",
+        "2 AGCRN cells x 64, node embeddings of 10, supports [I, A] (as ours); tsl adds a linear input encoder "
+        "(1 -> 64, so the first cell reads 64 features, not 1) and reads the 12 steps out of the last state "
+        "with one linear map",
+        _graph_model(lambda graph, features: _TslAGCRN(graph.num_sensors, features), "tsl AGCRNModel"),
+    ),
+    "pgt-agcrn": PeerModel(
+        "agcrn",
+        PGT,
+        "AGCRN cells x2 + readout",
+        "torch_geometric_temporal",
+        "2 PGT AGCRN cells x 64, K 2 (supports [I, A]), node embeddings of 10 (as ours; PGT has no AGCRN model, "
+        "only the cell: stepped over the 12 inputs here), the authors' output layer: last state -> 12 steps",
+        _graph_model(lambda graph, features: _PGTAGCRN(graph.num_sensors, features), "PGT AGCRN"),
+    ),
+    "pgt-mtgnn": PeerModel(
+        "mtgnn",
+        PGT,
+        "MTGNN",
+        "torch_geometric_temporal",
+        "the authors' METR-LA settings (3 layers, 32/32/64/128 channels, kernels 2, 3, 6, 7, 20-neighbour learned "
+        "graph from embeddings of 40, mix-hop depth 2, dropout 0.3), speed + time of day (as ours); PGT keeps "
+        "the authors' three unused residual convolutions and trains every sensor at once (no sub-graph split)",
+        _graph_model(lambda graph, features: _PGTMTGNN(graph.num_sensors, features), "PGT MTGNN"),
+    ),
+    "pgt-gman": PeerModel(
+        "gman",
+        PGT,
+        "GMAN",
+        "torch_geometric_temporal",
+        "L 5, 8 heads of 8, causal temporal attention (as ours); the spatial embedding is an input (PGT's users "
+        "load the node2vec file; ours computes it once per graph and caches it), PGT one-hot encodes the calendar "
+        "in a Python loop over the batch and repeats the causal mask per head and sensor",
+        _graph_model(lambda graph, features: _PGTGMAN(graph.num_sensors), "PGT GMAN"),
     ),
 }
 

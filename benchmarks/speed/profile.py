@@ -8,7 +8,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.speed.graphs import load_graph
-from benchmarks.speed.model_step import PAPER_CONFIGS
+from benchmarks.speed.model_step import PAPER_CONFIGS, window_inputs
 from stgraph import models
 from stgraph.ops import reuse_freed_memory
 
@@ -30,7 +30,7 @@ def top_operators(
     torch.manual_seed(0)
     model = models.create(model_name, num_sensors=graph.num_sensors, **config).to(device_)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
-    x = torch.randn(batch, 12, graph.num_sensors, config["in_features"], device=device_)
+    x = window_inputs(batch, graph.num_sensors, config["in_features"], device=device_)
     y = torch.randn(batch, 12, graph.num_sensors, 1, device=device_)
 
     def step() -> None:

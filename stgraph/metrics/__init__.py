@@ -1,10 +1,12 @@
 """Masked forecast metrics (DCRNN / Graph WaveNet convention) and their tables.
 
 ``masked_mae``, ``masked_rmse`` and ``masked_mape`` take NumPy arrays or torch tensors;
-``horizon_metrics`` scores each horizon step; ``metrics_table`` prints steps 3/6/12 and the
+``horizon_metrics`` scores each horizon step; ``conformal_quantile`` is the split-conformal
+threshold that intervals and anomaly scores are calibrated with; ``metrics_table`` prints steps 3/6/12 and the
 average. This package imports torch, NumPy and pandas only (no training framework).
 """
 
+from stgraph.metrics.conformal import conformal_quantile
 from stgraph.metrics.masked import (
     HorizonMetrics,
     horizon_metrics,
@@ -19,6 +21,7 @@ from stgraph.metrics.report import REPORT_STEPS, horizon_label, metrics_table
 __all__ = [
     "REPORT_STEPS",
     "HorizonMetrics",
+    "conformal_quantile",
     "horizon_label",
     "horizon_metrics",
     "masked_mae",

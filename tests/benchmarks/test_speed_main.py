@@ -12,7 +12,7 @@ import torch
 from benchmarks.speed import ceilings, peers
 from benchmarks.speed.__main__ import main
 from benchmarks.speed.graphs import load_graph, propagation_graph
-from benchmarks.speed.model_step import PAPER_CONFIGS, measure, measure_isolated
+from benchmarks.speed.model_step import PAPER_CONFIGS, STEPS_PER_DAY, measure, measure_isolated, window_inputs
 from stgraph import models
 from stgraph.data import WindowDataset
 from stgraph.errors import GraphError
@@ -143,3 +143,22 @@ def test_timed_drops_the_warm_up_and_takes_the_statistic_of_the_rest(monkeypatch
     assert ceilings.timed(warm_up_first, cpu, 3) == 0.125  # the best of the 3 timed calls, not the quicker warm-up
     one_disturbed_step = clock.call_taking(4.0, 0.125, 0.25)
     assert ceilings.timed(one_disturbed_step, cpu, 3, warmup=False, statistic=statistics.median) == 0.25  # a mean: 1.46
+
+
+def test_window_inputs_lay_the_calendar_out_as_stgraph_train():
+    torch.manual_seed(0)
+    x = window_inputs(64, 7, 3)
+    assert x.shape == (64, 12, 7, 3)
+    time_of_day, day_of_week = x[..., 1], x[..., 2]
+    # time of day in [0, 1) on the 5-minute grid, advancing 1/288 per step (modulo midnight)
+    slots = time_of_day * STEPS_PER_DAY
+    torch.testing.assert_close(slots, slots.round(), atol=1e-4, rtol=0)
+    assert float(time_of_day.min()) >= 0 and float(time_of_day.max()) < 1
+    torch.testing.assert_close((slots[:, 1:] - slots[:, :-1]) % STEPS_PER_DAY, torch.ones(64, 11, 7), atol=1e-3, rtol=0)
+    # day of week 0..6, changing exactly where the slot wraps past midnight
+    assert set(day_of_week.unique().tolist()) <= set(range(7))
+    wraps = slots[:, 1:, 0].round() == 0
+    assert torch.equal((day_of_week[:, 1:, 0] - day_of_week[:, :-1, 0]) % 7 == 1, wraps)
+    # fewer features: only the calendar columns that fit
+    assert window_inputs(2, 7, 1).shape == (2, 12, 7, 1)
+    assert float(window_inputs(2, 7, 2)[..., 1].max()) < 1

@@ -1,5 +1,5 @@
 """The peer comparison of the speed benchmark: tables on fake results, the paths taken without
-the peers, and (when PyTorch Geometric Temporal / Torch Spatiotemporal import) each peer model's
+the peers, and (when PyTorch Geometric Temporal / Torch Spatiotemporal / BasicTS import) each peer model's
 forecast shape on a tiny graph."""
 
 import importlib.util
@@ -11,7 +11,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from benchmarks.speed.peer_models import PEER_MODELS, _graph_model, build_peer
+from benchmarks.speed.model_step import PAPER_CONFIGS, STEPS_PER_DAY, window_inputs
+from benchmarks.speed.peer_models import PEER_MODELS, _calendar, _graph_model, build_peer
 from benchmarks.speed.peers import (
     against_peers,
     against_quoted,
@@ -140,15 +141,26 @@ def test_peer_subprocess_measures_a_peer_like_ours():
     assert result.train_gflop_per_sample > result.infer_gflop_per_sample > 0
 
 
+def test_peer_calendar_reads_the_benchmark_windows_back():
+    torch.manual_seed(3)
+    x = window_inputs(4, 5, 3)
+    slot, day = _calendar(x)
+    # consecutive 5-minute steps of the week: the slot advances by one, past midnight the day too
+    step = day * STEPS_PER_DAY + slot
+    assert torch.equal((step - step[:, :1]) % (7 * STEPS_PER_DAY), torch.arange(12).expand(4, -1))
+    assert torch.equal(x[:, :, 0, 1], x[:, :, 4, 1]) and torch.equal(x[..., 2], x[..., 2].round())  # one calendar
+    assert slot.dtype == day.dtype == torch.int64 and int(slot.max()) < STEPS_PER_DAY and int(day.max()) <= 6
+
+
 @pytest.mark.parametrize("key", list(PEER_MODELS))
 def test_peer_models_forecast_every_horizon_step(key):
     spec = PEER_MODELS[key]
     pytest.importorskip(spec.package)
     graph = _ring()
-    in_features = {"stgcn": 1}.get(spec.model, 2)
+    in_features = PAPER_CONFIGS[spec.model]["in_features"]
     torch.manual_seed(0)
     module, forecast = build_peer(key, graph, in_features)
-    out = forecast(torch.randn(2, 12, 5, in_features))
+    out = forecast(window_inputs(2, 5, in_features))
     assert out.shape == (2, 12, 5, 1)
     out.abs().mean().backward()
     assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
