@@ -177,3 +177,64 @@ def test_los_loop_graph_keeps_its_unit_diagonal_so_added_self_loops_weigh_two(sh
     np.fill_diagonal(unit, 1.0)
     degree = unit.sum(1)
     np.testing.assert_allclose(graph.operator("gcn").diagonal(), 1.0 / degree, atol=1e-12)
+
+
+def _perturbation_hidden_from(operator: np.ndarray, sensor: int) -> np.ndarray:
+    """A change of the last readings that row ``sensor`` of the operator cannot see: +1 at
+    ``sensor``, compensated at one neighbour so that ``operator[sensor] @ delta == 0``."""
+    neighbour = next(m for m in np.flatnonzero(operator[sensor]) if m != sensor)
+    delta = np.zeros(len(operator))
+    delta[sensor] = 1.0
+    delta[neighbour] = -operator[sensor, sensor] / operator[sensor, neighbour]
+    return delta
+
+
+def test_own_weight_lets_a_sensor_see_its_own_reading():
+    # Eqs. 3-6 from the zero state: sensor n's gates and candidate read the step only as
+    # (A_hat x)_n, so a change of the readings with (A_hat delta)_n = 0 leaves n's forecast as
+    # it was (later steps add the neighbours' reset gates in A_hat (r * h), hence one step here).
+    adj = np.array([[1.0, 0.6, 0.3, 0.0], [0.6, 1.0, 0.0, 0.8], [0.3, 0.0, 1.0, 0.5], [0.0, 0.8, 0.5, 1.0]])
+    graph = SensorGraph(adj)
+    delta = _perturbation_hidden_from(graph.operator("gcn").toarray(), sensor=0)
+    x = torch.randn(3, 1, 4, 1, dtype=torch.float64)
+    moved = x.clone()
+    moved[:, 0, :, 0] += torch.tensor(delta)
+    changes = {}
+    for own_weight in (False, True):
+        torch.manual_seed(0)
+        model = TGCN(num_sensors=4, in_features=1, lookback=1, horizon=2, hidden=5, own_weight=own_weight).double()
+        forecast, forecast_moved = model(x, graph), model(moved, graph)
+        changes[own_weight] = (forecast_moved - forecast)[:, :, 0].abs().max().item()
+        assert not torch.allclose(forecast_moved[:, :, 1:], forecast[:, :, 1:])  # the others see it
+    assert changes[False] < 1e-12
+    assert changes[True] > 1e-3
+
+
+def test_own_weight_adds_the_sensor_own_term_to_both_convolutions():
+    rng = np.random.default_rng(3)
+    graph = SensorGraph(rng.uniform(0, 1, (4, 4)) * (rng.random((4, 4)) < 0.6))
+    torch.manual_seed(0)
+    model = TGCN(num_sensors=4, in_features=2, lookback=3, horizon=2, hidden=3, own_weight=True).double()
+    x = torch.randn(2, 3, 4, 2, dtype=torch.float64)
+    a_hat = torch.tensor(graph.operator("gcn").toarray())
+    cell = model.cell
+
+    def conv(layer, z):
+        return a_hat @ z @ layer.linear.weight.T + z @ layer.own.weight.T
+
+    state = torch.zeros(2, 4, 3, dtype=torch.float64)
+    for t in range(3):
+        gates = torch.sigmoid(conv(cell.gates, torch.cat([x[:, t], state], -1)) + cell.gate_bias)
+        reset, update = gates[..., :3], gates[..., 3:]
+        candidate = torch.tanh(conv(cell.candidate, torch.cat([x[:, t], reset * state], -1)) + cell.candidate_bias)
+        state = update * state + (1 - update) * candidate
+    expected = model.head(state).reshape(2, 4, 2, 1).transpose(1, 2)
+    torch.testing.assert_close(model(x, graph), expected)
+    # Glorot-uniform like the graph weights (GraphGRUCell.reset_parameters), not Linear's default.
+    bound = (6 / (5 + 6)) ** 0.5
+    assert cell.gates.own.weight.abs().max() <= bound and cell.gates.own.weight.abs().max() > (1 / 5) ** 0.5
+    # Twice the cell's weights; the paper's model keeps its 12,867 parameters (test above).
+    count = sum(p.numel() for p in TGCN(num_sensors=207, in_features=1, horizon=3, own_weight=True).parameters())
+    assert count == 12_867 + 65 * 128 + 65 * 64
+    with pytest.raises(ValueError, match="own_weight must be True or False"):
+        TGCN(num_sensors=3, in_features=1, own_weight="yes")
