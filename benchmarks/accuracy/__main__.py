@@ -29,6 +29,7 @@ from benchmarks.accuracy.report import beats_baselines, card_markdown, dcrnn_doc
 from benchmarks.accuracy.run import run_dcrnn_protocol, run_tgcn_protocol
 from benchmarks.accuracy.training import TrainingSetup
 from benchmarks.data_root import default_data_root
+from benchmarks.options import per_model_counts
 from benchmarks.published import TGCN_PAPER
 from stgraph import models
 from stgraph.data.catalog import get_dataset
@@ -143,13 +144,7 @@ def model_options(pairs: list[str]) -> dict[str, dict]:
 
 def epoch_counts(pairs: list[str]) -> dict[str, int]:
     """``["dcrnn=8"]`` -> ``{"dcrnn": 8}``."""
-    counts: dict[str, int] = {}
-    for pair in pairs:
-        name, _, text = pair.partition("=")
-        if not text.isdigit() or int(text) < 1:
-            raise SystemExit(f"--model-epochs expects MODEL=EPOCHS with EPOCHS a positive integer, got {pair!r}")
-        counts[registry_name(name)] = int(text)
-    return counts
+    return per_model_counts(pairs, "--model-epochs", "EPOCHS")
 
 
 def main(argv: list[str] | None = None) -> int:

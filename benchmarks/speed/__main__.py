@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from benchmarks.accuracy.card import RESULTS, library_versions, machine, write_result
+from benchmarks.options import per_model_counts
 from benchmarks.speed.ceilings import copy_bandwidth, gemm_rate
 from benchmarks.speed.model_step import PAPER_CONFIGS, measure, measure_isolated
 from benchmarks.speed.peer_models import PEER_MODELS
@@ -46,6 +47,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="metr-la, pems-bay (real, from ../shared/data) and knn-<sensors>",
     )
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument(
+        "--model-batch",
+        nargs="*",
+        default=["gman=16"],
+        metavar="MODEL=BATCH",
+        help="batch for one model and its peers (default gman=16, its recipe's: GMAN's attention over sensors "
+        "keeps about 0.3 GB per METR-LA sample for the backward pass)",
+    )
     parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement (the median is reported)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -72,10 +81,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke mode: 40-sensor kNN graph, batch 2, one step, in-process")
     parser.add_argument("--out", default=str(RESULTS), help="folder for speed-<device>.md/.json; 'none' to skip writing")
     args = parser.parse_args(argv)
+    args.model_batch = per_model_counts(args.model_batch, "--model-batch", "BATCH")
     if args.quick:
         args.graphs, args.batch, args.steps, args.warmup, args.no_isolate = [QUICK_GRAPH], 2, 1, 0, True
-        args.peer_graphs = [QUICK_GRAPH]
+        args.peer_graphs, args.model_batch = [QUICK_GRAPH], {}
     return args
+
+
+def batch_of(args: argparse.Namespace, model: str) -> int:
+    """The batch ``model`` (ours and its peers) runs at: ``--model-batch``'s, else ``--batch``."""
+    batch: int = args.model_batch.get(model, args.batch)
+    return batch
 
 
 def _row(result: dict, gemm: float) -> str:
@@ -138,7 +154,7 @@ def run_peers(args: argparse.Namespace, row: Callable[[dict], str]) -> PeerRun:
                         key,
                         graph,
                         python=python,
-                        batch=args.batch,
+                        batch=batch_of(args, PEER_MODELS[key].model),
                         steps=args.steps,
                         warmup=args.warmup,
                         device=args.device,
@@ -206,8 +222,11 @@ def main(argv: list[str] | None = None) -> dict:
         f"measured: fp32 GEMM ({size}^3) {gemm:.0f} GFLOP/s"
         + (" (TF32 allowed)" if device.type == "cuda" and args.tf32 else "")
         + f", copy {bandwidth:.1f} GB/s (read + write)",
-        f"batch {args.batch}, 12 -> 12, median of {args.steps} timed steps after {args.warmup} warm-up; paper configurations "
-        "(STGCN speed only; DCRNN and Graph WaveNet speed + time of day)",
+        f"batch {args.batch}"
+        + "".join(f", {model} {batch}" for model, batch in args.model_batch.items() if model in args.models)
+        + f", 12 -> 12, median of {args.steps} timed steps after {args.warmup} warm-up; paper configurations "
+        "(the inputs of each paper: STGCN and AGCRN the reading alone; DCRNN, Graph WaveNet and MTGNN + time of day; "
+        "STID, STAEformer, GMAN and D2STGNN + time of day + day of week)",
         "",
         "| model | graph | sensors | batch | parameters | train samples/s | inference samples/s | peak MB | increase MB "
         "| train GFLOP/sample | share of GEMM |",
@@ -218,13 +237,13 @@ def main(argv: list[str] | None = None) -> dict:
     results = []
     for graph in args.graphs:
         for model in args.models:
-            kwargs = {"batch": args.batch, "steps": args.steps, "warmup": args.warmup, "device": args.device}
+            kwargs = {"batch": batch_of(args, model), "steps": args.steps, "warmup": args.warmup, "device": args.device}
             try:
                 result = (
                     measure_isolated(model, graph, threads=args.threads, **kwargs) if isolate else measure(model, graph, **kwargs)
                 )
             except Exception as error:  # a failing configuration (out of memory, a backend error) is reported, the run goes on
-                row = f"| {model} | {graph} | | {args.batch} | | failed: {str(error).splitlines()[0][:80]} | | | | | |"
+                row = f"| {model} | {graph} | | {kwargs['batch']} | | failed: {str(error).splitlines()[0][:80]} | | | | | |"
                 print(row, flush=True)
                 lines.append(row)
                 continue
@@ -244,8 +263,14 @@ def main(argv: list[str] | None = None) -> dict:
 
         section = ["", f"## Top operators of one training step ({args.graphs[0]}, batch {args.batch})"]
         for model in args.models:
-            profiles[model] = top_operators(model, args.graphs[0], batch=args.batch, device=args.device)
-            section += ["", f"**{model}**", "", "| operator | calls | self ms | share |", "| --- | ---: | ---: | ---: |"]
+            profiles[model] = top_operators(model, args.graphs[0], batch=batch_of(args, model), device=args.device)
+            section += [
+                "",
+                f"**{model}** (batch {batch_of(args, model)})",
+                "",
+                "| operator | calls | self ms | share |",
+                "| --- | ---: | ---: | ---: |",
+            ]
             section += [f"| {op['name']} | {op['calls']} | {op['self_ms']:.1f} | {op['share']:.0%} |" for op in profiles[model]]
         print("\n".join(section), flush=True)
         comparison += section

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmarks.speed import ceilings, peers
-from benchmarks.speed.__main__ import main
+from benchmarks.speed.__main__ import batch_of, main, parse_args
 from benchmarks.speed.graphs import load_graph, propagation_graph
 from benchmarks.speed.model_step import PAPER_CONFIGS, STEPS_PER_DAY, measure, measure_isolated, window_inputs
 from stgraph import models
@@ -162,3 +162,13 @@ def test_window_inputs_lay_the_calendar_out_as_stgraph_train():
     # fewer features: only the calendar columns that fit
     assert window_inputs(2, 7, 1).shape == (2, 12, 7, 1)
     assert float(window_inputs(2, 7, 2)[..., 1].max()) < 1
+
+
+def test_model_batch_overrides_the_batch_for_that_model_and_its_peers():
+    args = parse_args(["--models", "gman", "stid", "--model-batch", "gman=8"])
+    assert args.model_batch == {"gman": 8} and (batch_of(args, "gman"), batch_of(args, "stid")) == (8, 64)
+    assert parse_args([]).model_batch == {"gman": 16}  # GMAN's recipe batch by default
+    with pytest.raises(SystemExit, match=r"--model-batch expects MODEL=BATCH with BATCH a positive integer, got 'gman=0'"):
+        parse_args(["--model-batch", "gman=0"])
+    with pytest.raises(SystemExit, match=r"--model-batch: unknown model 'gmn'"):
+        parse_args(["--model-batch", "gmn=4"])
