@@ -13,7 +13,7 @@ sample and the share of the GEMM rate the dense work reaches in training; then t
 peers' training throughput quoted in the issue (CPU, METR-LA graph only), and with ``--profile``
 each model's top operators. With ``--peer-python`` (the peers' environment) the peers' models run
 at the same configurations in the same run (:mod:`.peers`, :mod:`.peer_models`) and the ratios
-are measured ones. Writes Markdown + JSON to benchmarks/results/speed-<device>.{md,json}.
+are measured ones. Writes Markdown + JSON to benchmarks/results/speed-<device>[-<tag>].{md,json}.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peer-graphs", nargs="+", default=["metr-la"], help="graphs the peers run on (default metr-la)")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 40-sensor kNN graph, batch 2, one step, in-process")
     parser.add_argument("--out", default=str(RESULTS), help="folder for speed-<device>.md/.json; 'none' to skip writing")
+    parser.add_argument("--tag", default="", help="suffix of the result files' names (speed-<device>-<tag>), e.g. zoo")
     args = parser.parse_args(argv)
     args.model_batch = per_model_counts(args.model_batch, "--model-batch", "BATCH")
     if args.quick:
@@ -305,7 +306,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     if args.out != "none":
         md, js = write_result(
-            f"speed-{device.type}" + ("-quick" if args.quick else ""), "\n".join(lines + comparison), payload, args.out
+            f"speed-{device.type}" + ("-quick" if args.quick else "") + (f"-{args.tag}" if args.tag else ""),
+            "\n".join(lines + comparison),
+            payload,
+            args.out,
         )
         print(f"\nwritten: {md} and {js}", file=sys.stderr)
     return payload
