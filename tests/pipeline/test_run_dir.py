@@ -191,6 +191,7 @@ def test_build_model_sizes_the_model_for_the_data():
         "hidden": 4,
         "gates": "paper",
         "self_loops": "unit",
+        "own_weight": False,
     }
     out = model(torch.zeros(5, 4, 3, 2), data.graph)
     assert out.shape == (5, 2, 3, 1)

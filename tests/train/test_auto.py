@@ -208,7 +208,7 @@ def test_a_candidate_section_sets_that_candidate_only():
         overrides={"model": {"hidden": 8}, "tgcn": {"hidden": 4}, "fc_lstm": {"num_layers": 1}},
     )
     # its own section wins over model.hidden; tgcn.yaml names its variant
-    assert configs["tgcn"].model.options == {"hidden": 4, "gates": "paper", "self_loops": "unit"}
+    assert configs["tgcn"].model.options == {"hidden": 4, "gates": "paper", "self_loops": "unit", "own_weight": False}
     assert configs["fc_lstm"].model.options == {"hidden": 8, "num_layers": 1}
     # an alias names the candidate too
     aliased = candidate_configs(("gwnet",), dataset="sample", overrides={"graph_wavenet": {"blocks": 1}})
@@ -219,7 +219,7 @@ def test_a_shared_model_option_one_candidate_lacks_names_the_candidate_section()
     with pytest.raises(ConfigError) as raised:
         candidate_configs(("stgcn", "tgcn"), dataset="sample", overrides={"model": {"dropout": 0.1}})
     assert str(raised.value) == (
-        "model 'tgcn' has no option 'dropout'; options: hidden, gates, self_loops; "
+        "model 'tgcn' has no option 'dropout'; options: hidden, gates, self_loops, own_weight; "
         "with --model auto, set it for one candidate: --set tgcn.dropout=VALUE"
     )
 
