@@ -47,7 +47,7 @@ def test_faults_have_the_documented_sizes():
     assert np.all(faulty[labels > 0] == 0) and (labels[:, 0] > 0).sum() >= 2 * 3
     faulty, labels = _inject("drift")
     for sensor in range(4):
-        offset = (faulty - HEALTHY)[labels[:48, sensor] > 0, sensor]
+        offset = (faulty - HEALTHY)[:48][labels[:48, sensor] > 0, sensor]
         assert np.all(np.diff(np.abs(offset)) > 0) and 10 <= abs(offset[-1]) <= 20  # a ramp to 10-20 mph
 
 
