@@ -65,7 +65,7 @@ def _markdown(scores: dict[str, Any], info: dict[str, Any]) -> str:
         "",
         f"Command: `{info['command']}`. Data: Los-loop (`{info['readings']}`), test steps {info['test_steps']} "
         f"({info['test_days']:.1f} days) x {info['sensors']} sensors, faults seed {info['seed']}, "
-        f"fault probability per 4-hour block and sensor {info['shares']}. Run: `{info['run']}` ({info['model']}). "
+        f"fault probability per 4-hour block and sensor {info['shares']}. Run: `{info['run']}` ({info['model']}, validation MAE {info['val_mae']:.2f}). "
         f"Settings: {info['settings']}. Cost: calibration {info['calibration_s']:.1f} s, one-step forecasts of the "
         f"test steps {info['forecast_s']:.1f} s, {info['threads']} torch thread(s).",
         "",
@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         "readings": str(path),
         "run": str(args.run),
         "model": reference.run.state["model"]["name"],
+        "val_mae": float(reference.run.state.get("val_mae") or float("nan")),
         "test_steps": len(labels),
         "test_days": len(labels) * (part.interval / np.timedelta64(1, "D")),
         "sensors": part.num_sensors,
