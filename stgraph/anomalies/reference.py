@@ -24,6 +24,7 @@ Only the run's first target feature (speed, or flow for PEMS0x) is checked.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from stgraph.pipeline.evaluate import forecast_windows
 from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.pipeline.run_dir import CONFIG_FILE, MODEL_FILE, load_run_config
 
-__all__ = ["Reference", "load_reference", "one_step_forecasts", "slots_per_day"]
+__all__ = ["CHUNK_STEPS", "Reference", "load_reference", "one_step_forecasts", "slots_per_day"]
 
 
 def slots_per_day(interval: pd.Timedelta) -> int:
@@ -51,12 +52,25 @@ def slots_per_day(interval: pd.Timedelta) -> int:
     return int(-(-pd.Timedelta(days=1) // interval))
 
 
+#: target steps forecast per call of :func:`~stgraph.pipeline.evaluate.forecast_windows` (one progress update each)
+CHUNK_STEPS = 4096
+
+
 @torch.no_grad()
-def one_step_forecasts(run: RunModel, series: SensorSeries, *, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
+def one_step_forecasts(
+    run: RunModel,
+    series: SensorSeries,
+    *,
+    batch_size: int = 256,
+    device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
     """The run's one-step-ahead forecast of every step of ``series`` (first target, original units).
 
     ``series`` must hold the run's sensors in its order, at its interval. The first
-    ``lookback`` steps have no forecast (NaN).
+    ``lookback`` steps have no forecast (NaN). The steps are forecast in chunks of
+    :data:`CHUNK_STEPS` (each scaled on its own, so memory stays that of one chunk); after each,
+    ``progress(done, total)`` is called with the steps forecast so far and in all.
 
     Shapes:
         -> ``[time, nodes]`` float64
@@ -64,21 +78,24 @@ def one_step_forecasts(run: RunModel, series: SensorSeries, *, batch_size: int =
     data = run.state["data"]
     lookback, features = int(data["lookback"]), list(data["features"])
     target = str(data["targets"][0])
-    forecast = np.full((series.num_steps, series.num_sensors), np.nan)
-    if series.num_steps <= lookback:
-        return forecast
     scaler = StandardScaler.from_state_dict(run.state["scaler"]).subset(features)
-    windows = WindowDataset(
-        series.select_features(features),
-        lookback=lookback,
-        horizon=1,
-        input_features=features,
-        target_features=[target],
-        scaler=scaler,
-        covariates=list(data["covariates"]) or None,
-    )
-    predicted, _, _ = forecast_windows(run.model, run.graph, windows, batch_size=batch_size, device=device)
-    forecast[lookback:] = predicted[:, 0, :, 0]
+    inputs = series.select_features(features)
+    forecast = np.full((series.num_steps, series.num_sensors), np.nan)
+    for first in range(lookback, series.num_steps, CHUNK_STEPS):
+        last = min(first + CHUNK_STEPS, series.num_steps)
+        windows = WindowDataset(
+            inputs.slice_time(first - lookback, last),
+            lookback=lookback,
+            horizon=1,
+            input_features=features,
+            target_features=[target],
+            scaler=scaler,
+            covariates=list(data["covariates"]) or None,
+        )
+        predicted, _, _ = forecast_windows(run.model, run.graph, windows, batch_size=batch_size, device=device)
+        forecast[first:last] = predicted[:, 0, :, 0]
+        if progress is not None:
+            progress(last - lookback, series.num_steps - lookback)
     return forecast
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -28,12 +29,15 @@ def find_anomalies(
     settings: AnomalySettings | None = None,
     batch_size: int = 256,
     device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Check every reading of ``readings`` against the run in ``run_dir``; write ``out`` (CSV) if given.
 
     The readings are loaded with only empty or NaN cells as missing (a zero is a reading to
     check, whatever the run's null value) and no limits (an impossible reading is a finding,
     not an error). Their sensors and interval must be the run's.
+
+    ``progress(done, total)`` is called with the steps forecast so far and in all, chunk by chunk.
 
     Returns:
         the table (:func:`stgraph.anomalies.score.anomaly_table`): ``sensor, timestamp, kind, score``.
@@ -47,7 +51,8 @@ def find_anomalies(
     features = list(reference.run.state["data"]["features"])
     series = load_series(readings, null_value=None, limits=None, features=features if len(features) == 1 else None)
     series = check_series(reference.run, series, str(run_dir))
-    table = anomaly_table(series, detect(series, reference, settings, batch_size=batch_size, device=device))
+    checks = detect(series, reference, settings, batch_size=batch_size, device=device, progress=progress)
+    table = anomaly_table(series, checks)
     if out is not None:
         with atomic_write(Path(out), newline="") as handle:
             table.to_csv(handle, index=False, date_format="%Y-%m-%d %H:%M:%S")

@@ -9,6 +9,8 @@ the sensor's conformal threshold: a spike or a one-reading drop).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -33,10 +35,12 @@ def detect(
     forecast: np.ndarray | None = None,
     batch_size: int = 256,
     device: str = "cpu",
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each check's ``(flags, score)`` on ``reference.target`` of ``series`` (the run's sensors, in its order).
 
-    ``forecast``: the one-step forecasts (:func:`one_step_forecasts`), computed when omitted.
+    ``forecast``: the one-step forecasts (:func:`one_step_forecasts`), computed when omitted
+    (``progress(done, total)`` after each chunk of steps).
 
     Shapes:
         -> ``{kind: (flags bool [time, nodes], score float64 [time, nodes])}`` for every kind in :data:`KINDS`
@@ -44,7 +48,7 @@ def detect(
     (f,) = series.feature_index([reference.target])
     values, observed = series.values[..., f], series.mask[..., f]
     if forecast is None:
-        forecast = one_step_forecasts(reference.run, series, batch_size=batch_size, device=device)
+        forecast = one_step_forecasts(reference.run, series, batch_size=batch_size, device=device, progress=progress)
     slots = detectors.time_of_day_slots(series.timestamps.to_numpy(), series.interval.value)
     if reference.zero_share.shape[0] != slots_per_day(series.interval):
         raise ValueError(f"{series.source}: the zero shares are for another interval than {series.interval}")

@@ -33,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--batch-size", type=positive_int, default=256, metavar="N", help="windows per forward pass (default 256)"
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads per operation (default: torch's)")
     parser.set_defaults(func=run)
@@ -40,6 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
     from stgraph.anomalies import KINDS, AnomalySettings, find_anomalies
     from stgraph.io.outputs import check_output
     from stgraph.pipeline.run_dir import cpu_threads
@@ -51,9 +54,20 @@ def run(args: argparse.Namespace) -> int:
     inputs = {"--readings": args.readings, "--config": args.config, "RUN_DIR": args.run_dir}
     check_output(args.out, inputs=inputs, force=args.force)
     settings = AnomalySettings.from_file(args.config) if args.config else AnomalySettings()
-    with cpu_threads(args.threads):
+    with cpu_threads(args.threads), tqdm(desc="one-step forecasts", unit="step", disable=args.no_progress) as bar:
+
+        def show(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
         table = find_anomalies(
-            args.run_dir, args.readings, args.out, settings=settings, batch_size=args.batch_size, device=args.device
+            args.run_dir,
+            args.readings,
+            args.out,
+            settings=settings,
+            batch_size=args.batch_size,
+            device=args.device,
+            progress=show,
         )
     counts = table["kind"].value_counts()
     found = ", ".join(f"{int(counts.get(kind, 0))} {kind}" for kind in KINDS)

@@ -75,3 +75,15 @@ def test_zero_share_counts_the_training_steps_by_time_of_day(toy_run):
     np.testing.assert_array_equal(share[24:36, 2], 1.0)
     assert share[:24, 2].max() == 0 and share[36:, 2].max() == 0
     assert share[:, :2].max() == 0
+
+
+def test_forecasts_in_chunks_equal_one_pass_and_report_progress(toy_run, monkeypatch):
+    run_dir, readings = toy_run
+    reference = load_reference(run_dir, coverage=0.9)
+    series = load_series(readings, null_value=None).slice_time(0, 40)
+    whole = one_step_forecasts(reference.run, series)
+    monkeypatch.setattr("stgraph.anomalies.reference.CHUNK_STEPS", 10)
+    calls: list[tuple[int, int]] = []
+    chunked = one_step_forecasts(reference.run, series, progress=lambda done, total: calls.append((done, total)))
+    np.testing.assert_allclose(chunked, whole, rtol=1e-6, atol=1e-5)
+    assert calls == [(10, 28), (20, 28), (28, 28)]  # 40 steps, the first 12 without a forecast

@@ -52,7 +52,8 @@ def test_anomalies_writes_a_row_for_each_injected_fault(tiny_run, faulty, tmp_pa
     config = tmp_path / "limits.yaml"
     config.write_text("maximum: 120\n")
     out = tmp_path / "anomalies.csv"
-    assert main(["anomalies", str(tiny_run), "--readings", str(path), "--config", str(config), "--out", str(out)]) == 0
+    command = ["anomalies", str(tiny_run), "--readings", str(path), "--config", str(config), "--out", str(out)]
+    assert main([*command, "--no-progress"]) == 0
     assert str(out) in capsys.readouterr().out
     table = pd.read_csv(out, dtype={"sensor": str})
     assert list(table.columns) == ["sensor", "timestamp", "kind", "score"]
