@@ -54,21 +54,27 @@ def run(args: argparse.Namespace) -> int:
     inputs = {"--readings": args.readings, "--config": args.config, "RUN_DIR": args.run_dir}
     check_output(args.out, inputs=inputs, force=args.force)
     settings = AnomalySettings.from_file(args.config) if args.config else AnomalySettings()
-    with cpu_threads(args.threads), tqdm(desc="one-step forecasts", unit="step", disable=args.no_progress) as bar:
+    bars: list[tqdm[None]] = []  # opened at the first chunk, once the run is loaded and calibrated
 
-        def show(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    def show(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc="one-step forecasts", unit="step", disable=args.no_progress))
+        bars[0].update(done - bars[0].n)
 
-        table = find_anomalies(
-            args.run_dir,
-            args.readings,
-            args.out,
-            settings=settings,
-            batch_size=args.batch_size,
-            device=args.device,
-            progress=show,
-        )
+    try:
+        with cpu_threads(args.threads):
+            table = find_anomalies(
+                args.run_dir,
+                args.readings,
+                args.out,
+                settings=settings,
+                batch_size=args.batch_size,
+                device=args.device,
+                progress=show,
+            )
+    finally:
+        for bar in bars:
+            bar.close()
     counts = table["kind"].value_counts()
     found = ", ".join(f"{int(counts.get(kind, 0))} {kind}" for kind in KINDS)
     print(f"{args.out}: {len(table)} readings flagged ({found})", file=sys.stdout)
