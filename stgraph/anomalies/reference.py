@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,13 +35,9 @@ from stgraph.anomalies.detectors import departure, time_of_day_slots, zero_share
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.data.windows import WindowDataset
-from stgraph.errors import GraphError
 from stgraph.metrics.conformal import conformal_quantile
-from stgraph.pipeline.config import ExperimentConfig
-from stgraph.pipeline.data import prepare_data
-from stgraph.pipeline.evaluate import forecast_windows
-from stgraph.pipeline.model_file import RunModel, load_model_file
-from stgraph.pipeline.run_dir import CONFIG_FILE, MODEL_FILE, load_run_config
+from stgraph.pipeline.evaluate import forecast_windows, load_run_data
+from stgraph.pipeline.model_file import RunModel
 
 __all__ = ["CHUNK_STEPS", "Reference", "load_reference", "one_step_forecasts", "slots_per_day"]
 
@@ -105,7 +100,8 @@ class Reference:
 
     Attributes:
         run: the loaded model file.
-        threshold: ``[sensors]`` spike threshold (departures) at ``coverage`` (inf: too few validation readings).
+        threshold: ``[sensors]`` spike threshold (departures) at ``coverage``; NaN for a sensor without
+            observed validation readings or without validation error (never flagged ``spike``).
         zero_share: ``[slots_per_day, sensors]`` share of zero (or missing) training readings.
         coverage: the split-conformal coverage of ``threshold``.
     """
@@ -128,15 +124,7 @@ def load_reference(run_dir: str | os.PathLike[str], *, coverage: float, batch_si
         GraphError: the run's data files changed since training (another graph).
         RunError, SensorDataError: a damaged run or missing data files (naming them).
     """
-    run_dir = Path(run_dir)
-    run = load_model_file(run_dir / MODEL_FILE)
-    config = ExperimentConfig.from_dict(load_run_config(run_dir), source=str(run_dir / CONFIG_FILE))
-    data = prepare_data(config.data, scaler=StandardScaler.from_state_dict(run.state["scaler"]))
-    if data.graph.fingerprint() != run.state["graph"]["fingerprint"]:
-        raise GraphError(
-            f"{run_dir}: the graph built from the run's data files differs from the one the model was trained on "
-            "(the files changed since training)"
-        )
+    run, data = load_run_data(run_dir)
     series = data.series
     (f,) = series.feature_index([str(run.state["data"]["targets"][0])])
     values, observed = series.values[..., f], series.mask[..., f]
@@ -151,11 +139,12 @@ def load_reference(run_dir: str | os.PathLike[str], *, coverage: float, batch_si
     # one step past the validation part too: a departure looks at the next reading
     end = min(val.stop + 1, series.num_steps)
     forecast = one_step_forecasts(run, series.slice_time(begin, end), batch_size=batch_size, device=device)
-    healthy = values[val], observed[val]
-    scores = departure(values[begin:end], observed[begin:end], forecast)[val.start - begin : val.stop - begin]
-    residual = np.where(healthy[1], np.abs(healthy[0] - forecast[val.start - begin : val.stop - begin]), np.nan)
-    scale = np.nanmean(residual, axis=0)  # m_n, [sensors]
+    inside = slice(val.start - begin, val.stop - begin)  # the validation steps within the slice
+    scores = departure(values[begin:end], observed[begin:end], forecast)[inside]
+    residual = np.where(observed[val], np.abs(values[val] - forecast[inside]), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.nanmean(residual, axis=0)  # m_n, [sensors]; NaN: no observed validation reading
+        scale = np.where(scale > 0, scale, np.nan)  # a sensor forecast without error has no scale
         pooled = conformal_quantile(scores / scale[None, :], coverage)
     threshold = scale * pooled
     return Reference(run=run, threshold=threshold, zero_share=share, coverage=coverage)

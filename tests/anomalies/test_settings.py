@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -40,3 +43,9 @@ def test_from_file_names_the_file_and_the_setting(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         AnomalySettings.from_file(path)
+
+
+def test_anomalies_import_without_lightning():
+    code = "import sys\nsys.modules['lightning'] = None\nimport stgraph.anomalies, stgraph.cli.anomalies_cmd\nprint('ok')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
