@@ -21,6 +21,7 @@ reading is) and 0 elsewhere.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["departure", "out_of_range", "spike", "stuck", "time_of_day_slots", "zero_share", "zeros"]
 
@@ -58,15 +59,16 @@ def stuck(values: np.ndarray, observed: np.ndarray, *, min_steps: int) -> Flags:
     return flags, np.where(flags, length / min_steps, 0.0)
 
 
-def time_of_day_slots(timestamps: np.ndarray, interval_ns: int) -> np.ndarray:
-    """The time-of-day slot of each step: (time since midnight) // interval, in ``[0, day / interval)``.
+def time_of_day_slots(timestamps: pd.DatetimeIndex, interval: pd.Timedelta) -> np.ndarray:
+    """The time-of-day slot of each step: (wall-clock time since midnight) // interval, in ``[0, day / interval)``.
+
+    Time-zone-aware timestamps count from their own local midnight.
 
     Shapes:
-        timestamps: ``[time]`` datetime64[ns] -> ``[time]`` int64
+        timestamps: ``[time]`` -> ``[time]`` int64
     """
-    ns = np.asarray(timestamps, dtype="datetime64[ns]").astype(np.int64)
-    day = 86_400 * 10**9
-    return (ns % day) // int(interval_ns)
+    since_midnight = pd.DatetimeIndex(timestamps) - pd.DatetimeIndex(timestamps).normalize()
+    return np.asarray(since_midnight // pd.Timedelta(interval), dtype=np.int64)
 
 
 def zero_share(values: np.ndarray, observed: np.ndarray, slots: np.ndarray, num_slots: int) -> np.ndarray:

@@ -130,7 +130,7 @@ def load_reference(run_dir: str | os.PathLike[str], *, coverage: float, batch_si
     values, observed = series.values[..., f], series.mask[..., f]
 
     train = data.split.steps("train")
-    slots = time_of_day_slots(series.timestamps[train].to_numpy(), series.interval.value)
+    slots = time_of_day_slots(series.timestamps[train], series.interval)
     share = zero_share(values[train], observed[train], slots, slots_per_day(series.interval))
 
     val = data.split.steps("val")

@@ -18,6 +18,7 @@ from stgraph.anomalies import detectors
 from stgraph.anomalies.reference import Reference, one_step_forecasts, slots_per_day
 from stgraph.anomalies.settings import AnomalySettings
 from stgraph.data.series import SensorSeries
+from stgraph.errors import SensorDataError
 
 __all__ = ["COLUMNS", "KINDS", "anomaly_table", "detect", "strongest"]
 
@@ -49,9 +50,9 @@ def detect(
     values, observed = series.values[..., f], series.mask[..., f]
     if forecast is None:
         forecast = one_step_forecasts(reference.run, series, batch_size=batch_size, device=device, progress=progress)
-    slots = detectors.time_of_day_slots(series.timestamps.to_numpy(), series.interval.value)
+    slots = detectors.time_of_day_slots(series.timestamps, series.interval)
     if reference.zero_share.shape[0] != slots_per_day(series.interval):
-        raise ValueError(f"{series.source}: the zero shares are for another interval than {series.interval}")
+        raise SensorDataError(f"{series.source}: readings every {series.interval}, but the zero shares are for another interval")
     return {
         "out_of_range": detectors.out_of_range(values, observed, minimum=settings.minimum, maximum=settings.maximum),
         "zero": detectors.zeros(values, observed, slots, reference.zero_share, max_rate=settings.zero_rate),

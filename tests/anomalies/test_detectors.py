@@ -37,9 +37,12 @@ def test_stuck_runs_end_at_a_missing_reading_and_never_span_two_sensors():
         stuck(values, observed, min_steps=1)
 
 
-def test_time_of_day_slots_count_intervals_since_midnight():
-    stamps = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:10", "2024-01-02 23:55"]).to_numpy()
-    assert time_of_day_slots(stamps, pd.Timedelta("5min").value).tolist() == [0, 2, 287]
+def test_time_of_day_slots_count_intervals_since_local_midnight():
+    stamps = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 00:10", "2024-01-02 23:55"])
+    assert time_of_day_slots(stamps, pd.Timedelta("5min")).tolist() == [0, 2, 287]
+    # 08:30 in Los Angeles is slot 102 there, whatever the UTC time
+    local = pd.DatetimeIndex(["2024-01-01 08:30"]).tz_localize("America/Los_Angeles")
+    assert time_of_day_slots(local, pd.Timedelta("5min")).tolist() == [102]
 
 
 def test_zero_share_per_slot_counts_zeros_and_missing_readings():
