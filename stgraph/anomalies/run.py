@@ -15,6 +15,8 @@ from stgraph.anomalies.settings import AnomalySettings
 from stgraph.data.load import load_series
 from stgraph.io.atomic import atomic_write
 from stgraph.pipeline.forecast import check_series
+from stgraph.pipeline.model_file import load_model_file
+from stgraph.pipeline.run_dir import MODEL_FILE
 
 __all__ = ["find_anomalies"]
 
@@ -47,10 +49,13 @@ def find_anomalies(
             (or without some it has), naming them; a malformed readings file.
     """
     settings = settings or AnomalySettings()
-    reference = load_reference(run_dir, coverage=settings.coverage, batch_size=batch_size, device=device)
-    features = list(reference.run.state["data"]["features"])
+    run_dir = Path(run_dir)
+    # the readings are checked against the model file first: a wrong file fails before the calibration's work
+    run = load_model_file(run_dir / MODEL_FILE)
+    features = list(run.state["data"]["features"])
     series = load_series(readings, null_value=None, limits=None, features=features if len(features) == 1 else None)
-    series = check_series(reference.run, series, str(run_dir))
+    series = check_series(run, series, str(run_dir))
+    reference = load_reference(run_dir, coverage=settings.coverage, batch_size=batch_size, device=device)
     checks = detect(series, reference, settings, batch_size=batch_size, device=device, progress=progress)
     table = anomaly_table(series, checks)
     if out is not None:

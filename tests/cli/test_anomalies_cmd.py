@@ -83,7 +83,11 @@ def test_anomalies_refuses_an_existing_out_without_force(tiny_run, faulty, tmp_p
     assert out.read_text() == "keep me\n"
 
 
-def test_anomalies_names_a_sensor_the_run_does_not_have(tiny_run, recent, tmp_path, capsys):
+def test_anomalies_names_a_sensor_the_run_does_not_have(tiny_run, recent, tmp_path, capsys, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("the readings are checked before the run is calibrated")
+
+    monkeypatch.setattr("stgraph.anomalies.run.load_reference", never)
     path = tmp_path / "renamed.csv"
     recent.rename(columns={recent.columns[5]: "999999"}).to_csv(path)
     assert main(["anomalies", str(tiny_run), "--readings", str(path), "--out", str(tmp_path / "a.csv")]) == 1
