@@ -15,6 +15,7 @@ MATPLOTLIB = ("matplotlib", "matplotlib.pyplot")
 
 # Top to bottom: each layer may import itself and the layers above it, never one below.
 # report (exports, plots) sits above the pipeline, which writes a run's forecasts and plots;
+# anomalies (faulty-sensor checks) score readings with a run's model, above the pipeline;
 # the pipeline sits above train, which is the only package importing Lightning.
 LAYERS = [
     "errors",
@@ -28,6 +29,7 @@ LAYERS = [
     "baselines",
     "report",
     "pipeline",
+    "anomalies",
     "train",
     "serve",
     "cli",

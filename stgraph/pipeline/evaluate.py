@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,12 @@ from stgraph.metrics.report import metrics_summary
 from stgraph.pipeline.compare import Comparison, compare_split
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
-from stgraph.pipeline.model_file import load_model_file
+from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load_run_config
 from stgraph.pipeline.run_report import write_run_report
 from stgraph.report.export import Predictions, save_predictions
 
-__all__ = ["evaluate_run", "forecast_windows", "predict_split", "update_metrics_file", "write_report"]
+__all__ = ["evaluate_run", "forecast_windows", "load_run_data", "predict_split", "update_metrics_file", "write_report"]
 
 
 @torch.no_grad()
@@ -135,6 +136,26 @@ def update_metrics_file(path: Path, changes: dict[str, Any]) -> dict[str, Any]:
     return current
 
 
+def load_run_data(run_dir: str | os.PathLike[str]) -> tuple[RunModel, PreparedData]:
+    """The best model of the finished run ``run_dir`` and its data, rebuilt from ``config.yaml``
+    and scaled with the statistics stored in ``model.pt``.
+
+    Raises:
+        GraphError: the graph built from the data files is not the one the model was trained on
+            (another fingerprint: the files changed since training).
+    """
+    run_dir = Path(run_dir)
+    best = load_model_file(run_dir / MODEL_FILE)
+    config = ExperimentConfig.from_dict(load_run_config(run_dir), source=str(run_dir / CONFIG_FILE))
+    data = prepare_data(config.data, scaler=StandardScaler.from_state_dict(best.state["scaler"]))
+    if data.graph.fingerprint() != best.state["graph"]["fingerprint"]:
+        raise GraphError(
+            f"{run_dir}: the graph built from the run's data files differs from the one the model was trained on "
+            "(the files changed since training)"
+        )
+    return best, data
+
+
 def evaluate_run(
     run_dir: str | Path, split: str = "test", *, batch_size: int = 64, device: str | torch.device = "cpu"
 ) -> tuple[Comparison, PreparedData]:
@@ -156,14 +177,7 @@ def evaluate_run(
         SensorDataError: ``split`` has no windows.
     """
     run_dir = Path(run_dir)
-    best = load_model_file(run_dir / MODEL_FILE)
-    config = ExperimentConfig.from_dict(load_run_config(run_dir), source=str(run_dir / CONFIG_FILE))
-    data = prepare_data(config.data, scaler=StandardScaler.from_state_dict(best.state["scaler"]))
-    if data.graph.fingerprint() != best.state["graph"]["fingerprint"]:
-        raise GraphError(
-            f"{run_dir}: the graph built from the run's data files differs from the one the model was trained on "
-            "(the files changed since training)"
-        )
+    best, data = load_run_data(run_dir)
     if data.split.sizes()[split] == 0:
         raise SensorDataError(f"{run_dir}: the {split} split has no windows")
     predictions = predict_split(best.model, data, split, batch_size=batch_size, device=device)

@@ -26,7 +26,7 @@ from stgraph.pipeline.data import interval_text
 from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.report.export import forecast_frame, write_table
 
-__all__ = ["forecast_inputs", "forecast_next", "predict_file"]
+__all__ = ["check_series", "forecast_inputs", "forecast_next", "predict_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def forecast_inputs(run: RunModel, series: SensorSeries) -> torch.Tensor:
     return inputs.unsqueeze(0).float()
 
 
-def _check_series(run: RunModel, series: SensorSeries, run_dir: str) -> SensorSeries:
+def check_series(run: RunModel, series: SensorSeries, run_dir: str) -> SensorSeries:
     """Same interval and same sensors as the run (reordered to the run's order), or an error."""
     if series.interval != run.interval:
         raise SensorDataError(
@@ -109,7 +109,7 @@ def predict_file(
     data = run.state["data"]
     features = list(data["features"])
     series = load_series(readings, null_value=data["null_value"], features=features if len(features) == 1 else None)
-    series = _check_series(run, series, run_dir)
+    series = check_series(run, series, run_dir)
     lookback = int(data["lookback"])
     missing = int((~series.mask[-lookback:]).sum())
     if missing:

@@ -1,0 +1,1 @@
+"""The faulty-sensor benchmark: faults injected into Los-loop readings, found by ``stgraph anomalies``' checks."""
