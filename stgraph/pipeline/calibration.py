@@ -58,12 +58,14 @@ class Calibration:
         bounds: ``None`` for a point forecast (split conformal); else the positions, on the
             forecast's quantile axis, of the lower and upper levels that CQR widens.
         windows: validation windows the margins were computed from.
+        per_sensor: one margin per sensor (else pooled over sensors).
     """
 
     coverage: float
     margin: np.ndarray
     bounds: tuple[int, int] | None
     windows: int
+    per_sensor: bool
 
     @property
     def method(self) -> str:
@@ -121,7 +123,7 @@ def calibrate(
     if not per_sensor:  # [windows * nodes, horizon, 1, channels]: the sensors' scores pooled
         scores = scores.transpose(0, 2, 1, 3).reshape(-1, scores.shape[1], 1, scores.shape[3])
     margin = np.asarray(conformal_quantile(scores, nominal, axis=0), dtype=np.float64)
-    return Calibration(coverage=nominal, margin=margin, bounds=bounds, windows=int(target.shape[0]))
+    return Calibration(coverage=nominal, margin=margin, bounds=bounds, windows=int(target.shape[0]), per_sensor=per_sensor)
 
 
 def save_calibration(path: str | os.PathLike[str], calibration: Calibration) -> None:
@@ -133,6 +135,7 @@ def save_calibration(path: str | os.PathLike[str], calibration: Calibration) -> 
             margin=calibration.margin,
             bounds=np.asarray(calibration.bounds if calibration.bounds is not None else (-1, -1), dtype=np.int64),
             windows=np.int64(calibration.windows),
+            per_sensor=np.bool_(calibration.per_sensor),
         )
 
 
@@ -145,6 +148,7 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
             margin=data["margin"],
             bounds=None if (low, high) == (-1, -1) else (low, high),
             windows=int(data["windows"]),
+            per_sensor=bool(data["per_sensor"]),
         )
 
 

@@ -36,6 +36,7 @@ import yaml
 from stgraph.data.catalog import normalise_name
 from stgraph.data.covariates import COVARIATES
 from stgraph.errors import ConfigError
+from stgraph.metrics.intervals import check_coverage
 from stgraph.nn.curriculum import CURRICULUM_UNITS
 
 if TYPE_CHECKING:
@@ -231,6 +232,11 @@ class TrainingConfig:
             ``null`` keeps torch's default. On a machine other processes keep busy, 1 thread
             can be several times faster than 2: the threads of each small operation wait
             for each other.
+        coverage: nominal coverage of the prediction intervals calibrated on the validation
+            split after training (:mod:`stgraph.pipeline.calibration`; ``--coverage``), a
+            fraction in (0, 1); ``null``: no intervals.
+        coverage_per_sensor: one conformal margin per sensor and horizon step instead of one
+            per step pooled over sensors.
     """
 
     epochs: int = 100
@@ -262,6 +268,8 @@ class TrainingConfig:
     val_every: int = 1
     checkpoint_every: float | None = 600.0
     threads: int | None = None
+    coverage: float | None = 0.9
+    coverage_per_sensor: bool = False
 
     def validate(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -292,6 +300,11 @@ class TrainingConfig:
             raise ConfigError(
                 f"training.curriculum_unit must be one of {', '.join(CURRICULUM_UNITS)}, got {self.curriculum_unit!r}"
             )
+        if self.coverage is not None:
+            try:
+                check_coverage(self.coverage)
+            except ValueError as error:
+                raise ConfigError(f"training.{error}; or null for no intervals") from None
         if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
             raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
 

@@ -6,6 +6,7 @@ training was distributed: every window of the split is scored exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -20,9 +21,11 @@ from stgraph.data.windows import WindowDataset
 from stgraph.errors import GraphError, SensorDataError
 from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_write
+from stgraph.metrics.intervals import IntervalMetrics, interval_metrics
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
-from stgraph.metrics.report import metrics_summary
-from stgraph.pipeline.compare import Comparison, compare_split
+from stgraph.metrics.report import intervals_summary, metrics_summary
+from stgraph.pipeline.calibration import CALIBRATION_FILE, Calibration, calibrate, interval_levels, load_calibration
+from stgraph.pipeline.compare import Comparison, compare_split, split_key
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
 from stgraph.pipeline.model_file import load_model_file
@@ -30,7 +33,17 @@ from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load
 from stgraph.pipeline.run_report import write_run_report
 from stgraph.report.export import Predictions, save_predictions
 
-__all__ = ["evaluate_run", "forecast_windows", "predict_split", "update_metrics_file", "write_report"]
+__all__ = [
+    "calibrate_run",
+    "evaluate_run",
+    "forecast_windows",
+    "interval_entries",
+    "interval_scores",
+    "predict_split",
+    "update_metrics_file",
+    "with_intervals",
+    "write_report",
+]
 
 
 @torch.no_grad()
@@ -91,6 +104,69 @@ def predict_split(
     )
 
 
+def calibrate_run(
+    model: torch.nn.Module,
+    data: PreparedData,
+    coverage: float,
+    *,
+    per_sensor: bool = False,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> Calibration:
+    """Conformal margins at ``coverage`` from ``model``'s forecasts of the validation split
+    (:func:`stgraph.pipeline.calibration.calibrate`).
+
+    Raises:
+        SensorDataError: the validation split has no windows to calibrate on.
+    """
+    if data.split.sizes()["val"] == 0:
+        raise SensorDataError(f"{data.name}: the validation split has no windows to calibrate intervals on")
+    validation = predict_split(model, data, "val", batch_size=batch_size, device=device)
+    return calibrate(validation.prediction, validation.target, validation.mask, coverage, per_sensor=per_sensor)
+
+
+def with_intervals(predictions: Predictions, calibration: Calibration) -> Predictions:
+    """``predictions`` with ``lower`` and ``upper`` from ``calibration``."""
+    lower, upper = calibration.interval(predictions.prediction)
+    return dataclasses.replace(predictions, lower=lower.astype(np.float32), upper=upper.astype(np.float32))
+
+
+def interval_scores(predictions: Predictions, coverage: float) -> IntervalMetrics:
+    """Coverage, width, Winkler score and CRPS of ``predictions``' interval, per horizon step.
+
+    A point forecast with its interval is scored as the quantile set
+    ``[lower, prediction, upper]`` at levels ``[(1 - c) / 2, 0.5, (1 + c) / 2]``
+    (:func:`~stgraph.metrics.intervals.interval_metrics`).
+    """
+    if predictions.lower is None or predictions.upper is None:
+        raise ValueError("interval_scores needs predictions with lower and upper (with_intervals)")
+    low, high = interval_levels(coverage)
+    quantiles = np.stack([predictions.lower, predictions.prediction, predictions.upper], axis=-1)
+    return interval_metrics(
+        predictions.lower,
+        predictions.upper,
+        predictions.target,
+        coverage=coverage,
+        quantile_forecast=quantiles,
+        quantiles=(low, 0.5, high),
+        mask=predictions.mask,
+    )
+
+
+def interval_entries(scores: IntervalMetrics, calibration: Calibration, part: str, interval: pd.Timedelta) -> dict[str, Any]:
+    """``metrics.json``'s ``"intervals"`` block of ``part`` (``"intervals_val"`` for another
+    split; keyed like ``"test"``) and ``"calibration"`` (method, pooled or per sensor, windows)."""
+    return {
+        split_key("intervals", part): intervals_summary(scores, interval),
+        "calibration": {
+            "coverage": calibration.coverage,
+            "method": calibration.method,
+            "per_sensor": calibration.per_sensor,
+            "windows": calibration.windows,
+        },
+    }
+
+
 def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
 
@@ -143,8 +219,9 @@ def evaluate_run(
 
     The data are rebuilt from the run's ``config.yaml`` and scaled with the statistics stored
     in ``model.pt``; the graph built from the data files must be the one the model was trained
-    on (same fingerprint). Writes ``predictions_<split>.npz``, the plots, the split's entry in
-    ``metrics.json`` with its comparison (:mod:`stgraph.pipeline.compare`: ``"baselines"``,
+    on (same fingerprint). Writes ``predictions_<split>.npz`` (with the interval of the run's
+    ``calibration.npz``, when it has one), the plots, the split's entry in ``metrics.json``
+    (and its ``"intervals"`` block) with its comparison (:mod:`stgraph.pipeline.compare`: ``"baselines"``,
     ``"beats_baselines"`` and ``"shortfalls"`` for the test split, ``"baselines_val"`` ... for
     another) and rewrites ``report.md``.
 
@@ -167,10 +244,15 @@ def evaluate_run(
     if data.split.sizes()[split] == 0:
         raise SensorDataError(f"{run_dir}: the {split} split has no windows")
     predictions = predict_split(best.model, data, split, batch_size=batch_size, device=device)
+    changes: dict[str, Any] = {}
+    if (run_dir / CALIBRATION_FILE).is_file():
+        calibration = load_calibration(run_dir / CALIBRATION_FILE)
+        predictions = with_intervals(predictions, calibration)
+        scores = interval_scores(predictions, calibration.coverage)
+        changes = interval_entries(scores, calibration, split, data.series.interval)
     metrics = write_report(run_dir, split, predictions, data)
     comparison = compare_split(data, split, metrics)
-    update_metrics_file(
-        run_dir / METRICS_FILE, {split: metrics_summary(metrics, data.series.interval), **comparison.metrics_entries()}
-    )
+    changes.update({split: metrics_summary(metrics, data.series.interval), **comparison.metrics_entries()})
+    update_metrics_file(run_dir / METRICS_FILE, changes)
     write_run_report(run_dir, data)
     return comparison, data

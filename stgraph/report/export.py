@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,8 @@ class Predictions:
             (from 1) of window ``w`` is at ``first_step[w] + (h - 1) * interval``.
         interval: sampling interval.
         sensor_ids: ``[nodes]``; channels: ``[channels]`` feature names.
+        lower, upper: float32, the prediction's shape: a calibrated interval around it
+            (:mod:`stgraph.pipeline.calibration`), or None (both) when the run has none.
     """
 
     prediction: np.ndarray
@@ -43,6 +46,8 @@ class Predictions:
     interval: pd.Timedelta
     sensor_ids: list[str]
     channels: list[str]
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = self.prediction.shape
@@ -56,6 +61,11 @@ class Predictions:
                 f"{shape[0]} windows, {shape[2]} sensors and {shape[3]} channels need as many first_step, "
                 f"sensor_ids and channels; got {len(self.first_step)}, {len(self.sensor_ids)}, {len(self.channels)}"
             )
+        if (self.lower is None) != (self.upper is None):
+            raise ShapeError("give both lower and upper, or neither")
+        for name, bound in (("lower", self.lower), ("upper", self.upper)):
+            if bound is not None and bound.shape != shape:
+                raise ShapeError(f"{name} must have the prediction's shape {list(shape)}; got {list(bound.shape)}")
 
     def timestamps(self, step: int) -> pd.DatetimeIndex:
         """Timestamps of horizon step ``step`` (from 1) of every window."""
@@ -63,18 +73,21 @@ class Predictions:
 
 
 def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> None:
-    """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``)."""
+    """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``);
+    ``lower`` and ``upper`` are stored when the predictions carry an interval."""
+    arrays: dict[str, Any] = {
+        "prediction": predictions.prediction.astype(np.float32),
+        "target": predictions.target.astype(np.float32),
+        "mask": predictions.mask.astype(bool),
+        "first_step": predictions.first_step.as_unit("ns").values.astype("datetime64[ns]"),
+        "interval_ns": np.asarray(predictions.interval.value, dtype=np.int64),
+        "sensor_ids": np.asarray(predictions.sensor_ids, dtype=str),
+        "channels": np.asarray(predictions.channels, dtype=str),
+    }
+    if predictions.lower is not None and predictions.upper is not None:
+        arrays.update(lower=predictions.lower.astype(np.float32), upper=predictions.upper.astype(np.float32))
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(
-            tmp,
-            prediction=predictions.prediction.astype(np.float32),
-            target=predictions.target.astype(np.float32),
-            mask=predictions.mask.astype(bool),
-            first_step=predictions.first_step.as_unit("ns").values.astype("datetime64[ns]"),
-            interval_ns=np.int64(predictions.interval.value),
-            sensor_ids=np.asarray(predictions.sensor_ids, dtype=str),
-            channels=np.asarray(predictions.channels, dtype=str),
-        )
+        np.savez_compressed(tmp, **arrays)
 
 
 def load_predictions(path: str | os.PathLike[str]) -> Predictions:
@@ -88,6 +101,8 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
             interval=pd.Timedelta(int(data["interval_ns"]), unit="ns"),
             sensor_ids=[str(s) for s in data["sensor_ids"]],
             channels=[str(c) for c in data["channels"]],
+            lower=data.get("lower"),
+            upper=data.get("upper"),
         )
 
 

@@ -75,7 +75,7 @@ def test_calibration_round_trips_through_its_file(tmp_path):
     save_calibration(tmp_path / "calibration.npz", calibration)
     back = load_calibration(tmp_path / "calibration.npz")
     np.testing.assert_array_equal(back.margin, calibration.margin)
-    assert (back.coverage, back.bounds, back.windows) == (0.9, None, 4)
+    assert (back.coverage, back.bounds, back.windows, back.per_sensor) == (0.9, None, 4, False)
     assert math.isinf(back.margin[0, 0, 0])
 
 

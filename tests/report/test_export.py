@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -36,6 +38,21 @@ def test_predictions_round_trip_without_pickle(tmp_path):
     assert again.interval == pd.Timedelta("5min")
     # step 3 of window 1 is 1:05 + 2 * 5 min
     assert again.timestamps(3)[1] == pd.Timestamp("2012-03-01 01:15")
+
+
+def test_an_interval_round_trips_and_is_absent_without_one(tmp_path):
+    plain = _predictions()
+    save_predictions(tmp_path / "plain.npz", plain)
+    assert load_predictions(tmp_path / "plain.npz").lower is None
+    banded = dataclasses.replace(plain, lower=plain.prediction - 1, upper=plain.prediction + 2)
+    save_predictions(tmp_path / "banded.npz", banded)
+    again = load_predictions(tmp_path / "banded.npz")
+    np.testing.assert_array_equal(again.upper, banded.upper)
+    np.testing.assert_array_equal(again.lower, banded.lower)
+    with pytest.raises(ShapeError, match="give both lower and upper"):
+        dataclasses.replace(plain, lower=plain.prediction)
+    with pytest.raises(ShapeError, match=r"upper must have the prediction's shape \[3, 4, 3, 1\]; got \[3, 4, 3\]"):
+        dataclasses.replace(plain, lower=plain.prediction, upper=plain.prediction[..., 0])
 
 
 def test_predictions_reject_mismatched_shapes():
