@@ -20,11 +20,12 @@ from stgraph.data.covariates import time_covariates
 from stgraph.data.load import load_series
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
-from stgraph.errors import SensorDataError
+from stgraph.errors import RunError, SensorDataError
 from stgraph.io.outputs import check_not_input
+from stgraph.pipeline.calibration import CALIBRATION_FILE, load_calibration
 from stgraph.pipeline.data import interval_text
 from stgraph.pipeline.model_file import RunModel, load_model_file
-from stgraph.report.export import forecast_frame, write_table
+from stgraph.report.export import forecast_frame, interval_frame, write_table
 
 __all__ = ["forecast_inputs", "forecast_next", "predict_file"]
 
@@ -86,12 +87,19 @@ def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.de
 
 
 def predict_file(
-    run_dir: str | os.PathLike[str], readings: str | os.PathLike[str], out: str | os.PathLike[str], *, device: str = "cpu"
+    run_dir: str | os.PathLike[str],
+    readings: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    device: str = "cpu",
+    intervals: bool = False,
 ) -> pd.DataFrame:
     """Read ``readings``, check them against the run, forecast and write ``out`` (CSV or Parquet).
 
     Returns the table written: one row per forecast step with real timestamps; one column per
-    sensor (one target channel) or ``timestamp, sensor, <channels>`` rows (several).
+    sensor (one target channel) or ``timestamp, sensor, <channels>`` rows (several). With
+    ``intervals``, the run's conformal interval (``calibration.npz``) beside each forecast:
+    ``timestamp, sensor, <channel>, <channel>_lower, <channel>_upper`` rows.
 
     ``out`` may replace an existing file, but never ``readings`` nor anything inside ``run_dir``.
 
@@ -99,12 +107,19 @@ def predict_file(
         SensorDataError: unknown output format, sensors or interval that differ from the
         run's, fewer steps than the lookback, or a malformed readings file (file and column).
         OutputError: ``out`` is ``readings`` or lies inside ``run_dir`` (checked before reading).
+        RunError: ``intervals`` for a run trained without them (no ``calibration.npz``).
     """
     run_dir = str(run_dir)
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise SensorDataError(f"{out}: unknown output format {out.suffix!r}; use .csv or .parquet")
     check_not_input(out, {"readings": readings, "run directory": run_dir})
+    calibration_file = Path(run_dir) / CALIBRATION_FILE
+    if intervals and not calibration_file.is_file():
+        raise RunError(
+            f"{run_dir}: no {CALIBRATION_FILE}: the run was trained without intervals (training.coverage null); "
+            "train with --coverage, or predict without --intervals"
+        )
     run = load_model_file(Path(run_dir) / "model.pt")
     data = run.state["data"]
     features = list(data["features"])
@@ -117,12 +132,16 @@ def predict_file(
             "%s: %d of the last %d steps' readings are missing; they enter the model as 0", readings, missing, lookback
         )
     forecast = forecast_next(run, series, device=device)
-    frame = forecast_frame(
-        forecast,
-        first_step=series.timestamps[-1] + series.interval,
-        interval=series.interval,
-        sensor_ids=run.sensor_ids,
-        channels=list(data["targets"]),
-    )
+    labels = {
+        "first_step": series.timestamps[-1] + series.interval,
+        "interval": series.interval,
+        "sensor_ids": run.sensor_ids,
+        "channels": list(data["targets"]),
+    }
+    if intervals:
+        lower, upper = load_calibration(calibration_file).interval(forecast[None])
+        frame = interval_frame(forecast, lower[0], upper[0], **labels)
+    else:
+        frame = forecast_frame(forecast, **labels)
     write_table(frame, out)
     return frame

@@ -18,7 +18,15 @@ import pandas as pd
 from stgraph.errors import ShapeError
 from stgraph.io.atomic import atomic_path
 
-__all__ = ["TABLE_FORMATS", "Predictions", "forecast_frame", "load_predictions", "save_predictions", "write_table"]
+__all__ = [
+    "TABLE_FORMATS",
+    "Predictions",
+    "forecast_frame",
+    "interval_frame",
+    "load_predictions",
+    "save_predictions",
+    "write_table",
+]
 
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -137,6 +145,35 @@ def forecast_frame(
         index=pd.MultiIndex.from_product([index, list(sensor_ids)], names=["timestamp", "sensor"]),
     )
     return long
+
+
+def interval_frame(
+    forecast: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    first_step: pd.Timestamp,
+    interval: pd.Timedelta,
+    sensor_ids: Sequence[str],
+    channels: Sequence[str],
+) -> pd.DataFrame:
+    """One forecast with its interval as a long table ``timestamp, sensor, <channel>,
+    <channel>_lower, <channel>_upper`` (for each channel), with real timestamps.
+
+    Shapes:
+        forecast, lower, upper: ``[horizon, nodes, channels]``.
+    """
+    forecast, lower, upper = (np.asarray(a) for a in (forecast, lower, upper))
+    if forecast.ndim != 3 or len(channels) != forecast.shape[2]:
+        raise ShapeError(f"forecast must be [horizon, nodes, channels={len(channels)}], got {list(forecast.shape)}")
+    if lower.shape != forecast.shape or upper.shape != forecast.shape:
+        raise ShapeError(
+            f"lower and upper must have the forecast's shape {list(forecast.shape)}; got {list(lower.shape)}, {list(upper.shape)}"
+        )
+    columns = [name for channel in channels for name in (channel, f"{channel}_lower", f"{channel}_upper")]
+    # [horizon, nodes, channels, 3] -> [horizon, nodes, 3 * channels]: each channel beside its bounds
+    stacked = np.stack([forecast, lower, upper], axis=-1).reshape(*forecast.shape[:2], -1)
+    return forecast_frame(stacked, first_step=first_step, interval=interval, sensor_ids=sensor_ids, channels=columns)
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stgraph.cli.main import main
@@ -82,3 +84,36 @@ def test_a_coverage_outside_the_unit_interval_stops_before_training(sample_env, 
         "stgraph train: error: training.coverage must be a fraction in (0, 1), got 1.5; or null for no intervals"
     )
     assert not (tmp_path / "x").exists() and not (tmp_path / "x.partial").exists()
+
+
+def test_predict_writes_the_interval_beside_each_forecast(banded_run, sample_dir, tmp_path):
+    out, _ = banded_run
+    test = load_predictions(out / "predictions_test.npz")
+    frame = pd.read_csv(sample_dir / "readings.csv.gz", index_col="timestamp", parse_dates=True)
+    window = 5
+    first_target = test.first_step[window]
+    frame.loc[first_target - pd.Timedelta("60min") : first_target - pd.Timedelta("5min")].to_csv(tmp_path / "recent.csv")
+    argv = ["predict", str(out), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv")]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*argv, "--intervals"]) == 0
+    table = pd.read_csv(tmp_path / "next.csv", parse_dates=["timestamp"])
+    assert list(table.columns) == ["timestamp", "sensor", "speed", "speed_lower", "speed_upper"]
+    assert len(table) == 12 * 207
+    # the same window through the training-time path, and the same band as predictions_test.npz
+    first_sensor = table[table["sensor"] == int(test.sensor_ids[0])]
+    np.testing.assert_allclose(first_sensor["speed"], test.prediction[window, :, 0, 0], atol=1e-3)
+    np.testing.assert_allclose(first_sensor["speed_lower"], test.lower[window, :, 0, 0], atol=1e-3)
+    np.testing.assert_allclose(first_sensor["speed_upper"], test.upper[window, :, 0, 0], atol=1e-3)
+
+
+def test_predict_intervals_needs_a_calibrated_run(banded_run, sample_dir, tmp_path, capsys):
+    out, _ = banded_run
+    uncalibrated = tmp_path / "uncalibrated"
+    shutil.copytree(out, uncalibrated)
+    (uncalibrated / "calibration.npz").unlink()
+    frame = pd.read_csv(sample_dir / "readings.csv.gz", index_col="timestamp", parse_dates=True)
+    frame.iloc[-12:].to_csv(tmp_path / "recent.csv")
+    argv = ["predict", str(uncalibrated), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv")]
+    assert main([*argv, "--intervals"]) == 1
+    assert f"{uncalibrated}: no calibration.npz: the run was trained without intervals" in capsys.readouterr().err
+    assert not (tmp_path / "next.csv").exists()

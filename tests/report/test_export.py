@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from stgraph.errors import ShapeError
-from stgraph.report.export import Predictions, forecast_frame, load_predictions, save_predictions, write_table
+from stgraph.report.export import (
+    Predictions,
+    forecast_frame,
+    interval_frame,
+    load_predictions,
+    save_predictions,
+    write_table,
+)
 
 
 def _predictions(windows=3, horizon=4, sensors=("a", "b", "c"), channels=("speed",)):
@@ -53,6 +60,32 @@ def test_an_interval_round_trips_and_is_absent_without_one(tmp_path):
         dataclasses.replace(plain, lower=plain.prediction)
     with pytest.raises(ShapeError, match=r"upper must have the prediction's shape \[3, 4, 3, 1\]; got \[3, 4, 3\]"):
         dataclasses.replace(plain, lower=plain.prediction, upper=plain.prediction[..., 0])
+
+
+def test_interval_frame_puts_each_bound_beside_its_channel():
+    forecast = np.arange(2 * 2 * 2, dtype=np.float32).reshape(2, 2, 2)  # [horizon, nodes, channels]
+    frame = interval_frame(
+        forecast,
+        forecast - 1,
+        forecast + 10,
+        first_step=pd.Timestamp("2024-05-01 08:05"),
+        interval=pd.Timedelta("5min"),
+        sensor_ids=["x", "y"],
+        channels=["speed", "flow"],
+    )
+    assert list(frame.columns) == ["speed", "speed_lower", "speed_upper", "flow", "flow_lower", "flow_upper"]
+    # step 2 (08:10), sensor y: speed 6, flow 7
+    assert frame.loc[(pd.Timestamp("2024-05-01 08:10"), "y")].tolist() == [6.0, 5.0, 16.0, 7.0, 6.0, 17.0]
+    with pytest.raises(ShapeError, match=r"lower and upper must have the forecast's shape \[2, 2, 2\]"):
+        interval_frame(
+            forecast,
+            forecast[:1],
+            forecast,
+            first_step=pd.Timestamp(0),
+            interval=pd.Timedelta("5min"),
+            sensor_ids=["x", "y"],
+            channels=["speed", "flow"],
+        )
 
 
 def test_predictions_reject_mismatched_shapes():
