@@ -39,7 +39,6 @@ Per horizon step (:func:`interval_metrics`) the scores pool every other axis, an
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ import torch
 
 from stgraph.errors import ShapeError
 from stgraph.metrics.masked import ArrayLike, observed_mask
+from stgraph.nn.quantile_head import check_quantiles
 
 __all__ = [
     "INTERVAL_METRICS",
@@ -62,25 +62,6 @@ __all__ = [
 
 #: the per-step scores of :class:`IntervalMetrics`, in the order tables print them
 INTERVAL_METRICS = ("coverage", "width", "winkler", "crps", "pinball")
-
-
-def check_quantiles(quantiles: Sequence[float] | np.ndarray) -> tuple[float, ...]:
-    """``quantiles`` as a tuple of floats, or a one-line error naming the bad value.
-
-    Raises:
-        ValueError: empty, not numbers, a level outside (0, 1), or not strictly increasing.
-    """
-    if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, (Sequence, np.ndarray)) or not len(quantiles):
-        raise ValueError(f"quantiles must be a non-empty list of levels in (0, 1), got {quantiles!r}")
-    levels = []
-    for level in list(quantiles):
-        if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
-            raise ValueError(f"quantiles must lie in (0, 1), got {level!r} in {list(quantiles)}")
-        levels.append(float(level))
-    for low, high in itertools.pairwise(levels):
-        if not low < high:
-            raise ValueError(f"quantiles must be sorted increasing without repeats, got {high} after {low} in {levels}")
-    return tuple(levels)
 
 
 def check_coverage(coverage: float) -> float:

@@ -38,6 +38,7 @@ from stgraph.data.covariates import COVARIATES
 from stgraph.errors import ConfigError
 from stgraph.metrics.intervals import check_coverage
 from stgraph.nn.curriculum import CURRICULUM_UNITS
+from stgraph.nn.quantile_head import check_quantiles
 
 if TYPE_CHECKING:
     from stgraph.models import ForecastModel
@@ -46,6 +47,7 @@ __all__ = [
     "DEFAULT_RECIPE",
     "LOSSES",
     "OWN_DATA_RECIPE",
+    "QUANTILES",
     "SCALINGS",
     "ConfigError",
     "DataConfig",
@@ -68,6 +70,9 @@ DEFAULT_RECIPE = "recipes/default.yaml"
 
 #: values of ``data.scaling``
 SCALINGS = ("auto", "global", "per_sensor")
+
+#: the model option that makes any model a quantile forecaster (:class:`stgraph.nn.QuantileHead`)
+QUANTILES = "quantiles"
 
 #: values of ``training.loss`` (:meth:`stgraph.train.module.ForecastModule.loss`)
 LOSSES = ("mae", "mse", "mae_rmse")
@@ -181,7 +186,9 @@ class ModelConfig:
 
     In YAML the section is flat: ``model: {name: dcrnn, hidden: 64, order: 2}``.
     ``num_sensors``, ``in_features``, ``out_channels``, ``lookback`` and ``horizon`` are filled
-    in from the data and must not be set here.
+    in from the data and must not be set here. ``quantiles`` (``[0.05, 0.5, 0.95]``) is not
+    the model's: any model forecasts those levels through :class:`stgraph.nn.QuantileHead`,
+    trained with the pinball loss; 0.5 must be one of them (the point forecast).
     """
 
     name: str = ""
@@ -189,6 +196,19 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.options}
+
+    def quantiles(self) -> tuple[float, ...] | None:
+        """The checked ``quantiles`` option, or None for a point forecast."""
+        levels = self.options.get(QUANTILES)
+        if levels is None:
+            return None
+        try:
+            checked = check_quantiles(levels)
+        except ValueError as error:
+            raise ConfigError(f"model.{error}") from None
+        if 0.5 not in checked:
+            raise ConfigError(f"model.quantiles must include 0.5 (the median is the point forecast), got {list(checked)}")
+        return checked
 
 
 @dataclass
@@ -338,6 +358,7 @@ class ExperimentConfig:
     def validate(self) -> None:
         self.data.validate()
         self.training.validate()
+        self.model.quantiles()
         if not self.model.name:
             from stgraph import models
 
@@ -477,6 +498,8 @@ def check_model_options(config: ExperimentConfig, model_class: type[ForecastMode
     filled = {"self", "num_sensors", "in_features", "out_channels", "lookback", "horizon"}
     valid = [p for p in params if p not in filled]
     for key in config.model.options:
+        if key == QUANTILES:  # the head's, not the model's
+            continue
         if key in filled - {"self"}:
             raise ConfigError(f"model.{key} is set from the data (data.lookback/horizon/features); do not set it here")
         if key not in valid:
