@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from stgraph.io.atomic import atomic_write
 from stgraph.metrics.intervals import IntervalMetrics, interval_metrics
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
 from stgraph.metrics.report import intervals_summary, metrics_summary
+from stgraph.nn.quantile_head import QuantileHead
 from stgraph.pipeline.calibration import CALIBRATION_FILE, Calibration, calibrate, interval_levels, load_calibration
 from stgraph.pipeline.compare import Comparison, compare_split, split_key
 from stgraph.pipeline.config import ExperimentConfig
@@ -36,6 +38,7 @@ from stgraph.report.export import Predictions, save_predictions
 __all__ = [
     "calibrate_run",
     "evaluate_run",
+    "forecast_quantile_windows",
     "forecast_windows",
     "interval_entries",
     "interval_scores",
@@ -46,7 +49,6 @@ __all__ = [
 ]
 
 
-@torch.no_grad()
 def forecast_windows(
     model: torch.nn.Module,
     graph: SensorGraph,
@@ -64,44 +66,98 @@ def forecast_windows(
     Shapes:
         -> forecast and target float32, mask bool: ``[windows, horizon, nodes, channels]``
     """
+    device = torch.device(device)
+    model = model.to(device).eval()
+    return _forecast_all(lambda x: model(x.to(device), graph), windows, batch_size, ())
+
+
+def forecast_quantile_windows(
+    model: QuantileHead,
+    graph: SensorGraph,
+    windows: WindowDataset,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`forecast_windows` for every quantile level of a :class:`~stgraph.nn.QuantileHead`.
+
+    Shapes:
+        -> quantiles float32 ``[windows, horizon, nodes, channels, quantiles]``; target, mask
+        ``[windows, horizon, nodes, channels]``
+    """
+    device = torch.device(device)
+    model = model.to(device).eval()
+    # [Q, ...] in front: the scaler's [channels] (or [nodes, channels]) statistics broadcast over it
+    return _forecast_all(
+        lambda x: model.quantile_forecast(x.to(device), graph).movedim(-1, 0),
+        windows,
+        batch_size,
+        (len(model.quantiles),),
+        levels_first=True,
+    )
+
+
+@torch.no_grad()
+def _forecast_all(
+    forecast: Callable[[torch.Tensor], torch.Tensor],
+    windows: WindowDataset,
+    batch_size: int,
+    levels: tuple[int, ...],
+    *,
+    levels_first: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``forecast`` of every batch in original units, with targets and masks (``levels``: the
+    shape ``forecast`` adds, moved from the front to the back when ``levels_first``)."""
     scaler = windows.target_scaler
     if scaler is None:
         raise ValueError(
             "forecast_windows needs windows built with the training scaler (PreparedData.windows): "
             "the model forecasts in scaled units"
         )
-    device = torch.device(device)
-    model = model.to(device).eval()
     forecasts, targets, masks = [], [], []
     for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
-        z_hat = model(x.to(device), graph)
-        forecasts.append(scaler.inverse_transform(z_hat.float()).cpu())
+        original = scaler.inverse_transform(forecast(x).float())
+        forecasts.append((original.movedim(0, -1) if levels_first else original).cpu())
         targets.append(y)
         masks.append(mask)
     shape = (0, windows.horizon, windows.num_sensors, windows.out_channels)
-    return _concat(forecasts, shape, np.float32), _concat(targets, shape, np.float32), _concat(masks, shape, bool)
+    return _concat(forecasts, shape + levels, np.float32), _concat(targets, shape, np.float32), _concat(masks, shape, bool)
 
 
 def predict_split(
     model: torch.nn.Module, data: PreparedData, part: str, *, batch_size: int = 64, device: str | torch.device = "cpu"
 ) -> Predictions:
-    """Forecasts of ``model`` for every window of ``part``, in original units, with their times and sensors.
+    """Forecasts of ``model`` for every window of ``part``, in original units, with their times and sensors;
+    for a :class:`~stgraph.nn.QuantileHead`, every level too, and its median as the forecast.
 
     Shapes:
         -> :class:`Predictions` with ``[windows, horizon, nodes, channels]`` arrays.
     """
-    prediction, target, mask = forecast_windows(model, data.graph, data.windows(part), batch_size=batch_size, device=device)
+    quantiles, levels = None, None
+    if isinstance(model, QuantileHead):
+        quantiles, target, mask = forecast_quantile_windows(
+            model, data.graph, data.windows(part), batch_size=batch_size, device=device
+        )
+        prediction, levels = quantiles[..., model.median], model.quantiles
+    else:
+        prediction, target, mask = forecast_windows(model, data.graph, data.windows(part), batch_size=batch_size, device=device)
     starts = data.split.starts(part)
     first_step = data.series.timestamps[starts + data.split.lookback] if len(starts) else pd.DatetimeIndex([])
     return Predictions(
-        prediction=prediction,
+        prediction=np.ascontiguousarray(prediction),
         target=target,
         mask=mask,
         first_step=pd.DatetimeIndex(first_step),
         interval=data.series.interval,
         sensor_ids=data.graph.sensor_ids,
         channels=list(data.target_features),
+        quantiles=quantiles,
+        levels=levels,
     )
+
+
+def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
 
 
 def calibrate_run(
@@ -122,33 +178,44 @@ def calibrate_run(
     if data.split.sizes()["val"] == 0:
         raise SensorDataError(f"{data.name}: the validation split has no windows to calibrate intervals on")
     validation = predict_split(model, data, "val", batch_size=batch_size, device=device)
+    if validation.quantiles is not None:  # CQR on the model's levels
+        return calibrate(
+            validation.quantiles, validation.target, validation.mask, coverage, quantiles=validation.levels, per_sensor=per_sensor
+        )
     return calibrate(validation.prediction, validation.target, validation.mask, coverage, per_sensor=per_sensor)
 
 
 def with_intervals(predictions: Predictions, calibration: Calibration) -> Predictions:
     """``predictions`` with ``lower`` and ``upper`` from ``calibration``."""
-    lower, upper = calibration.interval(predictions.prediction)
+    forecast = predictions.prediction if calibration.bounds is None else predictions.quantiles
+    if forecast is None:
+        raise ValueError("a CQR calibration needs the predictions' quantiles (a quantile model's predict_split)")
+    lower, upper = calibration.interval(forecast)
     return dataclasses.replace(predictions, lower=lower.astype(np.float32), upper=upper.astype(np.float32))
 
 
 def interval_scores(predictions: Predictions, coverage: float) -> IntervalMetrics:
     """Coverage, width, Winkler score and CRPS of ``predictions``' interval, per horizon step.
 
-    A point forecast with its interval is scored as the quantile set
-    ``[lower, prediction, upper]`` at levels ``[(1 - c) / 2, 0.5, (1 + c) / 2]``
-    (:func:`~stgraph.metrics.intervals.interval_metrics`).
+    CRPS and pinball loss are those of a quantile model's own levels; a point forecast with
+    its interval is scored as the quantile set ``[lower, prediction, upper]`` at levels
+    ``[(1 - c) / 2, 0.5, (1 + c) / 2]`` (:func:`~stgraph.metrics.intervals.interval_metrics`).
     """
     if predictions.lower is None or predictions.upper is None:
         raise ValueError("interval_scores needs predictions with lower and upper (with_intervals)")
-    low, high = interval_levels(coverage)
-    quantiles = np.stack([predictions.lower, predictions.prediction, predictions.upper], axis=-1)
+    if predictions.quantiles is not None and predictions.levels is not None:
+        quantiles, levels = predictions.quantiles, predictions.levels
+    else:
+        low, high = interval_levels(coverage)
+        quantiles = np.stack([predictions.lower, predictions.prediction, predictions.upper], axis=-1)
+        levels = (low, 0.5, high)
     return interval_metrics(
         predictions.lower,
         predictions.upper,
         predictions.target,
         coverage=coverage,
         quantile_forecast=quantiles,
-        quantiles=(low, 0.5, high),
+        quantiles=levels,
         mask=predictions.mask,
     )
 
@@ -165,10 +232,6 @@ def interval_entries(scores: IntervalMetrics, calibration: Calibration, part: st
             "windows": calibration.windows,
         },
     }
-
-
-def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
 
 
 def write_report(run_dir: Path, part: str, predictions: Predictions, data: PreparedData) -> HorizonMetrics:

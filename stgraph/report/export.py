@@ -45,6 +45,8 @@ class Predictions:
         sensor_ids: ``[nodes]``; channels: ``[channels]`` feature names.
         lower, upper: float32, the prediction's shape: a calibrated interval around it
             (:mod:`stgraph.pipeline.calibration`), or None (both) when the run has none.
+        quantiles: float32 ``[windows, horizon, nodes, channels, levels]`` of a quantile model
+            (whose median is ``prediction``), with its ``levels``; None (both) otherwise.
     """
 
     prediction: np.ndarray
@@ -56,6 +58,8 @@ class Predictions:
     channels: list[str]
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
+    quantiles: np.ndarray | None = None
+    levels: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         shape = self.prediction.shape
@@ -74,6 +78,13 @@ class Predictions:
         for name, bound in (("lower", self.lower), ("upper", self.upper)):
             if bound is not None and bound.shape != shape:
                 raise ShapeError(f"{name} must have the prediction's shape {list(shape)}; got {list(bound.shape)}")
+        if (self.quantiles is None) != (self.levels is None):
+            raise ShapeError("give both quantiles and levels, or neither")
+        if self.quantiles is not None and self.levels is not None and self.quantiles.shape != (*shape, len(self.levels)):
+            raise ShapeError(
+                f"quantiles must be the prediction's shape {list(shape)} plus {len(self.levels)} levels; "
+                f"got {list(self.quantiles.shape)}"
+            )
 
     def timestamps(self, step: int) -> pd.DatetimeIndex:
         """Timestamps of horizon step ``step`` (from 1) of every window."""
@@ -82,7 +93,7 @@ class Predictions:
 
 def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> None:
     """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``);
-    ``lower`` and ``upper`` are stored when the predictions carry an interval."""
+    ``lower`` and ``upper``, ``quantiles`` and ``levels`` are stored when the predictions carry them."""
     arrays: dict[str, Any] = {
         "prediction": predictions.prediction.astype(np.float32),
         "target": predictions.target.astype(np.float32),
@@ -94,6 +105,8 @@ def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> 
     }
     if predictions.lower is not None and predictions.upper is not None:
         arrays.update(lower=predictions.lower.astype(np.float32), upper=predictions.upper.astype(np.float32))
+    if predictions.quantiles is not None and predictions.levels is not None:
+        arrays.update(quantiles=predictions.quantiles.astype(np.float32), levels=np.asarray(predictions.levels))
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
 
@@ -111,6 +124,8 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
             channels=[str(c) for c in data["channels"]],
             lower=data.get("lower"),
             upper=data.get("upper"),
+            quantiles=data.get("quantiles"),
+            levels=tuple(float(level) for level in data["levels"]) if "levels" in data else None,
         )
 
 

@@ -62,6 +62,20 @@ def test_an_interval_round_trips_and_is_absent_without_one(tmp_path):
         dataclasses.replace(plain, lower=plain.prediction, upper=plain.prediction[..., 0])
 
 
+def test_quantiles_round_trip_with_their_levels(tmp_path):
+    plain = _predictions()
+    levels = np.stack([plain.prediction - 1, plain.prediction, plain.prediction + 1], axis=-1)
+    with_levels = dataclasses.replace(plain, quantiles=levels, levels=(0.1, 0.5, 0.9))
+    save_predictions(tmp_path / "q.npz", with_levels)
+    again = load_predictions(tmp_path / "q.npz")
+    np.testing.assert_array_equal(again.quantiles, levels)
+    assert again.levels == (0.1, 0.5, 0.9)
+    save_predictions(tmp_path / "plain.npz", plain)
+    assert load_predictions(tmp_path / "plain.npz").quantiles is None and load_predictions(tmp_path / "plain.npz").levels is None
+    with pytest.raises(ShapeError, match=r"quantiles must be the prediction's shape \[3, 4, 3, 1\] plus 2 levels"):
+        dataclasses.replace(plain, quantiles=levels, levels=(0.1, 0.9))
+
+
 def test_interval_frame_puts_each_bound_beside_its_channel():
     forecast = np.arange(2 * 2 * 2, dtype=np.float32).reshape(2, 2, 2)  # [horizon, nodes, channels]
     frame = interval_frame(

@@ -6,13 +6,17 @@ On the 3-sensor toy data with a 4-unit T-GCN (:mod:`tests.train.conftest`), CPU,
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from stgraph.errors import ConfigError
+from stgraph.metrics.conformal import conformal_quantile
 from stgraph.metrics.intervals import pinball_loss
 from stgraph.nn.quantile_head import QuantileHead
+from stgraph.pipeline.calibration import load_calibration
 from stgraph.pipeline.evaluate import predict_split
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import build_model
@@ -78,3 +82,29 @@ def test_a_quantile_run_scores_its_median_and_rebuilds_from_model_pt(data, make_
 def test_bad_levels_stop_before_training(make_config, quantiles, message):
     with pytest.raises(ConfigError, match=message):
         _quantile_config(make_config, quantiles).validate()
+
+
+def test_a_quantile_run_is_calibrated_by_cqr_and_scored_on_its_levels(data, make_config, tmp_path):
+    out = tmp_path / "cqr"
+    train(_quantile_config(make_config, [0.1, 0.5, 0.9], epochs=1, coverage=0.8), out, data=data, echo=lambda line: None)
+    best = load_model_file(out / "model.pt")
+    calibration = load_calibration(out / "calibration.npz")
+    assert (calibration.method, calibration.bounds) == ("cqr", (0, 2))  # 0.1 and 0.9: the levels of an 80 % interval
+
+    # the margin: the ceil(0.8 (n + 1))-th smallest max(q_0.1 - y, y - q_0.9) over the validation readings
+    validation = predict_split(best.model, data, "val", batch_size=8)
+    scores = np.maximum(validation.quantiles[..., 0] - validation.target, validation.target - validation.quantiles[..., 2])
+    scores = np.where(validation.mask, scores, np.nan)
+    expected = [conformal_quantile(scores[:, step].ravel(), 0.8) for step in range(2)]
+    np.testing.assert_allclose(calibration.margin[:, 0, 0], expected, rtol=1e-5, atol=1e-6)
+
+    test = load_predictions(out / "predictions_test.npz")
+    assert test.levels == (0.1, 0.5, 0.9) and test.quantiles.shape == (7, 2, 3, 1, 3)
+    np.testing.assert_allclose(test.lower, test.quantiles[..., 0] - calibration.margin[None, :, :, :], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(test.prediction, test.quantiles[..., 1])
+    # CRPS from the model's own three levels: twice their mean pinball loss, per step
+    metrics = json.loads((out / "metrics.json").read_text())
+    for step in range(2):
+        pinball = pinball_loss(test.quantiles[:, step], test.target[:, step], test.levels, mask=test.mask[:, step])
+        assert metrics["intervals"]["per_step"]["crps"][step] == pytest.approx(2 * pinball, rel=1e-5)
+    assert metrics["calibration"]["method"] == "cqr"
