@@ -35,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--intervals",
         action="store_true",
-        help="write the run's conformal interval beside each forecast (columns <channel>_lower, <channel>_upper)",
+        help="write the run's conformal interval beside each forecast (columns <channel>_lower, <channel>_upper; "
+        "a quantile run's levels too, <channel>_q0.05 ...)",
     )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--threads", type=positive_int, metavar="N", help="CPU threads per operation (default: torch's)")

@@ -22,12 +22,13 @@ from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.errors import RunError, SensorDataError
 from stgraph.io.outputs import check_not_input
+from stgraph.nn.quantile_head import QuantileHead
 from stgraph.pipeline.calibration import CALIBRATION_FILE, load_calibration
 from stgraph.pipeline.data import interval_text
 from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.report.export import forecast_frame, interval_frame, write_table
 
-__all__ = ["forecast_inputs", "forecast_next", "predict_file"]
+__all__ = ["forecast_inputs", "forecast_next", "forecast_next_quantiles", "predict_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,17 +73,35 @@ def _check_series(run: RunModel, series: SensorSeries, run_dir: str) -> SensorSe
 
 @torch.no_grad()
 def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
-    """Forecast, in original units, the ``horizon`` steps after the last step of ``series``.
+    """Forecast, in original units, the ``horizon`` steps after the last step of ``series``
+    (a quantile model's median).
 
     Shapes:
         -> ``[horizon, nodes, channels]``
     """
-    data = run.state["data"]
-    x = forecast_inputs(run, series).to(device)
     model = run.model.to(device).eval()
-    z = model(x, run.graph)[0].float().cpu()
+    return _inverse(run, model(forecast_inputs(run, series).to(device), run.graph)[0])
+
+
+@torch.no_grad()
+def forecast_next_quantiles(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
+    """Every level of a quantile run's forecast (:class:`~stgraph.nn.QuantileHead`), in original units.
+
+    Shapes:
+        -> ``[horizon, nodes, channels, quantiles]``
+    """
+    model = run.model.to(device).eval()
+    if not isinstance(model, QuantileHead):
+        raise RunError(f"the run's model ({run.state['model']['name']}) forecasts no quantiles (model.quantiles unset)")
+    levels = model.quantile_forecast(forecast_inputs(run, series).to(device), run.graph)[0]
+    # [Q, horizon, nodes, channels]: the scaler's statistics broadcast over the leading levels
+    return np.moveaxis(_inverse(run, levels.movedim(-1, 0)), 0, -1)
+
+
+def _inverse(run: RunModel, scaled: torch.Tensor) -> np.ndarray:
+    """``[..., channels]`` z-scores -> original units, with the run's target statistics."""
     scaler = StandardScaler.from_state_dict(run.state["scaler"])
-    forecast: torch.Tensor = scaler.inverse_transform(z, features=list(data["targets"]))
+    forecast: torch.Tensor = scaler.inverse_transform(scaled.float().cpu(), features=list(run.state["data"]["targets"]))
     return forecast.numpy()
 
 
@@ -99,7 +118,8 @@ def predict_file(
     Returns the table written: one row per forecast step with real timestamps; one column per
     sensor (one target channel) or ``timestamp, sensor, <channels>`` rows (several). With
     ``intervals``, the run's conformal interval (``calibration.npz``) beside each forecast:
-    ``timestamp, sensor, <channel>, <channel>_lower, <channel>_upper`` rows.
+    ``timestamp, sensor, <channel>, <channel>_lower, <channel>_upper`` rows, and for a quantile
+    model its levels, ``<channel>_q0.05`` ...
 
     ``out`` may replace an existing file, but never ``readings`` nor anything inside ``run_dir``.
 
@@ -139,8 +159,13 @@ def predict_file(
         "channels": list(data["targets"]),
     }
     if intervals:
-        lower, upper = load_calibration(calibration_file).interval(forecast[None])
-        frame = interval_frame(forecast, lower[0], upper[0], **labels)
+        calibration = load_calibration(calibration_file)
+        head = run.model if isinstance(run.model, QuantileHead) else None
+        quantiles = None if head is None else forecast_next_quantiles(run, series, device=device)
+        bounded = forecast if calibration.bounds is None or quantiles is None else quantiles  # CQR widens two levels
+        lower, upper = calibration.interval(bounded[None])
+        levels = None if head is None else head.quantiles
+        frame = interval_frame(forecast, lower[0], upper[0], quantiles=quantiles, levels=levels, **labels)
     else:
         frame = forecast_frame(forecast, **labels)
     write_table(frame, out)

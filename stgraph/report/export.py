@@ -171,12 +171,15 @@ def interval_frame(
     interval: pd.Timedelta,
     sensor_ids: Sequence[str],
     channels: Sequence[str],
+    quantiles: np.ndarray | None = None,
+    levels: Sequence[float] | None = None,
 ) -> pd.DataFrame:
     """One forecast with its interval as a long table ``timestamp, sensor, <channel>,
-    <channel>_lower, <channel>_upper`` (for each channel), with real timestamps.
+    <channel>_lower, <channel>_upper`` (for each channel), with real timestamps; a quantile
+    forecast's levels follow each channel's bounds as ``<channel>_q0.05`` ....
 
     Shapes:
-        forecast, lower, upper: ``[horizon, nodes, channels]``.
+        forecast, lower, upper: ``[horizon, nodes, channels]``; quantiles: the same plus ``[levels]``.
     """
     forecast, lower, upper = (np.asarray(a) for a in (forecast, lower, upper))
     if forecast.ndim != 3 or len(channels) != forecast.shape[2]:
@@ -185,9 +188,19 @@ def interval_frame(
         raise ShapeError(
             f"lower and upper must have the forecast's shape {list(forecast.shape)}; got {list(lower.shape)}, {list(upper.shape)}"
         )
-    columns = [name for channel in channels for name in (channel, f"{channel}_lower", f"{channel}_upper")]
-    # [horizon, nodes, channels, 3] -> [horizon, nodes, 3 * channels]: each channel beside its bounds
-    stacked = np.stack([forecast, lower, upper], axis=-1).reshape(*forecast.shape[:2], -1)
+    named = [np.stack([forecast, lower, upper], axis=-1)]  # [horizon, nodes, channels, 3]
+    suffixes = ["", "_lower", "_upper"]
+    if quantiles is not None and levels is not None:
+        if np.shape(quantiles) != (*forecast.shape, len(levels)):
+            raise ShapeError(
+                f"quantiles must be the forecast's shape {list(forecast.shape)} plus {len(levels)} levels; "
+                f"got {list(np.shape(quantiles))}"
+            )
+        named.append(np.asarray(quantiles))
+        suffixes += [f"_q{level:g}" for level in levels]
+    columns = [f"{channel}{suffix}" for channel in channels for suffix in suffixes]
+    # [horizon, nodes, channels, columns per channel] -> [horizon, nodes, all columns]: each channel beside its bounds
+    stacked = np.concatenate(named, axis=-1).reshape(*forecast.shape[:2], -1)
     return forecast_frame(stacked, first_step=first_step, interval=interval, sensor_ids=sensor_ids, channels=columns)
 
 

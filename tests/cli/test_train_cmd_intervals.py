@@ -117,3 +117,26 @@ def test_predict_intervals_needs_a_calibrated_run(banded_run, sample_dir, tmp_pa
     assert main([*argv, "--intervals"]) == 1
     assert f"{uncalibrated}: no calibration.npz: the run was trained without intervals" in capsys.readouterr().err
     assert not (tmp_path / "next.csv").exists()
+
+
+def test_a_quantile_run_exports_its_levels_beside_the_interval(sample_env, tmp_path, sample_dir):
+    out = tmp_path / "quantiles"
+    quantile_args = [*TINY, "--set", "model.quantiles=[0.1,0.5,0.9]", "--coverage", "0.8", "--out", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", "--dataset", "sample", *quantile_args]) == 0
+    calibration = load_calibration(out / "calibration.npz")
+    assert json.loads((out / "metrics.json").read_text())["calibration"]["method"] == "cqr"
+    frame = pd.read_csv(sample_dir / "readings.csv.gz", index_col="timestamp", parse_dates=True)
+    frame.iloc[-12:].to_csv(tmp_path / "recent.csv")
+    argv = ["predict", str(out), "--readings", str(tmp_path / "recent.csv"), "--out", str(tmp_path / "next.csv"), "--intervals"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(argv) == 0
+    table = pd.read_csv(tmp_path / "next.csv", parse_dates=["timestamp"])
+    assert list(table.columns) == [
+        "timestamp", "sensor", "speed", "speed_lower", "speed_upper", "speed_q0.1", "speed_q0.5", "speed_q0.9"
+    ]  # fmt: skip
+    np.testing.assert_allclose(table["speed"], table["speed_q0.5"], atol=1e-3)  # the median is the forecast
+    # CQR: the 10 % and 90 % levels moved out (or in) by the step's margin; rows run step by step, 207 sensors each
+    margin = np.repeat(calibration.margin[:, 0, 0], 207)
+    np.testing.assert_allclose(table["speed_lower"], table["speed_q0.1"] - margin, atol=2e-3)
+    np.testing.assert_allclose(table["speed_upper"], table["speed_q0.9"] + margin, atol=2e-3)

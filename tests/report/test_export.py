@@ -90,6 +90,20 @@ def test_interval_frame_puts_each_bound_beside_its_channel():
     assert list(frame.columns) == ["speed", "speed_lower", "speed_upper", "flow", "flow_lower", "flow_upper"]
     # step 2 (08:10), sensor y: speed 6, flow 7
     assert frame.loc[(pd.Timestamp("2024-05-01 08:10"), "y")].tolist() == [6.0, 5.0, 16.0, 7.0, 6.0, 17.0]
+    levels = interval_frame(
+        forecast[..., :1],
+        forecast[..., :1] - 1,
+        forecast[..., :1] + 1,
+        first_step=pd.Timestamp("2024-05-01 08:05"),
+        interval=pd.Timedelta("5min"),
+        sensor_ids=["x", "y"],
+        channels=["speed"],
+        quantiles=np.stack([forecast[..., :1] - 0.5, forecast[..., :1], forecast[..., :1] + 0.5], axis=-1),
+        levels=[0.05, 0.5, 0.95],
+    )
+    assert list(levels.columns) == ["speed", "speed_lower", "speed_upper", "speed_q0.05", "speed_q0.5", "speed_q0.95"]
+    # step 2 (08:10), sensor y: speed 6
+    assert levels.loc[(pd.Timestamp("2024-05-01 08:10"), "y")].tolist() == [6.0, 5.0, 7.0, 5.5, 6.0, 6.5]
     with pytest.raises(ShapeError, match=r"lower and upper must have the forecast's shape \[2, 2, 2\]"):
         interval_frame(
             forecast,
