@@ -5,8 +5,9 @@ Layout (``--out``, default ``runs/<data>-<model>-<time>``)::
     config.yaml            the fully resolved configuration
     model.pt               best model by validation masked MAE (:mod:`stgraph.pipeline.model_file`)
     last.ckpt              the trainer's state after the last epoch (for --resume)
-    metrics.json           test (and later evaluate) metrics, training history, sizes
-    predictions_test.npz   test forecasts with sensor ids and timestamps
+    calibration.npz        conformal interval margins from validation (:mod:`stgraph.pipeline.calibration`)
+    metrics.json           test (and later evaluate) metrics and intervals, training history, sizes
+    predictions_test.npz   test forecasts (and intervals, quantiles) with sensor ids and timestamps
     plots/                 forecasts vs observations, error by horizon, sensor error map
 
 Lifecycle: a run is built in ``<out>.partial`` beside the final directory and renamed to
