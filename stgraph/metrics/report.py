@@ -27,6 +27,7 @@ from stgraph.metrics.masked import HorizonMetrics
 __all__ = [
     "REPORT_STEPS",
     "horizon_label",
+    "intervals_caption",
     "intervals_from_summary",
     "intervals_summary",
     "intervals_table",
@@ -105,6 +106,11 @@ def intervals_from_summary(summary: Mapping[str, Any]) -> IntervalMetrics:
     steps = summary["per_step"]
     floats = {name: np.array([math.nan if v is None else v for v in steps[name]], dtype=np.float64) for name in INTERVAL_METRICS}
     return IntervalMetrics(**floats, observed=np.array(steps["observed"], dtype=np.int64), nominal=float(summary["nominal"]))
+
+
+def intervals_caption(part: str, nominal: float) -> str:
+    """The line printed above :func:`intervals_table`: ``"test, 90% conformal intervals ..."``."""
+    return f"{part}, {nominal:.0%} conformal intervals calibrated on validation, in original units:"
 
 
 def intervals_table(

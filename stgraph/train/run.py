@@ -30,7 +30,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from stgraph.metrics.masked import HorizonMetrics
-from stgraph.metrics.report import intervals_table, metrics_summary
+from stgraph.metrics.report import intervals_caption, intervals_table, metrics_summary
 from stgraph.ops.memory import reuse_freed_memory
 from stgraph.pipeline.calibration import CALIBRATION_FILE, save_calibration
 from stgraph.pipeline.compare import Comparison, compare_split
@@ -296,7 +296,7 @@ def _fit_and_report(
         echo(f"test ({data.split.sizes()['test']} windows), masked metrics in original units, beside the baselines:")
         echo(comparison.table(config.model.name))
         if intervals is not None:
-            echo(f"test, {intervals.nominal:.0%} conformal intervals calibrated on validation, in original units:")
+            echo(intervals_caption("test", intervals.nominal))
             echo(intervals_table(intervals, interval=data.series.interval))
         for line in comparison.warning_lines():  # last: the run ends on what is wrong with it
             echo(line)

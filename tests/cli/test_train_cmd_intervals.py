@@ -71,10 +71,13 @@ def test_train_scores_calibrated_intervals_on_test(banded_run):
 def test_evaluate_keeps_the_intervals(banded_run):
     out, _ = banded_run
     before = json.loads((out / "metrics.json").read_text())["intervals"]
-    with contextlib.redirect_stdout(io.StringIO()):
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
         assert main(["evaluate", str(out), "--threads", "1"]) == 0
     after = json.loads((out / "metrics.json").read_text())["intervals"]
     assert after["average"]["coverage"] == pytest.approx(before["average"]["coverage"])
+    table = intervals_table(intervals_from_summary(after), interval="5min")
+    assert "test, 80% conformal intervals calibrated on validation, in original units:\n" + table in printed.getvalue()
     assert load_predictions(out / "predictions_test.npz").lower is not None
 
 
