@@ -91,9 +91,28 @@ def run(args: argparse.Namespace) -> int:
         "beside the baselines"
     )
     print(comparison.table(_model_name(args.run_dir)))
+    intervals = _intervals_table(Path(args.run_dir), args.split)
+    if intervals:
+        print(intervals)
     for line in comparison.warning_lines():
         print(line)
     return 0
+
+
+def _intervals_table(run_dir: Path, split: str) -> str:
+    """The split's calibrated intervals as ``stgraph train`` prints them, from ``metrics.json``; "" without."""
+    import json
+
+    from stgraph.metrics.report import intervals_caption, intervals_from_summary, intervals_table
+    from stgraph.pipeline.compare import split_key
+    from stgraph.pipeline.run_dir import METRICS_FILE
+
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
+    block = metrics.get(split_key("intervals", split))
+    if block is None:
+        return ""
+    scores = intervals_from_summary(block)
+    return intervals_caption(split, scores.nominal) + "\n" + intervals_table(scores, interval=metrics.get("interval"))
 
 
 def _model_name(run_dir: str) -> str:

@@ -9,6 +9,7 @@ Examples::
     stgraph train --readings counts.csv --distances roads.csv --model graph_wavenet
     stgraph train --resume --out runs/metr-la-dcrnn-20240101-120000
     stgraph train --dataset metr-la --model auto --set training.time_budget=3600
+    stgraph train --dataset sample --model stgcn --coverage 0.8 --set training.coverage_per_sensor=true
 
 Without ``--model``, the default recipe (``stgraph/configs/recipes/default.yaml``: STID with the
 own-data recipe) is trained; one's own readings get the own-data recipe
@@ -106,6 +107,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     experiment.add_argument("--max-steps", type=positive_int, metavar="N", help="stop after N optimiser steps (quick checks)")
     experiment.add_argument("--batch-size", type=positive_int, metavar="N", help="training windows per batch")
     experiment.add_argument("--seed", type=non_negative_int, metavar="N", help="random seed")
+    experiment.add_argument(
+        "--coverage",
+        type=float,
+        metavar="C",
+        help="nominal coverage of the conformal intervals calibrated on validation and scored on test, "
+        "a fraction in (0, 1) (default 0.9; --set training.coverage=null: none)",
+    )
 
     hardware = parser.add_argument_group("hardware (passed to lightning.Trainer)")
     hardware.add_argument("--accelerator", metavar="NAME", help="cpu, gpu, auto, ...")
@@ -143,7 +151,7 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.batch_size is not None:
         data["batch_size"] = args.batch_size
     training: dict[str, Any] = {}
-    for key in ("epochs", "max_steps", "seed", "accelerator", "strategy", "precision"):
+    for key in ("epochs", "max_steps", "seed", "coverage", "accelerator", "strategy", "precision"):
         value = getattr(args, key)
         if value is not None:
             training[key] = value

@@ -21,9 +21,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stgraph.metrics.intervals import INTERVAL_METRICS, IntervalMetrics
 from stgraph.metrics.masked import HorizonMetrics
 
-__all__ = ["REPORT_STEPS", "horizon_label", "lead_time_label", "metrics_from_summary", "metrics_summary", "metrics_table"]
+__all__ = [
+    "REPORT_STEPS",
+    "horizon_label",
+    "intervals_caption",
+    "intervals_from_summary",
+    "intervals_summary",
+    "intervals_table",
+    "lead_time_label",
+    "metrics_from_summary",
+    "metrics_summary",
+    "metrics_table",
+]
 
 #: The horizon steps the papers report: 15, 30 and 60 minutes ahead at a 5-minute interval.
 REPORT_STEPS = (3, 6, 12)
@@ -73,6 +85,53 @@ def metrics_summary(metrics: HorizonMetrics, interval: pd.Timedelta | None) -> d
     summary["per_step"] = {name: [float(v) for v in getattr(metrics, name)] for name in ("mae", "rmse", "mape")}
     summary["per_step"]["observed"] = [int(v) for v in metrics.observed]
     return summary
+
+
+def intervals_summary(metrics: IntervalMetrics, interval: pd.Timedelta | None) -> dict[str, Any]:
+    """Plain dict for ``metrics.json``'s ``"intervals"`` block, keyed like :func:`metrics_summary`'s:
+    ``step_3`` ..., ``average`` and ``per_step``, each with ``coverage`` (a fraction), ``width``,
+    ``winkler``, ``crps`` and ``pinball``; ``nominal`` is the coverage asked for."""
+    summary: dict[str, Any] = {"nominal": metrics.nominal}
+    for step in REPORT_STEPS:
+        if step <= metrics.horizon:
+            summary[f"step_{step}"] = {"lead_time": horizon_label(step, interval), **metrics.at(step)}
+    summary["average"] = metrics.average()
+    summary["per_step"] = {name: [float(v) for v in getattr(metrics, name)] for name in INTERVAL_METRICS}
+    summary["per_step"]["observed"] = [int(v) for v in metrics.observed]
+    return summary
+
+
+def intervals_from_summary(summary: Mapping[str, Any]) -> IntervalMetrics:
+    """The :class:`IntervalMetrics` back from an :func:`intervals_summary` block (null -> NaN)."""
+    steps = summary["per_step"]
+    floats = {name: np.array([math.nan if v is None else v for v in steps[name]], dtype=np.float64) for name in INTERVAL_METRICS}
+    return IntervalMetrics(**floats, observed=np.array(steps["observed"], dtype=np.int64), nominal=float(summary["nominal"]))
+
+
+def intervals_caption(part: str, nominal: float) -> str:
+    """The line printed above :func:`intervals_table`: ``"test, 90% conformal intervals ..."``."""
+    return f"{part}, {nominal:.0%} conformal intervals calibrated on validation, in original units:"
+
+
+def intervals_table(
+    metrics: IntervalMetrics,
+    *,
+    interval: str | datetime.timedelta | pd.Timedelta | None = None,
+    steps: Sequence[int] = REPORT_STEPS,
+    markdown: bool = False,
+    digits: int = 2,
+) -> str:
+    """Coverage (in percent, beside the nominal), mean width, Winkler score and CRPS at ``steps``
+    and on average, as plain text or Markdown; NaN reads ``n/a``."""
+    header = ["horizon", f"coverage (%, nominal {100 * metrics.nominal:g})", "width", "Winkler", "CRPS"]
+    lines = [(horizon_label(step, interval), metrics.at(step)) for step in steps if 1 <= step <= metrics.horizon]
+    lines.append(("average", metrics.average()))
+    rows = [
+        [label] + [_number(v, digits) for v in (100 * values["coverage"], values["width"], values["winkler"], values["crps"])]
+        for label, values in lines
+    ]
+    numeric = [False, True, True, True, True]
+    return _markdown(header, rows, numeric) if markdown else _plain(header, rows, numeric)
 
 
 def metrics_from_summary(summary: Mapping[str, Any]) -> HorizonMetrics:

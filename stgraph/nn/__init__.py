@@ -22,6 +22,7 @@ from stgraph.nn.graph_gru import GraphGRUCell
 from stgraph.nn.graph_learner import GraphLearner
 from stgraph.nn.mix_hop import MixHopPropagation, self_loop_row_normalized
 from stgraph.nn.positional_encoding import SinusoidalPositionalEncoding
+from stgraph.nn.quantile_head import QuantileHead, check_quantiles
 from stgraph.nn.temporal_conv import FeatureAlign, GatedDilatedConv, ResidualTemporalConv, TemporalConv
 
 __all__ = [
@@ -38,11 +39,13 @@ __all__ = [
     "HorizonCurriculum",
     "MixHopPropagation",
     "NodeAdaptiveGraphConv",
+    "QuantileHead",
     "ResidualTemporalConv",
     "SinusoidalPositionalEncoding",
     "TemporalConv",
     "chebyshev_terms",
     "check_calendar_features",
+    "check_quantiles",
     "day_of_week_index",
     "diffusion_terms",
     "embedding_adjacency",

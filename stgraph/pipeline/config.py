@@ -36,7 +36,9 @@ import yaml
 from stgraph.data.catalog import normalise_name
 from stgraph.data.covariates import COVARIATES
 from stgraph.errors import ConfigError
+from stgraph.metrics.intervals import check_coverage
 from stgraph.nn.curriculum import CURRICULUM_UNITS
+from stgraph.nn.quantile_head import check_quantiles
 
 if TYPE_CHECKING:
     from stgraph.models import ForecastModel
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_RECIPE",
     "LOSSES",
     "OWN_DATA_RECIPE",
+    "QUANTILES",
     "SCALINGS",
     "ConfigError",
     "DataConfig",
@@ -67,6 +70,9 @@ DEFAULT_RECIPE = "recipes/default.yaml"
 
 #: values of ``data.scaling``
 SCALINGS = ("auto", "global", "per_sensor")
+
+#: the model option that makes any model a quantile forecaster (:class:`stgraph.nn.QuantileHead`)
+QUANTILES = "quantiles"
 
 #: values of ``training.loss`` (:meth:`stgraph.train.module.ForecastModule.loss`)
 LOSSES = ("mae", "mse", "mae_rmse")
@@ -180,7 +186,9 @@ class ModelConfig:
 
     In YAML the section is flat: ``model: {name: dcrnn, hidden: 64, order: 2}``.
     ``num_sensors``, ``in_features``, ``out_channels``, ``lookback`` and ``horizon`` are filled
-    in from the data and must not be set here.
+    in from the data and must not be set here. ``quantiles`` (``[0.05, 0.5, 0.95]``) is not
+    the model's: any model forecasts those levels through :class:`stgraph.nn.QuantileHead`,
+    trained with the pinball loss; 0.5 must be one of them (the point forecast).
     """
 
     name: str = ""
@@ -188,6 +196,19 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.options}
+
+    def quantiles(self) -> tuple[float, ...] | None:
+        """The checked ``quantiles`` option, or None for a point forecast."""
+        levels = self.options.get(QUANTILES)
+        if levels is None:
+            return None
+        try:
+            checked = check_quantiles(levels)
+        except ValueError as error:
+            raise ConfigError(f"model.{error}") from None
+        if 0.5 not in checked:
+            raise ConfigError(f"model.quantiles must include 0.5 (the median is the point forecast), got {list(checked)}")
+        return checked
 
 
 @dataclass
@@ -231,6 +252,11 @@ class TrainingConfig:
             ``null`` keeps torch's default. On a machine other processes keep busy, 1 thread
             can be several times faster than 2: the threads of each small operation wait
             for each other.
+        coverage: nominal coverage of the prediction intervals calibrated on the validation
+            split after training (:mod:`stgraph.pipeline.calibration`; ``--coverage``), a
+            fraction in (0, 1); ``null``: no intervals.
+        coverage_per_sensor: one conformal margin per sensor and horizon step instead of one
+            per step pooled over sensors.
     """
 
     epochs: int = 100
@@ -262,6 +288,8 @@ class TrainingConfig:
     val_every: int = 1
     checkpoint_every: float | None = 600.0
     threads: int | None = None
+    coverage: float | None = 0.9
+    coverage_per_sensor: bool = False
 
     def validate(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -292,6 +320,11 @@ class TrainingConfig:
             raise ConfigError(
                 f"training.curriculum_unit must be one of {', '.join(CURRICULUM_UNITS)}, got {self.curriculum_unit!r}"
             )
+        if self.coverage is not None:
+            try:
+                check_coverage(self.coverage)
+            except ValueError as error:
+                raise ConfigError(f"training.{error}; or null for no intervals") from None
         if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
             raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
 
@@ -325,6 +358,7 @@ class ExperimentConfig:
     def validate(self) -> None:
         self.data.validate()
         self.training.validate()
+        self.model.quantiles()
         if not self.model.name:
             from stgraph import models
 
@@ -464,6 +498,8 @@ def check_model_options(config: ExperimentConfig, model_class: type[ForecastMode
     filled = {"self", "num_sensors", "in_features", "out_channels", "lookback", "horizon"}
     valid = [p for p in params if p not in filled]
     for key in config.model.options:
+        if key == QUANTILES:  # the head's, not the model's
+            continue
         if key in filled - {"self"}:
             raise ConfigError(f"model.{key} is set from the data (data.lookback/horizon/features); do not set it here")
         if key not in valid:

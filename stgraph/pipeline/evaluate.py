@@ -6,9 +6,11 @@ training was distributed: every window of the split is scored exactly once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,12 @@ from stgraph.data.windows import WindowDataset
 from stgraph.errors import GraphError, SensorDataError
 from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_write
+from stgraph.metrics.intervals import IntervalMetrics, interval_metrics
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
-from stgraph.metrics.report import metrics_summary
-from stgraph.pipeline.compare import Comparison, compare_split
+from stgraph.metrics.report import intervals_summary, metrics_summary
+from stgraph.nn.quantile_head import QuantileHead
+from stgraph.pipeline.calibration import CALIBRATION_FILE, Calibration, calibrate, interval_levels, load_calibration
+from stgraph.pipeline.compare import Comparison, compare_split, split_key
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
 from stgraph.pipeline.model_file import RunModel, load_model_file
@@ -31,10 +36,21 @@ from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load
 from stgraph.pipeline.run_report import write_run_report
 from stgraph.report.export import Predictions, save_predictions
 
-__all__ = ["evaluate_run", "forecast_windows", "load_run_data", "predict_split", "update_metrics_file", "write_report"]
+__all__ = [
+    "calibrate_run",
+    "evaluate_run",
+    "forecast_quantile_windows",
+    "forecast_windows",
+    "interval_entries",
+    "interval_scores",
+    "load_run_data",
+    "predict_split",
+    "update_metrics_file",
+    "with_intervals",
+    "write_report",
+]
 
 
-@torch.no_grad()
 def forecast_windows(
     model: torch.nn.Module,
     graph: SensorGraph,
@@ -52,48 +68,172 @@ def forecast_windows(
     Shapes:
         -> forecast and target float32, mask bool: ``[windows, horizon, nodes, channels]``
     """
+    device = torch.device(device)
+    model = model.to(device).eval()
+    return _forecast_all(lambda x: model(x.to(device), graph), windows, batch_size, ())
+
+
+def forecast_quantile_windows(
+    model: QuantileHead,
+    graph: SensorGraph,
+    windows: WindowDataset,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`forecast_windows` for every quantile level of a :class:`~stgraph.nn.QuantileHead`.
+
+    Shapes:
+        -> quantiles float32 ``[windows, horizon, nodes, channels, quantiles]``; target, mask
+        ``[windows, horizon, nodes, channels]``
+    """
+    device = torch.device(device)
+    model = model.to(device).eval()
+    # [Q, ...] in front: the scaler's [channels] (or [nodes, channels]) statistics broadcast over it
+    return _forecast_all(
+        lambda x: model.quantile_forecast(x.to(device), graph).movedim(-1, 0),
+        windows,
+        batch_size,
+        (len(model.quantiles),),
+        levels_first=True,
+    )
+
+
+@torch.no_grad()
+def _forecast_all(
+    forecast: Callable[[torch.Tensor], torch.Tensor],
+    windows: WindowDataset,
+    batch_size: int,
+    levels: tuple[int, ...],
+    *,
+    levels_first: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``forecast`` of every batch in original units, with targets and masks (``levels``: the
+    shape ``forecast`` adds, moved from the front to the back when ``levels_first``)."""
     scaler = windows.target_scaler
     if scaler is None:
         raise ValueError(
             "forecast_windows needs windows built with the training scaler (PreparedData.windows): "
             "the model forecasts in scaled units"
         )
-    device = torch.device(device)
-    model = model.to(device).eval()
     forecasts, targets, masks = [], [], []
     for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
-        z_hat = model(x.to(device), graph)
-        forecasts.append(scaler.inverse_transform(z_hat.float()).cpu())
+        original = scaler.inverse_transform(forecast(x).float())
+        forecasts.append((original.movedim(0, -1) if levels_first else original).cpu())
         targets.append(y)
         masks.append(mask)
     shape = (0, windows.horizon, windows.num_sensors, windows.out_channels)
-    return _concat(forecasts, shape, np.float32), _concat(targets, shape, np.float32), _concat(masks, shape, bool)
+    return _concat(forecasts, shape + levels, np.float32), _concat(targets, shape, np.float32), _concat(masks, shape, bool)
 
 
 def predict_split(
     model: torch.nn.Module, data: PreparedData, part: str, *, batch_size: int = 64, device: str | torch.device = "cpu"
 ) -> Predictions:
-    """Forecasts of ``model`` for every window of ``part``, in original units, with their times and sensors.
+    """Forecasts of ``model`` for every window of ``part``, in original units, with their times and sensors;
+    for a :class:`~stgraph.nn.QuantileHead`, every level too, and its median as the forecast.
 
     Shapes:
         -> :class:`Predictions` with ``[windows, horizon, nodes, channels]`` arrays.
     """
-    prediction, target, mask = forecast_windows(model, data.graph, data.windows(part), batch_size=batch_size, device=device)
+    quantiles, levels = None, None
+    if isinstance(model, QuantileHead):
+        quantiles, target, mask = forecast_quantile_windows(
+            model, data.graph, data.windows(part), batch_size=batch_size, device=device
+        )
+        prediction, levels = quantiles[..., model.median], model.quantiles
+    else:
+        prediction, target, mask = forecast_windows(model, data.graph, data.windows(part), batch_size=batch_size, device=device)
     starts = data.split.starts(part)
     first_step = data.series.timestamps[starts + data.split.lookback] if len(starts) else pd.DatetimeIndex([])
     return Predictions(
-        prediction=prediction,
+        prediction=np.ascontiguousarray(prediction),
         target=target,
         mask=mask,
         first_step=pd.DatetimeIndex(first_step),
         interval=data.series.interval,
         sensor_ids=data.graph.sensor_ids,
         channels=list(data.target_features),
+        quantiles=quantiles,
+        levels=levels,
     )
 
 
 def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
+
+
+def calibrate_run(
+    model: torch.nn.Module,
+    data: PreparedData,
+    coverage: float,
+    *,
+    per_sensor: bool = False,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> Calibration:
+    """Conformal margins at ``coverage`` from ``model``'s forecasts of the validation split
+    (:func:`stgraph.pipeline.calibration.calibrate`).
+
+    Raises:
+        SensorDataError: the validation split has no windows to calibrate on.
+    """
+    if data.split.sizes()["val"] == 0:
+        raise SensorDataError(f"{data.name}: the validation split has no windows to calibrate intervals on")
+    validation = predict_split(model, data, "val", batch_size=batch_size, device=device)
+    if validation.quantiles is not None:  # CQR on the model's levels
+        return calibrate(
+            validation.quantiles, validation.target, validation.mask, coverage, quantiles=validation.levels, per_sensor=per_sensor
+        )
+    return calibrate(validation.prediction, validation.target, validation.mask, coverage, per_sensor=per_sensor)
+
+
+def with_intervals(predictions: Predictions, calibration: Calibration) -> Predictions:
+    """``predictions`` with ``lower`` and ``upper`` from ``calibration``."""
+    forecast = predictions.prediction if calibration.bounds is None else predictions.quantiles
+    if forecast is None:
+        raise ValueError("a CQR calibration needs the predictions' quantiles (a quantile model's predict_split)")
+    lower, upper = calibration.interval(forecast)
+    return dataclasses.replace(predictions, lower=lower.astype(np.float32), upper=upper.astype(np.float32))
+
+
+def interval_scores(predictions: Predictions, coverage: float) -> IntervalMetrics:
+    """Coverage, width, Winkler score and CRPS of ``predictions``' interval, per horizon step.
+
+    CRPS and pinball loss are those of a quantile model's own levels; a point forecast with
+    its interval is scored as the quantile set ``[lower, prediction, upper]`` at levels
+    ``[(1 - c) / 2, 0.5, (1 + c) / 2]`` (:func:`~stgraph.metrics.intervals.interval_metrics`).
+    """
+    if predictions.lower is None or predictions.upper is None:
+        raise ValueError("interval_scores needs predictions with lower and upper (with_intervals)")
+    if predictions.quantiles is not None and predictions.levels is not None:
+        quantiles, levels = predictions.quantiles, predictions.levels
+    else:
+        low, high = interval_levels(coverage)
+        quantiles = np.stack([predictions.lower, predictions.prediction, predictions.upper], axis=-1)
+        levels = (low, 0.5, high)
+    return interval_metrics(
+        predictions.lower,
+        predictions.upper,
+        predictions.target,
+        coverage=coverage,
+        quantile_forecast=quantiles,
+        quantiles=levels,
+        mask=predictions.mask,
+    )
+
+
+def interval_entries(scores: IntervalMetrics, calibration: Calibration, part: str, interval: pd.Timedelta) -> dict[str, Any]:
+    """``metrics.json``'s ``"intervals"`` block of ``part`` (``"intervals_val"`` for another
+    split; keyed like ``"test"``) and ``"calibration"`` (method, pooled or per sensor, windows)."""
+    return {
+        split_key("intervals", part): intervals_summary(scores, interval),
+        "calibration": {
+            "coverage": calibration.coverage,
+            "method": calibration.method,
+            "per_sensor": calibration.per_sensor,
+            "windows": calibration.windows,
+        },
+    }
 
 
 def write_report(run_dir: Path, part: str, predictions: Predictions, data: PreparedData) -> HorizonMetrics:
@@ -164,8 +304,9 @@ def evaluate_run(
 
     The data are rebuilt from the run's ``config.yaml`` and scaled with the statistics stored
     in ``model.pt``; the graph built from the data files must be the one the model was trained
-    on (same fingerprint). Writes ``predictions_<split>.npz``, the plots, the split's entry in
-    ``metrics.json`` with its comparison (:mod:`stgraph.pipeline.compare`: ``"baselines"``,
+    on (same fingerprint). Writes ``predictions_<split>.npz`` (with the interval of the run's
+    ``calibration.npz``, when it has one), the plots, the split's entry in ``metrics.json``
+    (and its ``"intervals"`` block) with its comparison (:mod:`stgraph.pipeline.compare`: ``"baselines"``,
     ``"beats_baselines"`` and ``"shortfalls"`` for the test split, ``"baselines_val"`` ... for
     another) and rewrites ``report.md``.
 
@@ -181,10 +322,15 @@ def evaluate_run(
     if data.split.sizes()[split] == 0:
         raise SensorDataError(f"{run_dir}: the {split} split has no windows")
     predictions = predict_split(best.model, data, split, batch_size=batch_size, device=device)
+    changes: dict[str, Any] = {}
+    if (run_dir / CALIBRATION_FILE).is_file():
+        calibration = load_calibration(run_dir / CALIBRATION_FILE)
+        predictions = with_intervals(predictions, calibration)
+        scores = interval_scores(predictions, calibration.coverage)
+        changes = interval_entries(scores, calibration, split, data.series.interval)
     metrics = write_report(run_dir, split, predictions, data)
     comparison = compare_split(data, split, metrics)
-    update_metrics_file(
-        run_dir / METRICS_FILE, {split: metrics_summary(metrics, data.series.interval), **comparison.metrics_entries()}
-    )
+    changes.update({split: metrics_summary(metrics, data.series.interval), **comparison.metrics_entries()})
+    update_metrics_file(run_dir / METRICS_FILE, changes)
     write_run_report(run_dir, data)
     return comparison, data

@@ -20,13 +20,15 @@ from stgraph.data.covariates import time_covariates
 from stgraph.data.load import load_series
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
-from stgraph.errors import SensorDataError
+from stgraph.errors import RunError, SensorDataError
 from stgraph.io.outputs import check_not_input
+from stgraph.nn.quantile_head import QuantileHead
+from stgraph.pipeline.calibration import CALIBRATION_FILE, load_calibration
 from stgraph.pipeline.data import interval_text
 from stgraph.pipeline.model_file import RunModel, load_model_file
-from stgraph.report.export import forecast_frame, write_table
+from stgraph.report.export import forecast_frame, interval_frame, write_table
 
-__all__ = ["check_series", "forecast_inputs", "forecast_next", "predict_file"]
+__all__ = ["check_series", "forecast_inputs", "forecast_next", "forecast_next_quantiles", "predict_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,27 +73,53 @@ def check_series(run: RunModel, series: SensorSeries, run_dir: str) -> SensorSer
 
 @torch.no_grad()
 def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
-    """Forecast, in original units, the ``horizon`` steps after the last step of ``series``.
+    """Forecast, in original units, the ``horizon`` steps after the last step of ``series``
+    (a quantile model's median).
 
     Shapes:
         -> ``[horizon, nodes, channels]``
     """
-    data = run.state["data"]
-    x = forecast_inputs(run, series).to(device)
     model = run.model.to(device).eval()
-    z = model(x, run.graph)[0].float().cpu()
+    return _inverse(run, model(forecast_inputs(run, series).to(device), run.graph)[0])
+
+
+@torch.no_grad()
+def forecast_next_quantiles(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
+    """Every level of a quantile run's forecast (:class:`~stgraph.nn.QuantileHead`), in original units.
+
+    Shapes:
+        -> ``[horizon, nodes, channels, quantiles]``
+    """
+    model = run.model.to(device).eval()
+    if not isinstance(model, QuantileHead):
+        raise RunError(f"the run's model ({run.state['model']['name']}) forecasts no quantiles (model.quantiles unset)")
+    levels = model.quantile_forecast(forecast_inputs(run, series).to(device), run.graph)[0]
+    # [Q, horizon, nodes, channels]: the scaler's statistics broadcast over the leading levels
+    return np.moveaxis(_inverse(run, levels.movedim(-1, 0)), 0, -1)
+
+
+def _inverse(run: RunModel, scaled: torch.Tensor) -> np.ndarray:
+    """``[..., channels]`` z-scores -> original units, with the run's target statistics."""
     scaler = StandardScaler.from_state_dict(run.state["scaler"])
-    forecast: torch.Tensor = scaler.inverse_transform(z, features=list(data["targets"]))
+    forecast: torch.Tensor = scaler.inverse_transform(scaled.float().cpu(), features=list(run.state["data"]["targets"]))
     return forecast.numpy()
 
 
 def predict_file(
-    run_dir: str | os.PathLike[str], readings: str | os.PathLike[str], out: str | os.PathLike[str], *, device: str = "cpu"
+    run_dir: str | os.PathLike[str],
+    readings: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    device: str = "cpu",
+    intervals: bool = False,
 ) -> pd.DataFrame:
     """Read ``readings``, check them against the run, forecast and write ``out`` (CSV or Parquet).
 
     Returns the table written: one row per forecast step with real timestamps; one column per
-    sensor (one target channel) or ``timestamp, sensor, <channels>`` rows (several).
+    sensor (one target channel) or ``timestamp, sensor, <channels>`` rows (several). With
+    ``intervals``, the run's conformal interval (``calibration.npz``) beside each forecast:
+    ``timestamp, sensor, <channel>, <channel>_lower, <channel>_upper`` rows, and for a quantile
+    model its levels, ``<channel>_q0.05`` ...
 
     ``out`` may replace an existing file, but never ``readings`` nor anything inside ``run_dir``.
 
@@ -99,12 +127,19 @@ def predict_file(
         SensorDataError: unknown output format, sensors or interval that differ from the
         run's, fewer steps than the lookback, or a malformed readings file (file and column).
         OutputError: ``out`` is ``readings`` or lies inside ``run_dir`` (checked before reading).
+        RunError: ``intervals`` for a run trained without them (no ``calibration.npz``).
     """
     run_dir = str(run_dir)
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         raise SensorDataError(f"{out}: unknown output format {out.suffix!r}; use .csv or .parquet")
     check_not_input(out, {"readings": readings, "run directory": run_dir})
+    calibration_file = Path(run_dir) / CALIBRATION_FILE
+    if intervals and not calibration_file.is_file():
+        raise RunError(
+            f"{run_dir}: no {CALIBRATION_FILE}: the run was trained without intervals (training.coverage null); "
+            "train with --coverage, or predict without --intervals"
+        )
     run = load_model_file(Path(run_dir) / "model.pt")
     data = run.state["data"]
     features = list(data["features"])
@@ -117,12 +152,21 @@ def predict_file(
             "%s: %d of the last %d steps' readings are missing; they enter the model as 0", readings, missing, lookback
         )
     forecast = forecast_next(run, series, device=device)
-    frame = forecast_frame(
-        forecast,
-        first_step=series.timestamps[-1] + series.interval,
-        interval=series.interval,
-        sensor_ids=run.sensor_ids,
-        channels=list(data["targets"]),
-    )
+    labels = {
+        "first_step": series.timestamps[-1] + series.interval,
+        "interval": series.interval,
+        "sensor_ids": run.sensor_ids,
+        "channels": list(data["targets"]),
+    }
+    if intervals:
+        calibration = load_calibration(calibration_file)
+        head = run.model if isinstance(run.model, QuantileHead) else None
+        quantiles = None if head is None else forecast_next_quantiles(run, series, device=device)
+        bounded = forecast if calibration.bounds is None or quantiles is None else quantiles  # CQR widens two levels
+        lower, upper = calibration.interval(bounded[None])
+        levels = None if head is None else head.quantiles
+        frame = interval_frame(forecast, lower[0], upper[0], quantiles=quantiles, levels=levels, **labels)
+    else:
+        frame = forecast_frame(forecast, **labels)
     write_table(frame, out)
     return frame

@@ -11,7 +11,10 @@ Keys:
     ``format``: ``"stgraph.forecast/2"``. Files of format 1 still load: they differ only in
     STGCN's ``order``, which counted Chebyshev terms (3) and now counts hops (2), as in every
     graph layer; :func:`load_model_file` translates it.
-    ``model``: ``{"name": registry name, "kwargs": constructor keyword arguments}``.
+    ``model``: ``{"name": registry name, "kwargs": constructor keyword arguments}``, and
+    ``"quantiles"`` (the levels) for a quantile model: the registered model, built from
+    ``kwargs`` with ``channels × Q`` outputs, wrapped in :class:`stgraph.nn.QuantileHead`,
+    whose ``state_dict`` prefixes the model's keys with ``model.``.
     ``state_dict``: the model's weights (CPU tensors).
     ``sensor_ids``: the node order of inputs and outputs.
     ``graph``: CSR adjacency (``indptr``, ``indices``, ``weights``), ``coordinates``
@@ -45,6 +48,7 @@ from stgraph import models
 from stgraph.errors import GraphError, RunError
 from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_write
+from stgraph.nn.quantile_head import QuantileHead
 
 __all__ = ["FORMAT", "RunModel", "graph_from_state", "graph_state", "load_model_file", "save_model_file"]
 
@@ -143,8 +147,10 @@ def load_model_file(path: str | os.PathLike[str]) -> RunModel:
     if state["format"] == _FORMAT_1 and name == "stgcn" and isinstance(kwargs.get("order"), int):
         kwargs["order"] -= 1  # Chebyshev terms -> hops (see the module notes)
     try:
-        model = models.create(name, **kwargs)
-    except (TypeError, ValueError) as error:
+        model: torch.nn.Module = models.create(name, **kwargs)
+        if state["model"].get("quantiles"):
+            model = QuantileHead(model, channels=len(state["data"]["targets"]), quantiles=state["model"]["quantiles"])
+    except (TypeError, ValueError, KeyError) as error:
         raise RunError(f"{path}: cannot rebuild model {name!r} from the file's kwargs ({_first_line(error)})") from None
     _check_weights(path, name, model, weights)
     try:

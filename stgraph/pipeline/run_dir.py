@@ -5,8 +5,9 @@ Layout (``--out``, default ``runs/<data>-<model>-<time>``)::
     config.yaml            the fully resolved configuration
     model.pt               best model by validation masked MAE (:mod:`stgraph.pipeline.model_file`)
     last.ckpt              the trainer's state after the last epoch (for --resume)
-    metrics.json           test (and later evaluate) metrics, training history, sizes
-    predictions_test.npz   test forecasts with sensor ids and timestamps
+    calibration.npz        conformal interval margins from validation (:mod:`stgraph.pipeline.calibration`)
+    metrics.json           test (and later evaluate) metrics and intervals, training history, sizes
+    predictions_test.npz   test forecasts (and intervals, quantiles) with sensor ids and timestamps
     plots/                 forecasts vs observations, error by horizon, sensor error map
 
 Lifecycle: a run is built in ``<out>.partial`` beside the final directory and renamed to
@@ -40,7 +41,8 @@ import yaml
 from stgraph import models
 from stgraph.errors import ConfigError, RunError
 from stgraph.io.atomic import atomic_write
-from stgraph.pipeline.config import ExperimentConfig, check_model_options
+from stgraph.nn.quantile_head import QuantileHead
+from stgraph.pipeline.config import QUANTILES, ExperimentConfig, check_model_options
 from stgraph.pipeline.data import PreparedData, interval_text
 from stgraph.pipeline.model_file import graph_state
 
@@ -259,23 +261,31 @@ def load_run_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
 def build_model(config: ExperimentConfig, data: PreparedData) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The model of ``config`` sized for ``data``, and the keyword arguments that rebuild it
     (:attr:`~stgraph.models.ForecastModel.init_kwargs`: every argument, defaults included, so that
-    a later change of a default does not change what an old ``model.pt`` rebuilds)."""
+    a later change of a default does not change what an old ``model.pt`` rebuilds).
+
+    With ``model.quantiles`` the registered model is built with ``channels × Q`` outputs and
+    wrapped in :class:`~stgraph.nn.QuantileHead`; the kwargs are the inner model's."""
     model_class = models.get(config.model.name)
     check_model_options(config, model_class)
+    quantiles = config.model.quantiles()
+    channels = len(data.target_features)
+    options = {k: v for k, v in config.model.options.items() if k != QUANTILES}
     kwargs = {
         "num_sensors": data.graph.num_sensors,
         "in_features": data.in_features,
-        "out_channels": len(data.target_features),
+        "out_channels": channels * (len(quantiles) if quantiles else 1),
         "lookback": config.data.lookback,
         "horizon": config.data.horizon,
         **calendar_arguments(model_class, data),
-        **config.model.options,
+        **options,
     }
     try:
         model = models.create(config.model.name, **kwargs)
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"model {config.model.name!r} with {config.model.options}: {error}") from error
-    return model, model.init_kwargs
+        raise ConfigError(f"model {config.model.name!r} with {options}: {error}") from error
+    if quantiles is None:
+        return model, model.init_kwargs
+    return QuantileHead(model, channels=channels, quantiles=quantiles), model.init_kwargs
 
 
 def calendar_arguments(model_class: type[models.ForecastModel], data: PreparedData) -> dict[str, Any]:
@@ -297,7 +307,7 @@ def calendar_arguments(model_class: type[models.ForecastModel], data: PreparedDa
 def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dict[str, Any]) -> dict[str, Any]:
     """Everything ``model.pt`` holds besides the weights (plain values only)."""
     return {
-        "model": {"name": config.model.name, "kwargs": model_kwargs},
+        "model": {"name": config.model.name, "kwargs": model_kwargs, **_quantiles_entry(config)},
         "sensor_ids": data.graph.sensor_ids,
         "graph": graph_state(data.graph),
         "scaler": data.scaler.state_dict(),
@@ -314,6 +324,12 @@ def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dic
         },
         "config": config.to_dict(),
     }
+
+
+def _quantiles_entry(config: ExperimentConfig) -> dict[str, list[float]]:
+    """``{"quantiles": [...]}`` for a quantile model (``model.pt`` rebuilds its head), else nothing."""
+    quantiles = config.model.quantiles()
+    return {} if quantiles is None else {QUANTILES: list(quantiles)}
 
 
 @contextlib.contextmanager

@@ -8,7 +8,8 @@ and ``stgraph evaluate`` rewrites it with whatever split it scored. Sections:
 1. data: readings, sensors, interval, period, missing share, units, the graph, the windows;
 2. training: the best epoch and its validation MAE;
 3. per split scored (test first): the model beside the baselines, the verdict and shortfalls,
-   the error-by-lead-time plot;
+   the calibrated intervals' coverage, width, Winkler score and CRPS per lead time (when the run
+   has them), the error-by-lead-time plot;
 4. the 10 sensors with the largest and the 10 with the smallest test MAE (all of them, largest
    first, when there are no more than 20), with their RMSE and mean observed reading;
 5. the map of test MAE by sensor, when the sensors have coordinates.
@@ -27,7 +28,7 @@ import numpy as np
 
 from stgraph.data.splits import PARTS
 from stgraph.io.atomic import atomic_write
-from stgraph.metrics.report import metrics_from_summary, metrics_table
+from stgraph.metrics.report import intervals_from_summary, intervals_table, metrics_from_summary, metrics_table
 from stgraph.pipeline.compare import BASELINES, IMPROVE_HINT, Shortfall, baseline_key, split_key
 from stgraph.pipeline.data import PreparedData, interval_text
 from stgraph.pipeline.run_dir import METRICS_FILE
@@ -151,9 +152,29 @@ def _split_section(metrics: dict[str, Any], part: str, units: str, run_dir: Path
         lines += ["**Verdict: the model does not beat the baselines.**", ""]
         lines += [f"- {s.line().removeprefix('warning: ')}" for s in shortfalls]
         lines += ["", IMPROVE_HINT[0].upper() + IMPROVE_HINT[1:] + ".", ""]
+    lines += _intervals_section(metrics, part, units)
     if (run_dir / "plots" / f"error_by_horizon_{part}.png").is_file():
         lines += [f"![{part} error by lead time](plots/error_by_horizon_{part}.png)", ""]
     return lines
+
+
+def _intervals_section(metrics: dict[str, Any], part: str, units: str) -> list[str]:
+    block = metrics.get(split_key("intervals", part))
+    if block is None:
+        return []
+    calibration = metrics.get("calibration", {})
+    method = {"split": "split conformal", "cqr": "conformalized quantile regression"}.get(calibration.get("method"), "conformal")
+    pooled = "per sensor" if calibration.get("per_sensor") else "pooled over sensors"
+    return [
+        f"### Calibrated intervals{units}",
+        "",
+        f"{method.capitalize()} on {calibration.get('windows', '?')} validation windows, one margin per lead time, "
+        f"{pooled}. The nominal coverage holds on average if validation and {part} windows are exchangeable; "
+        "drift between the periods and rush-hour residuals break that, so compare the coverage with the nominal.",
+        "",
+        intervals_table(intervals_from_summary(block), interval=metrics.get("interval"), markdown=True),
+        "",
+    ]
 
 
 def _sensor_section(predictions: Predictions, units: str) -> list[str]:

@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,15 @@ import pandas as pd
 from stgraph.errors import ShapeError
 from stgraph.io.atomic import atomic_path
 
-__all__ = ["TABLE_FORMATS", "Predictions", "forecast_frame", "load_predictions", "save_predictions", "write_table"]
+__all__ = [
+    "TABLE_FORMATS",
+    "Predictions",
+    "forecast_frame",
+    "interval_frame",
+    "load_predictions",
+    "save_predictions",
+    "write_table",
+]
 
 TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -34,6 +43,10 @@ class Predictions:
             (from 1) of window ``w`` is at ``first_step[w] + (h - 1) * interval``.
         interval: sampling interval.
         sensor_ids: ``[nodes]``; channels: ``[channels]`` feature names.
+        lower, upper: float32, the prediction's shape: a calibrated interval around it
+            (:mod:`stgraph.pipeline.calibration`), or None (both) when the run has none.
+        quantiles: float32 ``[windows, horizon, nodes, channels, levels]`` of a quantile model
+            (whose median is ``prediction``), with its ``levels``; None (both) otherwise.
     """
 
     prediction: np.ndarray
@@ -43,6 +56,10 @@ class Predictions:
     interval: pd.Timedelta
     sensor_ids: list[str]
     channels: list[str]
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    quantiles: np.ndarray | None = None
+    levels: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         shape = self.prediction.shape
@@ -56,6 +73,18 @@ class Predictions:
                 f"{shape[0]} windows, {shape[2]} sensors and {shape[3]} channels need as many first_step, "
                 f"sensor_ids and channels; got {len(self.first_step)}, {len(self.sensor_ids)}, {len(self.channels)}"
             )
+        if (self.lower is None) != (self.upper is None):
+            raise ShapeError("give both lower and upper, or neither")
+        for name, bound in (("lower", self.lower), ("upper", self.upper)):
+            if bound is not None and bound.shape != shape:
+                raise ShapeError(f"{name} must have the prediction's shape {list(shape)}; got {list(bound.shape)}")
+        if (self.quantiles is None) != (self.levels is None):
+            raise ShapeError("give both quantiles and levels, or neither")
+        if self.quantiles is not None and self.levels is not None and self.quantiles.shape != (*shape, len(self.levels)):
+            raise ShapeError(
+                f"quantiles must be the prediction's shape {list(shape)} plus {len(self.levels)} levels; "
+                f"got {list(self.quantiles.shape)}"
+            )
 
     def timestamps(self, step: int) -> pd.DatetimeIndex:
         """Timestamps of horizon step ``step`` (from 1) of every window."""
@@ -63,18 +92,23 @@ class Predictions:
 
 
 def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> None:
-    """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``)."""
+    """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``);
+    ``lower`` and ``upper``, ``quantiles`` and ``levels`` are stored when the predictions carry them."""
+    arrays: dict[str, Any] = {
+        "prediction": predictions.prediction.astype(np.float32),
+        "target": predictions.target.astype(np.float32),
+        "mask": predictions.mask.astype(bool),
+        "first_step": predictions.first_step.as_unit("ns").values.astype("datetime64[ns]"),
+        "interval_ns": np.asarray(predictions.interval.value, dtype=np.int64),
+        "sensor_ids": np.asarray(predictions.sensor_ids, dtype=str),
+        "channels": np.asarray(predictions.channels, dtype=str),
+    }
+    if predictions.lower is not None and predictions.upper is not None:
+        arrays.update(lower=predictions.lower.astype(np.float32), upper=predictions.upper.astype(np.float32))
+    if predictions.quantiles is not None and predictions.levels is not None:
+        arrays.update(quantiles=predictions.quantiles.astype(np.float32), levels=np.asarray(predictions.levels))
     with atomic_path(path, suffix=".npz") as tmp:
-        np.savez_compressed(
-            tmp,
-            prediction=predictions.prediction.astype(np.float32),
-            target=predictions.target.astype(np.float32),
-            mask=predictions.mask.astype(bool),
-            first_step=predictions.first_step.as_unit("ns").values.astype("datetime64[ns]"),
-            interval_ns=np.int64(predictions.interval.value),
-            sensor_ids=np.asarray(predictions.sensor_ids, dtype=str),
-            channels=np.asarray(predictions.channels, dtype=str),
-        )
+        np.savez_compressed(tmp, **arrays)
 
 
 def load_predictions(path: str | os.PathLike[str]) -> Predictions:
@@ -88,6 +122,10 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
             interval=pd.Timedelta(int(data["interval_ns"]), unit="ns"),
             sensor_ids=[str(s) for s in data["sensor_ids"]],
             channels=[str(c) for c in data["channels"]],
+            lower=data.get("lower"),
+            upper=data.get("upper"),
+            quantiles=data.get("quantiles"),
+            levels=tuple(float(level) for level in data["levels"]) if "levels" in data else None,
         )
 
 
@@ -122,6 +160,48 @@ def forecast_frame(
         index=pd.MultiIndex.from_product([index, list(sensor_ids)], names=["timestamp", "sensor"]),
     )
     return long
+
+
+def interval_frame(
+    forecast: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    first_step: pd.Timestamp,
+    interval: pd.Timedelta,
+    sensor_ids: Sequence[str],
+    channels: Sequence[str],
+    quantiles: np.ndarray | None = None,
+    levels: Sequence[float] | None = None,
+) -> pd.DataFrame:
+    """One forecast with its interval as a long table ``timestamp, sensor, <channel>,
+    <channel>_lower, <channel>_upper`` (for each channel), with real timestamps; a quantile
+    forecast's levels follow each channel's bounds as ``<channel>_q0.05`` ....
+
+    Shapes:
+        forecast, lower, upper: ``[horizon, nodes, channels]``; quantiles: the same plus ``[levels]``.
+    """
+    forecast, lower, upper = (np.asarray(a) for a in (forecast, lower, upper))
+    if forecast.ndim != 3 or len(channels) != forecast.shape[2]:
+        raise ShapeError(f"forecast must be [horizon, nodes, channels={len(channels)}], got {list(forecast.shape)}")
+    if lower.shape != forecast.shape or upper.shape != forecast.shape:
+        raise ShapeError(
+            f"lower and upper must have the forecast's shape {list(forecast.shape)}; got {list(lower.shape)}, {list(upper.shape)}"
+        )
+    named = [np.stack([forecast, lower, upper], axis=-1)]  # [horizon, nodes, channels, 3]
+    suffixes = ["", "_lower", "_upper"]
+    if quantiles is not None and levels is not None:
+        if np.shape(quantiles) != (*forecast.shape, len(levels)):
+            raise ShapeError(
+                f"quantiles must be the forecast's shape {list(forecast.shape)} plus {len(levels)} levels; "
+                f"got {list(np.shape(quantiles))}"
+            )
+        named.append(np.asarray(quantiles))
+        suffixes += [f"_q{level:g}" for level in levels]
+    columns = [f"{channel}{suffix}" for channel in channels for suffix in suffixes]
+    # [horizon, nodes, channels, columns per channel] -> [horizon, nodes, all columns]: each channel beside its bounds
+    stacked = np.concatenate(named, axis=-1).reshape(*forecast.shape[:2], -1)
+    return forecast_frame(stacked, first_step=first_step, interval=interval, sensor_ids=sensor_ids, channels=columns)
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike[str]) -> str:

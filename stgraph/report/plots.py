@@ -62,8 +62,9 @@ def plot_forecasts(
     """Observed readings and the forecasts made ``steps`` ahead, for a few sensors.
 
     Each panel is one sensor over the first ``max_points`` windows (two days at 5 minutes);
-    masked observations are gaps; the value axis reads ``"<feature> (<units>)"``. Returns the
-    figure, already written to ``path``.
+    masked observations are gaps; the value axis reads ``"<feature> (<units>)"``. Predictions
+    with an interval (``lower``, ``upper``) draw it as a band in each forecast's colour. Returns
+    the figure, already written to ``path``.
     """
     sensors = list(sensors) if sensors is not None else pick_sensors(predictions)
     steps = [s for s in steps if 1 <= s <= predictions.prediction.shape[1]]
@@ -79,7 +80,17 @@ def plot_forecasts(
         for step in steps:
             times = predictions.timestamps(step)[:windows]
             label = f"forecast {horizon_label(step, predictions.interval)} ahead"
-            ax.plot(times, predictions.prediction[:windows, step - 1, node, 0], linewidth=0.9, label=label)
+            (line,) = ax.plot(times, predictions.prediction[:windows, step - 1, node, 0], linewidth=0.9, label=label)
+            if predictions.lower is not None and predictions.upper is not None:
+                ax.fill_between(
+                    times,
+                    predictions.lower[:windows, step - 1, node, 0],
+                    predictions.upper[:windows, step - 1, node, 0],
+                    color=line.get_color(),
+                    alpha=0.2,
+                    linewidth=0,
+                    label=f"interval {horizon_label(step, predictions.interval)} ahead",
+                )
         ax.set_title(f"sensor {predictions.sensor_ids[node]}", fontsize=9)
         ax.set_ylabel(f"{predictions.channels[0]}{f' ({units})' if units else ''}", fontsize=8)
         ax.tick_params(labelsize=7)

@@ -16,7 +16,10 @@ against :math:`y` with ``loss_units: original`` (what DCRNN's and Graph WaveNet'
 compute). ``mse`` squares the error instead of taking its absolute value (T-GCN's code),
 ``mae_rmse`` adds the masked RMSE (:meth:`ForecastModule.loss`). :math:`h` is the horizon
 step (1..H), :math:`i` a sensor and channel, :math:`\Omega_{\le k}` the observed entries of
-the first :math:`k` steps. Without a curriculum :math:`k = H`, the whole horizon; with
+the first :math:`k` steps. A quantile model (``model.quantiles``, :class:`~stgraph.nn.QuantileHead`)
+is trained with the masked pinball loss over its levels instead
+(:func:`~stgraph.metrics.intervals.pinball_loss`, in the same ``loss_units``; ``training.loss``
+does not apply), and validated on its median. Without a curriculum :math:`k = H`, the whole horizon; with
 ``training.curriculum_every`` :math:`= s` the loss covers the first
 :math:`k = \min(H, 1 + \lfloor t / s \rfloor)` steps (:class:`~stgraph.nn.curriculum.HorizonCurriculum`;
 MTGNN), with :math:`t` = optimiser steps done + 1 (``curriculum_unit: steps``, MTGNN counts
@@ -37,8 +40,10 @@ from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 
 from stgraph.graph import SensorGraph
+from stgraph.metrics.intervals import pinball_loss
 from stgraph.metrics.masked import masked_mae, masked_mse, masked_rmse
 from stgraph.nn.curriculum import HorizonCurriculum
+from stgraph.nn.quantile_head import QuantileHead
 from stgraph.pipeline.config import TrainingConfig
 from stgraph.train.schedules import inverse_sigmoid_decay
 
@@ -142,7 +147,9 @@ class ForecastModule(L.LightningModule):
         x, y, mask = batch
         z = self.scale_target(y)
         p = self.teacher_forcing()
-        if p > 0.0:
+        if isinstance(self.model, QuantileHead):  # [batch, horizon, nodes, channels, quantiles]
+            z_hat = self.model.quantile_forecast(x, self.graph)
+        elif p > 0.0:
             # masked targets enter the decoder as the training mean (z = 0), never as a null value
             forced = torch.where(mask, z, torch.zeros_like(z))
             z_hat = self.model(x, self.graph, target=forced, teacher_forcing=p)
@@ -151,7 +158,13 @@ class ForecastModule(L.LightningModule):
         # curriculum: the loss sees the first k horizon steps only (dim 1 of [batch, horizon, nodes, channels])
         k = self.curriculum_steps(y.shape[1])
         y, z, z_hat, mask = y[:, :k], z[:, :k], z_hat[:, :k], mask[:, :k]
-        if self.config.loss_units == "original":
+        if isinstance(self.model, QuantileHead):
+            quantiles = self.model.quantiles
+            if self.config.loss_units == "original":  # the scaler's [channels] statistics broadcast over a leading Q axis
+                loss = pinball_loss(self.inverse_target(z_hat.movedim(-1, 0)).movedim(0, -1), y, quantiles, mask=mask)
+            else:
+                loss = pinball_loss(z_hat, z, quantiles, mask=mask)
+        elif self.config.loss_units == "original":
             loss = self.loss(self.inverse_target(z_hat), y, mask)
         else:
             loss = self.loss(z_hat, z, mask)

@@ -30,12 +30,21 @@ import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
 from stgraph.metrics.masked import HorizonMetrics
-from stgraph.metrics.report import metrics_summary
+from stgraph.metrics.report import intervals_caption, intervals_table, metrics_summary
 from stgraph.ops.memory import reuse_freed_memory
+from stgraph.pipeline.calibration import CALIBRATION_FILE, save_calibration
 from stgraph.pipeline.compare import Comparison, compare_split
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import EpochShuffle, PreparedData, interval_text, prepare_data, window_loader
-from stgraph.pipeline.evaluate import predict_split, update_metrics_file, write_report
+from stgraph.pipeline.evaluate import (
+    calibrate_run,
+    interval_entries,
+    interval_scores,
+    predict_split,
+    update_metrics_file,
+    with_intervals,
+    write_report,
+)
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import (
     LAST_CHECKPOINT,
@@ -107,6 +116,10 @@ def train(
     show_table: bool = True,
 ) -> RunResult:
     """Train, pick the best epoch on validation, evaluate on test and write the run directory.
+
+    With ``training.coverage`` (0.9 by default) the best model's validation forecasts calibrate
+    conformal intervals (:mod:`stgraph.pipeline.calibration`, written to ``calibration.npz``),
+    scored on test in ``metrics.json``'s ``"intervals"`` block and the printed table.
 
     Args:
         config: the resolved experiment configuration.
@@ -251,9 +264,18 @@ def _fit_and_report(
         "history": history.history,
     }
     comparison = None
+    intervals = None
     if data.split.sizes()["test"]:
         device = trainer.strategy.root_device
         predictions = predict_split(best.model, data, "test", batch_size=eval_batch, device=device)
+        if t.coverage is not None:
+            calibration = calibrate_run(
+                best.model, data, t.coverage, per_sensor=t.coverage_per_sensor, batch_size=eval_batch, device=device
+            )
+            save_calibration(work / CALIBRATION_FILE, calibration)
+            predictions = with_intervals(predictions, calibration)
+            intervals = interval_scores(predictions, t.coverage)
+            summary.update(interval_entries(intervals, calibration, "test", data.series.interval))
         test_metrics = write_report(work, "test", predictions, data)
         summary["test"] = metrics_summary(test_metrics, data.series.interval)
         comparison = compare_split(data, "test", test_metrics)
@@ -273,7 +295,10 @@ def _fit_and_report(
     if comparison is not None and show_table:
         echo(f"test ({data.split.sizes()['test']} windows), masked metrics in original units, beside the baselines:")
         echo(comparison.table(config.model.name))
-        for line in comparison.warning_lines():
+        if intervals is not None:
+            echo(intervals_caption("test", intervals.nominal))
+            echo(intervals_table(intervals, interval=data.series.interval))
+        for line in comparison.warning_lines():  # last: the run ends on what is wrong with it
             echo(line)
     summary["_comparison"] = comparison
     return summary

@@ -26,14 +26,14 @@ def test_flags_land_in_their_keys(tmp_path, monkeypatch):
             "--readings", "r.csv", "--sensors", "s.csv", "--edges", "e.csv", "--model", "stgcn",
             "--null-value", "0", "--interval", "15min", "--batch-size", "7", "--epochs", "3",
             "--max-steps", "9", "--seed", "5", "--accelerator", "cpu", "--strategy", "ddp",
-            "--precision", "bf16-mixed", "--no-progress",
+            "--precision", "bf16-mixed", "--no-progress", "--coverage", "0.8",
         )
     )  # fmt: skip
     data, training = config.data, config.training
     # paths are made absolute: a DDP worker or a resumed run may start elsewhere
     assert (data.readings, data.sensors, data.edges) == tuple(str(tmp_path / name) for name in ("r.csv", "s.csv", "e.csv"))
     assert (data.null_value, data.interval, data.batch_size) == (0.0, "15min", 7)
-    assert (training.epochs, training.max_steps, training.seed) == (3, 9, 5)
+    assert (training.epochs, training.max_steps, training.seed, training.coverage) == (3, 9, 5, 0.8)
     assert (training.accelerator, training.strategy, training.precision, training.progress_bar) == (
         "cpu",
         "ddp",

@@ -3,8 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from stgraph.metrics import HorizonMetrics, horizon_label, metrics_table
-from stgraph.metrics.report import lead_time_label, metrics_from_summary, metrics_summary
+from stgraph.metrics import HorizonMetrics, IntervalMetrics, horizon_label, intervals_table, metrics_table
+from stgraph.metrics.report import (
+    intervals_from_summary,
+    intervals_summary,
+    lead_time_label,
+    metrics_from_summary,
+    metrics_summary,
+)
 
 
 def metrics(horizon: int, offset: float = 0.0) -> HorizonMetrics:
@@ -76,3 +82,45 @@ def test_metrics_summary_round_trips_through_json_with_nan_as_null():
     np.testing.assert_array_equal(back.mae, metrics.mae)
     np.testing.assert_array_equal(back.observed, metrics.observed)
     assert back.average() == metrics.average()
+
+
+def interval_scores(horizon: int) -> IntervalMetrics:
+    steps = np.arange(1, horizon + 1, dtype=float)
+    return IntervalMetrics(
+        coverage=1 - steps / 100,
+        width=2 * steps,
+        winkler=3 * steps,
+        crps=steps / 2,
+        pinball=steps / 4,
+        observed=np.full(horizon, 10),
+        nominal=0.9,
+    )
+
+
+def test_intervals_table_prints_coverage_in_percent_beside_the_nominal():
+    assert intervals_table(interval_scores(12), interval="5min").splitlines() == [
+        "horizon  coverage (%, nominal 90)  width  Winkler  CRPS",
+        "15 min                      97.00   6.00     9.00  1.50",
+        "30 min                      94.00  12.00    18.00  3.00",
+        "60 min                      88.00  24.00    36.00  6.00",
+        "average                     93.50  13.00    19.50  3.25",
+    ]
+
+
+def test_intervals_summary_is_keyed_like_the_test_block_and_round_trips():
+    scores = interval_scores(3)
+    scores.width[1] = np.nan
+    summary = json.loads(json.dumps(intervals_summary(scores, "5min"), allow_nan=True).replace("NaN", "null"))
+    assert list(summary) == ["nominal", "step_3", "average", "per_step"]
+    assert summary["step_3"] == {
+        "lead_time": "15 min",
+        "coverage": 0.97,
+        "width": 6.0,
+        "winkler": 9.0,
+        "crps": 1.5,
+        "pinball": 0.75,
+    }
+    back = intervals_from_summary(summary)
+    np.testing.assert_array_equal(back.width, scores.width)
+    assert back.nominal == 0.9
+    assert back.average()["coverage"] == pytest.approx(0.98)

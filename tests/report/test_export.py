@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from stgraph.errors import ShapeError
-from stgraph.report.export import Predictions, forecast_frame, load_predictions, save_predictions, write_table
+from stgraph.report.export import (
+    Predictions,
+    forecast_frame,
+    interval_frame,
+    load_predictions,
+    save_predictions,
+    write_table,
+)
 
 
 def _predictions(windows=3, horizon=4, sensors=("a", "b", "c"), channels=("speed",)):
@@ -36,6 +45,75 @@ def test_predictions_round_trip_without_pickle(tmp_path):
     assert again.interval == pd.Timedelta("5min")
     # step 3 of window 1 is 1:05 + 2 * 5 min
     assert again.timestamps(3)[1] == pd.Timestamp("2012-03-01 01:15")
+
+
+def test_an_interval_round_trips_and_is_absent_without_one(tmp_path):
+    plain = _predictions()
+    save_predictions(tmp_path / "plain.npz", plain)
+    assert load_predictions(tmp_path / "plain.npz").lower is None
+    banded = dataclasses.replace(plain, lower=plain.prediction - 1, upper=plain.prediction + 2)
+    save_predictions(tmp_path / "banded.npz", banded)
+    again = load_predictions(tmp_path / "banded.npz")
+    np.testing.assert_array_equal(again.upper, banded.upper)
+    np.testing.assert_array_equal(again.lower, banded.lower)
+    with pytest.raises(ShapeError, match="give both lower and upper"):
+        dataclasses.replace(plain, lower=plain.prediction)
+    with pytest.raises(ShapeError, match=r"upper must have the prediction's shape \[3, 4, 3, 1\]; got \[3, 4, 3\]"):
+        dataclasses.replace(plain, lower=plain.prediction, upper=plain.prediction[..., 0])
+
+
+def test_quantiles_round_trip_with_their_levels(tmp_path):
+    plain = _predictions()
+    levels = np.stack([plain.prediction - 1, plain.prediction, plain.prediction + 1], axis=-1)
+    with_levels = dataclasses.replace(plain, quantiles=levels, levels=(0.1, 0.5, 0.9))
+    save_predictions(tmp_path / "q.npz", with_levels)
+    again = load_predictions(tmp_path / "q.npz")
+    np.testing.assert_array_equal(again.quantiles, levels)
+    assert again.levels == (0.1, 0.5, 0.9)
+    save_predictions(tmp_path / "plain.npz", plain)
+    assert load_predictions(tmp_path / "plain.npz").quantiles is None and load_predictions(tmp_path / "plain.npz").levels is None
+    with pytest.raises(ShapeError, match=r"quantiles must be the prediction's shape \[3, 4, 3, 1\] plus 2 levels"):
+        dataclasses.replace(plain, quantiles=levels, levels=(0.1, 0.9))
+
+
+def test_interval_frame_puts_each_bound_beside_its_channel():
+    forecast = np.arange(2 * 2 * 2, dtype=np.float32).reshape(2, 2, 2)  # [horizon, nodes, channels]
+    frame = interval_frame(
+        forecast,
+        forecast - 1,
+        forecast + 10,
+        first_step=pd.Timestamp("2024-05-01 08:05"),
+        interval=pd.Timedelta("5min"),
+        sensor_ids=["x", "y"],
+        channels=["speed", "flow"],
+    )
+    assert list(frame.columns) == ["speed", "speed_lower", "speed_upper", "flow", "flow_lower", "flow_upper"]
+    # step 2 (08:10), sensor y: speed 6, flow 7
+    assert frame.loc[(pd.Timestamp("2024-05-01 08:10"), "y")].tolist() == [6.0, 5.0, 16.0, 7.0, 6.0, 17.0]
+    levels = interval_frame(
+        forecast[..., :1],
+        forecast[..., :1] - 1,
+        forecast[..., :1] + 1,
+        first_step=pd.Timestamp("2024-05-01 08:05"),
+        interval=pd.Timedelta("5min"),
+        sensor_ids=["x", "y"],
+        channels=["speed"],
+        quantiles=np.stack([forecast[..., :1] - 0.5, forecast[..., :1], forecast[..., :1] + 0.5], axis=-1),
+        levels=[0.05, 0.5, 0.95],
+    )
+    assert list(levels.columns) == ["speed", "speed_lower", "speed_upper", "speed_q0.05", "speed_q0.5", "speed_q0.95"]
+    # step 2 (08:10), sensor y: speed 6
+    assert levels.loc[(pd.Timestamp("2024-05-01 08:10"), "y")].tolist() == [6.0, 5.0, 7.0, 5.5, 6.0, 6.5]
+    with pytest.raises(ShapeError, match=r"lower and upper must have the forecast's shape \[2, 2, 2\]"):
+        interval_frame(
+            forecast,
+            forecast[:1],
+            forecast,
+            first_step=pd.Timestamp(0),
+            interval=pd.Timedelta("5min"),
+            sensor_ids=["x", "y"],
+            channels=["speed", "flow"],
+        )
 
 
 def test_predictions_reject_mismatched_shapes():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -68,3 +70,15 @@ def test_forecast_plot_names_the_feature_and_its_units(tmp_path):
     assert [ax.get_ylabel() for ax in figure.axes] == ["speed (km/h)", "speed (km/h)"]
     assert [ax.get_title() for ax in figure.axes] == ["sensor a", "sensor c"]
     assert figure.axes[0].get_legend_handles_labels()[1] == ["observed", "forecast 5 min ahead"]
+
+
+def test_forecast_plot_draws_the_interval_as_a_band(tmp_path):
+    plain = _predictions()
+    assert all(not ax.collections for ax in plot_forecasts(tmp_path / "p.png", plain, steps=(1,)).axes)
+    banded = dataclasses.replace(plain, lower=plain.prediction - 2, upper=plain.prediction + 3)
+    figure = plot_forecasts(tmp_path / "b.png", banded, sensors=[0], steps=(1,))
+    (band,) = figure.axes[0].collections
+    # the band's outline runs along lower, then back along upper: sensor a's forecasts 11 and 13
+    heights = band.get_paths()[0].vertices[:, 1]
+    assert {9.0, 11.0, 14.0, 16.0} <= set(np.round(heights, 6))
+    assert band.get_label() == "interval 5 min ahead"

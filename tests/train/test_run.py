@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import Callback
 from stgraph import models
 from stgraph.errors import RunError
 from stgraph.metrics.masked import horizon_metrics
+from stgraph.metrics.report import intervals_from_summary, intervals_table
 from stgraph.pipeline.evaluate import predict_split
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.report.export import load_predictions
@@ -68,6 +69,7 @@ def test_train_writes_a_finished_run_whose_numbers_agree(data, make_config, tmp_
         "config.yaml",
         "model.pt",
         "last.ckpt",
+        "calibration.npz",
         "metrics.json",
         "report.md",
         "predictions_test.npz",
@@ -104,7 +106,9 @@ def test_train_writes_a_finished_run_whose_numbers_agree(data, make_config, tmp_
     assert lines[7].startswith(f"best epoch {summary['best_epoch']} of 2 validated: val MAE {min(scores):.3f} km/h; 8 steps in ")
     assert lines[8] == "test (7 windows), masked metrics in original units, beside the baselines:"
     assert result.comparison is not None and lines[9] == result.comparison.table("tgcn")
-    assert lines[10:] == result.comparison.warning_lines()
+    assert lines[10] == "test, 90% conformal intervals calibrated on validation, in original units:"
+    assert lines[11] == intervals_table(intervals_from_summary(summary["intervals"]), interval="5min")
+    assert lines[12:] == result.comparison.warning_lines()
     assert set(summary["baselines"]) == {"historical_average", "last_value"}
     assert summary["beats_baselines"] == (summary["shortfalls"] == [])
 
