@@ -26,6 +26,7 @@ LAYERS = [
     "models",
     "metrics",
     "baselines",
+    "impute",
     "report",
     "pipeline",
     "train",
