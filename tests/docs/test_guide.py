@@ -41,6 +41,7 @@ def test_every_page_has_something_to_run():
         "1-reproduce-a-paper-number.md",
         "2-your-own-sensor-network.md",
         "3-models-in-your-own-code.md",
+        "imputation.md",
     ]
     for page in PAGES:
         assert runnable_blocks(page), f"{page.name} has no python or console block"
