@@ -2,7 +2,9 @@ r"""Score imputers on readings hidden by the GRIN / SPIN protocols (:mod:`stgrap
 
 For each dataset, pattern (``point``: 25 % of the observed readings; ``block``: blocks of 1-4 h
 per sensor plus 5 % of points) and seed, the hidden readings are removed from the mask, each
-method fills the series from what is left, and it is scored on the hidden readings only:
+method fills the series from what is left (the learned imputer, :mod:`stgraph.impute.learned`,
+is trained on what is left, with its default settings), and it is scored on the hidden readings
+only:
 
 .. math::
     \mathrm{MAE} = \frac{1}{|H|}\sum_{(t,n) \in H} |\hat x_{t,n} - x_{t,n}|, \quad

@@ -1,10 +1,17 @@
 """``stgraph impute``: fill the missing readings of a readings table and mark what was filled.
 
+``--model`` is one of the baselines (``locf``, ``linear``, ``historical_average``,
+``neighbour_mean``) or ``learned``: a residual over linear interpolation that receives the
+linear fill *and* the mask, trained on the file's own observed readings by hiding some of
+them again (:mod:`stgraph.impute.learned`; a minute or two on a CPU for a week of 207 sensors,
+with a progress bar). ``neighbour_mean`` and ``learned`` need the graph.
+
 Examples::
 
     stgraph impute --readings readings.csv --model linear --out filled.csv
     stgraph impute --readings readings.csv --model neighbour_mean --adjacency adjacency.npz --out filled.csv
     stgraph impute --readings raw.csv.gz --null-value 0 --model historical_average --out filled.parquet --mask-out filled-cells.csv
+    stgraph impute --readings raw.csv --null-value 0 --model learned --adjacency adjacency.npz --out filled.csv
 
 A reading is missing where its cell is empty or NaN, or equals ``--null-value``. The output
 has the input's columns (wide: timestamp and one column per sensor; long: timestamp, sensor,
@@ -20,6 +27,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from stgraph.errors import SensorDataError
 from stgraph.graph import from_distances, from_matrix
@@ -33,20 +41,23 @@ __all__ = ["add_parser", "default_mask_path", "run"]
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "impute",
-        help="fill missing readings (LOCF, linear, historical average, graph neighbours)",
+        help="fill missing readings (LOCF, linear, historical average, graph neighbours, learned)",
         description="Fill the missing readings of a CSV/Parquet readings table in its own layout and write a mask of "
         "the filled cells.",
     )
     parser.add_argument("--readings", metavar="FILE", required=True, help="wide or long CSV/Parquet readings with timestamps")
     parser.add_argument("--model", metavar="NAME", required=True, choices=METHODS, help=f"one of {', '.join(METHODS)}")
     graph = parser.add_mutually_exclusive_group()
-    graph.add_argument("--adjacency", metavar="FILE", help="neighbour_mean: adjacency .csv, .npy, .npz or DCRNN .pkl")
-    graph.add_argument("--distances", metavar="FILE", help="neighbour_mean: road distances from,to,cost (Gaussian kernel)")
+    graph.add_argument("--adjacency", metavar="FILE", help="neighbour_mean, learned: adjacency .csv, .npy, .npz or DCRNN .pkl")
+    graph.add_argument(
+        "--distances", metavar="FILE", help="neighbour_mean, learned: road distances from,to,cost (Gaussian kernel)"
+    )
     parser.add_argument("--threshold", type=float, default=0.1, help="with --distances: kernel weights below this become 0")
     parser.add_argument("--null-value", type=float, metavar="V", help="reading that means missing (default: only empty/NaN)")
     parser.add_argument("--out", metavar="FILE", required=True, help="the filled readings: .csv or .parquet")
     parser.add_argument("--mask-out", metavar="FILE", help="where to write the mask of filled cells (default <out>.mask<suffix>)")
     parser.add_argument("--force", action="store_true", help="replace --out and --mask-out if they exist")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar while the learned imputer trains")
     parser.set_defaults(func=lambda args: run(args, parser))
     return parser
 
@@ -78,15 +89,27 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         else:
             graph = from_distances(args.distances, table.sensor_ids, threshold=args.threshold)
         adjacency = graph.adjacency
-    filled = impute(
-        args.model,
-        table.values,
-        table.mask,
-        timestamps=table.timestamps,
-        interval=table.interval,
-        adjacency=adjacency,
-        sensor_ids=table.sensor_ids,
-    )
+    steps = 0
+    if args.model == "learned":  # torch is imported only here
+        from stgraph.impute.learned import DEFAULT_SETTINGS
+
+        steps = DEFAULT_SETTINGS.steps * table.values.shape[-1]
+    with tqdm(
+        total=steps,
+        desc="training the imputer",
+        unit="step",
+        disable=args.model != "learned" or args.no_progress,
+    ) as bar:
+        filled = impute(
+            args.model,
+            table.values,
+            table.mask,
+            timestamps=table.timestamps,
+            interval=table.interval,
+            adjacency=adjacency,
+            sensor_ids=table.sensor_ids,
+            on_step=lambda step, loss: bar.update(1),
+        )
     missing = ~table.mask
     if not np.isfinite(filled).all():  # a bug, not the user's: every baseline fills every cell
         raise SensorDataError(f"{table.source}: {args.model} left {int((~np.isfinite(filled)).sum())} cells unfilled")

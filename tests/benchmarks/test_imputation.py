@@ -30,9 +30,10 @@ def test_benchmark_runs_on_a_tiny_los_loop_and_skips_the_absent_slice(tiny_root,
     assert [(run["dataset"], run["pattern"]) for run in payload["runs"]] == [("los-loop", "point"), ("los-loop", "block")]
     point = payload["runs"][0]
     assert point["hidden"] == pytest.approx(0.25 * point["observed"], rel=0.1)
-    assert set(point["methods"]) == {"locf", "linear", "historical_average", "neighbour_mean"}
+    assert set(point["methods"]) == {"locf", "linear", "historical_average", "neighbour_mean", "learned"}
     table = (results / "imputation.md").read_text()
-    assert "| los-loop | point |" in table and "| neighbour_mean |" in table
+    assert "| los-loop | point |" in table and "| learned |" in table
+    assert "- los-loop, point: " in table
     assert main(["--data-root", str(tiny_root), "--seeds", "1", "--results", str(results)]) == 1
     assert "imputation.md exists; pass --force" in capsys.readouterr().err
 

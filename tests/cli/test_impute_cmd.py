@@ -97,3 +97,16 @@ def test_bad_input_is_named(tmp_path, capsys):
     assert main(["impute", "--readings", str(empty), "--model", "locf", "--out", str(tmp_path / "h.csv")]) == 1
     assert "sensor b" in capsys.readouterr().err
     assert not list(tmp_path.glob("[fgh].csv"))
+
+
+def test_the_learned_imputer_fills_from_the_graph(tmp_path):
+    readings = write(tmp_path, "readings.csv", WIDE)
+    adjacency = write(tmp_path, "adjacency.csv", "a,b,c\n0,1,1\n1,0,1\n1,1,0\n")
+    out = tmp_path / "filled.csv"
+    argv = ["impute", "--readings", str(readings), "--model", "learned", "--adjacency", str(adjacency), "--no-progress"]
+    assert main([*argv, "--null-value", "0", "--out", str(out)]) == 0
+    filled = pd.read_csv(out)[["a", "b", "c"]].to_numpy()
+    mask = pd.read_csv(tmp_path / "filled.mask.csv")[["a", "b", "c"]].to_numpy()
+    original = pd.read_csv(readings)[["a", "b", "c"]].to_numpy()
+    np.testing.assert_array_equal(filled[mask == 0], original[mask == 0])
+    assert np.isfinite(filled).all() and mask.sum() == 4
