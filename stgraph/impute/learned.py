@@ -39,7 +39,7 @@ from stgraph.impute.baselines import _checked, _latest_observed, _next_observed,
 from stgraph.impute.masking import block_missing, point_missing
 from stgraph.ops import Operator, propagate
 
-__all__ = ["DEFAULT_SETTINGS", "ImputerSettings", "ResidualImputer", "fit_imputer", "learned_impute"]
+__all__ = ["DEFAULT_SETTINGS", "ImputerSettings", "ResidualImputer", "TrainedImputer", "fit_imputer", "learned_impute"]
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +111,40 @@ def _operators(adjacency: sp.spmatrix | np.ndarray, sensors: int) -> tuple[Opera
     return graph.torch_operator("forward", dtype=torch.float32), graph.torch_operator("backward", dtype=torch.float32)
 
 
+@dataclass
+class TrainedImputer:
+    """A trained :class:`ResidualImputer` with what it needs to fill a series of the same sensors.
+
+    Attributes:
+        model: the network; mean, std: the z-score it was trained with.
+        adjacency: float64 CSR ``[sensors, sensors]`` in ``sensor_ids`` order.
+        sensor_ids, interval: the sensors and sampling interval it was trained on.
+        settings: the training settings.
+    """
+
+    model: ResidualImputer
+    mean: float
+    std: float
+    adjacency: sp.csr_matrix
+    sensor_ids: list[str]
+    interval: pd.Timedelta
+    settings: ImputerSettings
+
+    @torch.no_grad()
+    def fill(self, values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Fill the missing readings of ``values`` (the trained sensors, in their order).
+
+        Shapes:
+            values, mask: ``[time, sensors]`` -> float64 ``[time, sensors]``
+        """
+        values, mask = _checked(values, mask, self.sensor_ids)
+        linear, features = _features(values, mask, self.mean, self.std)
+        forward_op, backward_op = _operators(self.adjacency, values.shape[1])
+        correction = self.model.eval()(torch.from_numpy(features), forward_op, backward_op).double().numpy()
+        filled: np.ndarray = np.where(mask, values, (linear + correction) * self.std + self.mean)
+        return filled
+
+
 def fit_imputer(
     values: np.ndarray,
     mask: np.ndarray,
@@ -120,48 +154,48 @@ def fit_imputer(
     settings: ImputerSettings = DEFAULT_SETTINGS,
     sensor_ids: Sequence[str] | None = None,
     on_step: Callable[[int, float], None] | None = None,
-) -> tuple[ResidualImputer, float, float]:
+) -> TrainedImputer:
     """Train a :class:`ResidualImputer` on the observed readings of one series.
 
-    Returns the model and the mean and standard deviation it z-scores with. ``on_step(step,
-    loss)`` is called after every optimiser step (a command's progress bar).
+    ``on_step(step, loss)`` is called after every optimiser step (a command's progress bar).
 
     Shapes:
         values, mask: ``[time, sensors]``; adjacency: ``[sensors, sensors]``
     """
     values, mask = _checked(values, mask, sensor_ids)
     mean, std = float(values[mask].mean()), float(values[mask].std()) or 1.0
+    adjacency = sp.csr_matrix(adjacency, dtype=np.float64)
     forward_op, backward_op = _operators(adjacency, values.shape[1])
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     model = ResidualImputer(hidden=settings.hidden, layers=settings.layers)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     crop = min(settings.crop, values.shape[0])
+    last_loss = float("nan")  # of the latest step that trained
     for step in range(settings.steps):
         start = int(rng.integers(values.shape[0] - crop + 1))
         x, m = values[start : start + crop], mask[start : start + crop]
         seed = int(rng.integers(2**31))
         again = point_missing(m, seed=seed) if step % 2 == 0 else block_missing(m, interval, seed=seed)
         inputs = m & ~again
-        if not again.any() or not inputs.any(axis=0).all():
-            continue  # nothing to learn from, or a sensor left without any reading in the crop
-        linear, features = _features(x, inputs, mean, std)
-        correction = model(torch.from_numpy(features), forward_op, backward_op)
-        estimate = torch.from_numpy(linear.astype(np.float32)) + correction
-        target = torch.from_numpy(((x - mean) / std).astype(np.float32))
-        hidden = torch.from_numpy(again)
-        loss = (estimate - target).abs()[hidden].mean()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+        if again.any() and inputs.any(axis=0).all():  # else nothing to learn, or a sensor left without readings
+            linear, features = _features(x, inputs, mean, std)
+            correction = model(torch.from_numpy(features), forward_op, backward_op)
+            estimate = torch.from_numpy(linear.astype(np.float32)) + correction
+            target = torch.from_numpy(((x - mean) / std).astype(np.float32))
+            loss = (estimate - target).abs()[torch.from_numpy(again)].mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            last_loss = loss.item()
+            if step % 50 == 0:
+                logger.debug("learned imputer: step %d, masked MAE %.4f (z units)", step, last_loss)
         if on_step is not None:
-            on_step(step, loss.item())
-        if step % 50 == 0:
-            logger.debug("learned imputer: step %d, masked MAE %.4f (z units)", step, loss.item())
-    return model, mean, std
+            on_step(step, last_loss)
+    ids = list(sensor_ids) if sensor_ids is not None else [str(i) for i in range(values.shape[1])]
+    return TrainedImputer(model.eval(), mean, std, adjacency, ids, pd.Timedelta(interval), settings)
 
 
-@torch.no_grad()
 def learned_impute(
     values: np.ndarray,
     mask: np.ndarray,
@@ -177,13 +211,5 @@ def learned_impute(
     Shapes:
         values, mask: ``[time, sensors]``; adjacency: ``[sensors, sensors]`` -> float64 ``[time, sensors]``
     """
-    with torch.enable_grad():
-        model, mean, std = fit_imputer(
-            values, mask, adjacency, interval, settings=settings, sensor_ids=sensor_ids, on_step=on_step
-        )
-    values, mask = _checked(values, mask, sensor_ids)
-    linear, features = _features(values, mask, mean, std)
-    forward_op, backward_op = _operators(adjacency, values.shape[1])
-    correction = model.eval()(torch.from_numpy(features), forward_op, backward_op).double().numpy()
-    filled: np.ndarray = np.where(mask, values, (linear + correction) * std + mean)
-    return filled
+    imputer = fit_imputer(values, mask, adjacency, interval, settings=settings, sensor_ids=sensor_ids, on_step=on_step)
+    return imputer.fill(values, mask)

@@ -110,3 +110,31 @@ def test_the_learned_imputer_fills_from_the_graph(tmp_path):
     original = pd.read_csv(readings)[["a", "b", "c"]].to_numpy()
     np.testing.assert_array_equal(filled[mask == 0], original[mask == 0])
     assert np.isfinite(filled).all() and mask.sum() == 4
+
+
+def test_a_saved_imputer_fills_new_readings_and_refuses_other_sensors_or_interval(tmp_path, capsys):
+    readings = write(tmp_path, "readings.csv", WIDE)
+    adjacency = write(tmp_path, "adjacency.csv", "a,b,c\n0,1,1\n1,0,1\n1,1,0\n")
+    run_dir = tmp_path / "run"
+    argv = ["impute", "--readings", str(readings), "--model", "learned", "--adjacency", str(adjacency), "--no-progress"]
+    assert main([*argv, "--null-value", "0", "--save-run", str(run_dir), "--out", str(tmp_path / "first.csv")]) == 0
+    assert (run_dir / "imputer.pt").is_file()
+    # the same readings with the columns in another order: filled alike, written in their own order
+    reordered = write(tmp_path, "reordered.csv", pd.read_csv(readings)[["timestamp", "c", "a", "b"]].to_csv(index=False))
+    out = tmp_path / "again.csv"
+    assert main(["impute", "--readings", str(reordered), "--run", str(run_dir), "--null-value", "0", "--out", str(out)]) == 0
+    again = pd.read_csv(out)
+    assert list(again.columns) == ["timestamp", "c", "a", "b"]
+    np.testing.assert_allclose(again[["a", "b", "c"]].to_numpy(), pd.read_csv(tmp_path / "first.csv")[["a", "b", "c"]].to_numpy())
+
+    other = write(tmp_path, "other.csv", WIDE.replace("timestamp,a,b,c", "timestamp,a,b,d"))
+    assert main(["impute", "--readings", str(other), "--run", str(run_dir), "--out", str(tmp_path / "x.csv")]) == 1
+    assert "sensor(s) c of the run are not in the readings; sensor(s) d are not among the run's" in capsys.readouterr().err
+    hourly = write(tmp_path, "hourly.csv", "timestamp,a,b,c\n2024-01-01 00:00:00,1,2,3\n2024-01-01 01:00:00,1,,3\n")
+    assert main(["impute", "--readings", str(hourly), "--run", str(run_dir), "--out", str(tmp_path / "y.csv")]) == 1
+    assert "readings every 0 days 01:00:00, but the imputer in" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["impute", "--readings", str(readings), "--run", str(tmp_path / "empty"), "--out", str(tmp_path / "z.csv")]) == 1
+    assert "empty: no imputer.pt" in capsys.readouterr().err
+    assert main(["impute", "--readings", str(readings), "--run", str(run_dir), "--out", str(run_dir / "z.csv")]) == 1
+    assert "is inside --run" in capsys.readouterr().err
