@@ -27,6 +27,7 @@ LAYERS = [
     "models",
     "metrics",
     "baselines",
+    "impute",
     "report",
     "pipeline",
     "anomalies",

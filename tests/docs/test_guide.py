@@ -43,6 +43,7 @@ def test_every_page_has_something_to_run():
         "3-models-in-your-own-code.md",
         "anomalies.md",
         "intervals.md",
+        "imputation.md",
     ]
     for page in PAGES:
         assert runnable_blocks(page), f"{page.name} has no python or console block"
