@@ -59,8 +59,9 @@ QUOTED_PEERS: dict[str, dict[str, float]] = {
 #: The issues' targets: ours at least this many times the fastest peer's training samples/s
 #: (the 2019 models: issue 12; the newer ones, wherever a peer implements them: issue 14).
 TARGET_RATIO = {"stgcn": 10.0, "dcrnn": 5.0, "graph_wavenet": 5.0, "stid": 3.0, "agcrn": 3.0, "mtgnn": 3.0, "gman": 3.0}
-#: The issue's memory target: our peak memory at most this fraction's inverse of the peer's.
-MEMORY_TARGET = 3.0
+#: Issue 12's memory targets (the 2019 models): the fastest peer's peak memory at least this
+#: many times ours. Issue 14 asks only that the newer models' peak memory be reported.
+MEMORY_TARGET = {"stgcn": 3.0, "dcrnn": 3.0, "graph_wavenet": 3.0}
 
 
 def installed_peers() -> dict[str, bool]:
@@ -195,10 +196,10 @@ def against_peers(ours: list[dict], peers: list[dict], *, memory_comparable: boo
             verdict += f", target {target:.0f}x: {'met' if speed >= target else 'not met'}"
         if memory_comparable:
             memory = fastest["peak_memory_mb"] / result["peak_memory_mb"]
-            verdict += (
-                f"; its peak memory is {memory:.2f}x ours, target {MEMORY_TARGET:.0f}x: "
-                f"{'met' if memory >= MEMORY_TARGET else 'not met'}"
-            )
+            verdict += f"; its peak memory is {memory:.2f}x ours"
+            memory_target = MEMORY_TARGET.get(result["model"])
+            if memory_target is not None:
+                verdict += f", target {memory_target:.0f}x: {'met' if memory >= memory_target else 'not met'}"
         verdicts.append(verdict)
     return lines + (["", *verdicts] if verdicts else [])
 

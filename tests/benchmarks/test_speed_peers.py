@@ -165,3 +165,14 @@ def test_peer_models_forecast_every_horizon_step(key):
     out.abs().mean().backward()
     assert all(torch.isfinite(p.grad).all() for p in module.parameters() if p.grad is not None)
     assert sum(p.grad is not None for p in module.parameters()) > 0
+
+
+def test_newer_models_get_the_3x_speed_target_and_no_memory_target():
+    lines = against_peers(
+        [_result("mtgnn", 70.0, 260.0, 1600.0)],
+        [_result("mtgnn", 50.0, 200.0, 1700.0, library="PGT", implementation="MTGNN")],
+    )
+    assert (
+        lines[-1]
+        == "- **mtgnn** on metr-la: 1.40x the fastest peer (PGT: MTGNN), target 3x: not met; its peak memory is 1.06x ours"
+    )
