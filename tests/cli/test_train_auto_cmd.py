@@ -42,6 +42,7 @@ def test_auto_writes_the_chosen_run_and_the_ranking(auto_run):
     assert yaml.safe_load((auto_run / "config.yaml").read_text())["model"]["name"] == best
     names = {p.relative_to(auto_run).as_posix() for p in auto_run.iterdir()}
     assert names == {
+        "calibration.npz",
         "candidates",
         "config.yaml",
         "model.pt",

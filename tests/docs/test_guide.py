@@ -42,8 +42,8 @@ def test_every_page_has_something_to_run():
         "2-your-own-sensor-network.md",
         "3-models-in-your-own-code.md",
         "anomalies.md",
-        "intervals.md",
         "imputation.md",
+        "intervals.md",
     ]
     for page in PAGES:
         assert runnable_blocks(page), f"{page.name} has no python or console block"
