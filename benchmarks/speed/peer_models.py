@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from benchmarks.speed.model_step import DAY_OF_WEEK_FEATURE, STEPS_PER_DAY, TIME_OF_DAY_FEATURE
 from stgraph import SensorGraph
 from stgraph.errors import ShapeError
+from stgraph.nn.calendar import day_of_week_index, extend_calendar, time_of_day_slot
 
 __all__ = ["HORIZON", "LOOKBACK", "PEER_MODELS", "PeerModel", "build_peer", "peer_model"]
 
@@ -154,9 +155,7 @@ def _calendar(x: Tensor) -> tuple[Tensor, Tensor]:
     """Slot of the day (0..287) and day of week (0..6) of each window's 12 steps, int64
     ``[batch, 12]``, read from sensor 0's calendar features (the same for every sensor; where
     :func:`~benchmarks.speed.model_step.window_inputs` puts them)."""
-    slot = (x[:, :, 0, TIME_OF_DAY_FEATURE] * STEPS_PER_DAY).round().long() % STEPS_PER_DAY
-    day = x[:, :, 0, DAY_OF_WEEK_FEATURE].round().long() % 7
-    return slot, day
+    return time_of_day_slot(x[:, :, 0, TIME_OF_DAY_FEATURE], STEPS_PER_DAY), day_of_week_index(x[:, :, 0, DAY_OF_WEEK_FEATURE])
 
 
 class _BasicTSSTID(nn.Module):
@@ -289,10 +288,7 @@ class _PGTGMAN(nn.Module):
         self.register_buffer("spatial", torch.randn(sensors, 64))
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor) -> Tensor:
-        slot, day = _calendar(x)
-        ahead = slot[:, -1:] + torch.arange(1, HORIZON + 1, device=x.device)
-        slot = torch.cat([slot, ahead % STEPS_PER_DAY], dim=1)
-        day = torch.cat([day, (day[:, -1:] + ahead // STEPS_PER_DAY) % 7], dim=1)
+        slot, day = extend_calendar(*_calendar(x), HORIZON, STEPS_PER_DAY)
         temporal = torch.stack([day, slot], dim=-1).to(x.dtype)
         out: Tensor = self.model(x[..., 0], self.spatial, temporal)
         return out.unsqueeze(-1)

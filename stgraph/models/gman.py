@@ -15,7 +15,7 @@ from stgraph.graph.node2vec import node2vec_embedding
 from stgraph.graph.operators import symmetrize
 from stgraph.models._base import ForecastModel
 from stgraph.nn.attention import multi_head_attention
-from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
+from stgraph.nn.calendar import check_calendar_features, day_of_week_index, extend_calendar, time_of_day_slot
 
 __all__ = ["GMAN", "SPATIAL_EMBEDDINGS", "laplacian_eigenvectors"]
 
@@ -320,10 +320,7 @@ class GMAN(ForecastModel):
             day = day_of_week_index(x[:, :, 0, self.day_of_week_feature])
         else:
             day = torch.zeros(batch, self.lookback, dtype=torch.long, device=device)
-        ahead = slot[:, -1:] + torch.arange(1, self.horizon + 1, device=device)
-        slot = torch.cat([slot, ahead % self.steps_per_day], dim=1)
-        day = torch.cat([day, (day[:, -1:] + ahead // self.steps_per_day) % 7], dim=1)
-        return slot, day
+        return extend_calendar(slot, day, self.horizon, self.steps_per_day)
 
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
         self._check_input(x)

@@ -9,9 +9,10 @@ by :func:`stgraph.pipeline.run_dir.calendar_arguments`).
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-__all__ = ["check_calendar_features", "day_of_week_index", "time_of_day_slot"]
+__all__ = ["check_calendar_features", "day_of_week_index", "extend_calendar", "time_of_day_slot"]
 
 
 def check_calendar_features(
@@ -42,3 +43,20 @@ def day_of_week_index(day: Tensor) -> Tensor:
         day: any shape -> the same shape.
     """
     return day.round().long().clamp(0, 6)
+
+
+def extend_calendar(slot: Tensor, day: Tensor, horizon: int, steps_per_day: int) -> tuple[Tensor, Tensor]:
+    r"""The slots and days of the ``horizon`` steps after each window, appended to the window's own.
+
+    Step :math:`h` after the last slot :math:`s` has slot :math:`(s + h) \bmod S` and day
+    :math:`(d + \lfloor (s + h) / S \rfloor) \bmod 7` (``S`` = ``steps_per_day``, :math:`d` the
+    last day).
+
+    Shapes:
+        slot, day: int64 ``[batch, lookback]`` -> each ``[batch, lookback + horizon]``
+    """
+    ahead = slot[:, -1:] + torch.arange(1, horizon + 1, device=slot.device)
+    return (
+        torch.cat([slot, ahead % steps_per_day], dim=1),
+        torch.cat([day, (day[:, -1:] + ahead // steps_per_day) % 7], dim=1),
+    )
