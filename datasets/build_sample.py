@@ -1,6 +1,7 @@
 """Build the committed sample ``datasets/sample/`` from the real data in ``../shared/data``.
 
     python datasets/build_sample.py [--source ../shared/data] [--output datasets/sample]
+    python datasets/build_sample.py --request-only   # request.json alone, from the committed readings
 
 Every source file is checked against its sha256 before it is read. The output is
 deterministic: the same sources give the same bytes (gzip with mtime 0, zip entries with a
@@ -12,6 +13,7 @@ Outputs (about 0.8 MB):
     sensor_locations.csv   sensor_id, latitude, longitude (DCRNN), in node order
     adjacency.npz          DCRNN adj_mx (207 x 207, 1722 non-zeros) in scipy.sparse CSR layout
     metr-la-raw100.csv.gz  first 100 raw METR-LA steps with their genuine zeros (missing)
+    request.json           a POST /forecast body for ``stgraph serve``: the last 12 steps of readings.csv.gz
     README.md              provenance, checksums, licence and citation
 """
 
@@ -74,6 +76,27 @@ def readings_csv(speed_text: str, sensor_ids: list[str]) -> bytes:
     out = ["timestamp," + ",".join(sensor_ids)]
     out += [f"{stamp},{row.strip()}" for stamp, row in zip(timestamps(len(rows)), rows)]
     return ("\n".join(out) + "\n").encode()
+
+
+def request_json(readings: bytes, steps: int = 12) -> bytes:
+    """The README's ``POST /forecast`` body: the last ``steps`` rows of the readings CSV as
+    ``{"timestamps", "sensors", "values"}``, timestamps in ISO 8601, values the CSV's tokens
+    as JSON numbers (exact), one row per line."""
+    lines = readings.decode().strip("\n").split("\n")
+    header = lines[0].split(",")
+    rows = [line.split(",") for line in lines[-steps:]]
+    stamps = [row[0].replace(" ", "T") for row in rows]
+    for row in rows:
+        for token in row[1:]:
+            float(token)  # a number, written as the CSV has it
+    values = ",\n    ".join("[" + ", ".join(row[1:]) + "]" for row in rows)
+    return (
+        "{\n"
+        f'  "timestamps": {json.dumps(stamps)},\n'
+        f'  "sensors": {json.dumps(header[1:])},\n'
+        f'  "values": [\n    {values}\n  ]\n'
+        "}\n"
+    ).encode()
 
 
 def gzip_deterministic(data: bytes) -> bytes:
@@ -152,6 +175,9 @@ Rebuild with `python datasets/build_sample.py`; the build is deterministic.
 - `metr-la-raw100.csv.gz`: gzip CSV, the first 100 raw METR-LA steps (2012-03-01 00:00 to
   08:15), same columns as `readings.csv.gz`, with the **genuine missing readings kept as 0**
   (3.1 % of entries). Where a raw reading is non-zero it equals the Los-loop value.
+- `request.json`: a `POST /forecast` body for `stgraph serve` on a run trained on the sample
+  (`stgraph demo`): the last 12 steps of `readings.csv.gz` (2012-03-07 23:00 to 23:55) as
+  `{{"timestamps", "sensors", "values"}}`, values copied from the CSV.
 
 ## Sources (checked by sha256 before use)
 
@@ -182,10 +208,9 @@ papers below did. We claim no rights in them. If you use them, cite:
 def build(source: Path, output: Path) -> dict[str, bytes]:
     sensor_ids = verified_bytes(source, "metr-la-graph/graph_sensor_ids.txt").decode().strip().split(",")
     verified_bytes(source, "metr-la-graph/adj_mx.pkl")  # checked here, then read by the safe unpickler
+    readings = readings_csv(verified_bytes(source, "los-loop/los_speed.csv").decode(), sensor_ids)
     files = {
-        "readings.csv.gz": gzip_deterministic(
-            readings_csv(verified_bytes(source, "los-loop/los_speed.csv").decode(), sensor_ids)
-        ),
+        "readings.csv.gz": gzip_deterministic(readings),
         "sensor_locations.csv": locations_csv(
             verified_bytes(source, "metr-la-graph/graph_sensor_locations.csv").decode(), sensor_ids
         ),
@@ -193,6 +218,7 @@ def build(source: Path, output: Path) -> dict[str, bytes]:
         "metr-la-raw100.csv.gz": gzip_deterministic(
             raw100_csv(verified_bytes(source, "metr-la-sample100/METRLA.json").decode(), sensor_ids)
         ),
+        "request.json": request_json(readings),
     }
     table = "\n".join(f"| `{name}` | {len(data)} | `{hashlib.sha256(data).hexdigest()}` |" for name, data in files.items())
     files["README.md"] = README.format(
@@ -217,7 +243,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=HERE.parent.parent / "shared" / "data", help="the shared data folder")
     parser.add_argument("--output", type=Path, default=HERE / "sample", help="where to write the sample")
+    parser.add_argument("--request-only", action="store_true", help="write only request.json, from the committed readings.csv.gz")
     args = parser.parse_args()
+    if args.request_only:
+        data = request_json(gzip.decompress((args.output / "readings.csv.gz").read_bytes()))
+        with atomic_write(args.output / "request.json", "wb") as handle:
+            handle.write(data)
+        print(f"{args.output / 'request.json'}  {len(data):>8} bytes")
+        return
     files = build(args.source, args.output)
     for name, data in files.items():
         print(f"{args.output / name}  {len(data):>8} bytes  sha256 {hashlib.sha256(data).hexdigest()}")

@@ -12,7 +12,7 @@ import pandas as pd
 
 from stgraph.data.series import SensorSeries
 from stgraph.errors import SensorDataError
-from stgraph.io.readers import DEFAULT_LIMITS, Limits, Readings, read_readings
+from stgraph.io.readers import DEFAULT_LIMITS, InMemoryFile, Limits, Readings, read_readings
 
 __all__ = ["load_series", "to_regular_grid"]
 
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def load_series(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | InMemoryFile,
     *,
     format: str | None = None,
     null_value: float | None = None,
@@ -57,6 +57,9 @@ def load_series(
        error naming it: it would train on nothing and hide inside one overall missing share.
        With ``drop_empty_sensors=True`` such sensors are dropped and their count and ids
        logged (a graph aligned to the series must then drop them too).
+
+    ``path`` may be a :class:`~stgraph.io.readers.InMemoryFile`: CSV bytes already in memory
+    (what ``stgraph serve`` does with an upload), read exactly as that file on disk would be.
 
     Example:
         >>> series = load_series("metr-la.h5", null_value=0.0, features=["speed"])  # doctest: +SKIP

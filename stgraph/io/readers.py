@@ -75,7 +75,7 @@ import pandas as pd
 
 from stgraph.errors import SensorDataError
 
-__all__ = ["DEFAULT_LIMITS", "FORMATS", "Limits", "Readings", "detect_format", "read_readings"]
+__all__ = ["DEFAULT_LIMITS", "FORMATS", "InMemoryFile", "Limits", "Readings", "detect_format", "read_readings"]
 
 Bounds = tuple[float | None, float | None]
 Limits = Bounds | Mapping[str, Bounds] | None
@@ -98,6 +98,21 @@ _COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 _SENSOR_NAMES = ("sensor", "sensor_id", "station", "station_id", "node", "node_id", "detector", "detector_id")
 _MISSING_TOKENS = ("", "nan", "NaN")
+
+
+@dataclass(frozen=True)
+class InMemoryFile:
+    """A readings file already in memory (an upload), read as if it were a file called ``name``.
+
+    ``name`` picks the format and the compression by its suffix, as a path's would, and names
+    the readings in messages; nothing is ever opened by that name. Only CSV is read from memory.
+    """
+
+    name: str
+    data: bytes
+
+
+Source = str | os.PathLike[str] | InMemoryFile
 
 
 @dataclass
@@ -134,9 +149,9 @@ class Readings:
         return f"{self.row_word}{plural} {shown}{more}"
 
 
-def detect_format(path: str | os.PathLike[str]) -> str:
+def detect_format(path: Source) -> str:
     """File format from the name: one of :data:`FORMATS` (compression suffixes skipped)."""
-    name = Path(path).name.lower()
+    name = _name(path).lower()
     for suffix in _COMPRESSION:
         if name.endswith(suffix):
             name = name[: -len(suffix)]
@@ -149,7 +164,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
 
 
 def read_readings(
-    path: str | os.PathLike[str],
+    path: Source,
     *,
     format: str | None = None,
     start: Any = None,
@@ -164,7 +179,7 @@ def read_readings(
     """Read one readings file; see the module docstring for the layouts and the checks.
 
     Args:
-        path: the file.
+        path: the file, or an :class:`InMemoryFile` (CSV only).
         format: one of :data:`FORMATS`; from the suffix when omitted.
         start, interval: first timestamp and sampling interval, needed by files without
             timestamps (Los-loop CSV, PEMS0x NPZ, STGraph JSON).
@@ -178,12 +193,14 @@ def read_readings(
         limits: the physically possible readings (module docstring); default: ``>= 0``.
         null_value: the file's missing-reading sentinel, exempt from ``limits``.
     """
-    source = str(path)
-    if not Path(path).is_file():
+    source = path.name if isinstance(path, InMemoryFile) else str(path)
+    if not isinstance(path, InMemoryFile) and not Path(path).is_file():
         raise SensorDataError(f"{source}: no such file")
     format = format or detect_format(path)
     if format not in FORMATS:
         raise SensorDataError(f"{source}: unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+    if isinstance(path, InMemoryFile) and format != "csv":
+        raise SensorDataError(f"{source}: only CSV readings are read from memory, not {format}")
     options = {
         "start": start,
         "interval": interval,
@@ -263,28 +280,38 @@ def _check_values(readings: Readings, limits: Limits, null_value: float | None) 
 
 
 # --- text ----------------------------------------------------------------------------------
-def _decompressed(path: str | os.PathLike[str], source: str) -> bytes:
+def _name(path: Source) -> str:
+    return path.name if isinstance(path, InMemoryFile) else Path(path).name
+
+
+def _decompressed(path: Source, source: str) -> bytes:
     """The file's bytes, decompressed by suffix; SensorDataError for a truncated or corrupt archive."""
-    name = Path(path).name.lower()
+    name = _name(path).lower()
+    if isinstance(path, InMemoryFile):
+        opened: Any = io.BytesIO(path.data)
+        if not name.endswith(_COMPRESSION):
+            return path.data
+    else:
+        opened = path
     try:
         if name.endswith(".gz"):
-            with gzip.open(path, "rb") as handle:
+            with gzip.open(opened, "rb") as handle:
                 return handle.read()
         if name.endswith(".bz2"):
-            with bz2.open(path, "rb") as handle:
+            with bz2.open(opened, "rb") as handle:
                 return handle.read()
         if name.endswith(".xz"):
-            with lzma.open(path, "rb") as handle:
+            with lzma.open(opened, "rb") as handle:
                 return handle.read()
         if name.endswith(".zip"):
-            with zipfile.ZipFile(path) as archive:
+            with zipfile.ZipFile(opened) as archive:
                 members = [m for m in archive.namelist() if not m.endswith("/")]
                 if len(members) != 1:
                     raise SensorDataError(f"{source}: a zipped readings file must hold one file, found {len(members)}")
                 return archive.read(members[0])
         if name.endswith(".zst"):
             raise SensorDataError(f"{source}: .zst files are not supported; decompress it or use .gz")
-        return Path(path).read_bytes()
+        return Path(opened).read_bytes()
     except SensorDataError:
         raise
     except EOFError:
@@ -293,7 +320,7 @@ def _decompressed(path: str | os.PathLike[str], source: str) -> bytes:
         raise SensorDataError(f"{source}: corrupt compressed file ({_first_line(error)})") from None
 
 
-def _text(path: str | os.PathLike[str], source: str) -> str:
+def _text(path: Source, source: str) -> str:
     """The file as UTF-8 text, line endings normalised to ``\\n``."""
     data = _decompressed(path, source)
     if data.startswith(b"\xef\xbb\xbf"):
@@ -355,7 +382,7 @@ def _refuse_other_separator(header: str, source: str) -> None:
             )
 
 
-def _read_csv(path: str | os.PathLike[str], source: str, **options: Any) -> Readings:
+def _read_csv(path: Source, source: str, **options: Any) -> Readings:
     text = _text(path, source)
     if not text.strip():
         raise SensorDataError(f"{source}: the file is empty; expected a header line and readings")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,21 @@ from stgraph.data.series import SensorSeries
 from stgraph.errors import RunError, SensorDataError
 from stgraph.io.outputs import check_not_input
 from stgraph.nn.quantile_head import QuantileHead
-from stgraph.pipeline.calibration import CALIBRATION_FILE, load_calibration
+from stgraph.pipeline.calibration import CALIBRATION_FILE, Calibration, load_calibration
 from stgraph.pipeline.data import interval_text
 from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.report.export import forecast_frame, interval_frame, write_table
 
-__all__ = ["check_series", "forecast_inputs", "forecast_next", "forecast_next_quantiles", "predict_file"]
+__all__ = [
+    "check_series",
+    "forecast_batch",
+    "forecast_batch_quantiles",
+    "forecast_inputs",
+    "forecast_intervals",
+    "forecast_next",
+    "forecast_next_quantiles",
+    "predict_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +81,6 @@ def check_series(run: RunModel, series: SensorSeries, run_dir: str) -> SensorSer
     return series.align(run.sensor_ids, other=f"the run's sensors ({run_dir})")
 
 
-@torch.no_grad()
 def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
     """Forecast, in original units, the ``horizon`` steps after the last step of ``series``
     (a quantile model's median).
@@ -79,23 +88,78 @@ def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.de
     Shapes:
         -> ``[horizon, nodes, channels]``
     """
-    model = run.model.to(device).eval()
-    return _inverse(run, model(forecast_inputs(run, series).to(device), run.graph)[0])
+    return forecast_batch(run, [series], device=device)[0]
 
 
 @torch.no_grad()
+def forecast_batch(run: RunModel, series: Sequence[SensorSeries], *, device: str | torch.device = "cpu") -> np.ndarray:
+    """:func:`forecast_next` for several series at once, in one model call (``stgraph serve``
+    batches the requests that arrive together this way).
+
+    Each series must already hold the run's sensors in the run's order; their windows are
+    stacked on the batch axis, which the models keep apart.
+
+    Shapes:
+        -> ``[len(series), horizon, nodes, channels]``
+    """
+    model = run.model.to(device).eval()
+    return _inverse(run, model(_stacked_inputs(run, series).to(device), run.graph))
+
+
 def forecast_next_quantiles(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
     """Every level of a quantile run's forecast (:class:`~stgraph.nn.QuantileHead`), in original units.
 
     Shapes:
         -> ``[horizon, nodes, channels, quantiles]``
     """
+    return forecast_batch_quantiles(run, [series], device=device)[0]
+
+
+@torch.no_grad()
+def forecast_batch_quantiles(run: RunModel, series: Sequence[SensorSeries], *, device: str | torch.device = "cpu") -> np.ndarray:
+    """:func:`forecast_next_quantiles` for several series, in one model call.
+
+    Shapes:
+        -> ``[len(series), horizon, nodes, channels, quantiles]``
+    """
     model = run.model.to(device).eval()
     if not isinstance(model, QuantileHead):
         raise RunError(f"the run's model ({run.state['model']['name']}) forecasts no quantiles (model.quantiles unset)")
-    levels = model.quantile_forecast(forecast_inputs(run, series).to(device), run.graph)[0]
-    # [Q, horizon, nodes, channels]: the scaler's statistics broadcast over the leading levels
+    levels = model.quantile_forecast(_stacked_inputs(run, series).to(device), run.graph)
+    # [Q, batch, horizon, nodes, channels]: the scaler's statistics broadcast over the leading levels
     return np.moveaxis(_inverse(run, levels.movedim(-1, 0)), 0, -1)
+
+
+def forecast_intervals(
+    run: RunModel,
+    calibration: Calibration,
+    series: Sequence[SensorSeries],
+    forecast: np.ndarray,
+    *,
+    device: str | torch.device = "cpu",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The run's conformal interval around ``forecast`` (:func:`forecast_batch` of ``series``).
+
+    Split conformal widens the point forecast; CQR widens a quantile model's two levels, which
+    costs a second model call.
+
+    Returns:
+        ``(lower, upper, quantiles)``: lower and upper ``[len(series), horizon, nodes, channels]``;
+        a quantile model's levels ``[..., quantiles]``, else None.
+
+    Shapes:
+        forecast: ``[len(series), horizon, nodes, channels]``
+    """
+    quantiles = forecast_batch_quantiles(run, series, device=device) if isinstance(run.model, QuantileHead) else None
+    bounded = forecast if calibration.bounds is None or quantiles is None else quantiles  # CQR widens two levels
+    lower, upper = calibration.interval(bounded)
+    return lower, upper, quantiles
+
+
+def _stacked_inputs(run: RunModel, series: Sequence[SensorSeries]) -> torch.Tensor:
+    if not series:
+        raise SensorDataError("no series to forecast")
+    return torch.cat([forecast_inputs(run, one) for one in series])
 
 
 def _inverse(run: RunModel, scaled: torch.Tensor) -> np.ndarray:
@@ -159,13 +223,13 @@ def predict_file(
         "channels": list(data["targets"]),
     }
     if intervals:
-        calibration = load_calibration(calibration_file)
-        head = run.model if isinstance(run.model, QuantileHead) else None
-        quantiles = None if head is None else forecast_next_quantiles(run, series, device=device)
-        bounded = forecast if calibration.bounds is None or quantiles is None else quantiles  # CQR widens two levels
-        lower, upper = calibration.interval(bounded[None])
-        levels = None if head is None else head.quantiles
-        frame = interval_frame(forecast, lower[0], upper[0], quantiles=quantiles, levels=levels, **labels)
+        lower, upper, quantiles = forecast_intervals(
+            run, load_calibration(calibration_file), [series], forecast[None], device=device
+        )
+        levels = run.model.quantiles if isinstance(run.model, QuantileHead) else None
+        frame = interval_frame(
+            forecast, lower[0], upper[0], quantiles=None if quantiles is None else quantiles[0], levels=levels, **labels
+        )
     else:
         frame = forecast_frame(forecast, **labels)
     write_table(frame, out)
