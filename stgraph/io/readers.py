@@ -199,8 +199,6 @@ def read_readings(
     format = format or detect_format(path)
     if format not in FORMATS:
         raise SensorDataError(f"{source}: unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-    if isinstance(path, InMemoryFile) and format != "csv":
-        raise SensorDataError(f"{source}: only CSV readings are read from memory, not {format}")
     options = {
         "start": start,
         "interval": interval,
@@ -210,6 +208,8 @@ def read_readings(
     }
     if format == "csv":
         readings = _read_csv(path, source, **options)
+    elif isinstance(path, InMemoryFile):
+        raise SensorDataError(f"{source}: only CSV readings are read from memory, not {format}")
     elif format == "parquet":
         readings = _from_frame(_read_parquet(path, source), source, "row", 0, **options)
     elif format == "hdf5":
@@ -287,22 +287,23 @@ def _name(path: Source) -> str:
 def _decompressed(path: Source, source: str) -> bytes:
     """The file's bytes, decompressed by suffix; SensorDataError for a truncated or corrupt archive."""
     name = _name(path).lower()
-    if isinstance(path, InMemoryFile):
-        opened: Any = io.BytesIO(path.data)
-        if not name.endswith(_COMPRESSION):
-            return path.data
-    else:
-        opened = path
+    if isinstance(path, InMemoryFile) and not name.endswith(_COMPRESSION):
+        return path.data
+    opened: str | os.PathLike[str] | io.BytesIO = io.BytesIO(path.data) if isinstance(path, InMemoryFile) else path
+    data: bytes
     try:
         if name.endswith(".gz"):
             with gzip.open(opened, "rb") as handle:
-                return handle.read()
+                data = handle.read()
+                return data
         if name.endswith(".bz2"):
             with bz2.open(opened, "rb") as handle:
-                return handle.read()
+                data = handle.read()
+                return data
         if name.endswith(".xz"):
             with lzma.open(opened, "rb") as handle:
-                return handle.read()
+                data = handle.read()
+                return data
         if name.endswith(".zip"):
             with zipfile.ZipFile(opened) as archive:
                 members = [m for m in archive.namelist() if not m.endswith("/")]
@@ -311,7 +312,7 @@ def _decompressed(path: Source, source: str) -> bytes:
                 return archive.read(members[0])
         if name.endswith(".zst"):
             raise SensorDataError(f"{source}: .zst files are not supported; decompress it or use .gz")
-        return Path(opened).read_bytes()
+        return opened.getvalue() if isinstance(opened, io.BytesIO) else Path(opened).read_bytes()
     except SensorDataError:
         raise
     except EOFError:

@@ -88,7 +88,8 @@ def forecast_next(run: RunModel, series: SensorSeries, *, device: str | torch.de
     Shapes:
         -> ``[horizon, nodes, channels]``
     """
-    return forecast_batch(run, [series], device=device)[0]
+    forecast: np.ndarray = forecast_batch(run, [series], device=device)[0]
+    return forecast
 
 
 @torch.no_grad()
@@ -103,7 +104,8 @@ def forecast_batch(run: RunModel, series: Sequence[SensorSeries], *, device: str
         -> ``[len(series), horizon, nodes, channels]``
     """
     model = run.model.to(device).eval()
-    return _inverse(run, model(_stacked_inputs(run, series).to(device), run.graph))
+    forecast: torch.Tensor = model(_stacked_inputs(run, series).to(device), run.graph)
+    return _inverse(run, forecast)
 
 
 def forecast_next_quantiles(run: RunModel, series: SensorSeries, *, device: str | torch.device = "cpu") -> np.ndarray:
@@ -112,7 +114,8 @@ def forecast_next_quantiles(run: RunModel, series: SensorSeries, *, device: str 
     Shapes:
         -> ``[horizon, nodes, channels, quantiles]``
     """
-    return forecast_batch_quantiles(run, [series], device=device)[0]
+    levels: np.ndarray = forecast_batch_quantiles(run, [series], device=device)[0]
+    return levels
 
 
 @torch.no_grad()
@@ -125,7 +128,7 @@ def forecast_batch_quantiles(run: RunModel, series: Sequence[SensorSeries], *, d
     model = run.model.to(device).eval()
     if not isinstance(model, QuantileHead):
         raise RunError(f"the run's model ({run.state['model']['name']}) forecasts no quantiles (model.quantiles unset)")
-    levels = model.quantile_forecast(_stacked_inputs(run, series).to(device), run.graph)
+    levels: torch.Tensor = model.quantile_forecast(_stacked_inputs(run, series).to(device), run.graph)
     # [Q, batch, horizon, nodes, channels]: the scaler's statistics broadcast over the leading levels
     return np.moveaxis(_inverse(run, levels.movedim(-1, 0)), 0, -1)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from types import FrameType
 from typing import Any
 
 import torch
@@ -77,6 +78,12 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, what: str) -> None:
         super().__init__(config)
         self.what = what
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        # uvicorn raises the signal again after its graceful shutdown (for servers embedded in
+        # other programs); for the command, a stop that was asked for is a clean exit, code 0
+        self._captured_signals.clear()
 
     async def startup(self, sockets: Any = None) -> None:
         await super().startup(sockets=sockets)

@@ -102,8 +102,7 @@ class Server:
 
 
 def _pump(stream, lines: list[str]) -> None:
-    for line in stream:
-        lines.append(line)
+    lines.extend(stream)
 
 
 @pytest.fixture(scope="module")
