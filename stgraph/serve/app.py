@@ -260,7 +260,7 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
     def message(self, size: int, *, streamed: bool = False) -> str:
-        what = f"more than {size:,} bytes" if streamed else f"{size:,} bytes"
+        what = f"at least {size:,} bytes" if streamed else f"{size:,} bytes"
         return f"body too large: {what}, over the limit of {self.limit:,} bytes ({self.limit / 1e6:g} MB, --max-body-mb)"
 
 

@@ -73,6 +73,7 @@ class Batcher(Generic[Item, Result]):
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Result]]] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._last_call = 0.0  # seconds the last model call took, for Retry-After
+        self._batch: list[tuple[Item, asyncio.Future[Result]]] = []  # being collected or forecast
 
     async def start(self) -> None:
         """Start the worker on the running loop."""
@@ -80,14 +81,16 @@ class Batcher(Generic[Item, Result]):
         self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop the worker; requests still waiting fail with :class:`asyncio.CancelledError`."""
+        """Stop the worker; requests still waiting or in a batch are cancelled."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        waiting = list(self._batch)
         while self._queue is not None and not self._queue.empty():
-            _, future = self._queue.get_nowait()
+            waiting.append(self._queue.get_nowait())
+        for _, future in waiting:
             future.cancel()
 
     def retry_after(self) -> int:
@@ -113,7 +116,7 @@ class Batcher(Generic[Item, Result]):
         assert self._queue is not None
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
+            batch = self._batch = [await self._queue.get()]
             deadline = loop.time() + self.window
             while len(batch) < self.max_batch:
                 remaining = deadline - loop.time()
@@ -124,9 +127,10 @@ class Batcher(Generic[Item, Result]):
                 except TimeoutError:
                     break
             # a request whose client went away needs no forecast
-            batch = [(item, future) for item, future in batch if not future.done()]
+            batch = self._batch = [(item, future) for item, future in batch if not future.done()]
             if batch:
                 await self._answer(batch)
+            self._batch = []
 
     async def _answer(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         self.stats.model_calls += 1
