@@ -19,7 +19,7 @@ $(VENV)/.torch: | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(BIN)/python -m pip install -q -e ".[io,train]"
+	$(BIN)/python -m pip install -q -e ".[io,train,serve]"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.torch

@@ -44,6 +44,7 @@ def test_every_page_has_something_to_run():
         "anomalies.md",
         "imputation.md",
         "intervals.md",
+        "serving.md",
     ]
     for page in PAGES:
         assert runnable_blocks(page), f"{page.name} has no python or console block"

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
-
-with warnings.catch_warnings():  # Starlette would rather see httpx2 behind its test client; httpx works
-    warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from stgraph.errors import RunError
 from stgraph.serve.app import BodyLimit, create_app
