@@ -136,3 +136,51 @@ def test_a_run_directory_without_a_model_or_with_bad_metrics(tmp_path, toy_run):
 def test_json_numbers_turn_infinities_into_null():
     assert json_numbers(np.array([1.0, np.inf, -np.inf, np.nan])) == [1.0, None, None, None]
     assert json_numbers(np.array([[1.5]])) == [[1.5]]
+
+
+def test_csv_bodies_and_uploads_in_process(client, toy_readings):
+    text = toy_readings.iloc[:5].to_csv()
+    by_json = client.post("/forecast", json=_request(toy_readings.iloc[:5])).json()["forecast"]
+    for response in (
+        client.post("/forecast", content=text, headers={"Content-Type": "text/csv; charset=utf-8"}),
+        client.post("/forecast", files={"file": ("r.csv", text, "text/csv")}),
+        client.post("/forecast", data={"file": text}, files={"unused": ("u", b"")}),  # the CSV as a plain form field
+    ):
+        assert response.status_code == 200, response.text
+        np.testing.assert_allclose(response.json()["forecast"], by_json, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.update(extra=1), r"body: unknown field 'extra'"),
+        (lambda r: r.pop("sensors"), r"body: field 'sensors' is missing"),
+        (lambda r: r["timestamps"].__setitem__(1, "2024-13-45T99:00"), r"timestamps\[1\]: '2024-13-45T99:00' is not an ISO 8601"),
+        (lambda r: r["timestamps"].__setitem__(2, r["timestamps"][0]), r"timestamps\[2\]: .* does not come after"),
+        (
+            lambda r: r["timestamps"].__setitem__(4, "2024-05-06T07:25:00"),
+            r"timestamps\[4\]: .* is 10min after .* interval is 5min",
+        ),
+        (lambda r: r["sensors"].__setitem__(0, "x"), r"sensors: 1 sensor the run does not know: x"),
+        (lambda r: r["values"][0].__setitem__(0, -1), r"values\[0\]\[0\] \(sensor 'a', 'speed'\): -1 is below 0"),
+        (lambda r: r.update(timestamps=r["timestamps"][:2], values=r["values"][:2]), r"timestamps: 2 steps, but the model needs"),
+    ],
+)
+def test_bad_json_in_process(client, toy_readings, change, message):
+    request = _request(toy_readings.iloc[:5])
+    change(request)
+    response = client.post("/forecast", json=request)
+    assert response.status_code == 422 and re.search(message, response.json()["detail"]), response.text
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "message"),
+    [
+        (b"\xff{}", "application/json", r"body: not UTF-8 text \(byte 0xff at offset 0\)"),
+        (b"{", "application/vnd.api+json", r"body: not valid JSON"),
+        (b"x", "image/png", r"Content-Type 'image/png': send application/json, text/csv, or multipart/form-data"),
+    ],
+)
+def test_bad_bodies_in_process(client, content, content_type, message):
+    response = client.post("/forecast", content=content, headers={"Content-Type": content_type})
+    assert response.status_code == 422 and re.search(message, response.json()["detail"]), response.text

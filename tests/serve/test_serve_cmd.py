@@ -84,6 +84,8 @@ def test_without_fastapi_the_command_says_what_to_install(toy_run, capsys, monke
     ("option", "message"),
     [
         (["--batch-window-ms", "-1"], "expected milliseconds >= 0, got '-1'"),
+        (["--batch-window-ms", "soon"], "expected milliseconds >= 0, got 'soon'"),
+        (["--max-body-mb", "big"], "expected a positive number of MB, got 'big'"),
         (["--max-body-mb", "0"], "expected a positive number of MB, got '0'"),
         (["--port", "70000"], "expected a port 0-65535"),
         (["--max-queue", "0"], "expected a positive integer"),
