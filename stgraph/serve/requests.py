@@ -106,8 +106,6 @@ def parse_csv(data: bytes, run: ServedRun) -> SensorSeries:
         )
         series = check_series(run.model, series, "this server")
         series.feature_index(features)
-    except RequestError:  # pragma: no cover (load_series raises SensorDataError)
-        raise
     except SensorDataError as error:
         raise RequestError(str(error)) from None
     _check_steps(series.num_steps, run, f"{UPLOAD_NAME}: ")

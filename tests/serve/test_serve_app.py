@@ -184,3 +184,12 @@ def test_bad_json_in_process(client, toy_readings, change, message):
 def test_bad_bodies_in_process(client, content, content_type, message):
     response = client.post("/forecast", content=content, headers={"Content-Type": content_type})
     assert response.status_code == 422 and re.search(message, response.json()["detail"]), response.text
+
+
+def test_timestamps_with_an_offset_forecast_on_the_wall_clock(client, toy_readings):
+    naive = client.post("/forecast", json=_request(toy_readings.iloc[:5])).json()
+    request = _request(toy_readings.iloc[:5])
+    request["timestamps"] = [t + "+02:00" for t in request["timestamps"]]
+    answer = client.post("/forecast", json=request).json()
+    assert answer["timestamps"] == ["2024-05-06T07:25:00+02:00", "2024-05-06T07:30:00+02:00"]
+    np.testing.assert_allclose(answer["forecast"], naive["forecast"], rtol=1e-6)  # the same time of day
