@@ -10,6 +10,7 @@ in progress are finished, the batcher is stopped).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import sys
@@ -67,8 +68,9 @@ def serve(
     served: ServedRun = app.state.served
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", server_header=False)
     server = _Server(config, f"{served.name} ({served.model_name}, {len(served.sensor_ids)} sensors)")
-    server.run()
-    if not server.started:  # the port was taken, or the app failed to start (uvicorn logged why)
+    with contextlib.suppress(SystemExit):  # uvicorn exits when it cannot bind (the port is taken); it logged why
+        server.run()
+    if not server.started:
         raise ConfigError(f"could not serve on {host}:{port} (see the message above)")
 
 

@@ -129,7 +129,12 @@ def test_serve_in_a_thread_prints_the_ready_line_and_stops(toy_run, capsys, monk
     assert not thread.is_alive()
 
 
-def test_serve_says_when_the_server_did_not_start(toy_run, monkeypatch):
-    monkeypatch.setattr(server_module._Server, "run", lambda self, sockets=None: None)
-    with pytest.raises(ConfigError, match=r"could not serve on 127\.0\.0\.1:8000"):
+def _exits(self, sockets=None):
+    raise SystemExit(1)  # what uvicorn does when the port is taken
+
+
+@pytest.mark.parametrize("run", [lambda self, sockets=None: None, _exits], ids=["returns", "exits"])
+def test_serve_says_when_the_server_did_not_start(toy_run, monkeypatch, run):
+    monkeypatch.setattr(server_module._Server, "run", run)
+    with pytest.raises(ConfigError, match=r"could not serve on 127\.0\.0\.1:8000 \(see the message above\)"):
         serve(toy_run)

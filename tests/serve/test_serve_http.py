@@ -247,7 +247,7 @@ def test_the_api_key_guards_every_route_but_health(sample_server):
 
 
 def test_a_full_queue_answers_503_with_retry_after_and_sigint_stops_cleanly(start_server, toy_run, toy_readings):
-    server = start_server(toy_run, "--max-queue", "1", "--batch-window-ms", "500")
+    server = start_server(toy_run, "--max-queue", "1", "--batch-window-ms", "1000")
     request = _request(toy_readings.iloc[:6])
 
     async def burst() -> list[httpx.Response]:
