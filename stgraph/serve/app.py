@@ -212,8 +212,9 @@ def _add_error_handlers(app: FastAPI, batcher: Batcher[Any, Any]) -> None:
         return JSONResponse({"detail": str(error)}, status_code=503, headers={"Retry-After": str(retry)})
 
     async def http_error(_: Request, error: Exception) -> JSONResponse:
-        assert isinstance(error, HTTPException)
-        return JSONResponse({"detail": _one_line(str(error.detail))}, status_code=error.status_code, headers=error.headers)
+        status, headers = getattr(error, "status_code", 500), getattr(error, "headers", None)
+        detail = _one_line(str(getattr(error, "detail", error)))
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     async def internal(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse({"detail": _one_line(f"internal error ({type(error).__name__}: {error})")}, status_code=500)

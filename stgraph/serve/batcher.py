@@ -78,7 +78,7 @@ class Batcher(Generic[Item, Result]):
     async def start(self) -> None:
         """Start the worker on the running loop."""
         self._queue = asyncio.Queue()
-        self._worker = asyncio.get_running_loop().create_task(self._run())
+        self._worker = asyncio.get_running_loop().create_task(self._run(self._queue))
 
     async def stop(self) -> None:
         """Stop the worker; requests still waiting or in a batch are cancelled."""
@@ -112,18 +112,17 @@ class Batcher(Generic[Item, Result]):
         finally:
             self.stats.queued -= 1
 
-    async def _run(self) -> None:
-        assert self._queue is not None
+    async def _run(self, queue: asyncio.Queue[tuple[Item, asyncio.Future[Result]]]) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = self._batch = [await self._queue.get()]
+            batch = self._batch = [await queue.get()]
             deadline = loop.time() + self.window
             while len(batch) < self.max_batch:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                    batch.append(await asyncio.wait_for(queue.get(), remaining))
                 except TimeoutError:
                     break
             # a request whose client went away needs no forecast
