@@ -102,7 +102,7 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     packed = x.device.type == "cpu" and 0 < _dropped_levels(p) < _LEVELS and x.is_floating_point()
-    if not packed or torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+    if not packed or torch._C._get_tracing_state() is not None or torch.compiler.is_compiling():  # jit.trace, compile, export
         return F.dropout(x, p, training)
     return _PackedDropout.apply(x, p)
 
