@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from stgraph.models._base import ForecastModel
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
+from stgraph.nn.dropout import Dropout
 from stgraph.nn.dynamic_graph import DynamicGraphLearner, graph_powers
 from stgraph.nn.positional_encoding import SinusoidalPositionalEncoding
 
@@ -48,7 +49,7 @@ class _LocalizedConv(nn.Module):
         self.temporal_kernel = temporal_kernel
         self.window = nn.Linear(temporal_kernel * hidden, temporal_kernel * hidden, bias=False)
         self.mix = nn.Linear((graphs + 1) * hidden, hidden)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, dynamic: Tensor, static: Tensor) -> Tensor:
         batch, _, nodes, hidden = x.shape
@@ -131,10 +132,10 @@ class _InherentBlock(nn.Module):
     def __init__(self, hidden: int, heads: int, forecast_dim: int, dropout: float, max_length: int, backcast: bool) -> None:
         super().__init__()
         self.gru = nn.GRU(hidden, hidden, batch_first=True)
-        self.gru_dropout = nn.Dropout(dropout)
+        self.gru_dropout = Dropout(dropout)
         self.positional = SinusoidalPositionalEncoding(hidden, dropout, max_length=max_length)
         self.attention = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
-        self.attention_dropout = nn.Dropout(dropout)
+        self.attention_dropout = Dropout(dropout)
         self.forecast = nn.Linear(hidden, forecast_dim)
         self.decomposition = _ResidualDecomposition(hidden) if backcast else None
 

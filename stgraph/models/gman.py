@@ -16,6 +16,7 @@ from stgraph.graph.operators import symmetrize
 from stgraph.models._base import ForecastModel
 from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, extend_calendar, time_of_day_slot
+from stgraph.nn.dropout import Dropout
 
 __all__ = ["GMAN", "SPATIAL_EMBEDDINGS", "laplacian_eigenvectors"]
 
@@ -66,7 +67,7 @@ class _FC(nn.Module):
         super().__init__()
         self.linears = nn.ModuleList()
         self.norms = nn.ModuleList()
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.dropout = Dropout(dropout) if dropout > 0 else None
         self.activated: list[bool] = []
         for i, width in enumerate(widths):
             linear = nn.Linear(in_features, width, bias=bias)

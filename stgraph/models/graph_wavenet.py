@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from stgraph.models._base import ForecastModel
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.diffusion_conv import DiffusionConv
+from stgraph.nn.dropout import dropout
 from stgraph.nn.temporal_conv import GatedDilatedConv
 
 __all__ = ["GraphWaveNet"]
@@ -61,7 +62,7 @@ class WaveNetLayer(nn.Module):
         skip = self.skip(hidden[:, -1:])
         if self.graph_conv is None or self.norm is None:  # both None together: the last layer
             return None, skip
-        out = F.dropout(self.graph_conv(hidden, transitions), self.dropout, self.training)
+        out = dropout(self.graph_conv(hidden, transitions), self.dropout, self.training)
         out = out + x[:, x.shape[1] - out.shape[1] :]
         # Batch norm over the channels of every (sample, step, sensor), as BatchNorm2d does on
         # the reference code's [batch, channels, nodes, time] layout.

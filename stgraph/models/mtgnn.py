@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
+from stgraph.nn.dropout import dropout
 from stgraph.nn.graph_learner import GraphLearner
 from stgraph.nn.mix_hop import MixHopPropagation, self_loop_row_normalized
 from stgraph.nn.temporal_conv import TemporalConv
@@ -77,7 +78,7 @@ class MTGNNLayer(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: Tensor, operators: tuple[Operator | Tensor, Operator | Tensor]) -> tuple[Tensor, Tensor]:
-        hidden = F.dropout(torch.tanh(self.filter(x)) * torch.sigmoid(self.gate(x)), self.dropout, self.training)
+        hidden = dropout(torch.tanh(self.filter(x)) * torch.sigmoid(self.gate(x)), self.dropout, self.training)
         out = self.propagate_forward(hidden, operators[0]) + self.propagate_backward(hidden, operators[1])
         return self.norm(out + x[:, x.shape[1] - out.shape[1] :]), self.skip(hidden)
 
@@ -231,7 +232,7 @@ class MTGNN(ForecastModel):
         operators = self._propagation_operators(graph, x)
         if x.shape[1] < self.window:
             x = F.pad(x, (0, 0, 0, 0, self.window - x.shape[1], 0))
-        skip = self.input_skip(F.dropout(x, self.dropout, self.training))
+        skip = self.input_skip(dropout(x, self.dropout, self.training))
         hidden = self.start(x)
         for layer in self.layers:
             hidden, layer_skip = layer(hidden, operators)

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from stgraph.models._base import ForecastModel
 from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
+from stgraph.nn.dropout import Dropout
 
 __all__ = ["STAEformer"]
 
@@ -40,8 +41,8 @@ class _SelfAttentionLayer(nn.Module):
         self.feed_forward = nn.Sequential(nn.Linear(width, feed_forward_dim), nn.ReLU(), nn.Linear(feed_forward_dim, width))
         self.norm1 = nn.LayerNorm(width)
         self.norm2 = nn.LayerNorm(width)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
 
     def attention(self, h: Tensor) -> Tensor:
         """Multi-head self-attention along the second-to-last axis, before dropout and norm

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
 from stgraph.nn.chebyshev_conv import ChebConv
+from stgraph.nn.dropout import Dropout
 from stgraph.nn.temporal_conv import FeatureAlign, ResidualTemporalConv
 
 __all__ = ["STGCN"]
@@ -40,7 +41,7 @@ class STConvBlock(nn.Module):
         self.graph_residual = FeatureAlign(temporal, spatial)
         self.temporal_out = ResidualTemporalConv(spatial, out, temporal_kernel, activation="relu")
         self.norm = nn.LayerNorm([num_sensors, out], eps=1e-6)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor, laplacian: Any) -> Tensor:
         x = self.temporal_in(x)

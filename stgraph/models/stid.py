@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
+from stgraph.nn.dropout import Dropout
 
 __all__ = ["STID"]
 
@@ -25,7 +26,7 @@ class _ResidualMLP(nn.Module):
         super().__init__()
         self.inner = nn.Linear(width, width)
         self.outer = nn.Linear(width, width)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, h: Tensor) -> Tensor:
         out: Tensor = h + self.outer(self.dropout(torch.relu(self.inner(h))))

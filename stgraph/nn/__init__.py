@@ -15,6 +15,7 @@ from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
+from stgraph.nn.dropout import Dropout, dropout, keep_mask
 from stgraph.nn.dynamic_graph import DynamicGraphLearner, graph_powers
 from stgraph.nn.fused_gru import FusedGraphGRU
 from stgraph.nn.graph_conv import GCNConv
@@ -29,6 +30,7 @@ __all__ = [
     "AdaptiveAdjacency",
     "ChebConv",
     "DiffusionConv",
+    "Dropout",
     "DynamicGraphLearner",
     "FeatureAlign",
     "FusedGraphGRU",
@@ -48,8 +50,10 @@ __all__ = [
     "check_quantiles",
     "day_of_week_index",
     "diffusion_terms",
+    "dropout",
     "embedding_adjacency",
     "graph_powers",
+    "keep_mask",
     "multi_head_attention",
     "self_loop_row_normalized",
     "time_of_day_slot",

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
+from stgraph.nn.dropout import Dropout
 
 __all__ = ["DynamicGraphLearner", "graph_powers"]
 
@@ -95,7 +96,7 @@ class DynamicGraphLearner(nn.Module):
         self.window_inner = nn.Linear(lookback, 2 * hidden)
         self.window_norm = nn.BatchNorm1d(2 * hidden)
         self.window_outer = nn.Linear(2 * hidden, hidden)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         width = hidden + embedding_dim + calendar_width
         self.query = nn.Linear(width, hidden, bias=False)
         self.key = nn.Linear(width, hidden, bias=False)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
+from stgraph.nn.dropout import Dropout
 
 __all__ = ["SinusoidalPositionalEncoding"]
 
@@ -46,7 +47,7 @@ class SinusoidalPositionalEncoding(nn.Module):
         code[:, 1::2] = torch.cos(position * frequency[: width // 2])
         self.code: Tensor
         self.register_buffer("code", code.to(torch.get_default_dtype()), persistent=False)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[-1] != self.width or x.shape[-2] > self.max_length:
