@@ -25,6 +25,7 @@ import math
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,16 @@ def _measure(
     if warmup > 0:
         run_load(url, bodies[::-1], clients=clients, requests=warmup, max_seconds=args.max_seconds)
     before = _counters(server.health())
+    server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
     summary = summarise(run_load(url, bodies, clients=clients, requests=args.requests, max_seconds=args.max_seconds))
+    client_cpu = time.process_time() - client_cpu
+    server_after = server.cpu_seconds()
     after = _counters(server.health())
+    # CPU per wall second, in % of one core: whether the load generator, sharing the machine, is the bottleneck
+    summary["client_cpu_pct"] = 100 * client_cpu / summary["seconds"]
+    summary["server_cpu_pct"] = (
+        100 * (server_after - server_cpu) / summary["seconds"] if server_cpu is not None and server_after is not None else None
+    )
     if before is not None and after is not None and after[1] > before[1]:
         summary["model_calls"] = after[1] - before[1]
         summary["mean_batch"] = (after[0] - before[0]) / (after[1] - before[1])

@@ -13,7 +13,21 @@ P99_TARGET_MS, P99_MODEL, P99_CLIENTS = 100.0, "stgcn", 8
 #: issue 16: request batching at least 3x the requests/s of one-at-a-time at 32 clients, each model
 SPEEDUP_TARGET, SPEEDUP_CLIENTS = 3.0, 32
 
-COLUMNS = ("model", "batching", "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "503", "mean batch")
+COLUMNS = (
+    "model",
+    "batching",
+    "clients",
+    "requests",
+    "req/s",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "errors",
+    "503",
+    "mean batch",
+    "client CPU %",
+    "server CPU %",
+)
 
 
 def _number(value: float | None, digits: int = 1) -> str:
@@ -36,6 +50,8 @@ def table(rows: Sequence[dict[str, Any]]) -> list[str]:
             str(row["errors"]),
             str(row["busy_503"]),
             _number(row.get("mean_batch"), 2),
+            _number(row.get("client_cpu_pct"), 0),
+            _number(row.get("server_cpu_pct"), 0),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -108,7 +124,9 @@ def markdown(rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]],
         "req/s counts answers with 200 over the wall time from the first request sent to the last answer; "
         "latency (nearest-rank percentiles) is over the 200s only; errors are answers that are neither 200 "
         "nor 503 and requests without an answer; 503 (queue full) is counted apart. mean batch: requests "
-        "answered per model call over the measurement, from `/health`'s counters when it reports them.",
+        "answered per model call over the measurement, from `/health`'s counters when it reports them. "
+        "client / server CPU %: CPU time of the load generator (this process) and of the server (all its "
+        "threads) per second of the measurement, 100 = one core busy.",
         "",
         f"Runs: {runs}. Each default run is one short `stgraph train --dataset sample` (the committed sample, "
         "METR-LA's 207 sensors, CPU): latency depends on the model's size and the request, not on how well "

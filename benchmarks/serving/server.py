@@ -110,6 +110,18 @@ class Server:
             f"stgraph serve did not answer /health with 200 within {self.startup_seconds:.0f} s: {' '.join(self.command)}\n{tail}"
         )
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system, all threads) the server has used so far, from
+        ``/proc/<pid>/stat``; ``None`` where that is not readable (not Linux, exited)."""
+        if self.process is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        # fields[0] is the state (field 3 of proc(5)); utime and stime are fields 14 and 15
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def health(self) -> dict[str, Any]:
         """``GET /health`` as a dict (``{}`` when the body is not a JSON object)."""
         answer = httpx.get(f"{self.url}/health", timeout=10.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -93,6 +94,8 @@ def _row(model: str, batched: bool, clients: int, per_s: float, p99: float) -> d
         "errors": 0,
         "busy_503": 0,
         "mean_batch": 4.0 if batched else 1.0,
+        "client_cpu_pct": 50.0,
+        "server_cpu_pct": None,
     }
 
 
@@ -111,9 +114,8 @@ def test_targets_say_met_not_met_or_not_measured():
     rows[0]["p99_ms"] = 100.0
     assert targets(rows, [])[0]["met"] is False
     assert targets(rows[1:], [])[0]["met"] is None  # no batched STGCN run at 8 clients
-    assert (
-        table([_row("stgcn", True, 8, 200.0, 80.0)])[-1]
-        == "| stgcn | 5 ms | 8 | 100 | 200.0 | 40.0 | 80.0 | 80.0 | 0 | 0 | 4.00 |"
+    assert table([_row("stgcn", True, 8, 200.0, 80.0)])[-1] == (
+        "| stgcn | 5 ms | 8 | 100 | 200.0 | 40.0 | 80.0 | 80.0 | 0 | 0 | 4.00 | 50 | - |"
     )
 
 
@@ -177,6 +179,8 @@ def test_benchmark_runs_against_the_real_server(tmp_path, capsys):
     payload = json.loads((results / "serving-smoke.json").read_text())
     assert [(row["batched"], row["clients"]) for row in payload["rows"]] == [(True, 1), (True, 4), (False, 1), (False, 4)]
     assert all(row["ok"] == row["requests"] == 12 and row["errors"] == 0 for row in payload["rows"])
+    if sys.platform == "linux":  # CPU time from getrusage here and /proc/<pid>/stat for the server
+        assert all(row["client_cpu_pct"] > 0 and row["server_cpu_pct"] > 0 for row in payload["rows"])
     assert all(row["mean_batch"] == 1.0 for row in payload["rows"] if not row["batched"] and row["mean_batch"] is not None)
     assert payload["targets"][0]["met"] is None  # STGCN at 8 clients was not run: not measured
     page = (results / "serving-smoke.md").read_text()
