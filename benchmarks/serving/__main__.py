@@ -180,6 +180,7 @@ def _benchmark(
     bodies = {lookback: request_bodies(args.requests, lookback) for lookback in lookbacks}
     sensors = len(json.loads(next(iter(bodies.values()))[0])["sensors"])
     rows: list[dict[str, Any]] = []
+    exits: dict[str, int | None] = {}
     print("| " + " | ".join(COLUMNS) + " |", flush=True)
     modes = [(True, f"{args.batch_window_ms:g} ms"), (False, "off")]
     for model in models:
@@ -194,6 +195,7 @@ def _benchmark(
                     row = {"model": model, "batching": label, "batched": batched, "batch_window_ms": window, **summary}
                     rows.append(row)
                     print(table([row])[-1], flush=True)
+            exits[f"{model} {label}"] = server.exit_code
             if server.exit_code not in (0, -2):
                 print(f"warning: {model} server ({label}) exited with {server.exit_code} on SIGINT")
     verdicts = targets(rows, models)
@@ -205,7 +207,9 @@ def _benchmark(
         "clients": args.clients,
         "requests": args.requests,
         "max_seconds": args.max_seconds,
-        "warmup": args.warmup if args.warmup is not None else "2 per client, at least 8",
+        "warmup": args.warmup if args.warmup is not None else "2 per client (at least 8)",
+        "train_steps": args.train_steps,
+        "server_exit_codes": exits,
         "batch_window_ms": args.batch_window_ms,
         "server": {
             "command": f"python -m stgraph serve RUN_DIR --host 127.0.0.1 --port PORT --batch-window-ms "
@@ -217,7 +221,7 @@ def _benchmark(
         "readings": str(SAMPLE_READINGS.relative_to(SAMPLE_READINGS.parents[2])),
         "lookback": sorted(lookbacks)[0] if len(lookbacks) == 1 else sorted(lookbacks),
         "sensors": sensors,
-        "bodies": args.requests,
+        "bodies": min(len(group) for group in bodies.values()),
         "machine": info_machine,
         "versions": library_versions(),
         "httpx": httpx.__version__,

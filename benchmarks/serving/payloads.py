@@ -38,10 +38,11 @@ def forecast_body(series: SensorSeries, end: int, lookback: int, feature: int = 
 
 
 def request_bodies(count: int, lookback: int, path: Path = SAMPLE_READINGS) -> list[bytes]:
-    """``count`` encoded bodies, each a different window of ``path`` (windows ending at
-    successive steps; past the last window they start over), ready to send as they are."""
+    """Encoded bodies, ready to send as they are: ``count`` different windows of ``path``
+    (ending at successive steps), or one per window if ``path`` has fewer; a load longer
+    than that cycles through them."""
     series = load_series(path)
     ends = range(lookback, series.num_steps + 1)
     if len(ends) == 0:
         raise ValueError(f"{path}: {series.num_steps} steps, fewer than one window of {lookback}")
-    return [json.dumps(forecast_body(series, ends[i % len(ends)], lookback)).encode() for i in range(count)]
+    return [json.dumps(forecast_body(series, end, lookback)).encode() for end in ends[:count]]

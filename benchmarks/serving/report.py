@@ -78,7 +78,7 @@ def targets(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[
     verdicts.append(
         {
             "target": f"{P99_MODEL} p99 < {P99_TARGET_MS:.0f} ms at {P99_CLIENTS} clients (batching)",
-            "measured": f"{_number(p99)} ms",
+            "measured": f"{p99:.1f} ms" if math.isfinite(p99) else "-",
             "value": p99,
             "met": bool(p99 < P99_TARGET_MS) if math.isfinite(p99) else None,
         }
@@ -91,7 +91,7 @@ def targets(rows: Sequence[dict[str, Any]], models: Sequence[str]) -> list[dict[
         verdicts.append(
             {
                 "target": f"{model} batching >= {SPEEDUP_TARGET:.0f}x the req/s of one-at-a-time at {SPEEDUP_CLIENTS} clients",
-                "measured": f"{_number(ratio, 2)}x",
+                "measured": f"{ratio:.2f}x" if math.isfinite(ratio) else "-",
                 "value": ratio,
                 "met": bool(ratio >= SPEEDUP_TARGET) if math.isfinite(ratio) else None,
             }
@@ -113,8 +113,8 @@ def markdown(rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]],
         "",
         f"Protocol: for each model and batching mode one server (`{server['command']}`) is started, then "
         f"reused for the client counts {info['clients']} in that order. Before each measurement: one request "
-        f"whose answer is checked (`forecast` is `[horizon][sensors]`), then {info['warmup']} warm-up requests "
-        f"at the same concurrency. The load is closed-loop: each of the C clients (asyncio tasks on one "
+        f"whose answer is checked (`forecast` is `[horizon][sensors]`), then warm-up requests at the same "
+        f"concurrency ({info['warmup']}), not counted. The load is closed-loop: each of the C clients (asyncio tasks on one "
         f"`httpx.AsyncClient`, one connection each) sends its next request when the previous one is answered, "
         f"until {info['requests']} requests are sent or {info['max_seconds']:g} s have passed. Batching: "
         f"`--batch-window-ms {info['batch_window_ms']:g}`; off: `--batch-window-ms 0`, one model call per request; "
@@ -128,9 +128,14 @@ def markdown(rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]],
         "client / server CPU %: CPU time of the load generator (this process) and of the server (all its "
         "threads) per second of the measurement, 100 = one core busy.",
         "",
-        f"Runs: {runs}. Each default run is one short `stgraph train --dataset sample` (the committed sample, "
-        "METR-LA's 207 sensors, CPU): latency depends on the model's size and the request, not on how well "
-        "it trained, so the forecasts' accuracy is beside the point here.",
+        f"Runs: {runs}. "
+        + (
+            "A run not given is one short `stgraph train --dataset sample` (the committed sample, METR-LA's 207 sensors, CPU). "
+            if any(origin != "given" for origin in info["run_origin"].values())
+            else ""
+        )
+        + "Latency depends on the model's size and the request, not on how well it trained: the forecasts' "
+        "accuracy is beside the point here.",
         "",
         "The load generator runs on the same machine as the server and takes CPU from it.",
         "",

@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.serving.load import Load, percentile, run_load, summarise
 from benchmarks.serving.payloads import forecast_body, request_bodies
-from benchmarks.serving.report import table, targets
+from benchmarks.serving.report import markdown, table, targets
 from stgraph.data.series import SensorSeries
 
 
@@ -119,6 +119,33 @@ def test_targets_say_met_not_met_or_not_measured():
     )
 
 
+def test_the_page_carries_the_protocol_the_table_and_the_verdicts():
+    rows = [_row("stgcn", True, 8, 200.0, 80.0)]
+    info = {
+        "command": "python -m benchmarks.serving --models stgcn",
+        "machine": {"cpu": "Test CPU", "cpu_cores": 2, "os": "Linux", "date": "2026-12-01T20:00:00+00:00"},
+        "server": {"command": "python -m stgraph serve RUN_DIR ...", "max_batch": 64, "threads": 2},
+        "runs": {"stgcn": "/tmp/run"},
+        "run_origin": {"stgcn": "given"},
+        "clients": [8],
+        "warmup": 16,
+        "requests": 100,
+        "max_seconds": 30.0,
+        "batch_window_ms": 5.0,
+        "bodies": 100,
+        "lookback": 12,
+        "sensors": 207,
+        "readings": "datasets/sample/readings.csv.gz",
+        "versions": {"stgraph_commit": "abc1234", "torch": "2.13.0", "python": "3.11.7"},
+        "httpx": "0.28.1",
+    }
+    page = markdown(rows, targets(rows, ["stgcn"]), info)
+    assert table(rows)[-1] in page.splitlines()
+    assert "| stgcn p99 < 100 ms at 8 clients (batching) | 80.0 ms | met |" in page
+    assert "| stgcn batching >= 3x the req/s of one-at-a-time at 32 clients | - | not measured |" in page
+    assert "A run not given" not in page and "Test CPU, 2 cores" in page
+
+
 class _Stub(BaseHTTPRequestHandler):
     """Answers every other POST with 503, the others with 200; counts what it received."""
 
@@ -179,7 +206,7 @@ def test_benchmark_runs_against_the_real_server(tmp_path, capsys):
     payload = json.loads((results / "serving-smoke.json").read_text())
     assert [(row["batched"], row["clients"]) for row in payload["rows"]] == [(True, 1), (True, 4), (False, 1), (False, 4)]
     assert all(row["ok"] == row["requests"] == 12 and row["errors"] == 0 for row in payload["rows"])
-    if sys.platform == "linux":  # CPU time from getrusage here and /proc/<pid>/stat for the server
+    if sys.platform == "linux":  # CPU time from time.process_time here and /proc/<pid>/stat for the server
         assert all(row["client_cpu_pct"] > 0 and row["server_cpu_pct"] > 0 for row in payload["rows"])
     assert all(row["mean_batch"] == 1.0 for row in payload["rows"] if not row["batched"] and row["mean_batch"] is not None)
     assert payload["targets"][0]["met"] is None  # STGCN at 8 clients was not run: not measured
