@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {', '.join(existing)} exist; pass --force to replace them")
         return 2
     given = _runs(args)
+    if set(given) - set(models):
+        raise SystemExit(f"--run names {', '.join(sorted(set(given) - set(models)))}, not in --models ({' '.join(models)})")
     work = args.work if args.work is not None else Path(tempfile.mkdtemp(prefix="stgraph-serving-bench-"))
     try:
         return _benchmark(args, models, given, work, name, argv)
