@@ -113,14 +113,18 @@ def _measure(
     url = f"{server.url}/forecast"
     _check_answer(server, bodies[-1], horizon, sensors)
     warmup = args.warmup if args.warmup is not None else max(2 * clients, 8)
-    if warmup > 0:
-        run_load(url, bodies[::-1], clients=clients, requests=warmup, max_seconds=args.max_seconds)
-    before = _counters(server.health())
-    server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
-    summary = summarise(run_load(url, bodies, clients=clients, requests=args.requests, max_seconds=args.max_seconds))
-    client_cpu = time.process_time() - client_cpu
-    server_after = server.cpu_seconds()
-    after = _counters(server.health())
+    start: dict[str, Any] = {}
+
+    def ready() -> None:  # between the warm-up and the measurement, nothing in flight
+        start.update(counters=_counters(server.health()), server_cpu=server.cpu_seconds(), client_cpu=time.process_time())
+
+    load = run_load(
+        url, bodies, clients=clients, requests=args.requests, max_seconds=args.max_seconds, warmup=warmup, ready=ready
+    )
+    client_cpu = time.process_time() - start["client_cpu"]
+    server_cpu, server_after = start["server_cpu"], server.cpu_seconds()
+    before, after = start["counters"], _counters(server.health())
+    summary = summarise(load)
     # CPU per wall second, in % of one core: whether the load generator, sharing the machine, is the bottleneck
     summary["client_cpu_pct"] = 100 * client_cpu / summary["seconds"]
     summary["server_cpu_pct"] = (

@@ -8,7 +8,7 @@ import asyncio
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -63,30 +63,49 @@ def summarise(load: Load) -> dict[str, float | int]:
     }
 
 
-async def _load(url: str, bodies: Sequence[bytes], clients: int, requests: int, max_seconds: float, timeout: float) -> Load:
-    load = Load(clients)
+async def _phase(
+    client: httpx.AsyncClient, url: str, bodies: Sequence[bytes], load: Load, requests: int, max_seconds: float
+) -> None:
     sent = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"content-type": "application/json"}
+    started = time.perf_counter()
+    deadline = started + max_seconds
+
+    async def one_client() -> None:
+        nonlocal sent
+        while sent < requests and time.perf_counter() < deadline:
+            body = bodies[sent % len(bodies)]
+            sent += 1
+            begin = time.perf_counter()
+            try:
+                status = (await client.post(url, content=body, headers=headers)).status_code
+            except httpx.HTTPError:
+                status = NO_RESPONSE
+            load.latencies.append(time.perf_counter() - begin)
+            load.statuses.append(status)
+
+    await asyncio.gather(*(one_client() for _ in range(load.clients)))
+    load.seconds = time.perf_counter() - started
+
+
+async def _load(
+    url: str,
+    bodies: Sequence[bytes],
+    clients: int,
+    requests: int,
+    max_seconds: float,
+    timeout: float,
+    warmup: int,
+    ready: Callable[[], None] | None,
+) -> Load:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
-        started = time.perf_counter()
-        deadline = started + max_seconds
-
-        async def one_client() -> None:
-            nonlocal sent
-            while sent < requests and time.perf_counter() < deadline:
-                body = bodies[sent % len(bodies)]
-                sent += 1
-                begin = time.perf_counter()
-                try:
-                    status = (await client.post(url, content=body, headers=headers)).status_code
-                except httpx.HTTPError:
-                    status = NO_RESPONSE
-                load.latencies.append(time.perf_counter() - begin)
-                load.statuses.append(status)
-
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        load.seconds = time.perf_counter() - started
+        if warmup > 0:  # the same client: its connections are open when the measurement starts
+            await _phase(client, url, bodies[::-1], Load(clients), warmup, max_seconds)
+        if ready is not None:
+            ready()
+        load = Load(clients)
+        await _phase(client, url, bodies, load, requests, max_seconds)
     return load
 
 
@@ -98,13 +117,20 @@ def run_load(
     requests: int,
     max_seconds: float,
     timeout: float = 30.0,
+    warmup: int = 0,
+    ready: Callable[[], None] | None = None,
 ) -> Load:
     """Send at most ``requests`` bodies (cycling through ``bodies``) to ``url`` from ``clients``
     concurrent clients; no new request starts after ``max_seconds``, and one in flight then
-    is waited for (at most ``timeout`` seconds)."""
-    if clients < 1 or requests < 1 or max_seconds <= 0 or not bodies:
+    is waited for (at most ``timeout`` seconds).
+
+    Before that, ``warmup`` requests (bodies from the end, not recorded) from the same clients
+    over the same connections, then ``ready()`` (e.g. read the server's counters), with no
+    request in flight.
+    """
+    if clients < 1 or requests < 1 or warmup < 0 or max_seconds <= 0 or not bodies:
         raise ValueError(
-            f"a load needs clients, requests >= 1, max_seconds > 0 and bodies; "
-            f"got {clients}, {requests}, {max_seconds}, {len(bodies)} bodies"
+            f"a load needs clients, requests >= 1, warmup >= 0, max_seconds > 0 and bodies; "
+            f"got {clients}, {requests}, {warmup}, {max_seconds}, {len(bodies)} bodies"
         )
-    return asyncio.run(_load(url, bodies, clients, requests, max_seconds, timeout))
+    return asyncio.run(_load(url, bodies, clients, requests, max_seconds, timeout, warmup, ready))

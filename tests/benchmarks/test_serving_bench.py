@@ -174,8 +174,18 @@ def test_closed_loop_sends_exactly_the_requests_asked_for():
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/forecast"
-        load = run_load(url, [b"{}", b"[]"], clients=3, requests=10, max_seconds=30)
-        assert len(load.statuses) == len(load.latencies) == len(_Stub.received) == 10
+        at_ready: list[int] = []
+        load = run_load(
+            url,
+            [b"{}", b"[]"],
+            clients=3,
+            requests=10,
+            max_seconds=30,
+            warmup=4,
+            ready=lambda: at_ready.append(len(_Stub.received)),
+        )
+        assert at_ready == [4] and len(_Stub.received) == 14  # the warm-up is sent, not recorded
+        assert len(load.statuses) == len(load.latencies) == 10
         assert sorted(load.statuses) == [200] * 5 + [503] * 5 and load.seconds > 0
         assert len(run_load(url, [b"{}"], clients=2, requests=10**6, max_seconds=0.2).statuses) < 10**6
         refused = run_load("http://127.0.0.1:1/forecast", [b"{}"], clients=1, requests=2, max_seconds=5, timeout=2)
