@@ -178,7 +178,8 @@ def _benchmark(
         if model in given:
             runs[model], origin[model] = given[model], "given"
         else:
-            print(f"training {model} on the sample ({args.train_steps} steps) into {work / model} ...", flush=True)
+            action = "reusing the run in" if (work / model / "model.pt").is_file() else "training it on the sample into"
+            print(f"{model}: {action} {work / model} ({args.train_steps} steps)", flush=True)
             runs[model] = train_run(model, work / model, max_steps=args.train_steps, threads=args.threads)
             origin[model] = f"stgraph train --dataset sample --epochs 1 --max-steps {args.train_steps}"
     options = {model: load_run_config(runs[model])["data"] for model in models}
