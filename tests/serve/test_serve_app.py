@@ -138,6 +138,12 @@ def test_json_numbers_turn_infinities_into_null():
     assert json_numbers(np.array([[1.5]])) == [[1.5]]
 
 
+def test_json_numbers_round_to_four_decimals_the_precision_float32_holds_below_1000():
+    # the float64 text of a float32 forecast has 16 digits, 9 of them noise
+    assert json_numbers(np.array([np.float32(63.123455)], dtype=np.float64)) == [63.1235]
+    assert json_numbers(np.array([[0.00004, 999.99996]])) == [[0.0, 1000.0]]
+
+
 def test_csv_bodies_and_uploads_in_process(client, toy_readings):
     text = toy_readings.iloc[:5].to_csv()
     by_json = client.post("/forecast", json=_request(toy_readings.iloc[:5])).json()["forecast"]
