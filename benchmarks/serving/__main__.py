@@ -33,6 +33,7 @@ import httpx
 
 from benchmarks.accuracy.card import RESULTS, library_versions, machine, write_result
 from benchmarks.serving.load import run_load, summarise
+from benchmarks.serving.model_cost import model_cost
 from benchmarks.serving.payloads import SAMPLE_READINGS, request_bodies
 from benchmarks.serving.report import COLUMNS, markdown, table, targets, verdict_text
 from benchmarks.serving.server import Server, train_run
@@ -206,6 +207,11 @@ def _benchmark(
             if server.exit_code not in (0, -2):
                 print(f"warning: {model} server ({label}) exited with {server.exit_code} on SIGINT")
     verdicts = targets(rows, models)
+    # what batching can save at most: the model's own cost per window at each batch size
+    batches = sorted({1, *args.clients})
+    alone = {model: model_cost(runs[model], batches, threads=args.threads) for model in models}
+    for model, cost in alone.items():
+        print(f"{model} alone: " + ", ".join(f"batch {row['batch']} {row['ms_per_window']:.2f} ms/window" for row in cost))
     info: dict[str, Any] = {
         "command": "python -m benchmarks.serving " + " ".join(argv if argv is not None else sys.argv[1:]),
         "models": models,
@@ -233,6 +239,7 @@ def _benchmark(
         "versions": library_versions(),
         "httpx": httpx.__version__,
     }
+    info["model_alone"] = alone
     page = markdown(rows, verdicts, info)
     print()
     for verdict in verdicts:

@@ -141,6 +141,7 @@ def markdown(rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]],
         "",
         *table(rows),
         "",
+        *_alone(info.get("model_alone")),
         "## Targets (issue 16)",
         "",
         "| target | measured | verdict |",
@@ -152,3 +153,22 @@ def markdown(rows: Sequence[dict[str, Any]], verdicts: Sequence[dict[str, Any]],
         f"torch {info['versions']['torch']}, httpx {info['httpx']}, Python {info['versions']['python']}.",
     ]
     return "\n".join(lines)
+
+
+def _alone(alone: dict[str, list[dict[str, Any]]] | None) -> list[str]:
+    """The model's forward pass alone (no HTTP), ms per window at each batch size."""
+    if not alone:
+        return []
+    batches = [row["batch"] for row in next(iter(alone.values()))]
+    lines = [
+        "## The model alone",
+        "",
+        "One forward pass in this process (no HTTP, the same run and threads), median of 7 after a warm-up, "
+        "ms per window: batching saves at most the gap between batch 1 and the larger batches.",
+        "",
+        "| model | " + " | ".join(f"batch {batch}" for batch in batches) + " |",
+        "| --- | " + " | ".join("---:" for _ in batches) + " |",
+    ]
+    for model, rows in alone.items():
+        lines.append(f"| {model} | " + " | ".join(f"{row['ms_per_window']:.2f}" for row in rows) + " |")
+    return [*lines, ""]

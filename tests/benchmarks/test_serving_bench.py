@@ -222,6 +222,11 @@ def test_benchmark_runs_against_the_real_server(tmp_path, capsys):
     assert payload["targets"][0]["met"] is None  # STGCN at 8 clients was not run: not measured
     page = (results / "serving-smoke.md").read_text()
     assert "| stgcn | off | 4 | 12 |" in page and "## Targets (issue 16)" in page
+    # the model alone at batch 1 and each client count: per-window cost is the pass over its batch
+    alone = payload["model_alone"]["stgcn"]
+    assert [row["batch"] for row in alone] == [1, 4]
+    assert all(row["ms"] > 0 and row["ms_per_window"] == pytest.approx(row["ms"] / row["batch"]) for row in alone)
+    assert "## The model alone" in page and "| stgcn | " in page.split("## The model alone")[1]
     capsys.readouterr()
     assert main(arguments) == 2  # results exist: refused without --force
     assert "pass --force" in capsys.readouterr().out
