@@ -31,6 +31,7 @@ LAYERS = [
     "report",
     "pipeline",
     "anomalies",
+    "export",
     "train",
     "serve",
     "cli",
