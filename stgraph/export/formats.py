@@ -78,8 +78,6 @@ def export_artifact(artifact: ForecastArtifact, format: str, path: str | os.Path
             with atomic_path(path, suffix=FORMATS[format]) as tmp:
                 _WRITERS[format](artifact, example, tmp)
         except (RuntimeError, TypeError, ValueError, NotImplementedError, AssertionError) as error:
-            if isinstance(error, RunError):
-                raise
             raise ExportError(
                 f"model {model!r} cannot be exported as {format}: {_first_line(error)} (formats that work: {others})"
             ) from error

@@ -24,9 +24,13 @@ from stgraph.pipeline.run_dir import build_model, run_metadata
 SENSORS = 12
 #: smaller sizes where export time grows with depth (the graph of ops, not the weights, is the cost)
 OPTIONS: dict[str, dict[str, Any]] = {
+    "agcrn": {"layers": 1, "hidden": 16},
     "d2stgnn": {"layers": 1, "hidden": 16},
     "dcrnn": {"num_layers": 1, "hidden": 16},
+    "fc_lstm": {"num_layers": 1, "hidden": 32},
     "gman": {"layers": 1},
+    "graph_wavenet": {"blocks": 2},
+    "mtgnn": {"layers": 1},
 }
 
 

@@ -94,3 +94,15 @@ def test_an_unnamed_scaler_is_read_in_feature_order(make_run):
     run.state["scaler"]["names"] = []
     unnamed = ForecastArtifact(run)
     torch.testing.assert_close(unnamed.input_mean, named.input_mean)
+
+
+@pytest.mark.parametrize("null_value", [None, 50.0])
+def test_the_null_value_is_missing_and_without_one_every_number_is_a_reading(make_run, null_value):
+    run = load_model_file(make_run("stid", covariates=()) / "model.pt")
+    run.state["data"]["null_value"] = null_value
+    artifact = ForecastArtifact(run)
+    readings, stamps = artifact.example_inputs(1)  # every reading 50
+    inputs = artifact.model_inputs(readings, stamps)
+    assert inputs.shape[-1] == 1  # no calendar
+    expected = ((0.0 if null_value == 50.0 else 50.0) - artifact.input_mean) / artifact.input_std
+    torch.testing.assert_close(inputs, expected.expand_as(inputs))

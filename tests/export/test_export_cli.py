@@ -69,3 +69,13 @@ def test_the_check_runs_on_a_readings_file(run_dir, sample, tmp_path, capsys):
     out = tmp_path / "m.ts.pt"
     assert main(["export", str(run_dir), "--format", "torchscript", "--out", str(out), "--readings", str(readings)]) == 0
     assert "recent.csv" in capsys.readouterr().out
+
+
+def test_a_quantile_run_exports_its_levels_and_cqr_interval(make_run, tmp_path):
+    run_dir = make_run("stid", quantiles=[0.1, 0.5, 0.9], coverage=0.8)
+    out = tmp_path / "q.pt2"
+    assert main(["export", str(run_dir), "--format", "exported", "--out", str(out), "--windows", "2"]) == 0
+    side = json.loads((tmp_path / "q.pt2.json").read_text())
+    assert [o["name"] for o in side["outputs"]] == ["forecast", "lower", "upper", "quantiles"]
+    assert side["outputs"][-1]["shape"] == ["batch", 12, 12, 1, 3]
+    assert side["quantiles"] == [0.1, 0.5, 0.9] and side["interval_method"] == "cqr"

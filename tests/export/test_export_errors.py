@@ -11,6 +11,7 @@ import pytest
 from stgraph.export import (
     ExportError,
     ForecastArtifact,
+    check_artifact,
     default_out,
     export_artifact,
     export_run,
@@ -21,6 +22,7 @@ from stgraph.export import (
 from stgraph.export import formats as formats_module
 from stgraph.export import run as run_module
 from stgraph.export.check import synthetic_series, windows
+from stgraph.pipeline.calibration import load_calibration
 from stgraph.pipeline.model_file import load_model_file
 
 
@@ -96,3 +98,11 @@ def test_windows_need_the_lookback(run_dir):
     series = synthetic_series(load_model_file(run_dir / "model.pt"), steps=8)
     with pytest.raises(ExportError, match="8 steps, fewer than the lookback 12"):
         windows(series, 12, 2)
+
+
+def test_an_artifact_without_the_runs_intervals_fails_the_check(make_run, sample, tmp_path):
+    run_dir = make_run("stid", coverage=0.9)
+    run = load_model_file(run_dir / "model.pt")
+    path = export_artifact(ForecastArtifact(run), "torchscript", tmp_path / "m.ts.pt")  # without calibration
+    calibration = load_calibration(run_dir / "calibration.npz")
+    assert check_artifact(run, calibration, path, "torchscript", sample[0], count=2) == float("inf")
