@@ -40,6 +40,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=True,
         help="compare the artifact with the eager model and print the largest relative error (default on)",
     )
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        metavar="DTYPE",
+        help="the model's precision inside: float32 (default), float16, bfloat16 (inputs and outputs stay float32)",
+    )
+    parser.add_argument("--quantize", metavar="KIND", help="int8: dynamic quantisation of the linear layers (torchscript, onnx)")
     parser.add_argument("--readings", metavar="FILE", help="readings of the run's sensors for the check (default: synthetic)")
     parser.add_argument("--windows", type=positive_int, default=4, metavar="N", help="windows the check runs (default 4)")
     parser.set_defaults(func=run)
@@ -50,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format not in _FORMATS:
         print(f"stgraph export: error: --format {args.format!r}: expected one of {', '.join(_FORMATS)}", file=sys.stderr)
         return 2
-    from stgraph.export.run import PARITY_TOLERANCE, export_run
+    from stgraph.export.reduce import tolerance
+    from stgraph.export.run import export_run
 
     result = export_run(
         args.run_dir,
@@ -60,12 +68,14 @@ def run(args: argparse.Namespace) -> int:
         check=args.check,
         readings=args.readings,
         windows=args.windows,
+        dtype=args.dtype,
+        quantize=args.quantize,
     )
     print(f"{result.artifact}: {args.format} artifact; sidecar {result.sidecar}", file=sys.stdout)
     if result.parity is not None:
         print(
             f"parity: largest relative error {result.parity:.2e} against the eager model "
-            f"(at most {PARITY_TOLERANCE:g}; windows of {result.windows_source})",
+            f"(at most {tolerance(args.dtype, args.quantize):g}; windows of {result.windows_source})",
             file=sys.stdout,
         )
     return 0

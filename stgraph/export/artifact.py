@@ -52,6 +52,8 @@ class ForecastArtifact(nn.Module):
     Args:
         run: the loaded ``model.pt``.
         calibration: the run's ``calibration.npz``, or None for forecasts without intervals.
+        model: the module to run instead of ``run.model`` (the same model reduced:
+            :mod:`stgraph.export.reduce`); it computes in its weights' dtype.
 
     Shapes:
         readings: ``[batch, lookback, sensors, features]`` float32, NaN = missing;
@@ -66,10 +68,13 @@ class ForecastArtifact(nn.Module):
     target_std: Tensor
     margin: Tensor
 
-    def __init__(self, run: RunModel, calibration: Calibration | None = None) -> None:
+    def __init__(self, run: RunModel, calibration: Calibration | None = None, *, model: nn.Module | None = None) -> None:
         super().__init__()
         data = run.state["data"]
-        self.model = run.model.eval()
+        self.model = (run.model if model is None else model).eval()
+        parameter = next(iter(self.model.parameters()), None)
+        #: the dtype the model computes in (float16 / bfloat16 for a reduced artifact)
+        self.compute_dtype = torch.float32 if parameter is None or not parameter.is_floating_point() else parameter.dtype
         self.graph: SensorGraph = run.graph
         self.lookback = int(data["lookback"])
         self.horizon = int(data["horizon"])
@@ -151,14 +156,14 @@ class ForecastArtifact(nn.Module):
         return inputs
 
     def forward(self, readings: Tensor, timestamps: Tensor) -> tuple[Tensor, ...]:
-        inputs = self.model_inputs(readings, timestamps)
+        inputs = self.model_inputs(readings, timestamps).to(self.compute_dtype)
         levels: Tensor | None = None
         if isinstance(self.model, QuantileHead):
-            scaled_levels = self.model.quantile_forecast(inputs, self.graph)
+            scaled_levels = self.model.quantile_forecast(inputs, self.graph).float()
             levels = scaled_levels * self.target_std[..., None] + self.target_mean[..., None]
             point = scaled_levels[..., self.model.median]
         else:
-            point = self.model(inputs, self.graph)
+            point = self.model(inputs, self.graph).float()
         forecast = point * self.target_std + self.target_mean
         outputs = [forecast]
         if self.coverage is not None:

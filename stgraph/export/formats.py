@@ -20,9 +20,11 @@ you made.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -33,7 +35,7 @@ from stgraph.export.artifact import ForecastArtifact
 from stgraph.io.atomic import atomic_path
 from stgraph.ops import export_mode
 
-__all__ = ["FORMATS", "UNSUPPORTED", "ExportError", "export_artifact", "working_formats"]
+__all__ = ["FORMATS", "UNSUPPORTED", "ExportError", "export_artifact", "quiet_logging", "working_formats"]
 
 #: format -> file extension of the artifact
 FORMATS: dict[str, str] = {"torchscript": ".ts.pt", "onnx": ".onnx", "exported": ".pt2"}
@@ -71,7 +73,7 @@ def export_artifact(artifact: ForecastArtifact, format: str, path: str | os.Path
     artifact = artifact.eval()
     example = artifact.example_inputs(_TRACE_BATCH)
     path = Path(path)
-    with torch.no_grad(), export_mode(), warnings.catch_warnings():
+    with torch.no_grad(), export_mode(), warnings.catch_warnings(), quiet_logging():
         warnings.simplefilter("ignore")  # tracer and exporter notes about constants: nothing a user can act on
         artifact(*example)  # builds the operators' dense forms outside the tracer
         try:
@@ -82,6 +84,18 @@ def export_artifact(artifact: ForecastArtifact, format: str, path: str | os.Path
                 f"model {model!r} cannot be exported as {format}: {_first_line(error)} (formats that work: {others})"
             ) from error
     return path
+
+
+@contextlib.contextmanager
+def quiet_logging() -> Iterator[None]:
+    """Drop log records below ERROR inside the block: the ONNX exporter and quantiser log every
+    rewrite at INFO, which the ``stgraph`` command would print."""
+    before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(before)
 
 
 def _dynamic_shapes() -> dict[str, dict[int, torch.export.Dim]]:

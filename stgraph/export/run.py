@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stgraph.data.load import load_series
-from stgraph.export.artifact import ForecastArtifact
 from stgraph.export.check import check_artifact, synthetic_series
 from stgraph.export.formats import FORMATS, ExportError, export_artifact
+from stgraph.export.reduce import check_reduction, quantize_onnx, reduced_artifact, tolerance
 from stgraph.export.sidecar import sidecar, sidecar_path, write_sidecar
 from stgraph.io.outputs import check_output
 from stgraph.pipeline.calibration import CALIBRATION_FILE, load_calibration
@@ -19,7 +19,7 @@ from stgraph.pipeline.model_file import load_model_file
 
 __all__ = ["PARITY_TOLERANCE", "ExportResult", "default_out", "export_run"]
 
-#: largest relative error of an artifact against the eager model that the check accepts
+#: largest relative error of a float32 artifact against the eager model that the check accepts
 PARITY_TOLERANCE = 1e-4
 
 
@@ -56,11 +56,16 @@ def export_run(
     check: bool = True,
     readings: str | os.PathLike[str] | None = None,
     windows: int = 4,
+    dtype: str = "float32",
+    quantize: str | None = None,
 ) -> ExportResult:
     """Export the run in ``run_dir`` as ``format`` to ``out`` (default :func:`default_out`).
 
     With ``check``, the artifact runs on ``windows`` windows of ``readings`` (the run's sensors;
     synthetic readings around the training statistics when None) against the eager pipeline.
+    ``dtype`` (``float16``, ``bfloat16``) and ``quantize`` (``int8``) make a smaller artifact
+    (:mod:`stgraph.export.reduce`), checked against the float32 eager model with the bound of
+    its precision (:data:`~stgraph.export.reduce.TOLERANCE`).
 
     Raises:
         OutputError: ``out`` or its sidecar exists (without ``force``), or is ``model.pt`` or
@@ -71,6 +76,7 @@ def export_run(
     path = Path(out) if out is not None else default_out(run_dir, format)
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}")
+    check_reduction(format, dtype, quantize)
     model_file = Path(run_dir) / "model.pt"
     protected = {"model.pt": model_file, "calibration.npz": Path(run_dir) / CALIBRATION_FILE}
     if readings is not None:
@@ -80,9 +86,15 @@ def export_run(
     run = load_model_file(model_file)
     calibration_file = Path(run_dir) / CALIBRATION_FILE
     calibration = load_calibration(calibration_file) if calibration_file.is_file() else None
-    artifact = ForecastArtifact(run, calibration)
+    artifact = reduced_artifact(run, calibration, format, dtype=dtype, quantize=quantize)
     name = str(run.state["model"]["name"])
     export_artifact(artifact, format, path, model=name)
+    if quantize is not None and format == "onnx":
+        try:
+            quantize_onnx(path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
     parity: float | None = None
     source: str | None = None
     if check:
@@ -95,11 +107,14 @@ def export_run(
             series = check_series(run, loaded, str(run_dir))
         source = str(series.source)
         parity = check_artifact(run, calibration, path, format, series, count=windows)
-        if not parity <= PARITY_TOLERANCE:
+        bound = tolerance(dtype, quantize)
+        if not parity <= bound:
             path.unlink(missing_ok=True)
             raise ExportError(
                 f"{path}: the {format} artifact of {name!r} differs from the eager model by {parity:.3g} "
-                f"(relative; at most {PARITY_TOLERANCE:g} allowed); removed"
+                f"(relative; at most {bound:g} allowed for {quantize or dtype}); removed"
             )
-    written = write_sidecar(sidecar_path(path), sidecar(run, artifact, format, path, parity=parity))
+    contents = sidecar(run, artifact, format, path, parity=parity)
+    contents.update(dtype=dtype, quantize=quantize)
+    written = write_sidecar(sidecar_path(path), contents)
     return ExportResult(artifact=path, sidecar=written, parity=parity, windows_source=source)

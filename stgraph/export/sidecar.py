@@ -4,7 +4,8 @@ Keys: ``format``, ``artifact`` (file name) and its ``sha256``, ``stgraph_version
 (registry name), ``sensor_ids`` (the node order of inputs and outputs), ``lookback``,
 ``horizon``, ``interval``, ``features``, ``targets``, ``covariates``, ``null_value``,
 ``units``, ``inputs`` and ``outputs`` (name, shape with ``"batch"`` for the dynamic axis,
-dtype), ``quantiles`` (the levels, or null), ``coverage`` (nominal coverage of
+dtype), ``dtype`` and ``quantize`` (the model's precision inside: ``float32`` and null unless
+reduced), ``quantiles`` (the levels, or null), ``coverage`` (nominal coverage of
 ``lower``/``upper``, or null), ``interval_method`` (``split``, ``cqr`` or null) and
 ``parity`` (the check's maximum relative error against the eager model, or null when skipped).
 """
