@@ -34,9 +34,10 @@ __all__ = ["Runner", "check_artifact", "eager_outputs", "load_artifact", "relati
 Runner = Callable[[np.ndarray, np.ndarray], list[np.ndarray]]
 
 
-def load_artifact(path: str | os.PathLike[str], format: str) -> Runner:
+def load_artifact(path: str | os.PathLike[str], format: str, *, threads: int | None = None) -> Runner:
     """Load an artifact in its own runtime. TorchScript and ``.pt2`` files run the code they
-    hold when loaded: load only artifacts you made.
+    hold when loaded: load only artifacts you made. ``threads`` sets onnxruntime's threads per
+    operator (torch's are ``torch.set_num_threads``').
 
     Raises:
         ExportError: ``onnx`` without ``onnxruntime`` installed, or an unknown format.
@@ -47,7 +48,10 @@ def load_artifact(path: str | os.PathLike[str], format: str) -> Runner:
             import onnxruntime
         except ImportError:
             raise ExportError("checking an ONNX artifact needs onnxruntime: pip install 'stgraph[export]'") from None
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
         def run_onnx(readings: np.ndarray, timestamps: np.ndarray) -> list[np.ndarray]:
             return [np.asarray(out) for out in session.run(None, {"readings": readings, "timestamps": timestamps})]
