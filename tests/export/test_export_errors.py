@@ -22,6 +22,7 @@ from stgraph.export import (
 from stgraph.export import formats as formats_module
 from stgraph.export import run as run_module
 from stgraph.export.check import synthetic_series, windows
+from stgraph.export.reduce import quantize_onnx
 from stgraph.pipeline.calibration import load_calibration
 from stgraph.pipeline.model_file import load_model_file
 
@@ -106,3 +107,28 @@ def test_an_artifact_without_the_runs_intervals_fails_the_check(make_run, sample
     path = export_artifact(ForecastArtifact(run), "torchscript", tmp_path / "m.ts.pt")  # without calibration
     calibration = load_calibration(run_dir / "calibration.npz")
     assert check_artifact(run, calibration, path, "torchscript", sample[0], count=2) == float("inf")
+
+
+def test_a_failed_onnx_quantisation_leaves_no_artifact(run_dir, tmp_path, monkeypatch):
+    def fail(path):
+        raise ExportError("cannot quantise")
+
+    monkeypatch.setattr(run_module, "quantize_onnx", fail)
+    out = tmp_path / "m.onnx"
+    with pytest.raises(ExportError, match="cannot quantise"):
+        export_run(run_dir, "onnx", out, quantize="int8", check=False)
+    assert not out.exists()
+
+
+def test_onnx_quantisation_without_onnxruntime_asks_for_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime.quantization", None)
+    with pytest.raises(ExportError, match=r"stgraph-traffic\[export\]"):
+        quantize_onnx(tmp_path / "m.onnx")
+
+
+def test_onnx_runs_with_the_threads_given(artifact, tmp_path):
+    pytest.importorskip("onnxruntime")
+    path = export_artifact(artifact, "onnx", tmp_path / "m.onnx")
+    readings, timestamps = artifact.example_inputs(1)
+    outputs = load_artifact(path, "onnx", threads=1)(readings.numpy(), timestamps.numpy())
+    assert outputs[0].shape == (1, 12, 12, 1)
