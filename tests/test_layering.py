@@ -82,7 +82,17 @@ def run_blocked(code: str, blocked: tuple[str, ...] = LIGHTNING) -> subprocess.C
 
 
 @pytest.mark.parametrize(
-    "module", ["stgraph", "stgraph.models", "stgraph.metrics", "stgraph.nn", "stgraph.data", "stgraph.pipeline", "stgraph.report"]
+    "module",
+    [
+        "stgraph",
+        "stgraph.models",
+        "stgraph.metrics",
+        "stgraph.nn",
+        "stgraph.data",
+        "stgraph.pipeline",
+        "stgraph.report",
+        "stgraph.export",
+    ],
 )
 def test_library_imports_without_lightning_or_matplotlib(module):
     result = run_blocked(f"import {module}\n", LIGHTNING + MATPLOTLIB)
