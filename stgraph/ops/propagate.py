@@ -21,9 +21,8 @@ inside :func:`export_mode`), none of these runs: the autograd Function holds a P
 :class:`Operator` that no tracer can record. Plain tensor ops compute the same product instead,
 with the operator's arrays baked into the graph as constants: one ``matmul`` with the dense
 matrix up to :data:`EXPORT_DENSE_MAX_NODES` sensors, a gather and an ``index_add`` over the
-stored entries above. Training and eager inference never take this path, nor does
-``torch.compile`` (``torch.compiler.is_compiling``), which handles the autograd Function and
-keeps the backends' speed.
+stored entries above. Training and eager inference never take this path; ``torch.compile``
+is left as it was (only ``torch.compiler.is_exporting``, not ``is_compiling``, switches).
 """
 
 from __future__ import annotations
