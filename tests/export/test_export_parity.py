@@ -4,6 +4,8 @@ missing readings, at a batch size other than the one traced."""
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from stgraph import models
@@ -47,3 +49,13 @@ def test_one_window_runs_too(runs, sample, tmp_path):
     run = load_model_file(runs["graph_wavenet"] / "model.pt")
     path = export_artifact(ForecastArtifact(run), "exported", tmp_path / "model.pt2")
     assert check_artifact(run, None, path, "exported", sample[0], count=1) <= TOLERANCE
+
+
+@pytest.mark.parametrize("format", list(FORMATS))
+def test_a_graph_above_the_dense_size_exports_its_stored_entries_only(runs, sample, format, tmp_path, monkeypatch):
+    if format == "onnx":
+        pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(importlib.import_module("stgraph.ops.propagate"), "EXPORT_DENSE_MAX_NODES", 4)  # gather + index_add
+    run = load_model_file(runs["stgcn"] / "model.pt")
+    path = export_artifact(ForecastArtifact(run), format, tmp_path / f"model{FORMATS[format]}", model="stgcn")
+    assert check_artifact(run, None, path, format, sample[0], count=WINDOWS) <= TOLERANCE
