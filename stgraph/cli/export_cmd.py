@@ -5,7 +5,8 @@ Writes the run's model with its graph, scaling, calendar covariates and (where t
 (NaN = missing) and their timestamps and returns forecasts in original units, plus a sidecar
 ``<FILE>.json`` (sensor ids, lookback, horizon, interval, features, inputs and outputs, the
 stgraph version, the file's sha256). The default ``--out`` is ``RUN_DIR/export/model.ts.pt``,
-``model.onnx`` or ``model.pt2``; nothing is replaced without ``--force`` and ``model.pt`` never.
+``model.onnx`` or ``model.pt2`` (``model.int8.onnx``, ``model.float16.pt2`` for a reduced
+one); nothing is replaced without ``--force`` and ``model.pt`` never.
 
 By default the artifact is then loaded in its runtime and compared with the eager model on a few
 windows (of ``--readings``, or synthetic ones) and the largest relative error is printed.
@@ -32,7 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (holds model.pt)")
     parser.add_argument("--format", required=True, metavar="FORMAT", help=f"one of {', '.join(_FORMATS)}")
-    parser.add_argument("--out", metavar="FILE", help="artifact to write (default RUN_DIR/export/model.<ext>); sidecar FILE.json")
+    parser.add_argument(
+        "--out", metavar="FILE", help="artifact to write (default RUN_DIR/export/model[.<dtype>|.int8].<ext>); sidecar FILE.json"
+    )
     parser.add_argument("--force", action="store_true", help="replace --out and its sidecar if they exist")
     parser.add_argument(
         "--check",

@@ -40,11 +40,13 @@ class ExportResult:
     windows_source: str | None
 
 
-def default_out(run_dir: str | os.PathLike[str], format: str) -> Path:
-    """``RUN_DIR/export/model.ts.pt`` (torchscript), ``model.onnx``, ``model.pt2`` (exported)."""
+def default_out(run_dir: str | os.PathLike[str], format: str, *, dtype: str = "float32", quantize: str | None = None) -> Path:
+    """``RUN_DIR/export/model.ts.pt`` (torchscript), ``model.onnx``, ``model.pt2`` (exported);
+    a reduced artifact names its precision, ``model.int8.onnx``, ``model.float16.pt2``."""
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}")
-    return Path(run_dir) / "export" / f"model{FORMATS[format]}"
+    variant = quantize or (dtype if dtype != "float32" else None)
+    return Path(run_dir) / "export" / f"model{'.' + variant if variant else ''}{FORMATS[format]}"
 
 
 def export_run(
@@ -73,7 +75,7 @@ def export_run(
         ExportError: unknown format, a model/format pair that does not export, or a parity
             error above :data:`PARITY_TOLERANCE` (the artifact is then removed).
     """
-    path = Path(out) if out is not None else default_out(run_dir, format)
+    path = Path(out) if out is not None else default_out(run_dir, format, dtype=dtype, quantize=quantize)
     if format not in FORMATS:
         raise ExportError(f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}")
     check_reduction(format, dtype, quantize)

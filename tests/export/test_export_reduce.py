@@ -10,7 +10,7 @@ import pytest
 from torch import nn
 
 from stgraph.cli.main import main
-from stgraph.export import ExportError, ForecastArtifact, export_run
+from stgraph.export import ExportError, ForecastArtifact, default_out, export_run
 from stgraph.export.reduce import TOLERANCE, check_reduction, quantize_linear
 from stgraph.nn.chebyshev_conv import ChebConv
 from stgraph.pipeline.model_file import load_model_file
@@ -64,6 +64,12 @@ def test_only_called_linear_layers_are_quantised(run_dir):
 def test_combinations_a_format_does_not_offer_are_refused(format, dtype, quantize, message):
     with pytest.raises(ExportError, match=message):
         check_reduction(format, dtype, quantize)
+
+
+def test_a_reduced_artifact_names_its_precision_by_default(run_dir):
+    assert default_out(run_dir, "onnx", quantize="int8") == run_dir / "export" / "model.int8.onnx"
+    assert default_out(run_dir, "exported", dtype="float16") == run_dir / "export" / "model.float16.pt2"
+    assert default_out(run_dir, "torchscript", dtype="float32") == run_dir / "export" / "model.ts.pt"
 
 
 def test_the_command_reports_the_bound_of_the_precision(run_dir, tmp_path, capsys):
