@@ -49,6 +49,7 @@ def load_artifact(path: str | os.PathLike[str], format: str, *, threads: int | N
         except ImportError:
             raise ExportError("checking an ONNX artifact needs onnxruntime: pip install 'stgraph[export]'") from None
         options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3  # errors only: its notes on kernels it lacks for float16 constant folding
         if threads is not None:
             options.intra_op_num_threads = threads
         session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
