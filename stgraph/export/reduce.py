@@ -5,7 +5,8 @@
 ``bfloat16``; the artifact's inputs and outputs stay float32 in original units, and the scaling
 and calendar stay float32 around the model (:class:`~stgraph.export.artifact.ForecastArtifact`).
 
-``bfloat16`` is refused for ``onnx``: the file would be valid, but ``onnxruntime``'s CPU
+``float16`` is refused for ``onnx`` with an ``nn.LSTM`` inside (FC-LSTM): onnxruntime's CPU
+provider crashes (segmentation fault) loading such a file. ``bfloat16`` is refused for ``onnx``: the file would be valid, but ``onnxruntime``'s CPU
 provider has no bfloat16 ``MatMul`` to run it.
 
 ``quantize="int8"``: dynamic quantisation of every ``nn.Linear`` (``torch.ao.quantization.
@@ -100,6 +101,11 @@ def reduced_artifact(
     export (:func:`quantize_onnx`).
     """
     check_reduction(format, dtype, quantize)
+    if format == "onnx" and dtype == "float16" and any(isinstance(m, nn.LSTM) for m in run.model.modules()):
+        raise ExportError(
+            f"--dtype float16 is not available for onnx with model {run.state['model']['name']!r}: onnxruntime's CPU provider "
+            "crashes loading a float16 LSTM (formats that offer it: torchscript, exported; or float32 onnx)"
+        )
     artifact = ForecastArtifact(run, calibration)
     if quantize is not None and format != "onnx":
         return ForecastArtifact(run, calibration, model=quantize_linear(artifact))

@@ -78,3 +78,10 @@ def test_the_command_reports_the_bound_of_the_precision(run_dir, tmp_path, capsy
     assert "(at most 0.05;" in capsys.readouterr().out
     assert main(["export", str(run_dir), "--format", "exported", "--quantize", "int8", "--out", str(tmp_path / "q.pt2")]) == 1
     assert "formats that offer it" in capsys.readouterr().err
+
+
+def test_a_float16_lstm_is_refused_for_onnx(make_run, tmp_path):
+    run_dir = make_run("fc_lstm")
+    with pytest.raises(ExportError, match="float16 LSTM"):
+        export_run(run_dir, "onnx", tmp_path / "m.onnx", dtype="float16")
+    assert not (tmp_path / "m.onnx").exists()
