@@ -31,6 +31,7 @@ LAYERS = [
     "report",
     "pipeline",
     "anomalies",
+    "export",
     "train",
     "serve",
     "cli",
@@ -81,7 +82,17 @@ def run_blocked(code: str, blocked: tuple[str, ...] = LIGHTNING) -> subprocess.C
 
 
 @pytest.mark.parametrize(
-    "module", ["stgraph", "stgraph.models", "stgraph.metrics", "stgraph.nn", "stgraph.data", "stgraph.pipeline", "stgraph.report"]
+    "module",
+    [
+        "stgraph",
+        "stgraph.models",
+        "stgraph.metrics",
+        "stgraph.nn",
+        "stgraph.data",
+        "stgraph.pipeline",
+        "stgraph.report",
+        "stgraph.export",
+    ],
 )
 def test_library_imports_without_lightning_or_matplotlib(module):
     result = run_blocked(f"import {module}\n", LIGHTNING + MATPLOTLIB)

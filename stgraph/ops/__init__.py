@@ -7,6 +7,15 @@ the backends and how one is chosen.
 
 from stgraph.ops.memory import reuse_freed_memory
 from stgraph.ops.operator import Operator
-from stgraph.ops.propagate import BACKENDS, propagate, select_backend, triton_available
+from stgraph.ops.propagate import BACKENDS, export_mode, exporting, propagate, select_backend, triton_available
 
-__all__ = ["BACKENDS", "Operator", "propagate", "reuse_freed_memory", "select_backend", "triton_available"]
+__all__ = [
+    "BACKENDS",
+    "Operator",
+    "export_mode",
+    "exporting",
+    "propagate",
+    "reuse_freed_memory",
+    "select_backend",
+    "triton_available",
+]

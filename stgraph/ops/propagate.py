@@ -15,12 +15,21 @@ environment variable ``STGRAPH_BACKEND``):
 
 All backends compute the same function and the same gradient: the backward pass of
 ``M @ x`` is ``M^T @ grad``, applied by the same backend with the operator's cached transpose.
+
+While a model is traced or exported (``torch.jit.trace``, ``torch.export``, ``torch.onnx``, or
+inside :func:`export_mode`), none of these runs: the autograd Function holds a Python
+:class:`Operator` that no tracer can record. Plain tensor ops compute the same product instead,
+with the operator's arrays baked into the graph as constants: one ``matmul`` with the dense
+matrix up to :data:`EXPORT_DENSE_MAX_NODES` sensors, a gather and an ``index_add`` over the
+stored entries above. Training and eager inference never take this path; ``torch.compile``
+is left as it was (only ``torch.compiler.is_exporting``, not ``is_compiling``, switches).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import torch
@@ -29,7 +38,7 @@ from torch.autograd.function import FunctionCtx
 from stgraph.errors import ShapeError
 from stgraph.ops.operator import Operator
 
-__all__ = ["BACKENDS", "propagate", "select_backend", "triton_available"]
+__all__ = ["BACKENDS", "EXPORT_DENSE_MAX_NODES", "export_mode", "exporting", "propagate", "select_backend", "triton_available"]
 
 BACKENDS = ("reference", "dense", "cpu", "triton")
 
@@ -42,6 +51,34 @@ BACKENDS = ("reference", "dense", "cpu", "triton")
 DENSE_MAX_NODES_CUDA = 1024
 # Above this share of stored entries a GEMM is cheaper than any sparse product.
 DENSE_MIN_DENSITY = 0.25
+# Traced or exported, a graph up to this size is baked in as a dense matrix (16 MB of float32 at
+# 2,048 sensors) and applied with one GEMM, which every runtime has; larger graphs keep their
+# stored entries only (gather + index_add).
+EXPORT_DENSE_MAX_NODES = 2048
+
+_EXPORT_MODE = False
+
+
+@contextlib.contextmanager
+def export_mode() -> Iterator[None]:
+    """Propagate with the traceable plain-tensor path inside the block (see the module notes)."""
+    global _EXPORT_MODE
+    before = _EXPORT_MODE
+    _EXPORT_MODE = True
+    try:
+        yield
+    finally:
+        _EXPORT_MODE = before
+
+
+def exporting() -> bool:
+    """Whether a tracer or exporter is recording (or :func:`export_mode` is on)."""
+    return (
+        _EXPORT_MODE
+        or torch.jit.is_tracing()  # type: ignore[attr-defined,no-untyped-call]  # unannotated in torch
+        or torch.compiler.is_exporting()
+        or torch.onnx.is_in_onnx_export()
+    )
 
 
 def triton_available() -> bool:
@@ -145,6 +182,8 @@ def propagate(operator: Operator | torch.Tensor, x: torch.Tensor, *, backend: st
     if operator.num_nodes != x.shape[-2]:
         raise ShapeError(f"operator has {operator.num_nodes} nodes but x {list(x.shape)} has {x.shape[-2]} on its node axis (-2)")
     operator = operator.to(device=x.device, dtype=x.dtype)
+    if exporting():
+        return _traceable(operator, x)
     name = backend or os.environ.get("STGRAPH_BACKEND") or select_backend(operator, x.device)
     if name not in BACKENDS:
         raise ValueError(f"unknown propagation backend {name!r}; expected one of {list(BACKENDS)}")
@@ -155,3 +194,19 @@ def propagate(operator: Operator | torch.Tensor, x: torch.Tensor, *, backend: st
     if not slices.is_contiguous():
         slices = slices.contiguous()
     return _Propagate.apply(slices, operator, name).reshape(shape)
+
+
+def _traceable(operator: Operator, x: torch.Tensor) -> torch.Tensor:
+    """``M @ x`` from plain tensor ops, for tracers and exporters (the same product as the backends).
+
+    Shapes:
+        x: ``[..., nodes, features]`` -> ``[..., nodes, features]``
+    """
+    if operator.num_nodes <= EXPORT_DENSE_MAX_NODES:
+        return torch.matmul(operator.to_dense(), x)
+    rows = operator.cached(
+        "export-rows", lambda op: torch.repeat_interleave(torch.arange(op.num_nodes, device=op.device), op.row_counts())
+    )
+    gathered = x.index_select(-2, operator.col_indices) * operator.values[:, None]
+    out = torch.zeros_like(x)
+    return out.index_add(-2, rows, gathered)

@@ -42,6 +42,7 @@ def test_every_page_has_something_to_run():
         "2-your-own-sensor-network.md",
         "3-models-in-your-own-code.md",
         "anomalies.md",
+        "export.md",
         "imputation.md",
         "intervals.md",
         "serving.md",
