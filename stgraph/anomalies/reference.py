@@ -86,6 +86,7 @@ def one_step_forecasts(
             target_features=[target],
             scaler=scaler,
             covariates=list(data["covariates"]) or None,
+            missing_inputs=str(data.get("missing_inputs", "zero")),  # absent in older model.pt: "zero"
         )
         predicted, _, _ = forecast_windows(run.model, run.graph, windows, batch_size=batch_size, device=device)
         forecast[first:last] = predicted[:, 0, :, 0]

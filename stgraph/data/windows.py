@@ -13,9 +13,52 @@ from torch.utils.data import Dataset
 from stgraph.data.covariates import time_covariates
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries, feature_positions
-from stgraph.errors import SensorDataError, ShapeError
+from stgraph.errors import ConfigError, SensorDataError, ShapeError
 
-__all__ = ["WindowDataset"]
+__all__ = ["MISSING_INPUTS", "WindowDataset", "fill_missing_inputs"]
+
+#: values of ``missing_inputs`` (``data.missing_inputs``): how a missing input reading enters ``x``
+MISSING_INPUTS = ("zero", "mask")
+
+
+def fill_missing_inputs(
+    scaled: torch.Tensor, observed: torch.Tensor, how: str = "zero"
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    r"""How missing input readings enter the model input ``x``: the one place that decides it.
+
+    * ``zero``: the stored value (0 where a reading is missing, as in DCRNN's data), scaled like
+      any other, and no extra channel. A missing speed reads as a standstill; kept as the
+      default so the paper protocols and their published comparisons do not move.
+    * ``mask``: a missing reading becomes 0 in scaled units (the training mean of its feature,
+      of its sensor with per-sensor scaling), and each input feature gets an ``observed``
+      channel (1.0 observed, 0.0 missing), so the model can tell a fill from a reading.
+
+    The model input is then ``filled ‖ calendar covariates ‖ observed`` along the feature axis:
+    the observed channels come *after* the covariates, so the covariate positions models read
+    (:meth:`~stgraph.pipeline.data.PreparedData.covariate_positions`) do not move.
+
+    Args:
+        scaled: input readings, already scaled (missing ones hold their scaled stored value).
+        observed: bool, ``True`` = observed reading, the shape of ``scaled``.
+        how: one of :data:`MISSING_INPUTS`.
+
+    Returns:
+        ``(filled, observed_channels)``: ``filled`` the shape of ``scaled``; the observed
+        channels as float32 of that shape, or None for ``zero``.
+
+    Shapes:
+        scaled, observed: ``[..., features]`` (``[time, sensors, features]`` for a series,
+        ``[batch, lookback, nodes, features]`` for a batch) -> the same shape
+    """
+    if how not in MISSING_INPUTS:
+        raise ConfigError(f"data.missing_inputs must be one of {', '.join(MISSING_INPUTS)}, got {how!r}")
+    if observed.shape != scaled.shape:
+        raise ShapeError(f"fill_missing_inputs: observed {list(observed.shape)} must match scaled {list(scaled.shape)}")
+    if how == "zero":
+        return scaled, None
+    observed = observed.to(torch.bool)
+    filled = torch.where(observed, scaled, torch.zeros((), dtype=scaled.dtype))
+    return filled, observed.to(torch.float32)
 
 
 class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
@@ -35,8 +78,12 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     Memory: the dataset holds the series once (the scaled inputs once more when a scaler is
     given). ``y`` and ``m`` are always views of the series, and so is ``x`` without
     covariates; no window is stored, so a PEMS-BAY-sized series (52,116 x 325) costs the same
-    whatever the number of windows. Masked readings enter ``x`` with their stored value (0,
-    as the missing speeds in DCRNN's data), scaled like any other.
+    whatever the number of windows. How missing readings enter ``x`` is
+    :func:`fill_missing_inputs`'s ``missing_inputs``: with ``zero`` (default) they keep their
+    stored value (0, as the missing speeds in DCRNN's data), scaled like any other; with
+    ``mask`` they become 0 in scaled units and ``x`` ends with one ``observed`` channel per
+    input feature, after the covariates (the dataset then holds the filled inputs and the
+    observed channels instead of the scaled inputs).
 
     Args:
         data: a :class:`SensorSeries`, or ``(values, mask)`` arrays or tensors
@@ -51,9 +98,10 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         covariates: names from :mod:`stgraph.data.covariates` (``"time_of_day"``, ...; needs
             a series for its timestamps), or an array ``[time, K]`` (same for every sensor)
             or ``[time, sensors, K]``.
+        missing_inputs: ``zero`` or ``mask`` (:func:`fill_missing_inputs`).
 
     Shapes:
-        ``dataset[i]`` -> ``x [L, N, F_in + K]``, ``y [H, N, C]``, ``mask [H, N, C]`` (bool);
+        ``dataset[i]`` -> ``x [L, N, F_in + K]`` (``[L, N, 2 F_in + K]`` with ``mask``), ``y [H, N, C]``, ``mask [H, N, C]`` (bool);
         :meth:`batch` -> the same with a leading batch axis.
     """
 
@@ -68,6 +116,7 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         target_features: Sequence[int | str] | None = None,
         scaler: StandardScaler | None = None,
         covariates: Sequence[str] | np.ndarray | torch.Tensor | None = None,
+        missing_inputs: str = "zero",
     ) -> None:
         for name, value in (("lookback", lookback), ("horizon", horizon)):
             if int(value) != value or value < 1:
@@ -98,7 +147,8 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
             self.target_scaler: StandardScaler | None = scaler.subset(self.target_index)
         else:
             self.target_scaler = None
-        self.inputs = inputs
+        self.missing_inputs = missing_inputs
+        self.inputs, self.observed = fill_missing_inputs(inputs, _select(mask, self.input_index), missing_inputs)
         self.targets = _select(values, self.target_index)
         self.target_mask = _select(mask, self.target_index)
         self.covariates = self._covariates(covariates, num_steps, values.shape[1])
@@ -128,9 +178,11 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
 
     @property
     def in_features(self) -> int:
-        """Features per sensor in ``x``: inputs plus covariates."""
+        """Features per sensor in ``x``: inputs plus covariates (plus one observed channel per
+        input with ``missing_inputs="mask"``)."""
         extra = 0 if self.covariates is None else self.covariates.shape[-1]
-        return self.inputs.shape[2] + extra
+        observed = 0 if self.observed is None else self.observed.shape[2]
+        return self.inputs.shape[2] + extra + observed
 
     @property
     def out_channels(self) -> int:
@@ -141,10 +193,7 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         start = int(self.starts[index])
         middle, end = start + self.lookback, start + self.lookback + self.horizon
-        x = self.inputs[start:middle]
-        if self.covariates is not None:
-            x = torch.cat([x, self._expand(self.covariates[start:middle])], dim=-1)
-        return x, self.targets[middle:end], self.target_mask[middle:end]
+        return self._inputs(slice(start, middle)), self.targets[middle:end], self.target_mask[middle:end]
 
     def batch(self, indices: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Gather windows ``indices`` with one index operation per tensor (the trainer's fast path).
@@ -155,10 +204,7 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         starts = self.starts[torch.as_tensor(indices, dtype=torch.int64)]
         input_steps = starts[:, None] + self._input_offsets
         target_steps = starts[:, None] + self._target_offsets
-        x = self.inputs[input_steps]
-        if self.covariates is not None:
-            x = torch.cat([x, self._expand(self.covariates[input_steps])], dim=-1)
-        return x, self.targets[target_steps], self.target_mask[target_steps]
+        return self._inputs(input_steps), self.targets[target_steps], self.target_mask[target_steps]
 
     def forecast_times(self, index: int) -> pd.DatetimeIndex:
         """Timestamps of the ``horizon`` target steps of window ``index`` (series input only)."""
@@ -168,6 +214,16 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         return self.timestamps[start : start + self.horizon]
 
     # --- helpers -----------------------------------------------------------------------
+    def _inputs(self, steps: slice | torch.Tensor) -> torch.Tensor:
+        """``x`` at ``steps``: inputs ‖ covariates ‖ observed channels (:func:`fill_missing_inputs`);
+        a view of the inputs when there is nothing to append."""
+        parts = [self.inputs[steps]]
+        if self.covariates is not None:
+            parts.append(self._expand(self.covariates[steps]))
+        if self.observed is not None:
+            parts.append(self.observed[steps])
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
     def _expand(self, covariates: torch.Tensor) -> torch.Tensor:
         """``[..., K]`` per step -> ``[..., N, K]`` (a broadcast view); per-sensor ones pass through."""
         if self._covariates_per_sensor:

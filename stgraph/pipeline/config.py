@@ -35,6 +35,7 @@ import yaml
 
 from stgraph.data.catalog import normalise_name
 from stgraph.data.covariates import COVARIATES
+from stgraph.data.windows import MISSING_INPUTS
 from stgraph.errors import ConfigError
 from stgraph.metrics.intervals import check_coverage
 from stgraph.nn.curriculum import CURRICULUM_UNITS
@@ -108,6 +109,13 @@ class DataConfig:
             ``per_sensor`` when the sensors' scales differ by more than
             :data:`~stgraph.pipeline.data.SCALE_SPREAD` times (see
             :func:`~stgraph.pipeline.data.choose_scaling`), else ``global``.
+        missing_inputs: how a missing input reading enters the model
+            (:func:`~stgraph.data.windows.fill_missing_inputs`): ``zero`` (default; DCRNN's data
+            convention, kept for the paper protocols) feeds its stored value 0, scaled like any
+            reading, so a detector that dropped out reads as a standstill; ``mask`` feeds 0 in
+            scaled units (the training mean) plus one ``observed`` channel (1/0) per input
+            feature, after the calendar covariates. The own-data recipe sets it (see
+            ``recipes/own_data.yaml``). Targets are scored only where observed either way.
         lookback, horizon: input and output steps.
         split: train/validation/test fractions of the time axis, chronological.
         batch_size: training windows per batch; ``eval_batch_size`` for evaluation (default:
@@ -137,6 +145,7 @@ class DataConfig:
     targets: list[str] | None = None
     covariates: list[str] = field(default_factory=lambda: ["time_of_day"])
     scaling: str = "auto"
+    missing_inputs: str = "zero"
     lookback: int = 12
     horizon: int = 12
     split: list[float] = field(default_factory=lambda: [0.7, 0.1, 0.2])
@@ -167,6 +176,8 @@ class DataConfig:
             raise ConfigError(f"data.covariates: unknown {unknown}; known: {list(COVARIATES)}, or [auto]")
         if self.scaling not in SCALINGS:
             raise ConfigError(f"data.scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if self.missing_inputs not in MISSING_INPUTS:
+            raise ConfigError(f"data.missing_inputs must be one of {', '.join(MISSING_INPUTS)}, got {self.missing_inputs!r}")
         for name in ("lookback", "horizon", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"data.{name} must be a positive integer, got {getattr(self, name)!r}")

@@ -28,7 +28,7 @@ from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
 from stgraph.data.splits import PARTS, Split, split_by_fraction
 from stgraph.data.store import verify_files
-from stgraph.data.windows import WindowDataset
+from stgraph.data.windows import MISSING_INPUTS, WindowDataset
 from stgraph.errors import ConfigError, GraphError, SensorDataError
 from stgraph.graph import (
     SensorGraph,
@@ -78,6 +78,9 @@ class PreparedData:
         null_value: the reading treated as missing besides NaN (None: NaN only).
         name: a label for messages and plots (dataset name or readings file stem).
         units: unit of the target readings (``"mph"``, ``"vehicles"``), or empty.
+        missing_inputs: how missing input readings enter ``x``: ``zero`` (the stored 0, scaled)
+            or ``mask`` (0 in scaled units plus one observed channel per input feature, after
+            the covariates); :func:`~stgraph.data.windows.fill_missing_inputs`.
     """
 
     series: SensorSeries
@@ -90,6 +93,7 @@ class PreparedData:
     null_value: float | None
     name: str
     units: str = ""
+    missing_inputs: str = "zero"
 
     def windows(self, part: str) -> WindowDataset:
         """The windows of ``part`` (``train``, ``val``, ``test``): ``x`` scaled, ``y`` in original units."""
@@ -102,12 +106,15 @@ class PreparedData:
             target_features=self.target_features,
             scaler=self.scaler,
             covariates=self.covariates or None,
+            missing_inputs=self.missing_inputs,
         )
 
     @property
     def in_features(self) -> int:
-        """Features per sensor in ``x``: input features plus covariate columns."""
-        return len(self.input_features) + int(time_covariates(self.series.timestamps[:1], self.covariates).shape[1])
+        """Features per sensor in ``x``: input features plus covariate columns (plus one observed
+        channel per input feature with ``missing_inputs == "mask"``)."""
+        observed = len(self.input_features) if self.missing_inputs == "mask" else 0
+        return len(self.input_features) + int(time_covariates(self.series.timestamps[:1], self.covariates).shape[1]) + observed
 
     def covariate_positions(self) -> dict[str, int]:
         """Where each calendar covariate starts among ``x``'s features: ``{"time_of_day": 1, ...}``."""
@@ -304,6 +311,7 @@ def prepare_data(
         units=units,
         scaler=scaler,
         scaling="global" if config.scaling == "auto" and config.dataset is not None else config.scaling,
+        missing_inputs=config.missing_inputs,
     )
 
 
@@ -382,6 +390,7 @@ def prepare_series(
     units: str = "",
     scaler: StandardScaler | None = None,
     scaling: str = "global",
+    missing_inputs: str = "zero",
 ) -> PreparedData:
     """Readings already in memory, aligned to ``graph``, split chronologically and scaled: what
     :func:`prepare_data` does after loading, for a :class:`SensorSeries` one built oneself.
@@ -396,11 +405,15 @@ def prepare_series(
         scaler: reuse these statistics instead of fitting on the training steps.
         scaling: ``global``, ``per_sensor`` or ``auto`` (:func:`choose_scaling`) z-scores,
             when no ``scaler`` is given.
+        missing_inputs: ``zero`` or ``mask``: how missing input readings enter ``x``
+            (:func:`~stgraph.data.windows.fill_missing_inputs`).
 
     Raises:
         SensorDataError: an unknown feature, a target that is not an input, or a split that
             leaves no window for a part that needs one.
     """
+    if missing_inputs not in MISSING_INPUTS:
+        raise ConfigError(f"data.missing_inputs must be one of {', '.join(MISSING_INPUTS)}, got {missing_inputs!r}")
     input_features = list(features) if features else list(series.feature_names)
     target_features = list(targets) if targets else [input_features[0]]
     series.feature_index(input_features)  # names every unknown feature, with the file
@@ -434,6 +447,7 @@ def prepare_series(
         null_value=null_value,
         name=name,
         units=units,
+        missing_inputs=missing_inputs,
     )
 
 

@@ -2,8 +2,10 @@ r"""Forecast the next ``horizon`` steps from the latest readings, with a trained
 
 The input is built exactly as :class:`~stgraph.data.windows.WindowDataset` builds a window:
 the last ``lookback`` steps of the input features, z-scored with the run's training
-statistics (masked readings keep their stored value 0, scaled like any other), then the
-calendar covariates of those steps.
+statistics, missing readings handled by the run's ``missing_inputs``
+(:func:`~stgraph.data.windows.fill_missing_inputs`: ``zero`` keeps their stored value 0, scaled
+like any other; ``mask`` fills 0 in scaled units), then the calendar covariates of those steps,
+then (``mask``) one observed channel per input feature.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from stgraph.data.covariates import time_covariates
 from stgraph.data.load import load_series
 from stgraph.data.scaling import StandardScaler
 from stgraph.data.series import SensorSeries
+from stgraph.data.windows import fill_missing_inputs
 from stgraph.errors import RunError, SensorDataError
 from stgraph.io.outputs import check_not_input
 from stgraph.nn.quantile_head import QuantileHead
@@ -49,7 +52,8 @@ def forecast_inputs(run: RunModel, series: SensorSeries) -> torch.Tensor:
     ``series`` must already hold the run's sensors in the run's order and its interval.
 
     Shapes:
-        -> ``[1, lookback, nodes, features + covariates]`` float32
+        -> ``[1, lookback, nodes, features + covariates]`` float32 (``+ features`` observed
+        channels with ``missing_inputs: mask``)
     """
     data = run.state["data"]
     lookback = int(data["lookback"])
@@ -62,12 +66,18 @@ def forecast_inputs(run: RunModel, series: SensorSeries) -> torch.Tensor:
     positions = series.feature_index(list(data["features"]))
     recent = series.values[-lookback:][..., positions]
     # statistics are looked up by feature name: the file may order its features differently
-    inputs: torch.Tensor = scaler.transform(torch.from_numpy(np.ascontiguousarray(recent)), features=list(data["features"]))
+    scaled: torch.Tensor = scaler.transform(torch.from_numpy(np.ascontiguousarray(recent)), features=list(data["features"]))
+    observed = torch.from_numpy(np.ascontiguousarray(series.mask[-lookback:][..., positions]))
+    # a model.pt written before data.missing_inputs existed was trained on "zero"
+    filled, observed_channels = fill_missing_inputs(scaled, observed, str(data.get("missing_inputs", "zero")))
+    parts = [filled]
     covariates = list(data["covariates"])
     if covariates:
         calendar = torch.from_numpy(time_covariates(series.timestamps[-lookback:], covariates))
-        calendar = calendar[:, None, :].expand(lookback, series.num_sensors, calendar.shape[-1])
-        inputs = torch.cat([inputs, calendar], dim=-1)
+        parts.append(calendar[:, None, :].expand(lookback, series.num_sensors, calendar.shape[-1]).to(filled.dtype))
+    if observed_channels is not None:
+        parts.append(observed_channels.to(filled.dtype))
+    inputs = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
     return inputs.unsqueeze(0).float()
 
 

@@ -23,7 +23,9 @@ Keys:
     ``[features]``, or ``[sensors, features]`` when ``per_sensor``), the feature ``names``;
     fitted on the observed readings of the training period.
     ``data``: ``name``, ``interval`` (``"5min"``), input ``features``, forecast ``targets``,
-    ``covariates``, ``lookback``, ``horizon``, ``null_value``, ``units``.
+    ``covariates``, ``missing_inputs`` (``zero`` or ``mask``,
+    :func:`stgraph.data.windows.fill_missing_inputs`; absent in files written before it
+    existed, which means ``zero``), ``lookback``, ``horizon``, ``null_value``, ``units``.
     ``config``: the fully resolved experiment configuration (plain dict).
     ``epoch``, ``global_step``, ``val_mae``: when it was saved and how good it was.
 """

@@ -317,6 +317,7 @@ def run_metadata(config: ExperimentConfig, data: PreparedData, model_kwargs: dic
             "features": list(data.input_features),
             "targets": list(data.target_features),
             "covariates": list(data.covariates),
+            "missing_inputs": data.missing_inputs,
             "lookback": config.data.lookback,
             "horizon": config.data.horizon,
             "null_value": data.null_value,

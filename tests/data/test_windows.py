@@ -126,3 +126,49 @@ def test_feature_index_out_of_range_is_an_error_naming_it():
     values = torch.zeros(30, 2, 1)
     with pytest.raises(SensorDataError, match="feature index 3 out of range for 1 features"):
         WindowDataset((values, torch.ones_like(values, dtype=torch.bool)), lookback=2, horizon=2, target_features=[3])
+
+
+# --- missing inputs (data.missing_inputs) -----------------------------------------------------
+def _gappy_series():
+    """2 sensors, 1 feature, 6 steps at 5 minutes; sensor b misses steps 1 and 2 (stored 0)."""
+    values = np.array([[10.0, 20.0], [12.0, 0.0], [14.0, 0.0], [16.0, 26.0], [18.0, 28.0], [20.0, 30.0]], dtype=np.float32)
+    mask = values != 0
+    timestamps = pd.date_range("2024-03-04 00:00", periods=6, freq="6h")
+    return SensorSeries(values[..., None], mask[..., None], timestamps, ["a", "b"], ["speed"])
+
+
+def test_mask_fills_the_training_mean_and_appends_observed_after_the_covariates():
+    series = _gappy_series()
+    scaler = StandardScaler().fit(series, steps=slice(0, 6))  # observed readings only: mean 19.4
+    mean, std = float(scaler.mean_[0]), float(scaler.std_[0])
+    assert mean == pytest.approx(194.0 / 10)
+    options = {"lookback": 3, "horizon": 1, "scaler": scaler, "covariates": ["time_of_day"]}
+    zero = WindowDataset(series, missing_inputs="zero", **options)
+    mask = WindowDataset(series, missing_inputs="mask", **options)
+    assert (zero.in_features, mask.in_features) == (2, 3)
+    x_zero, y_zero, m_zero = zero[0]
+    x_mask, y_mask, m_mask = mask[0]
+    # sensor b, steps 0..2: 20, missing, missing
+    expected_zero = [(20.0 - mean) / std, (0.0 - mean) / std, (0.0 - mean) / std]
+    expected_mask = [(20.0 - mean) / std, 0.0, 0.0]
+    np.testing.assert_allclose(x_zero[:, 1, 0].numpy(), expected_zero, rtol=1e-6)
+    np.testing.assert_allclose(x_mask[:, 1, 0].numpy(), expected_mask, rtol=1e-6)
+    # the covariate stays at position 1 (00:00, 06:00, 12:00); observed comes last
+    np.testing.assert_array_equal(x_mask[:, 1, 1].numpy(), [0.0, 0.25, 0.5])
+    np.testing.assert_array_equal(x_mask[:, 1, 1].numpy(), x_zero[:, 1, 1].numpy())
+    np.testing.assert_array_equal(x_mask[:, :, 2].numpy(), [[1.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    # sensor a is fully observed: its readings are the same scaled values in both
+    np.testing.assert_array_equal(x_mask[:, 0, 0].numpy(), x_zero[:, 0, 0].numpy())
+    # targets and their mask do not depend on the setting
+    assert torch.equal(y_zero, y_mask) and torch.equal(m_zero, m_mask)
+    assert torch.equal(mask.batch([0, 2])[0][1], mask[2][0])
+
+
+def test_mask_without_covariates_and_an_unknown_setting():
+    series = _gappy_series()
+    windows = WindowDataset(series, lookback=2, horizon=1, missing_inputs="mask")
+    x, _, _ = windows[1]
+    np.testing.assert_array_equal(x[:, 1].numpy(), [[0.0, 0.0], [0.0, 0.0]])  # unscaled: the fill is 0
+    np.testing.assert_array_equal(x[:, 0].numpy(), [[12.0, 1.0], [14.0, 1.0]])
+    with pytest.raises(ValueError, match=r"^data\.missing_inputs must be one of zero, mask, got 'nan'$"):
+        WindowDataset(series, lookback=2, horizon=1, missing_inputs="nan")

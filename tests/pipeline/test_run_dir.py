@@ -216,6 +216,7 @@ def test_run_metadata_holds_what_rebuilds_the_forecast():
         "features": ["flow"],
         "targets": ["flow"],
         "covariates": ["day_of_week"],
+        "missing_inputs": "zero",
         "lookback": 4,
         "horizon": 2,
         "null_value": None,
