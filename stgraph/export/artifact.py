@@ -5,7 +5,9 @@ exactly as :mod:`stgraph.pipeline.forecast` does around the eager model:
 
 1. a reading that is NaN or equals the run's ``null_value`` is missing and enters as 0 (the
    value :func:`~stgraph.data.load.load_series` stores), then every reading is z-scored with
-   the training statistics, :math:`(x - \mu) / \sigma`;
+   the training statistics, :math:`(x - \mu) / \sigma`; a run with ``data.missing_inputs:
+   mask`` then sets missing ones to 0 (the training mean) and appends one observed channel per
+   feature after the calendar (:func:`~stgraph.data.windows.fill_missing_inputs`);
 2. the calendar covariates are computed from ``timestamps`` (int64 seconds since 1970-01-01
    on the readings' own naive clock): time of day :math:`(t \bmod 86400) / 86400` and day of
    week :math:`(\lfloor t / 86400 \rfloor + 3) \bmod 7` (1970-01-01 was a Thursday, Monday is
@@ -29,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.data.covariates import COVARIATES
+from stgraph.data.windows import fill_missing_inputs
 from stgraph.errors import RunError
 from stgraph.graph import SensorGraph
 from stgraph.nn.quantile_head import QuantileHead
@@ -86,6 +89,8 @@ class ForecastArtifact(nn.Module):
         if unknown:
             raise RunError(f"the run's covariates {unknown} are not ones stgraph computes ({', '.join(COVARIATES)})")
         self.null_value = None if data["null_value"] is None else float(data["null_value"])
+        #: how missing readings enter the model (:func:`~stgraph.data.windows.fill_missing_inputs`)
+        self.missing_inputs = str(data.get("missing_inputs", "zero"))
         self.quantile_levels: tuple[float, ...] | None = self.model.quantiles if isinstance(self.model, QuantileHead) else None
         scaler = run.state["scaler"]
         names = list(scaler["names"])
@@ -138,21 +143,25 @@ class ForecastArtifact(nn.Module):
         return torch.cat(columns, dim=-1)
 
     def model_inputs(self, readings: Tensor, timestamps: Tensor) -> Tensor:
-        """What the model is fed: readings scaled (missing ones as 0 first), then the calendar.
+        """What the model is fed: readings scaled (missing ones as 0 first), then the calendar, then
+        (``data.missing_inputs: mask``) missing readings at the training mean and one observed
+        channel per feature, as :func:`~stgraph.data.windows.fill_missing_inputs` builds them.
 
         Shapes:
-            -> ``[batch, lookback, sensors, features + covariates]``
+            -> ``[batch, lookback, sensors, features + covariates (+ features)]``
         """
         missing = torch.isnan(readings)
         if self.null_value is not None:
             missing = missing | (readings == self.null_value)
         values = torch.where(missing, torch.zeros_like(readings), readings)
-        inputs = (values - self.input_mean) / self.input_std
+        inputs, observed = fill_missing_inputs((values - self.input_mean) / self.input_std, ~missing, self.missing_inputs)
         if self.covariates:
             calendar = self.calendar(timestamps)
             batch, steps, sensors = inputs.shape[0], inputs.shape[1], inputs.shape[2]
             calendar = calendar[:, :, None, :].expand(batch, steps, sensors, calendar.shape[-1])
             inputs = torch.cat([inputs, calendar], dim=-1)
+        if observed is not None:  # data.missing_inputs = mask: the observed channels come last
+            inputs = torch.cat([inputs, observed], dim=-1)
         return inputs
 
     def forward(self, readings: Tensor, timestamps: Tensor) -> tuple[Tensor, ...]:

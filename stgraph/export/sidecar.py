@@ -2,7 +2,7 @@
 
 Keys: ``format``, ``artifact`` (file name) and its ``sha256``, ``stgraph_version``, ``model``
 (registry name), ``sensor_ids`` (the node order of inputs and outputs), ``lookback``,
-``horizon``, ``interval``, ``features``, ``targets``, ``covariates``, ``null_value``,
+``horizon``, ``interval``, ``features``, ``targets``, ``covariates``, ``null_value``, ``missing_inputs``,
 ``units``, ``inputs`` and ``outputs`` (name, shape with ``"batch"`` for the dynamic axis,
 dtype), ``dtype`` and ``quantize`` (the model's precision inside: ``float32`` and null unless
 reduced), ``quantiles`` (the levels, or null), ``coverage`` (nominal coverage of
@@ -72,6 +72,7 @@ def sidecar(
         "targets": artifact.targets,
         "covariates": artifact.covariates,
         "null_value": artifact.null_value,
+        "missing_inputs": artifact.missing_inputs,
         "units": data.get("units", ""),
         "inputs": [
             {"name": "readings", "shape": ["batch", artifact.lookback, sensors, len(artifact.features)], "dtype": "float32"},

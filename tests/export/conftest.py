@@ -56,7 +56,7 @@ RunFactory = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def make_run(sample: tuple[SensorSeries, SensorGraph], tmp_path_factory: pytest.TempPathFactory) -> RunFactory:
-    """``make_run(name, covariates=..., quantiles=None, coverage=None)``: a run directory holding
+    """``make_run(name, covariates=..., quantiles=None, coverage=None, missing_inputs="zero")``: a run directory holding
     ``model.pt`` (seeded random weights) and, with ``coverage``, a ``calibration.npz``."""
     series, graph = sample
 
@@ -67,13 +67,18 @@ def make_run(sample: tuple[SensorSeries, SensorGraph], tmp_path_factory: pytest.
         quantiles: list[float] | None = None,
         coverage: float | None = None,
         per_sensor: bool = False,
+        missing_inputs: str = "zero",
     ) -> Path:
-        data = prepare_series(series, graph, covariates=list(covariates), null_value=0.0, name="sample", units="mph")
+        data = prepare_series(
+            series, graph, covariates=list(covariates), null_value=0.0, name="sample", units="mph", missing_inputs=missing_inputs
+        )
         options = dict(OPTIONS.get(name, {}))
         if quantiles is not None:
             options["quantiles"] = quantiles
         config = ExperimentConfig(
-            data=DataConfig(readings="readings.csv.gz", adjacency="adjacency.npz", lookback=12, horizon=12),
+            data=DataConfig(
+                readings="readings.csv.gz", adjacency="adjacency.npz", lookback=12, horizon=12, missing_inputs=missing_inputs
+            ),
             model=ModelConfig(name=name, options=options),
         )
         torch.manual_seed(0)

@@ -28,7 +28,7 @@ def test_export_writes_the_artifact_and_its_sidecar_and_prints_the_parity(run_di
     assert side["stgraph_version"] == stgraph.__version__
     assert (side["lookback"], side["horizon"], side["interval"]) == (12, 12, "5min")
     assert len(side["sensor_ids"]) == 12 and side["features"] == ["value"] and side["targets"] == ["value"]
-    assert side["covariates"] == ["time_of_day", "day_of_week"]
+    assert side["covariates"] == ["time_of_day", "day_of_week"] and side["missing_inputs"] == "zero"
     assert [o["name"] for o in side["outputs"]] == ["forecast", "lower", "upper"]
     assert side["inputs"][0] == {"name": "readings", "shape": ["batch", 12, 12, 1], "dtype": "float32"}
     assert side["inputs"][1] == {"name": "timestamps", "shape": ["batch", 12], "dtype": "int64"}

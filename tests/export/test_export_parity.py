@@ -45,6 +45,18 @@ def test_quantiles_and_cqr_intervals_equal_the_eager_pipeline(make_run, sample, 
     assert check_artifact(run, calibration, path, format, sample[0], count=WINDOWS) <= TOLERANCE
 
 
+@pytest.mark.parametrize("format", list(FORMATS))
+def test_a_run_that_masks_missing_inputs_feeds_the_observed_channels(make_run, sample, format, tmp_path):
+    # data.missing_inputs: mask (the own-data recipe's): fill at the training mean, observed channels after the calendar
+    if format == "onnx":
+        pytest.importorskip("onnxruntime")
+    run = load_model_file(make_run("stid", missing_inputs="mask") / "model.pt")
+    artifact = ForecastArtifact(run)
+    assert artifact.missing_inputs == "mask" and run.state["model"]["kwargs"]["in_features"] == 1 + 2 + 1
+    path = export_artifact(artifact, format, tmp_path / f"model{FORMATS[format]}", model="stid")
+    assert check_artifact(run, None, path, format, sample[0], count=WINDOWS) <= TOLERANCE
+
+
 def test_one_window_runs_too(runs, sample, tmp_path):
     run = load_model_file(runs["graph_wavenet"] / "model.pt")
     path = export_artifact(ForecastArtifact(run), "exported", tmp_path / "model.pt2")
