@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -148,7 +149,8 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, Any]:
         """Liveness, and the batcher's counters (model calls, requests answered, refusals)."""
-        return {"status": "ok", "run": served.name, "model": served.model_name, **asdict(batcher.stats)}
+        threads = {"torch_threads": torch.get_num_threads(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
+        return {"status": "ok", "run": served.name, "model": served.model_name, **asdict(batcher.stats), **threads}
 
     @app.get("/model")
     async def model() -> dict[str, Any]:
@@ -165,18 +167,22 @@ def create_app(
     async def forecast(request: Request) -> JSONResponse:
         """Forecast the ``horizon`` steps after the last timestamp, for every sensor of the run."""
         kind = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-        if kind == "multipart/form-data":
-            data = await _upload(request, limit)
-            series = await asyncio.to_thread(parse_csv, data, served)
-        elif kind in ("text/csv", "application/csv"):
-            series = await asyncio.to_thread(parse_csv, await request.body(), served)
-        elif kind == "application/json" or kind.endswith("+json"):
-            series = await asyncio.to_thread(parse_json_bytes, await request.body(), served)
-        else:
-            raise RequestError(
-                f"Content-Type {kind!r}: send application/json, text/csv, or multipart/form-data with the CSV in field 'file'"
-            )
-        return JSONResponse(await batcher.submit(series))
+        with batcher.arriving():  # a batch being collected waits for this one
+            if kind == "multipart/form-data":
+                data = await _upload(request, limit)
+                series = await asyncio.to_thread(parse_csv, data, served)
+            elif kind in ("text/csv", "application/csv"):
+                series = await asyncio.to_thread(parse_csv, await request.body(), served)
+            elif kind == "application/json" or kind.endswith("+json"):
+                series = await asyncio.to_thread(parse_json_bytes, await request.body(), served)
+            else:
+                raise RequestError(
+                    f"Content-Type {kind!r}: send application/json, text/csv, or multipart/form-data with the CSV in field 'file'"
+                )
+            answer = batcher.submit(series)
+        # nothing yields between leaving the block and submit queueing the request: a batch being
+        # collected sees it either arriving or queued
+        return JSONResponse(await answer)
 
     return app
 

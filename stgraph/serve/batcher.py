@@ -1,10 +1,14 @@
 """Requests that arrive together share one model call.
 
 :class:`Batcher` runs one worker task on the server's event loop. The worker takes the first
-waiting request, then keeps collecting for up to ``window`` seconds or until it holds
-``max_batch`` requests, and hands the batch to ``call`` in a worker thread (the event loop
-keeps accepting requests meanwhile); each request's future gets its own result. With
-``window == 0`` every request is its own call.
+waiting request and everything queued behind it, then keeps collecting for up to ``window``
+seconds, but only while other requests are still arriving (their bodies being read and
+parsed, :meth:`Batcher.arriving`), or until it holds ``max_batch`` requests, and hands the
+batch to ``call`` in a worker thread (the event loop keeps accepting requests meanwhile); each
+request's future gets its own result. A request alone is therefore forecast at once: the
+window costs latency only when there is someone to wait for (a fixed 5 ms window added 7 ms to
+every request of one client, STGCN on the sample). With ``window == 0`` every request is its
+own call.
 
 The queue is bounded: at most ``max_queue`` requests are admitted at once (waiting, being
 collected or being forecast). One more is refused at once with :class:`QueueFull`, which the
@@ -18,7 +22,7 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -74,6 +78,7 @@ class Batcher(Generic[Item, Result]):
         self._worker: asyncio.Task[None] | None = None
         self._last_call = 0.0  # seconds the last model call took, for Retry-After
         self._batch: list[tuple[Item, asyncio.Future[Result]]] = []  # being collected or forecast
+        self._arriving = 0  # requests being read or parsed, not yet submitted
 
     async def start(self) -> None:
         """Start the worker on the running loop."""
@@ -97,6 +102,16 @@ class Batcher(Generic[Item, Result]):
         """Whole seconds after which a refused request might find room (at least 1)."""
         return max(1, math.ceil(self.window + self._last_call))
 
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[None]:
+        """Marks a request that is being read and parsed and will be submitted soon (or fail):
+        a batch being collected waits for it, up to the window."""
+        self._arriving += 1
+        try:
+            yield
+        finally:
+            self._arriving -= 1
+
     async def submit(self, item: Item) -> Result:
         """Queue ``item`` and wait for its result (an exception of ``call`` is raised here)."""
         if self._queue is None:
@@ -117,10 +132,13 @@ class Batcher(Generic[Item, Result]):
         while True:
             batch = self._batch = [await queue.get()]
             deadline = loop.time() + self.window
-            while len(batch) < self.max_batch:
+            while self.window > 0 and len(batch) < self.max_batch:
+                if not queue.empty():
+                    batch.append(queue.get_nowait())
+                    continue
                 remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
+                if remaining <= 0 or self._arriving == 0:
+                    break  # the window is over, or nobody else is on the way
                 try:
                     batch.append(await asyncio.wait_for(queue.get(), remaining))
                 except TimeoutError:

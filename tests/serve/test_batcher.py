@@ -77,12 +77,14 @@ def test_an_abandoned_request_is_not_forecast():
     async def main():
         batcher = Batcher(_doubler(calls), window=0.1)
         await batcher.start()
-        abandoned = asyncio.ensure_future(batcher.submit(1))
-        await asyncio.sleep(0.01)
-        abandoned.cancel()
-        kept = await batcher.submit(2)
+        with batcher.arriving():  # request 2 is on its way: the batch holding 1 waits for it
+            abandoned = asyncio.ensure_future(batcher.submit(1))
+            await asyncio.sleep(0.01)
+            abandoned.cancel()
+            kept = batcher.submit(2)
+        answer = await kept
         await batcher.stop()
-        return kept
+        return answer
 
     assert asyncio.run(main()) == 4
     assert calls == [[2]]
@@ -107,3 +109,35 @@ def test_stop_cancels_waiting_requests_and_submit_needs_start():
 def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="window >= 0, max_batch >= 1 and max_queue >= 1"):
         Batcher(lambda items: items, window=-1)
+
+
+def test_a_lone_request_does_not_wait_for_the_window():
+    calls: list[list[int]] = []
+    batcher = Batcher(_doubler(calls), window=2.0)
+    started = time.perf_counter()
+    assert _run(batcher, [5]) == [10]
+    assert time.perf_counter() - started < 1.0 and calls == [[5]]
+
+
+def test_a_batch_waits_for_a_request_still_arriving():
+    calls: list[list[int]] = []
+
+    async def main():
+        batcher = Batcher(_doubler(calls), window=2.0)
+        await batcher.start()
+        try:
+
+            async def late(item: int) -> int:
+                with batcher.arriving():  # its body is still being read
+                    await asyncio.sleep(0.2)
+                    answer = batcher.submit(item)
+                return await answer
+
+            first = asyncio.ensure_future(batcher.submit(1))
+            return await asyncio.gather(first, late(2))
+        finally:
+            await batcher.stop()
+
+    started = time.perf_counter()
+    assert asyncio.run(main()) == [2, 4]
+    assert calls == [[1, 2]] and time.perf_counter() - started < 1.5  # joined, without waiting the whole window

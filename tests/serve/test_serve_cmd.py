@@ -138,3 +138,13 @@ def test_serve_says_when_the_server_did_not_start(toy_run, monkeypatch, run):
     monkeypatch.setattr(server_module._Server, "run", run)
     with pytest.raises(ConfigError, match=r"could not serve on 127\.0\.0\.1:8000 \(see the message above\)"):
         serve(toy_run)
+
+
+def test_only_the_serve_command_itself_restarts_with_sleeping_threads():
+    from stgraph.cli.serve_cmd import _launched_as_serve
+
+    assert _launched_as_serve(["/venv/bin/stgraph", "serve", "runs/a"])
+    assert _launched_as_serve(["/repo/stgraph/__main__.py", "-v", "serve", "runs/a", "--port", "0"])
+    assert not _launched_as_serve(["/venv/bin/pytest", "-k", "serve"])  # a test run naming serve
+    assert not _launched_as_serve(["/venv/bin/stgraph", "predict", "serve"])  # a run directory called serve
+    assert not _launched_as_serve([])

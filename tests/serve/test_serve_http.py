@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 from pathlib import Path
@@ -63,6 +64,10 @@ def test_the_ready_line_names_run_model_sensors_and_address(toy_server):
 def test_health_and_model(toy_server):
     health = httpx.get(f"{toy_server.url}/health").json()
     assert health["status"] == "ok" and health["run"] == "toy-tgcn" and "model_calls" in health
+    # started as `python -m stgraph serve`: restarted once with sleeping OpenMP threads (serve_cmd._sleeping_threads)
+    if "OMP_WAIT_POLICY" not in os.environ and os.name == "posix":
+        assert health["omp_wait_policy"] == "PASSIVE"
+    assert health["torch_threads"] == 1  # the fixture's OMP_NUM_THREADS
     described = httpx.get(f"{toy_server.url}/model").json()
     assert described["sensors"] == ["a", "b", "c"] and described["model"] == "tgcn"
     assert (described["lookback"], described["horizon"], described["interval"]) == (4, 2, "5min")
