@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from stgraph.models._base import ForecastModel
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
-from stgraph.nn.dropout import Dropout
 from stgraph.nn.dynamic_graph import DynamicGraphLearner, graph_powers
+from stgraph.nn.packed_dropout import Dropout
 from stgraph.nn.positional_encoding import SinusoidalPositionalEncoding
 
 __all__ = ["D2STGNN"]

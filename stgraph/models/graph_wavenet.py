@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from stgraph.models._base import ForecastModel
 from stgraph.nn.adaptive_adjacency import AdaptiveAdjacency
 from stgraph.nn.diffusion_conv import DiffusionConv
-from stgraph.nn.dropout import dropout
+from stgraph.nn.packed_dropout import dropout
 from stgraph.nn.temporal_conv import GatedDilatedConv
 
 __all__ = ["GraphWaveNet"]

@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
-from stgraph.nn.dropout import dropout
 from stgraph.nn.graph_learner import GraphLearner
 from stgraph.nn.mix_hop import MixHopPropagation, self_loop_row_normalized
+from stgraph.nn.packed_dropout import dropout
 from stgraph.nn.temporal_conv import TemporalConv
 from stgraph.ops import Operator
 

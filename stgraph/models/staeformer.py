@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from stgraph.models._base import ForecastModel
 from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
-from stgraph.nn.dropout import Dropout
+from stgraph.nn.packed_dropout import Dropout
 
 __all__ = ["STAEformer"]
 

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from stgraph.models._base import ForecastModel
 from stgraph.nn.chebyshev_conv import ChebConv
-from stgraph.nn.dropout import Dropout
+from stgraph.nn.packed_dropout import Dropout
 from stgraph.nn.temporal_conv import FeatureAlign, ResidualTemporalConv
 
 __all__ = ["STGCN"]

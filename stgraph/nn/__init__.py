@@ -15,13 +15,13 @@ from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
 from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
-from stgraph.nn.dropout import Dropout, dropout, keep_mask
 from stgraph.nn.dynamic_graph import DynamicGraphLearner, graph_powers
 from stgraph.nn.fused_gru import FusedGraphGRU
 from stgraph.nn.graph_conv import GCNConv
 from stgraph.nn.graph_gru import GraphGRUCell
 from stgraph.nn.graph_learner import GraphLearner
 from stgraph.nn.mix_hop import MixHopPropagation, self_loop_row_normalized
+from stgraph.nn.packed_dropout import Dropout, dropout, keep_mask
 from stgraph.nn.positional_encoding import SinusoidalPositionalEncoding
 from stgraph.nn.quantile_head import QuantileHead, check_quantiles
 from stgraph.nn.temporal_conv import FeatureAlign, GatedDilatedConv, ResidualTemporalConv, TemporalConv

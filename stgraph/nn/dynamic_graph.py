@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
-from stgraph.nn.dropout import Dropout
+from stgraph.nn.packed_dropout import Dropout
 
 __all__ = ["DynamicGraphLearner", "graph_powers"]
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
-from stgraph.nn.dropout import Dropout
+from stgraph.nn.packed_dropout import Dropout
 
 __all__ = ["SinusoidalPositionalEncoding"]
 
