@@ -85,15 +85,7 @@ def scored_series(run_dir: Path, readings: Path | None, test_share: float) -> Se
         series = check_series(run, loaded, str(run_dir))
         last = series.num_steps
         first = max(0, last - max(round(series.num_steps * test_share), lookback + horizon))
-    return SensorSeries(
-        series.values[first:last],
-        series.mask[first:last],
-        series.timestamps[first:last],
-        series.sensor_ids,
-        series.feature_names,
-        interval=series.interval,
-        source=series.source,
-    )
+    return series.slice_time(first, last)
 
 
 def scored_windows(run_dir: Path, series: SensorSeries, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

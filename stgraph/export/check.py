@@ -82,7 +82,7 @@ def windows(series: SensorSeries, lookback: int, count: int) -> list[SensorSerie
     if last < 0:
         raise ExportError(f"{series.source}: {series.num_steps} steps, fewer than the lookback {lookback}")
     starts = np.unique(np.linspace(0, last, num=max(count, 1)).round().astype(np.int64))
-    return [_part(series, int(start), int(start) + lookback) for start in starts]
+    return [series.slice_time(int(start), int(start) + lookback) for start in starts]
 
 
 def artifact_inputs(parts: list[SensorSeries]) -> tuple[np.ndarray, np.ndarray]:
@@ -161,16 +161,4 @@ def synthetic_series(run: RunModel, *, steps: int = 48, seed: int = 0, missing: 
     timestamps = pd.date_range("2012-03-01", periods=steps, freq=run.interval, name="timestamp")
     return SensorSeries(
         np.where(mask, values, 0.0).astype(np.float32), mask, timestamps, run.sensor_ids, features, source="synthetic readings"
-    )
-
-
-def _part(series: SensorSeries, start: int, stop: int) -> SensorSeries:
-    return SensorSeries(
-        series.values[start:stop],
-        series.mask[start:stop],
-        series.timestamps[start:stop],
-        series.sensor_ids,
-        series.feature_names,
-        interval=series.interval,
-        source=series.source,
     )
