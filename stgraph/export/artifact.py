@@ -15,8 +15,9 @@ exactly as :mod:`stgraph.pipeline.forecast` does around the eager model:
 3. the model, with the run's graph operators baked in as constants (the export path of
    :func:`stgraph.ops.propagate`);
 4. :math:`z\sigma + \mu` with the targets' statistics; for a run with ``calibration.npz`` the
-   conformal interval (:meth:`~stgraph.pipeline.calibration.Calibration.interval`), and for a
-   quantile run every level.
+   conformal interval (:meth:`~stgraph.pipeline.calibration.Calibration.interval`; with a
+   locally weighted scale, its margin at the hour of day of each forecast step, the last
+   timestamp plus :math:`h` intervals), and for a quantile run every level.
 
 Inputs are arguments, not a dict, so that every exporter sees two plain tensors; outputs are a
 tuple in the order of :attr:`ForecastArtifact.output_names`.
@@ -70,6 +71,7 @@ class ForecastArtifact(nn.Module):
     target_mean: Tensor
     target_std: Tensor
     margin: Tensor
+    scale: Tensor
 
     def __init__(self, run: RunModel, calibration: Calibration | None = None, *, model: nn.Module | None = None) -> None:
         super().__init__()
@@ -101,6 +103,9 @@ class ForecastArtifact(nn.Module):
         self.register_buffer("target_mean", mean[..., targets].clone())
         self.register_buffer("target_std", std[..., targets].clone())
         self.bounds: tuple[int, int] | None = None
+        #: the margins follow the forecast step's hour of day (``scale`` [horizon, 24, nodes, channels])
+        self.scaled = False
+        self.scale_kind = "none"
         self.coverage: float | None = None
         if calibration is not None:
             if calibration.bounds is not None and self.quantile_levels is None:
@@ -108,6 +113,10 @@ class ForecastArtifact(nn.Module):
             self.bounds = calibration.bounds
             self.coverage = calibration.coverage
             self.register_buffer("margin", torch.from_numpy(np.asarray(calibration.margin, dtype=np.float32)))
+            if calibration.scale is not None:
+                self.scaled, self.scale_kind = True, calibration.scale_kind
+                self.register_buffer("scale", torch.from_numpy(np.asarray(calibration.scale, dtype=np.float32)))
+                self.step_seconds = int(run.interval.total_seconds())
 
     @staticmethod
     def is_quantile_run(run: RunModel) -> bool:
@@ -180,10 +189,22 @@ class ForecastArtifact(nn.Module):
                 low, high = forecast, forecast
             else:
                 low, high = levels[..., self.bounds[0]], levels[..., self.bounds[1]]
-            outputs += [low - self.margin, high + self.margin]
+            margin = self.hourly_margin(timestamps) if self.scaled else self.margin
+            outputs += [low - margin, high + margin]
         if levels is not None:
             outputs.append(levels)
         return tuple(outputs)
+
+    def hourly_margin(self, timestamps: Tensor) -> Tensor:
+        """The margin at the hour of day of each forecast step (the last input step plus ``h`` steps).
+
+        Shapes:
+            timestamps: ``[batch, lookback]`` -> ``[batch, horizon, sensors or 1, channels]``
+        """
+        ahead = torch.arange(1, self.horizon + 1, dtype=timestamps.dtype, device=timestamps.device) * self.step_seconds
+        hours = torch.remainder(torch.div(timestamps[:, -1:] + ahead, 3600, rounding_mode="floor"), 24)
+        steps = torch.arange(self.horizon, device=timestamps.device)[None, :].expand_as(hours)
+        return self.margin * self.scale[steps, hours]
 
     def example_inputs(self, batch: int = 2, start: int = 1330560000) -> tuple[Tensor, Tensor]:
         """Inputs of the right shapes and dtypes for tracing (readings 50, 5-minute steps from ``start``)."""

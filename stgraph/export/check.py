@@ -25,7 +25,7 @@ from stgraph.data.series import SensorSeries
 from stgraph.export.artifact import ForecastArtifact, seconds_since_epoch
 from stgraph.export.formats import ExportError
 from stgraph.pipeline.calibration import Calibration
-from stgraph.pipeline.forecast import forecast_next, forecast_next_quantiles
+from stgraph.pipeline.forecast import forecast_next, forecast_next_quantiles, next_hours
 from stgraph.pipeline.model_file import RunModel
 
 __all__ = ["Runner", "check_artifact", "eager_outputs", "load_artifact", "relative_error", "synthetic_series", "windows"]
@@ -104,7 +104,8 @@ def eager_outputs(run: RunModel, calibration: Calibration | None, parts: list[Se
     if ForecastArtifact.is_quantile_run(run):
         quantiles = np.stack([forecast_next_quantiles(run, part) for part in parts])
     if calibration is not None:
-        lower, upper = calibration.interval(forecast if calibration.bounds is None or quantiles is None else quantiles)
+        bounded = forecast if calibration.bounds is None or quantiles is None else quantiles
+        lower, upper = calibration.interval(bounded, next_hours(parts, forecast.shape[1]))
         outputs += [lower, upper]
     if quantiles is not None:
         outputs.append(quantiles)

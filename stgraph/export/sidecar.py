@@ -82,6 +82,7 @@ def sidecar(
         "quantiles": None if artifact.quantile_levels is None else list(artifact.quantile_levels),
         "coverage": artifact.coverage,
         "interval_method": method,
+        "interval_scale": None if artifact.coverage is None else artifact.scale_kind,
         "parity": parity,
     }
 

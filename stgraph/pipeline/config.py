@@ -40,6 +40,7 @@ from stgraph.errors import ConfigError
 from stgraph.metrics.intervals import check_coverage
 from stgraph.nn.curriculum import CURRICULUM_UNITS
 from stgraph.nn.quantile_head import check_quantiles
+from stgraph.pipeline.calibration import SCALES
 
 if TYPE_CHECKING:
     from stgraph.models import ForecastModel
@@ -268,6 +269,11 @@ class TrainingConfig:
             fraction in (0, 1); ``null``: no intervals.
         coverage_per_sensor: one conformal margin per sensor and horizon step instead of one
             per step pooled over sensors.
+        coverage_scale: what the interval's width follows besides the horizon step: the
+            locally weighted scores of :mod:`stgraph.pipeline.calibration`, scaled by the
+            training split's typical error at the forecast step's hour of day and sensor
+            (``sensor_time_of_day``, default), by one of them (``time_of_day``, ``sensor``), or
+            ``none`` (one width per step, plain split conformal).
     """
 
     epochs: int = 100
@@ -301,6 +307,7 @@ class TrainingConfig:
     threads: int | None = None
     coverage: float | None = 0.9
     coverage_per_sensor: bool = False
+    coverage_scale: str = "sensor_time_of_day"
 
     def validate(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -336,6 +343,8 @@ class TrainingConfig:
                 check_coverage(self.coverage)
             except ValueError as error:
                 raise ConfigError(f"training.{error}; or null for no intervals") from None
+        if self.coverage_scale not in SCALES:
+            raise ConfigError(f"training.coverage_scale must be one of {', '.join(SCALES)}; got {self.coverage_scale!r}")
         if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
             raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
 

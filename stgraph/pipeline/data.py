@@ -95,13 +95,17 @@ class PreparedData:
     units: str = ""
     missing_inputs: str = "zero"
 
-    def windows(self, part: str) -> WindowDataset:
-        """The windows of ``part`` (``train``, ``val``, ``test``): ``x`` scaled, ``y`` in original units."""
+    def windows(self, part: str, *, limit: int | None = None) -> WindowDataset:
+        """The windows of ``part`` (``train``, ``val``, ``test``): ``x`` scaled, ``y`` in original units;
+        at most ``limit`` of them, evenly spaced, when given."""
+        starts = self.split.starts(part)
+        if limit is not None and len(starts) > limit:
+            starts = starts[np.linspace(0, len(starts) - 1, limit).round().astype(np.int64)]
         return WindowDataset(
             self.series,
             lookback=self.split.lookback,
             horizon=self.split.horizon,
-            starts=self.split.starts(part),
+            starts=starts,
             input_features=self.input_features,
             target_features=self.target_features,
             scaler=self.scaler,

@@ -27,7 +27,15 @@ from stgraph.metrics.intervals import IntervalMetrics, interval_metrics
 from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
 from stgraph.metrics.report import intervals_summary, metrics_summary
 from stgraph.nn.quantile_head import QuantileHead
-from stgraph.pipeline.calibration import CALIBRATION_FILE, Calibration, calibrate, interval_levels, load_calibration
+from stgraph.pipeline.calibration import (
+    CALIBRATION_FILE,
+    Calibration,
+    calibrate,
+    fit_scale,
+    forecast_hours,
+    interval_levels,
+    load_calibration,
+)
 from stgraph.pipeline.compare import Comparison, compare_split, split_key
 from stgraph.pipeline.config import ExperimentConfig
 from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
@@ -127,23 +135,29 @@ def _forecast_all(
 
 
 def predict_split(
-    model: torch.nn.Module, data: PreparedData, part: str, *, batch_size: int = 64, device: str | torch.device = "cpu"
+    model: torch.nn.Module,
+    data: PreparedData,
+    part: str,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    limit: int | None = None,
 ) -> Predictions:
-    """Forecasts of ``model`` for every window of ``part``, in original units, with their times and sensors;
-    for a :class:`~stgraph.nn.QuantileHead`, every level too, and its median as the forecast.
+    """Forecasts of ``model`` for every window of ``part`` (at most ``limit`` of them, evenly
+    spaced), in original units, with their times and sensors; for a
+    :class:`~stgraph.nn.QuantileHead`, every level too, and its median as the forecast.
 
     Shapes:
         -> :class:`Predictions` with ``[windows, horizon, nodes, channels]`` arrays.
     """
     quantiles, levels = None, None
+    windows = data.windows(part, limit=limit)
     if isinstance(model, QuantileHead):
-        quantiles, target, mask = forecast_quantile_windows(
-            model, data.graph, data.windows(part), batch_size=batch_size, device=device
-        )
+        quantiles, target, mask = forecast_quantile_windows(model, data.graph, windows, batch_size=batch_size, device=device)
         prediction, levels = quantiles[..., model.median], model.quantiles
     else:
-        prediction, target, mask = forecast_windows(model, data.graph, data.windows(part), batch_size=batch_size, device=device)
-    starts = data.split.starts(part)
+        prediction, target, mask = forecast_windows(model, data.graph, windows, batch_size=batch_size, device=device)
+    starts = windows.starts.numpy()
     first_step = data.series.timestamps[starts + data.split.lookback] if len(starts) else pd.DatetimeIndex([])
     return Predictions(
         prediction=np.ascontiguousarray(prediction),
@@ -162,17 +176,24 @@ def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any)
     return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
 
 
+#: training windows, evenly spaced, that a locally weighted scale is fitted on
+SCALE_WINDOWS = 2048
+
+
 def calibrate_run(
     model: torch.nn.Module,
     data: PreparedData,
     coverage: float,
     *,
     per_sensor: bool = False,
+    scale: str = "none",
     batch_size: int = 64,
     device: str | torch.device = "cpu",
 ) -> Calibration:
     """Conformal margins at ``coverage`` from ``model``'s forecasts of the validation split
-    (:func:`stgraph.pipeline.calibration.calibrate`).
+    (:func:`stgraph.pipeline.calibration.calibrate`); with ``scale`` other than ``none``, on
+    locally weighted scores whose scale is fitted on at most :data:`SCALE_WINDOWS` training
+    windows (:func:`~stgraph.pipeline.calibration.fit_scale`).
 
     Raises:
         SensorDataError: the validation split has no windows to calibrate on.
@@ -180,11 +201,27 @@ def calibrate_run(
     if data.split.sizes()["val"] == 0:
         raise SensorDataError(f"{data.name}: the validation split has no windows to calibrate intervals on")
     validation = predict_split(model, data, "val", batch_size=batch_size, device=device)
-    if validation.quantiles is not None:  # CQR on the model's levels
-        return calibrate(
-            validation.quantiles, validation.target, validation.mask, coverage, quantiles=validation.levels, per_sensor=per_sensor
-        )
-    return calibrate(validation.prediction, validation.target, validation.mask, coverage, per_sensor=per_sensor)
+    weights: np.ndarray | None = None
+    if scale != "none" and data.split.sizes()["train"]:
+        training = predict_split(model, data, "train", batch_size=batch_size, device=device, limit=SCALE_WINDOWS)
+        weights = fit_scale(training.prediction, training.target, training.mask, _hours(training), scale)
+    quantiles = validation.quantiles  # CQR on a quantile model's levels
+    return calibrate(
+        validation.prediction if quantiles is None else quantiles,
+        validation.target,
+        validation.mask,
+        coverage,
+        quantiles=None if quantiles is None else validation.levels,
+        per_sensor=per_sensor,
+        scale=weights,
+        scale_kind=scale,
+        hours=_hours(validation),
+    )
+
+
+def _hours(predictions: Predictions) -> np.ndarray:
+    """Hour of day of every forecast step of ``predictions``: ``[windows, horizon]``."""
+    return forecast_hours(predictions.first_step, predictions.target.shape[1], predictions.interval)
 
 
 def with_intervals(predictions: Predictions, calibration: Calibration) -> Predictions:
@@ -192,7 +229,7 @@ def with_intervals(predictions: Predictions, calibration: Calibration) -> Predic
     forecast = predictions.prediction if calibration.bounds is None else predictions.quantiles
     if forecast is None:
         raise ValueError("a CQR calibration needs the predictions' quantiles (a quantile model's predict_split)")
-    lower, upper = calibration.interval(forecast)
+    lower, upper = calibration.interval(forecast, _hours(predictions))
     return dataclasses.replace(predictions, lower=lower.astype(np.float32), upper=upper.astype(np.float32))
 
 
@@ -231,6 +268,7 @@ def interval_entries(scores: IntervalMetrics, calibration: Calibration, part: st
             "coverage": calibration.coverage,
             "method": calibration.method,
             "per_sensor": calibration.per_sensor,
+            "scale": calibration.scale_kind,
             "windows": calibration.windows,
         },
     }

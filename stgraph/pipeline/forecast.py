@@ -27,7 +27,7 @@ from stgraph.data.windows import fill_missing_inputs
 from stgraph.errors import RunError, SensorDataError
 from stgraph.io.outputs import check_not_input
 from stgraph.nn.quantile_head import QuantileHead
-from stgraph.pipeline.calibration import CALIBRATION_FILE, Calibration, load_calibration
+from stgraph.pipeline.calibration import CALIBRATION_FILE, Calibration, forecast_hours, load_calibration
 from stgraph.pipeline.data import interval_text
 from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.report.export import forecast_frame, interval_frame, write_table
@@ -40,6 +40,7 @@ __all__ = [
     "forecast_intervals",
     "forecast_next",
     "forecast_next_quantiles",
+    "next_hours",
     "predict_file",
 ]
 
@@ -165,8 +166,15 @@ def forecast_intervals(
     """
     quantiles = forecast_batch_quantiles(run, series, device=device) if isinstance(run.model, QuantileHead) else None
     bounded = forecast if calibration.bounds is None or quantiles is None else quantiles  # CQR widens two levels
-    lower, upper = calibration.interval(bounded)
+    lower, upper = calibration.interval(bounded, next_hours(series, forecast.shape[1]))
     return lower, upper, quantiles
+
+
+def next_hours(series: Sequence[SensorSeries], horizon: int) -> np.ndarray:
+    """Hour of day of the ``horizon`` steps after each series' last reading: int64 ``[len(series), horizon]``."""
+    first = pd.DatetimeIndex([one.timestamps[-1] + one.interval for one in series])
+    interval = series[0].interval if series else pd.Timedelta(0)
+    return forecast_hours(first, horizon, interval)
 
 
 def _ready(run: RunModel, device: str | torch.device) -> torch.nn.Module:

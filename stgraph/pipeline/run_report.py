@@ -158,6 +158,14 @@ def _split_section(metrics: dict[str, Any], part: str, units: str, run_dir: Path
     return lines
 
 
+#: how ``calibration.scale`` shapes the width, as the report says it
+_SCALE_TEXT = {
+    "time_of_day": ", scaled by the training split's typical error at each hour of day",
+    "sensor": ", scaled by the training split's typical error of each sensor",
+    "sensor_time_of_day": ", scaled by the training split's typical error at each hour of day and sensor",
+}
+
+
 def _intervals_section(metrics: dict[str, Any], part: str, units: str) -> list[str]:
     block = metrics.get(split_key("intervals", part))
     if block is None:
@@ -165,11 +173,12 @@ def _intervals_section(metrics: dict[str, Any], part: str, units: str) -> list[s
     calibration = metrics.get("calibration", {})
     method = {"split": "split conformal", "cqr": "conformalized quantile regression"}.get(calibration.get("method"), "conformal")
     pooled = "per sensor" if calibration.get("per_sensor") else "pooled over sensors"
+    scale = _SCALE_TEXT.get(calibration.get("scale", "none"), "")
     return [
         f"### Calibrated intervals{units}",
         "",
         f"{method.capitalize()} on {calibration.get('windows', '?')} validation windows, one margin per lead time, "
-        f"{pooled}. The nominal coverage holds on average if validation and {part} windows are exchangeable; "
+        f"{pooled}{scale}. The nominal coverage holds on average if validation and {part} windows are exchangeable; "
         "drift between the periods and rush-hour residuals break that, so compare the coverage with the nominal.",
         "",
         intervals_table(intervals_from_summary(block), interval=metrics.get("interval"), markdown=True),

@@ -270,7 +270,13 @@ def _fit_and_report(
         predictions = predict_split(best.model, data, "test", batch_size=eval_batch, device=device)
         if t.coverage is not None:
             calibration = calibrate_run(
-                best.model, data, t.coverage, per_sensor=t.coverage_per_sensor, batch_size=eval_batch, device=device
+                best.model,
+                data,
+                t.coverage,
+                per_sensor=t.coverage_per_sensor,
+                scale=t.coverage_scale,
+                batch_size=eval_batch,
+                device=device,
             )
             save_calibration(work / CALIBRATION_FILE, calibration)
             predictions = with_intervals(predictions, calibration)

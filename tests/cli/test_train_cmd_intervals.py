@@ -18,7 +18,7 @@ import pytest
 
 from stgraph.cli.main import main
 from stgraph.metrics.report import intervals_from_summary, intervals_table
-from stgraph.pipeline.calibration import load_calibration
+from stgraph.pipeline.calibration import forecast_hours, load_calibration
 from stgraph.report.export import load_predictions
 
 TINY = [
@@ -51,14 +51,21 @@ def test_train_scores_calibrated_intervals_on_test(banded_run):
     block = metrics["intervals"]
     assert [block[f"step_{s}"]["lead_time"] for s in (3, 6, 12)] == ["15 min", "30 min", "60 min"]
     assert set(block["average"]) == {"coverage", "width", "winkler", "crps", "pinball"}
-    assert metrics["calibration"] == {"coverage": 0.8, "method": "split", "per_sensor": False, "windows": 179}
+    assert metrics["calibration"] == {
+        "coverage": 0.8, "method": "split", "per_sensor": False, "scale": "sensor_time_of_day", "windows": 179
+    }  # fmt: skip
 
     # the reported coverage and width are those of the saved band, masked like the point metrics
     test = load_predictions(out / "predictions_test.npz")
     inside = (test.lower <= test.target) & (test.target <= test.upper)
     assert block["step_12"]["coverage"] == pytest.approx(inside[:, 11][test.mask[:, 11]].mean())
-    margin = load_calibration(out / "calibration.npz").margin[:, 0, 0]
-    np.testing.assert_allclose(block["per_step"]["width"], 2 * margin, rtol=1e-5)
+    # each half-width: the step's margin times the scale at the forecast step's hour of day and sensor
+    calibration = load_calibration(out / "calibration.npz")
+    hours = forecast_hours(test.first_step, 12, test.interval)
+    half = calibration.margin[None] * calibration.scale[np.arange(12)[None, :], hours]
+    np.testing.assert_allclose(test.upper - test.prediction, half, rtol=1e-4)
+    width = [2 * half[:, step][test.mask[:, step]].mean() for step in range(12)]
+    np.testing.assert_allclose(block["per_step"]["width"], width, rtol=1e-4)
     assert block["per_step"]["observed"] == metrics["test"]["per_step"]["observed"]
 
     table = intervals_table(intervals_from_summary(block), interval="5min")
@@ -139,7 +146,9 @@ def test_a_quantile_run_exports_its_levels_beside_the_interval(sample_env, tmp_p
         "timestamp", "sensor", "speed", "speed_lower", "speed_upper", "speed_q0.1", "speed_q0.5", "speed_q0.9"
     ]  # fmt: skip
     np.testing.assert_allclose(table["speed"], table["speed_q0.5"], atol=1e-3)  # the median is the forecast
-    # CQR: the 10 % and 90 % levels moved out (or in) by the step's margin; rows run step by step, 207 sensors each
-    margin = np.repeat(calibration.margin[:, 0, 0], 207)
+    # CQR: the 10 % and 90 % levels moved out (or in) by the step's margin times the scale at the
+    # step's hour of day and sensor; rows run step by step, 207 sensors each
+    hours = forecast_hours(pd.DatetimeIndex([frame.index[-1] + pd.Timedelta("5min")]), 12, pd.Timedelta("5min"))[0]
+    margin = (calibration.margin[:, 0, 0][:, None] * calibration.scale[np.arange(12), hours, :, 0]).ravel()
     np.testing.assert_allclose(table["speed_lower"], table["speed_q0.1"] - margin, atol=2e-3)
     np.testing.assert_allclose(table["speed_upper"], table["speed_q0.9"] + margin, atol=2e-3)

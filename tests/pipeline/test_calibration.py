@@ -3,10 +3,18 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stgraph.errors import ConfigError, ShapeError
-from stgraph.pipeline.calibration import calibrate, interval_levels, load_calibration, save_calibration
+from stgraph.pipeline.calibration import (
+    calibrate,
+    fit_scale,
+    forecast_hours,
+    interval_levels,
+    load_calibration,
+    save_calibration,
+)
 
 
 def validation(residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -85,3 +93,66 @@ def test_a_forecast_of_another_horizon_is_refused():
         calibration.interval(np.zeros((1, 3, 1, 1)))
     with pytest.raises(ValueError, match=r"coverage must be a fraction in \(0, 1\), got 1.2"):
         calibrate(*validation(np.ones((3, 2, 1))), 1.2)
+
+
+def test_forecast_hours_follow_the_clock_across_midnight():
+    first = pd.DatetimeIndex(["2012-03-01 22:50", "2012-03-01 23:55"])
+    hours = forecast_hours(first, 3, pd.Timedelta(minutes=5))
+    np.testing.assert_array_equal(hours, [[22, 22, 23], [23, 0, 0]])
+    np.testing.assert_array_equal(forecast_hours(first[:1], 2, pd.Timedelta(hours=2)), [[22, 0]])
+
+
+def test_fit_scale_is_the_hour_and_sensor_mean_absolute_residual_relative_to_the_step():
+    # 4 windows, 1 step, 2 sensors, forecast 0; hours 8, 8, 17, 17; |r| sensor a: 1, 1, 3, 3; sensor b: 2, 2, 6, masked
+    target = np.array([[1.0, 2.0], [1.0, 2.0], [3.0, 6.0], [3.0, 99.0]]).reshape(4, 1, 2, 1)
+    mask = np.ones(target.shape, dtype=bool)
+    mask[3, 0, 1, 0] = False
+    hours = np.array([[8], [8], [17], [17]])
+    forecast = np.zeros(target.shape)
+    # step mean e = (1 + 1 + 3 + 3 + 2 + 2 + 6) / 7 = 18 / 7; hour 8: 6 / 4 = 1.5, hour 17: 12 / 3 = 4
+    # sensor a: 8 / 4 = 2, sensor b: 10 / 3
+    e = 18 / 7
+    by_hour = fit_scale(forecast, target, mask, hours, "time_of_day")
+    assert by_hour.shape == (1, 24, 1, 1)
+    np.testing.assert_allclose(by_hour[0, [8, 17, 0], 0, 0], [1.5 / e, 4 / e, 1.0])  # hour 0: nothing observed -> 1
+    by_sensor = fit_scale(forecast, target, mask, hours, "sensor")
+    np.testing.assert_allclose(by_sensor[0, 5, :, 0], [2 / e, (10 / 3) / e])
+    both = fit_scale(forecast, target, mask, hours, "sensor_time_of_day")
+    np.testing.assert_allclose(both[0, 17, :, 0], [(4 / e) * (2 / e), (4 / e) * (10 / 3) / e])
+    assert fit_scale(forecast, target, mask, hours, "none") is None
+    # a sensor that never moved in training still gets a width: the floor, 5 % of the step's average
+    quiet = target.copy()
+    quiet[:, :, 1] = 0.0
+    assert fit_scale(forecast, quiet, mask, hours, "sensor")[0, 0, 1, 0] == 0.05
+    with pytest.raises(ConfigError, match=r"training.coverage_scale must be one of .*; got 'hourly'"):
+        fit_scale(forecast, target, mask, hours, "hourly")
+
+
+def test_locally_weighted_margins_scale_scores_and_widths_by_the_hour():
+    # 4 windows, 1 step, 1 sensor: |r| = 1, 2 at hour 3 (scale 1) and 8, 10 at hour 18 (scale 4)
+    forecast, target, mask = validation(np.array([1.0, -2.0, 8.0, -10.0]).reshape(4, 1, 1))
+    scale = np.ones((1, 24, 1, 1))
+    scale[0, 18] = 4.0
+    hours = np.array([[3], [3], [18], [18]])
+    calibration = calibrate(forecast, target, mask, 0.6, scale=scale, scale_kind="time_of_day", hours=hours)
+    # scores 1, 2, 2, 2.5; n = 4, k = ceil(5 * 0.6) = 3 -> 2
+    assert calibration.margin[0, 0, 0] == 2.0
+    lower, upper = calibration.interval(np.full((2, 1, 1, 1), 50.0), np.array([[3], [18]]))
+    np.testing.assert_array_equal(upper[:, 0, 0, 0], [52.0, 58.0])
+    np.testing.assert_array_equal(lower[:, 0, 0, 0], [48.0, 42.0])
+    with pytest.raises(ShapeError, match=r"these margins follow the hour of day"):
+        calibration.interval(np.full((2, 1, 1, 1), 50.0))
+    with pytest.raises(ShapeError, match=r"hours must be \[windows, horizon\] = \[2, 1\]; got \[1, 1\]"):
+        calibration.interval(np.full((2, 1, 1, 1), 50.0), np.array([[3]]))
+
+
+def test_a_locally_weighted_calibration_round_trips_through_its_file(tmp_path):
+    forecast, target, mask = validation(np.array([1.0, -2.0, 8.0, -10.0]).reshape(4, 1, 1))
+    scale = np.linspace(0.5, 2.0, 24).reshape(1, 24, 1, 1)
+    hours = np.array([[0], [5], [11], [23]])
+    calibration = calibrate(forecast, target, mask, 0.5, scale=scale, scale_kind="time_of_day", hours=hours)
+    save_calibration(tmp_path / "calibration.npz", calibration)
+    back = load_calibration(tmp_path / "calibration.npz")
+    np.testing.assert_array_equal(back.scale, scale)
+    assert back.scale_kind == "time_of_day"
+    np.testing.assert_array_equal(back.interval(forecast, hours)[1], calibration.interval(forecast, hours)[1])

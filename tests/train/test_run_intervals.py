@@ -14,7 +14,7 @@ import pytest
 
 from stgraph.errors import ConfigError
 from stgraph.metrics.conformal import conformal_quantile
-from stgraph.pipeline.calibration import load_calibration
+from stgraph.pipeline.calibration import fit_scale, forecast_hours, load_calibration
 from stgraph.pipeline.evaluate import predict_split
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.report.export import load_predictions
@@ -32,7 +32,7 @@ def _quiet(line: str) -> None:
 
 def test_intervals_are_calibrated_on_validation_and_scored_on_test(data, make_config, tmp_path):
     out = tmp_path / "run"
-    result = train(make_config(epochs=1, coverage=0.8), out, data=data, echo=_quiet)
+    result = train(make_config(epochs=1, coverage=0.8, coverage_scale="none"), out, data=data, echo=_quiet)
     best = load_model_file(out / "model.pt")
 
     # the margin at each step: the ceil(0.8 (n + 1))-th smallest |y - y_hat| of the 7 validation windows, 3 sensors pooled
@@ -54,12 +54,44 @@ def test_intervals_are_calibrated_on_validation_and_scored_on_test(data, make_co
     assert metrics["intervals"]["per_step"]["coverage"][1] == pytest.approx(step_2)
     assert metrics["intervals"]["average"]["width"] == pytest.approx(2 * np.mean(expected), rel=1e-5)
     assert metrics["intervals"]["nominal"] == 0.8
-    assert metrics["calibration"] == {"coverage": 0.8, "method": "split", "per_sensor": False, "windows": 7}
+    assert metrics["calibration"] == {"coverage": 0.8, "method": "split", "per_sensor": False, "scale": "none", "windows": 7}
     assert result.summary["intervals"] == metrics["intervals"]
 
     report = (out / "report.md").read_text()
     assert "| horizon | coverage (%, nominal 80) | width | Winkler | CRPS |" in report
     assert f"| average | {100 * metrics['intervals']['average']['coverage']:.2f} |" in report
+
+
+def test_locally_weighted_margins_divide_validation_scores_by_the_training_scale(data, make_config, tmp_path):
+    out = tmp_path / "run"
+    train(make_config(epochs=1, coverage=0.8), out, data=data, echo=_quiet)  # default: sensor_time_of_day
+    best = load_model_file(out / "model.pt")
+    calibration = load_calibration(out / "calibration.npz")
+    assert calibration.scale_kind == "sensor_time_of_day" and calibration.scale.shape == (2, 24, 3, 1)
+
+    # the scale from the training windows' residuals, the margin from validation scores divided by it
+    training = predict_split(best.model, data, "train", batch_size=8)
+    hours = forecast_hours(training.first_step, 2, training.interval)
+    scale = fit_scale(training.prediction, training.target, training.mask, hours, "sensor_time_of_day")
+    np.testing.assert_allclose(calibration.scale, scale, rtol=1e-6)
+    validation = predict_split(best.model, data, "val", batch_size=8)
+    at = scale[np.arange(2)[None, :], forecast_hours(validation.first_step, 2, validation.interval)]
+    scores = np.where(validation.mask, np.abs(validation.target - validation.prediction), np.nan) / at
+    expected = [conformal_quantile(scores[:, step].ravel(), 0.8) for step in range(2)]
+    np.testing.assert_allclose(calibration.margin[:, 0, 0], expected, rtol=1e-6)
+
+    # each test reading's half-width is the margin times the scale at its sensor and hour
+    test = load_predictions(out / "predictions_test.npz")
+    width = calibration.margin[None] * scale[np.arange(2)[None, :], forecast_hours(test.first_step, 2, test.interval)]
+    np.testing.assert_allclose(test.upper - test.prediction, width, rtol=1e-5)
+    assert json.loads((out / "metrics.json").read_text())["calibration"]["scale"] == "sensor_time_of_day"
+
+
+def test_an_unknown_scale_is_named(make_config):
+    with pytest.raises(
+        ConfigError, match=r"training.coverage_scale must be one of none, time_of_day, sensor, sensor_time_of_day; got 'hour'"
+    ):
+        make_config(coverage_scale="hour").validate()
 
 
 def test_per_sensor_margins_and_no_intervals(data, make_config, tmp_path):

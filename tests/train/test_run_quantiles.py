@@ -86,7 +86,12 @@ def test_bad_levels_stop_before_training(make_config, quantiles, message):
 
 def test_a_quantile_run_is_calibrated_by_cqr_and_scored_on_its_levels(data, make_config, tmp_path):
     out = tmp_path / "cqr"
-    train(_quantile_config(make_config, [0.1, 0.5, 0.9], epochs=1, coverage=0.8), out, data=data, echo=lambda line: None)
+    train(
+        _quantile_config(make_config, [0.1, 0.5, 0.9], epochs=1, coverage=0.8, coverage_scale="none"),
+        out,
+        data=data,
+        echo=lambda line: None,
+    )
     best = load_model_file(out / "model.pt")
     calibration = load_calibration(out / "calibration.npz")
     assert (calibration.method, calibration.bounds) == ("cqr", (0, 2))  # 0.1 and 0.9: the levels of an 80 % interval

@@ -1,0 +1,183 @@
+"""``python -m benchmarks.intervals``: test coverage of 90 % conformal intervals, for STGCN and
+Graph WaveNet, point and quantile models, every calibration method (:mod:`benchmarks.intervals.score`).
+
+```bash
+python -m benchmarks.intervals                                    # the sample, seeds 0-2, 8 epochs
+python -m benchmarks.intervals --datasets sample los-loop --seeds 1 --epochs 4 --tag quick
+```
+
+Each (dataset, model, head, seed) trains once as ``stgraph train --dataset NAME --model MODEL``
+does with the model's recipe, but for a fixed number of epochs (the best validation epoch is
+kept), one CPU thread, 70/10/20 split (the DCRNN protocol); the quantile head is
+``model.quantiles=[0.05, 0.5, 0.95]``. Then every calibration of its intervals is fitted on
+validation and scored on test. Results: ``benchmarks/results/intervals-<tag>.{md,json}`` with
+the machine card; an existing result is replaced only with ``--force``. ``los-loop`` is read from
+the data root (:func:`benchmarks.data_root.default_data_root`) and skipped when absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.accuracy.card import RESULTS, library_versions, machine, mean_std, write_result
+from benchmarks.data_root import default_data_root
+from benchmarks.intervals.score import HIGH, LOW, score_methods
+from stgraph.pipeline.config import resolve_config
+from stgraph.pipeline.data import prepare_data
+
+NAME = "intervals"
+DATASETS = ("sample", "los-loop")
+MODELS = ("stgcn", "graph_wavenet")
+HEADS = {"point": None, "quantile": [0.05, 0.5, 0.95]}
+COVERAGE = 0.9
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.intervals", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=["sample"])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--heads", nargs="+", choices=list(HEADS), default=list(HEADS))
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds 0..N-1 (default 3)")
+    parser.add_argument("--epochs", type=int, default=8, help="training epochs per run (default 8)")
+    parser.add_argument(
+        "--data-root", type=Path, default=None, help="folder holding los-loop/ (default: the benchmarks' data root)"
+    )
+    parser.add_argument("--tag", default="cpu", help="result name: intervals-<tag>.{md,json} (default cpu)")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the results (default benchmarks/results)")
+    parser.add_argument("--force", action="store_true", help="replace an existing result")
+    return parser
+
+
+def run_one(dataset: str, model: str, head: str, seed: int, epochs: int, root: Path, work: Path) -> dict[str, Any]:
+    """Train ``model`` with ``head`` on ``dataset`` and score every calibration of its intervals."""
+    from stgraph.pipeline.model_file import load_model_file
+    from stgraph.train.run import train
+
+    options = {} if HEADS[head] is None else {"quantiles": HEADS[head]}
+    overrides = {
+        "data": {"dataset": dataset, "split": [0.7, 0.1, 0.2]},
+        "model": options,
+        "training": {
+            "seed": seed,
+            "epochs": epochs,
+            "time_budget": None,
+            "patience": epochs,
+            "progress_bar": False,
+            "accelerator": "cpu",
+            "devices": 1,
+            "threads": 1,
+            "coverage": COVERAGE,
+        },
+    }
+    config = resolve_config(model=model, overrides=overrides)
+    data = prepare_data(config.data, root=root if dataset != "sample" else None)
+    started = time.perf_counter()
+    result = train(config, work / f"{dataset}-{model}-{head}-{seed}", data=data, show_table=False, echo=lambda line: None)
+    seconds = time.perf_counter() - started
+    trained = load_model_file(result.run_dir / "model.pt").model
+    return {
+        "dataset": dataset,
+        "model": model,
+        "head": head,
+        "seed": seed,
+        "epochs": result.summary.get("epochs_completed"),
+        "best_epoch": result.summary.get("best_epoch"),
+        "train_seconds": round(seconds, 1),
+        "windows": data.split.sizes(),
+        "methods": score_methods(trained, data, COVERAGE),
+    }
+
+
+def markdown(runs: list[dict[str, Any]], card: dict[str, Any], command: str) -> str:
+    """One row per dataset, model and method: coverage at 15/30/60 min and its range over all
+    steps and seeds, width and Winkler score (mean over seeds), and in how many seeds every step
+    fell in the band."""
+    seeds = sorted({run["seed"] for run in runs})
+    lines = [
+        "# Calibrated intervals: test coverage of 90 % intervals",
+        "",
+        f"Seeds {seeds}, {runs[0]['epochs']} epochs each (best validation epoch kept), 1 CPU thread, "
+        f"70/10/20 split ({runs[0]['windows']['train']} / {runs[0]['windows']['val']} / {runs[0]['windows']['test']} "
+        "windows). Coverage per horizon step on test, in %: at 15, 30 and 60 minutes (mean over seeds), and "
+        "the lowest and highest of all 12 steps in any seed. Width and Winkler score: mean over steps and seeds, "
+        f"in mph. `in band`: seeds in which every step covered {LOW:.0%}-{HIGH:.0%}.",
+        "",
+        "| dataset | model | method | 15 min | 30 min | 60 min | all steps, all seeds | width | Winkler | in band |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for dataset in DATASETS:
+        for model in MODELS:
+            group = [r for r in runs if (r["dataset"], r["model"]) == (dataset, model)]
+            methods = list(dict.fromkeys(m for r in group for m in r["methods"]))
+            for method in methods:
+                rows = [r["methods"][method] for r in group if method in r["methods"]]
+                at = [f"{100 * mean_std([row[f'coverage_{s}'] for row in rows])[0]:.1f}" for s in (3, 6, 12)]
+                low = 100 * min(row["coverage_min"] for row in rows)
+                high = 100 * max(row["coverage_max"] for row in rows)
+                width = mean_std([row["width"] for row in rows])[0]
+                winkler = mean_std([row["winkler"] for row in rows])[0]
+                inside = sum(row["in_band"] for row in rows)
+                lines.append(
+                    f"| {dataset} | {model} | {method} | {' | '.join(at)} | {low:.1f}-{high:.1f} | {width:.2f} | "
+                    f"{winkler:.2f} | {inside} of {len(rows)} |"
+                )
+    machine_card = card["machine"]
+    lines += [
+        "",
+        f"Machine: {machine_card['cpu']} ({machine_card['cpu_cores']} cores), {machine_card['os']}, {machine_card['date']}; "
+        f"stgraph {card['versions']['stgraph_commit']}.",
+        f"Command: `{command}`.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.getLogger("stgraph").setLevel(logging.WARNING)
+    target = Path(args.results) / f"{NAME}-{args.tag}.md"
+    if target.exists() and not args.force:
+        print(f"{target} exists; pass --force to replace it", file=sys.stderr)
+        return 1
+    root = Path(args.data_root) if args.data_root is not None else default_data_root()
+    datasets = []
+    for name in args.datasets:
+        if name == "los-loop" and not (root / "los-loop" / "los_speed.csv").is_file():
+            print(f"skipped los-loop: its files are not under {root}")
+            continue
+        datasets.append(name)
+    info = machine()
+    print(f"machine: {info['cpu']} ({info['cpu_cores']} cores), {info['os']}, {info['date']}")
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="stgraph-intervals-") as folder, contextlib.suppress(KeyboardInterrupt):
+        for dataset in datasets:
+            for model in args.models:
+                for head in args.heads:
+                    for seed in range(args.seeds):
+                        run = run_one(dataset, model, head, seed, args.epochs, root, Path(folder))
+                        runs.append(run)
+                        cells = "; ".join(
+                            f"{method} {100 * row['coverage_min']:.1f}-{100 * row['coverage_max']:.1f}"
+                            for method, row in run["methods"].items()
+                        )
+                        print(f"{dataset} {model} {head} seed {seed} ({run['train_seconds']:.0f} s): {cells}", flush=True)
+    if not runs:
+        print("no run finished; nothing written")
+        return 1
+    command = "python -m benchmarks.intervals " + " ".join(argv if argv is not None else sys.argv[1:])
+    card = {"machine": info, "versions": library_versions(), "data_root": str(root)}
+    md, js = write_result(
+        f"{NAME}-{args.tag}", markdown(runs, card, command.strip()), {**card, "runs": runs}, folder=args.results
+    )
+    print(f"wrote {md} and {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
