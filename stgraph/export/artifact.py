@@ -136,7 +136,7 @@ class ForecastArtifact(nn.Module):
     def calendar(self, timestamps: Tensor) -> Tensor:
         """The run's covariates of each step, float32 ``[batch, lookback, K]`` (as ``time_covariates``)."""
         columns = []
-        days = torch.div(timestamps, SECONDS_PER_DAY, rounding_mode="floor")
+        days = _floor_div(timestamps, SECONDS_PER_DAY)
         for name in self.covariates:
             if name == "time_of_day":
                 # float64 like pandas' elapsed / 1 day, then float32: the same rounding
@@ -202,15 +202,24 @@ class ForecastArtifact(nn.Module):
             timestamps: ``[batch, lookback]`` -> ``[batch, horizon, sensors or 1, channels]``
         """
         ahead = torch.arange(1, self.horizon + 1, dtype=timestamps.dtype, device=timestamps.device) * self.step_seconds
-        hours = torch.remainder(torch.div(timestamps[:, -1:] + ahead, 3600, rounding_mode="floor"), 24)
-        steps = torch.arange(self.horizon, device=timestamps.device)[None, :].expand_as(hours)
-        return self.margin * self.scale[steps, hours]
+        hours = torch.remainder(_floor_div(timestamps[:, -1:] + ahead, 3600), 24)
+        # one flat index per (window, step) into [horizon * 24, ...]: a plain Gather in every format
+        flat = (torch.arange(self.horizon, device=timestamps.device)[None, :] * 24 + hours).reshape(-1)
+        table = self.scale.reshape(self.horizon * 24, *self.scale.shape[2:])
+        return self.margin * table.index_select(0, flat).reshape(*hours.shape, *self.scale.shape[2:])
 
     def example_inputs(self, batch: int = 2, start: int = 1330560000) -> tuple[Tensor, Tensor]:
         """Inputs of the right shapes and dtypes for tracing (readings 50, 5-minute steps from ``start``)."""
         readings = torch.full((batch, self.lookback, self.sensors, len(self.features)), 50.0)
         steps = torch.arange(self.lookback, dtype=torch.int64) * 300 + start
         return readings, steps.expand(batch, self.lookback).contiguous()
+
+
+def _floor_div(seconds: Tensor, divisor: int) -> Tensor:
+    """``seconds // divisor`` for int64 seconds, exact in every format: ONNX exports an integer
+    floor division through float32, whose 128-second steps at today's epoch seconds put a
+    reading at 19:00 in hour 18; float64 holds every int64 second up to 2^53 exactly."""
+    return torch.floor(seconds.to(torch.float64) / divisor).to(torch.int64)
 
 
 def _positions(names: list[str], wanted: list[str]) -> list[int]:

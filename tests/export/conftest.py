@@ -56,7 +56,7 @@ RunFactory = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def make_run(sample: tuple[SensorSeries, SensorGraph], tmp_path_factory: pytest.TempPathFactory) -> RunFactory:
-    """``make_run(name, covariates=..., quantiles=None, coverage=None, missing_inputs="zero")``: a run directory holding
+    """``make_run(name, covariates=..., quantiles=None, coverage=None, per_sensor=False, scaled=False, missing_inputs="zero")``: a run directory holding
     ``model.pt`` (seeded random weights) and, with ``coverage``, a ``calibration.npz``."""
     series, graph = sample
 
@@ -67,6 +67,7 @@ def make_run(sample: tuple[SensorSeries, SensorGraph], tmp_path_factory: pytest.
         quantiles: list[float] | None = None,
         coverage: float | None = None,
         per_sensor: bool = False,
+        scaled: bool = False,
         missing_inputs: str = "zero",
     ) -> Path:
         data = prepare_series(
@@ -90,7 +91,17 @@ def make_run(sample: tuple[SensorSeries, SensorGraph], tmp_path_factory: pytest.
             margin = rng.uniform(1.0, 5.0, size=(12, SENSORS if per_sensor else 1, 1))
             margin[3, 0, 0] = np.inf  # a step with too few scores
             bounds = None if quantiles is None else (0, len(quantiles) - 1)
-            calibration = Calibration(coverage=coverage, margin=margin, bounds=bounds, windows=50, per_sensor=per_sensor)
+            # scaled: margins that follow the forecast step's hour of day and sensor (training.coverage_scale)
+            scale = rng.uniform(0.5, 2.0, size=(12, 24, SENSORS, 1)) if scaled else None
+            calibration = Calibration(
+                coverage=coverage,
+                margin=margin,
+                bounds=bounds,
+                windows=50,
+                per_sensor=per_sensor,
+                scale=scale,
+                scale_kind="sensor_time_of_day" if scaled else "none",
+            )
             save_calibration(out / "calibration.npz", calibration)
         return out
 

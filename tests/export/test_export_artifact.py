@@ -13,7 +13,7 @@ from stgraph.data.covariates import time_covariates
 from stgraph.data.series import SensorSeries
 from stgraph.errors import RunError
 from stgraph.export import ForecastArtifact, seconds_since_epoch
-from stgraph.pipeline.calibration import Calibration, load_calibration
+from stgraph.pipeline.calibration import Calibration, forecast_hours, load_calibration
 from stgraph.pipeline.forecast import forecast_inputs, forecast_next
 from stgraph.pipeline.model_file import load_model_file
 
@@ -51,9 +51,9 @@ def test_missing_readings_enter_as_the_pipeline_stores_them(onehot_run, sample):
     np.testing.assert_allclose(forecast, forecast_next(onehot_run, part), rtol=1e-6)
 
 
-@pytest.mark.parametrize("per_sensor", [False, True])
-def test_intervals_equal_calibration_interval(make_run, sample, per_sensor):
-    run_dir = make_run("stgcn", coverage=0.8, per_sensor=per_sensor)
+@pytest.mark.parametrize(("per_sensor", "scaled"), [(False, False), (True, False), (False, True)])
+def test_intervals_equal_calibration_interval(make_run, sample, per_sensor, scaled):
+    run_dir = make_run("stgcn", coverage=0.8, per_sensor=per_sensor, scaled=scaled)
     run, calibration = load_model_file(run_dir / "model.pt"), load_calibration(run_dir / "calibration.npz")
     artifact = ForecastArtifact(run, calibration)
     series, _ = sample
@@ -61,7 +61,9 @@ def test_intervals_equal_calibration_interval(make_run, sample, per_sensor):
     stamps = torch.from_numpy(seconds_since_epoch(series.timestamps[:24]).reshape(2, 12))
     with torch.no_grad():
         forecast, lower, upper = artifact(readings, stamps)
-    expected_lower, expected_upper = calibration.interval(forecast.numpy())
+    # the forecast steps follow each window's last reading (23:55 and 00:55: the hours cross midnight)
+    hours = forecast_hours(series.timestamps[[11, 23]] + series.interval, 12, series.interval)
+    expected_lower, expected_upper = calibration.interval(forecast.numpy(), hours)
     np.testing.assert_allclose(lower.numpy(), expected_lower, rtol=1e-6)
     np.testing.assert_allclose(upper.numpy(), expected_upper, rtol=1e-6)
     assert np.isinf(lower.numpy()[:, 3, 0]).all()  # a step calibrated to an unbounded margin stays so

@@ -46,6 +46,18 @@ def test_quantiles_and_cqr_intervals_equal_the_eager_pipeline(make_run, sample, 
 
 
 @pytest.mark.parametrize("format", list(FORMATS))
+def test_margins_that_follow_the_hour_of_day_equal_the_eager_pipeline(make_run, sample, format, tmp_path):
+    if format == "onnx":
+        pytest.importorskip("onnxruntime")
+    run_dir = make_run("stid", coverage=0.9, scaled=True)
+    run, calibration = load_model_file(run_dir / "model.pt"), load_calibration(run_dir / "calibration.npz")
+    artifact = ForecastArtifact(run, calibration)
+    assert artifact.scaled and artifact.scale.shape == (12, 24, 12, 1)
+    path = export_artifact(artifact, format, tmp_path / f"model{FORMATS[format]}", model="stid")
+    assert check_artifact(run, calibration, path, format, sample[0], count=WINDOWS) <= TOLERANCE
+
+
+@pytest.mark.parametrize("format", list(FORMATS))
 def test_a_run_that_masks_missing_inputs_feeds_the_observed_channels(make_run, sample, format, tmp_path):
     # data.missing_inputs: mask (the own-data recipe's): fill at the training mean, observed channels after the calendar
     if format == "onnx":
