@@ -13,16 +13,21 @@ kept), one CPU thread, 70/10/20 split (the DCRNN protocol); the quantile head is
 validation and scored on test. Results: ``benchmarks/results/intervals-<tag>.{md,json}`` with
 the machine card; an existing result is replaced only with ``--force``. ``los-loop`` is read from
 the data root (:func:`benchmarks.data_root.default_data_root`) and skipped when absent.
+
+``--keep DIR`` keeps the trained run directories; ``--runs DIR...`` scores run directories kept
+before (or any run trained on the sample or Los-loop) without training, so that scoring a new
+calibration method costs forecasts, not training.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
+import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,8 @@ from benchmarks.data_root import default_data_root
 from benchmarks.intervals.score import HIGH, LOW, score_methods
 from stgraph.pipeline.config import resolve_config
 from stgraph.pipeline.data import prepare_data
+from stgraph.pipeline.evaluate import load_run_data
+from stgraph.pipeline.run_dir import METRICS_FILE, load_run_config
 
 NAME = "intervals"
 DATASETS = ("sample", "los-loop")
@@ -52,12 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", default="cpu", help="result name: intervals-<tag>.{md,json} (default cpu)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the results (default benchmarks/results)")
     parser.add_argument("--force", action="store_true", help="replace an existing result")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the trained runs in this folder (default: a temporary one)")
+    parser.add_argument("--runs", type=Path, nargs="+", default=None, help="score these finished runs instead of training")
     return parser
 
 
-def run_one(dataset: str, model: str, head: str, seed: int, epochs: int, root: Path, work: Path) -> dict[str, Any]:
-    """Train ``model`` with ``head`` on ``dataset`` and score every calibration of its intervals."""
-    from stgraph.pipeline.model_file import load_model_file
+def train_one(dataset: str, model: str, head: str, seed: int, epochs: int, root: Path, work: Path) -> Path:
+    """Train ``model`` with ``head`` on ``dataset``; returns the run directory."""
     from stgraph.train.run import train
 
     options = {} if HEADS[head] is None else {"quantiles": HEADS[head]}
@@ -78,21 +86,34 @@ def run_one(dataset: str, model: str, head: str, seed: int, epochs: int, root: P
     }
     config = resolve_config(model=model, overrides=overrides)
     data = prepare_data(config.data, root=root if dataset != "sample" else None)
-    started = time.perf_counter()
     result = train(config, work / f"{dataset}-{model}-{head}-{seed}", data=data, show_table=False, echo=lambda line: None)
-    seconds = time.perf_counter() - started
-    trained = load_model_file(result.run_dir / "model.pt").model
+    return result.run_dir
+
+
+def score_run(run_dir: Path) -> dict[str, Any]:
+    """Every calibration of the intervals of the finished run ``run_dir``, scored on its test split."""
+    best, data = load_run_data(run_dir)
+    config = load_run_config(run_dir)
+    metrics = json.loads((run_dir / METRICS_FILE).read_text())
     return {
-        "dataset": dataset,
-        "model": model,
-        "head": head,
-        "seed": seed,
-        "epochs": result.summary.get("epochs_completed"),
-        "best_epoch": result.summary.get("best_epoch"),
-        "train_seconds": round(seconds, 1),
+        "run": run_dir.name,
+        "dataset": config["data"]["dataset"],
+        "model": config["model"]["name"],
+        "head": "point" if config["model"].get("quantiles") is None else "quantile",
+        "seed": config["training"]["seed"],
+        "epochs": metrics.get("epochs_completed"),
+        "best_epoch": metrics.get("best_epoch"),
+        "train_seconds": metrics.get("train_seconds"),
         "windows": data.split.sizes(),
-        "methods": score_methods(trained, data, COVERAGE),
+        "methods": score_methods(best.model, data, COVERAGE),
     }
+
+
+def _line(run: dict[str, Any]) -> str:
+    cells = "; ".join(
+        f"{method} {100 * row['coverage_min']:.1f}-{100 * row['coverage_max']:.1f}" for method, row in run["methods"].items()
+    )
+    return f"{run['dataset']} {run['model']} {run['head']} seed {run['seed']} ({run['train_seconds']:.0f} s): {cells}"
 
 
 def markdown(runs: list[dict[str, Any]], card: dict[str, Any], command: str) -> str:
@@ -146,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{target} exists; pass --force to replace it", file=sys.stderr)
         return 1
     root = Path(args.data_root) if args.data_root is not None else default_data_root()
+    os.environ.setdefault("STGRAPH_DATA", str(root))  # where a kept Los-loop run's config finds its files
     datasets = []
     for name in args.datasets:
         if name == "los-loop" and not (root / "los-loop" / "los_speed.csv").is_file():
@@ -155,18 +177,23 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"machine: {info['cpu']} ({info['cpu_cores']} cores), {info['os']}, {info['date']}")
     runs = []
-    with tempfile.TemporaryDirectory(prefix="stgraph-intervals-") as folder, contextlib.suppress(KeyboardInterrupt):
-        for dataset in datasets:
-            for model in args.models:
-                for head in args.heads:
-                    for seed in range(args.seeds):
-                        run = run_one(dataset, model, head, seed, args.epochs, root, Path(folder))
-                        runs.append(run)
-                        cells = "; ".join(
-                            f"{method} {100 * row['coverage_min']:.1f}-{100 * row['coverage_max']:.1f}"
-                            for method, row in run["methods"].items()
-                        )
-                        print(f"{dataset} {model} {head} seed {seed} ({run['train_seconds']:.0f} s): {cells}", flush=True)
+    if args.runs:
+        for run_dir in args.runs:
+            runs.append(score_run(Path(run_dir)))
+            print(_line(runs[-1]), flush=True)
+    else:
+        with contextlib.ExitStack() as stack:
+            work = (
+                Path(args.keep)
+                if args.keep
+                else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="stgraph-intervals-")))
+            )
+            for dataset in datasets:
+                for model in args.models:
+                    for head in args.heads:
+                        for seed in range(args.seeds):
+                            runs.append(score_run(train_one(dataset, model, head, seed, args.epochs, root, work)))
+                            print(_line(runs[-1]), flush=True)
     if not runs:
         print("no run finished; nothing written")
         return 1
