@@ -16,7 +16,8 @@ the data root (:func:`benchmarks.data_root.default_data_root`) and skipped when 
 
 ``--keep DIR`` keeps the trained run directories; ``--runs DIR...`` scores run directories kept
 before (or any run trained on the sample or Los-loop) without training, so that scoring a new
-calibration method costs forecasts, not training.
+calibration method costs forecasts, not training; ``--merge A.json B.json`` makes one table of
+results scored separately.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="replace an existing result")
     parser.add_argument("--keep", type=Path, default=None, help="keep the trained runs in this folder (default: a temporary one)")
     parser.add_argument("--runs", type=Path, nargs="+", default=None, help="score these finished runs instead of training")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, help="one table from these results' JSON files")
     return parser
 
 
@@ -177,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     print(f"machine: {info['cpu']} ({info['cpu_cores']} cores), {info['os']}, {info['date']}")
     runs = []
-    if args.runs:
+    if args.merge:
+        runs = [run for path in args.merge for run in json.loads(Path(path).read_text())["runs"]]
+    elif args.runs:
         for run_dir in args.runs:
             runs.append(score_run(Path(run_dir)))
             print(_line(runs[-1]), flush=True)
