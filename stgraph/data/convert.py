@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from stgraph.data.load import grid_positions, no_observed_reading
 from stgraph.data.memmap import ARRAYS, FORMAT, FORMAT_VERSION
@@ -36,7 +37,7 @@ def convert_readings(
     null_value: float | None = None,
     force: bool = False,
     chunk_rows: int = CHUNK_ROWS,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
     format: str | None = None,
     start: Any = None,
     interval: Any = None,
@@ -60,7 +61,8 @@ def convert_readings(
     is complete.
 
     Args:
-        progress: called with the number of time rows of each chunk once it is written.
+        progress: called with the time rows of each chunk once it is staged, and the rows in
+            the file where known before reading (HDF5, NPZ; else None).
 
     Returns:
         what was converted: rows read, steps, sensors and inserted steps.
@@ -86,7 +88,7 @@ def convert_readings(
             for chunk in chunked.chunks:
                 staged.add(chunk)
                 if progress is not None:
-                    progress(len(chunk.timestamps))
+                    progress(len(chunk.timestamps), chunked.rows)
         summary = staged.lay_out(interval, chunk_rows)
         _replace(folder, target)
     return summary
@@ -217,7 +219,7 @@ class _Staged:
             "mask_dtype": "bool",
             "sensor_ids": ids,
             "feature_names": first.feature_names,
-            "interval": str(interval),
+            "interval": to_offset(interval).freqstr,
             "interval_ns": int(interval.value),
             "start": str(grid[0]),
             "source": self.source,

@@ -64,14 +64,17 @@ class SensorSeries:
     ) -> None:
         self.source = source
         where = self._where()
-        values = np.asarray(values)
+        values = values if isinstance(values, np.ndarray) else np.asarray(values)  # keeps a np.memmap a memmap
         if values.ndim != 3:
             raise SensorDataError(f"{where}values must be [time, sensors, features], got shape {list(values.shape)}")
         steps, sensors, features = values.shape
         if trusted and values.dtype != np.float32:
             raise SensorDataError(f"{where}values must be float32, got {values.dtype}")
         values = values.astype(np.float32, copy=False)
-        mask = np.ones(values.shape, dtype=bool) if mask is None else np.asarray(mask)
+        if mask is None:
+            mask = np.ones(values.shape, dtype=bool)
+        elif not isinstance(mask, np.ndarray):
+            mask = np.asarray(mask)
         if mask.shape != values.shape or mask.dtype != np.bool_:
             raise SensorDataError(
                 f"{where}mask must be bool with the values' shape {list(values.shape)}, got {mask.dtype} {list(mask.shape)}"
