@@ -203,12 +203,7 @@ class _Staged:
             )
         shape = (len(grid), *observed.shape)
         for name, dtype in ARRAYS.items():
-            staged = np.memmap(self.folder / f"rows.{name}", dtype=dtype, mode="r", shape=(self.rows, *observed.shape))
-            laid = np.lib.format.open_memmap(self.folder / f"{name}.npy", mode="w+", dtype=dtype, shape=shape)
-            for begin in range(0, self.rows, chunk_rows):  # a new file reads as zeros: inserted steps stay 0 / False
-                laid[positions[begin : begin + chunk_rows]] = staged[begin : begin + chunk_rows]
-            laid.flush()
-            del laid, staged
+            _lay_out_rows(self.folder / f"rows.{name}", self.folder / f"{name}.npy", dtype, shape, positions, chunk_rows)
             os.remove(self.folder / f"rows.{name}")
         np.save(self.folder / "timestamps.npy", grid.as_unit("ns").asi8)
         meta = {
@@ -230,3 +225,30 @@ class _Staged:
         }
         (self.folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
         return Conversion(self.source, self.rows, shape)
+
+
+def _lay_out_rows(
+    staged: Path, file: Path, dtype: np.dtype[Any], shape: tuple[int, ...], positions: np.ndarray, chunk_rows: int
+) -> None:
+    """Write the ``.npy`` array ``file`` of ``shape`` whose step ``positions[i]`` is staged row ``i``.
+
+    Plain reads and writes, a chunk at a time, rather than memory maps: mapped pages would
+    count in the process's resident memory until the whole array was written. The positions
+    increase, so each run of consecutive steps is one write at its offset; the steps between
+    runs (inserted ones) are never written and read as zeros (0.0, False), as is the end of
+    the file up to its full length.
+    """
+    row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+    with open(staged, "rb") as source, open(file, "wb") as target:
+        np.lib.format.write_array_header_2_0(
+            target, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+        )
+        offset = target.tell()
+        for begin in range(0, len(positions), chunk_rows):
+            steps = positions[begin : begin + chunk_rows]
+            rows = memoryview(source.read(len(steps) * row_bytes))
+            runs = np.split(np.arange(len(steps)), np.flatnonzero(np.diff(steps) != 1) + 1)
+            for run in runs:
+                target.seek(offset + int(steps[run[0]]) * row_bytes)
+                target.write(rows[int(run[0]) * row_bytes : (int(run[-1]) + 1) * row_bytes])
+        target.truncate(offset + shape[0] * row_bytes)

@@ -73,7 +73,7 @@ class SensorSeries:
         values = values.astype(np.float32, copy=False)
         if mask is None:
             mask = np.ones(values.shape, dtype=bool)
-        elif not isinstance(mask, np.ndarray):
+        elif not isinstance(mask, np.memmap):  # (asarray would make a memmap a plain array)
             mask = np.asarray(mask)
         if mask.shape != values.shape or mask.dtype != np.bool_:
             raise SensorDataError(
