@@ -101,7 +101,7 @@ def _phase(phase: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]
         rng = np.random.default_rng(0)
         gathered = time.perf_counter()
         for _ in range(args.batches):
-            x, y, mask = windows.batch(rng.integers(0, len(windows), args.batch_size))
+            x, _, _ = windows.batch(rng.integers(0, len(windows), args.batch_size))
         result["batch_ms"] = 1000 * (time.perf_counter() - gathered) / args.batches
         result["x_shape"] = list(x.shape)
     result["wall_s"] = time.perf_counter() - began
