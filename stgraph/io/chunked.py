@@ -13,7 +13,10 @@ regular grid is for the caller to check once it has all of them
   by chunk.
 * HDF5 (pandas frames, METR-LA/PEMS-BAY/LargeST): ``HDFStore.select(key, start=, stop=)``,
   which reads only those rows from a table-format store and slices the block arrays of a
-  fixed-format one (what ``DataFrame.to_hdf`` writes by default) in PyTables.
+  fixed-format one (what ``DataFrame.to_hdf`` writes by default) in PyTables. The trial
+  read in a subprocess that guards :func:`read_readings` against PyTables crashing on a
+  damaged file reads the whole table, so it is not made here; errors PyTables raises are
+  errors naming the file and the rows.
 * NPZ (PEMS0x ``data``): the zip member is decompressed as it is read, ``chunk_rows`` rows
   at a time (an array saved in Fortran order cannot be, and is read whole).
 """
@@ -31,7 +34,7 @@ import pandas as pd
 
 from stgraph.errors import SensorDataError
 from stgraph.io.readers import (
-    _MISSING_TOKENS,
+    _CSV_BODY,
     _SENSOR_NAMES,
     DEFAULT_LIMITS,
     Limits,
@@ -137,16 +140,7 @@ def _csv_chunks(path: str | os.PathLike[str], source: str, chunk_rows: int, tabl
             f"{source}: a long table (column {long!r}) cannot be converted in chunks; pivot it to a wide table "
             "(timestamp column + one column per sensor) first"
         )
-    reader = pd.read_csv(
-        path,
-        header=None,
-        skiprows=1,
-        names=list(range(len(names))),
-        keep_default_na=False,
-        na_values=list(_MISSING_TOKENS),
-        skipinitialspace=True,
-        chunksize=chunk_rows,
-    )
+    reader = pd.read_csv(path, names=list(range(len(names))), chunksize=chunk_rows, **_CSV_BODY)
     done = 0
     try:
         for frame in reader:

@@ -99,6 +99,14 @@ _COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 _SENSOR_NAMES = ("sensor", "sensor_id", "station", "station_id", "node", "node_id", "detector", "detector_id")
 _MISSING_TOKENS = ("", "nan", "NaN")
+# how pandas reads the cells of a readings CSV after its header line: only _MISSING_TOKENS are missing
+_CSV_BODY: dict[str, Any] = {
+    "header": None,
+    "skiprows": 1,
+    "keep_default_na": False,
+    "na_values": list(_MISSING_TOKENS),
+    "skipinitialspace": True,
+}
 
 
 @dataclass(frozen=True)
@@ -416,16 +424,7 @@ def _read_csv(path: Source, source: str, **options: Any) -> Readings:
                 )
             seen[name] = position
         as_text = {position: str for position, name in enumerate(names) if name.lower() in _SENSOR_NAMES}
-        frame = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            skiprows=1,
-            names=list(range(len(names))),
-            keep_default_na=False,
-            na_values=list(_MISSING_TOKENS),
-            dtype=as_text,
-            skipinitialspace=True,
-        )
+        frame = pd.read_csv(io.StringIO(text), names=list(range(len(names))), dtype=as_text, **_CSV_BODY)
     except pd.errors.EmptyDataError:
         raise SensorDataError(f"{source}: the file is empty; expected a header line and readings") from None
     except pd.errors.ParserError as error:

@@ -296,7 +296,10 @@ def prepare_data(
     """
     series, graph, null_value, name, units = load_readings_and_graph(config, root=root)
     # a series on disk keeps its stored order unless asked: reordering it would copy it into memory
-    automatic = config.reorder_sensors is None and graph.num_sensors >= LOCALITY_MIN_SENSORS and not series.on_disk
+    automatic = config.reorder_sensors is None and graph.num_sensors >= LOCALITY_MIN_SENSORS
+    if automatic and series.on_disk:
+        logger.info("%s: the series is on disk; sensors keep their stored order (no locality renumbering)", series.source)
+        automatic = False
     if config.reorder_sensors or automatic:
         graph = graph.permute(locality_order(graph))
         series = series.align_to(graph)
