@@ -21,6 +21,7 @@ from pandas.tseries.frequencies import to_offset
 from stgraph.data.load import grid_positions, no_observed_reading
 from stgraph.data.memmap import ARRAYS, FORMAT, FORMAT_VERSION
 from stgraph.errors import SensorDataError
+from stgraph.io.atomic import WriteError
 from stgraph.io.chunked import read_chunks
 from stgraph.io.readers import DEFAULT_LIMITS, Limits, Readings
 
@@ -112,16 +113,23 @@ class Conversion:
 
 @contextlib.contextmanager
 def _staging(target: Path) -> Iterator[Path]:
-    """A temporary directory beside ``target``, removed if it is still there at the end."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(folder, 0o777 & ~mask)  # mkdtemp makes it private; the result gets a plain mkdir's permissions
+    """A temporary directory beside ``target``, removed if it is still there at the end; an
+    :class:`OSError` on the way (a full disk) is a :class:`~stgraph.io.atomic.WriteError` naming ``target``."""
+    folder: Path | None = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(folder, 0o777 & ~umask)  # mkdtemp makes it private; the result gets a plain mkdir's permissions
         yield folder
+    except OSError as error:
+        if isinstance(error, WriteError):
+            raise
+        raise WriteError(error.errno, error.strerror or str(error), str(target)) from error
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _replace(folder: Path, target: Path) -> None:

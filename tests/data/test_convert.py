@@ -12,6 +12,7 @@ from stgraph.data.convert import convert_readings
 from stgraph.data.load import load_series
 from stgraph.data.memmap import open_series
 from stgraph.errors import SensorDataError
+from stgraph.io.atomic import WriteError
 
 SENSORS = ["717447", "773869", "767541", "400001"]
 
@@ -127,3 +128,16 @@ def test_long_tables_are_refused(tmp_path):
     pd.DataFrame({"timestamp": ["2024-01-01 00:00"], "sensor": ["a"], "value": [1.0]}).to_csv(file, index=False)
     with pytest.raises(SensorDataError, match=r"long.csv: a long table .* cannot be converted in chunks"):
         convert_readings(file, tmp_path / "r.stseries")
+
+
+def test_a_write_that_fails_names_the_directory_and_leaves_nothing(tmp_path, monkeypatch):
+    file = tmp_path / "readings.csv"
+    _frame().to_csv(file)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("stgraph.data.convert._lay_out_rows", full_disk)
+    with pytest.raises(WriteError, match=r"cannot write .*r.stseries: No space left on device"):
+        convert_readings(file, tmp_path / "r.stseries")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["readings.csv"]
