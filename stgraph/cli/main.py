@@ -21,7 +21,20 @@ from stgraph.io.atomic import WriteError
 from stgraph.io.safe_pickle import UnsafePickleError
 
 # module name in stgraph.cli, in the order ``stgraph --help`` lists them
-SUBCOMMANDS = ("demo", "datasets", "download", "graph", "train", "evaluate", "predict", "export", "serve", "anomalies", "impute")
+SUBCOMMANDS = (
+    "demo",
+    "datasets",
+    "download",
+    "convert",
+    "graph",
+    "train",
+    "evaluate",
+    "predict",
+    "export",
+    "serve",
+    "anomalies",
+    "impute",
+)
 
 __all__ = ["build_parser", "error_line", "main"]
 

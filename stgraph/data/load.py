@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from stgraph.data.memmap import is_series_dir, open_series, read_meta
 from stgraph.data.series import SensorSeries
 from stgraph.errors import SensorDataError
 from stgraph.io.readers import DEFAULT_LIMITS, InMemoryFile, Limits, Readings, read_readings
 
-__all__ = ["load_series", "to_regular_grid"]
+__all__ = ["grid_positions", "load_series", "no_observed_reading", "to_regular_grid"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ def load_series(
     key: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     drop_empty_sensors: bool = False,
+    in_memory: bool = False,
 ) -> SensorSeries:
     """Load traffic readings into a :class:`SensorSeries`.
 
@@ -58,6 +61,13 @@ def load_series(
        With ``drop_empty_sensors=True`` such sensors are dropped and their count and ids
        logged (a graph aligned to the series must then drop them too).
 
+    ``path`` may be a directory that ``stgraph convert`` wrote
+    (:func:`~stgraph.data.convert.convert_readings`): the series is then memory-mapped from it
+    (:func:`~stgraph.data.memmap.open_series`; copied into memory with ``in_memory=True``),
+    checked and masked when it was converted, so the options saying how to read a file do not
+    apply; ``sensor_ids`` and ``features`` work as above, and a ``null_value`` other than the
+    one it was converted with is an error.
+
     ``path`` may be a :class:`~stgraph.io.readers.InMemoryFile`: CSV bytes already in memory
     (what ``stgraph serve`` does with an upload), read exactly as that file on disk would be.
 
@@ -68,6 +78,8 @@ def load_series(
         >>> los_loop = get_dataset("los-loop")  # doctest: +SKIP
         >>> series = load_series("los_speed.csv", **los_loop.layout())  # doctest: +SKIP
     """
+    if not isinstance(path, InMemoryFile) and is_series_dir(path):
+        return _converted(Path(path), null_value, sensor_ids, features, in_memory)
     readings = read_readings(
         path,
         format=format,
@@ -96,12 +108,7 @@ def load_series(
         names = [ids[i] for i in empty]
         shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         if not drop_empty_sensors:
-            what = "every reading is missing" + (f" or {null_value:g}" if null_value is not None else "")
-            raise SensorDataError(
-                f"{readings.source}: {len(names)} sensor{'s' if len(names) > 1 else ''} {shown} "
-                f"{'have' if len(names) > 1 else 'has'} no observed reading ({what}); "
-                "remove them or pass drop_empty_sensors=True"
-            )
+            raise no_observed_reading(readings.source, names, null_value, "remove them or pass drop_empty_sensors=True")
         keep = np.setdiff1d(np.arange(values.shape[1]), empty)
         if not keep.size:
             raise SensorDataError(f"{readings.source}: no sensor has an observed reading")
@@ -122,11 +129,62 @@ def load_series(
     return series.align(align_to, other="sensor_ids=") if align_to is not None else series
 
 
+def _converted(
+    folder: Path, null_value: float | None, sensor_ids: Sequence[Any] | None, features: Sequence[str] | None, in_memory: bool
+) -> SensorSeries:
+    """The series ``stgraph convert`` wrote to ``folder``, with ``load_series``' selections."""
+    converted_with = read_meta(folder).get("null_value")
+    if null_value is not None and null_value != converted_with:
+        raise SensorDataError(
+            f"{folder}: converted with null value {converted_with}, not {null_value:g}; convert the readings again with "
+            f"--null-value {null_value:g}"
+        )
+    series = open_series(folder, in_memory=in_memory)
+    if features is not None:  # as for a file: names for the features, in order
+        series = series.with_feature_names(features)
+    return series.align(sensor_ids, other="sensor_ids=") if sensor_ids is not None else series
+
+
+def no_observed_reading(source: str, sensors: Sequence[str], null_value: float | None, remedy: str) -> SensorDataError:
+    """The error for sensors without a single observed reading, naming them and the remedy."""
+    shown = ", ".join(sensors[:10]) + (f" and {len(sensors) - 10} more" if len(sensors) > 10 else "")
+    what = "every reading is missing" + (f" or {null_value:g}" if null_value is not None else "")
+    plural = len(sensors) > 1
+    return SensorDataError(
+        f"{source}: {len(sensors)} sensor{'s' if plural else ''} {shown} {'have' if plural else 'has'} "
+        f"no observed reading ({what}); {remedy}"
+    )
+
+
 def to_regular_grid(readings: Readings, interval: Any = None) -> tuple[np.ndarray, pd.DatetimeIndex, pd.Timedelta]:
     """Check the timestamps and re-index the values onto a gap-free grid.
 
     Returns:
         ``(values [steps, sensors, features] with NaN in inserted steps, timestamps, interval)``.
+    """
+    positions, grid, interval = grid_positions(readings, interval)
+    if len(grid) == len(positions):
+        return readings.values, grid, interval
+    logger.info(
+        "%s: inserted %d missing steps (masked) to fill gaps in the %s grid",
+        readings.source,
+        len(grid) - len(positions),
+        interval,
+    )
+    values = np.full((len(grid), *readings.values.shape[1:]), np.nan)
+    values[positions] = readings.values
+    return values, grid, interval
+
+
+def grid_positions(readings: Readings, interval: Any = None) -> tuple[np.ndarray, pd.DatetimeIndex, pd.Timedelta]:
+    """Check the timestamps of ``readings`` (only they are read, not the values) and place
+    each time row on a gap-free grid.
+
+    Duplicates, steps backwards and timestamps off the grid are errors naming their rows; the
+    interval is ``interval``, the readings' own, or the most common difference.
+
+    Returns:
+        ``(positions [rows] int64 on the grid, grid timestamps, interval)``.
     """
     source = readings.source
     timestamps = pd.DatetimeIndex(readings.timestamps).as_unit("ns")
@@ -165,10 +223,5 @@ def to_regular_grid(readings: Readings, interval: Any = None) -> tuple[np.ndarra
     positions = offsets // interval.value
     num_steps = int(positions[-1]) + 1 if len(positions) else 0
     if num_steps == len(timestamps):
-        return readings.values, timestamps, interval
-    inserted = num_steps - len(timestamps)
-    logger.info("%s: inserted %d missing steps (masked) to fill gaps in the %s grid", source, inserted, interval)
-    values = np.full((num_steps, *readings.values.shape[1:]), np.nan)
-    values[positions] = readings.values
-    grid = pd.date_range(timestamps[0], periods=num_steps, freq=interval)
-    return values, grid, interval
+        return positions, timestamps, interval
+    return positions, pd.date_range(timestamps[0], periods=num_steps, freq=interval), interval

@@ -4,7 +4,7 @@ T-GCN's division by the maximum."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 from stgraph.data.series import SensorSeries, feature_positions
 from stgraph.errors import SensorDataError, ShapeError
 
-__all__ = ["MaxScaler", "StandardScaler"]
+__all__ = ["MaxScaler", "StandardScaler", "masked_moments"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,18 +69,12 @@ class StandardScaler:
             steps: the training steps (e.g. ``split.train_steps``); all steps when omitted.
         """
         values, mask, names = _fitting_readings(data, mask, steps, "StandardScaler")
-        weights = mask.astype(np.float64)
-        finite_values = np.where(mask, values, 0.0).astype(np.float64)
-        axes = (0,) if self.per_sensor else (0, 1)
-        count = weights.sum(axis=axes)
+        count, mean, std = masked_moments(values, mask, per_sensor=self.per_sensor)
         feature_label = names or [str(i) for i in range(values.shape[2])]
-        pooled_count = weights.sum(axis=(0, 1))
+        pooled_count = count.sum(axis=0) if self.per_sensor else count
         if (pooled_count == 0).any():
             empty = [feature_label[i] for i in np.flatnonzero(pooled_count == 0)]
             raise SensorDataError(f"StandardScaler: feature(s) {', '.join(empty)} have no observed reading in the fitting steps")
-        mean = finite_values.sum(axis=axes) / np.maximum(count, 1)
-        centred = np.where(mask, finite_values - mean, 0.0)
-        std = np.sqrt((centred**2).sum(axis=axes) / np.maximum(count, 1))
         if self.per_sensor and (count == 0).any():
             pooled = StandardScaler().fit(values, mask)
             unseen = count == 0
@@ -213,7 +207,11 @@ class MaxScaler(StandardScaler):
         """Fit on ``data[steps]`` where ``mask`` is True (arguments as :meth:`StandardScaler.fit`)."""
         values, mask, names = _fitting_readings(data, mask, steps, "MaxScaler")
         axes = (0,) if self.per_sensor else (0, 1)
-        maximum = np.where(mask, values, -np.inf).max(axis=axes, initial=-np.inf).astype(np.float64)
+        maximum = np.full(values.shape[1:] if self.per_sensor else values.shape[2:], -np.inf)
+        count = np.zeros(maximum.shape)
+        for block, observed in _blocks(values, mask):
+            maximum = np.maximum(maximum, np.where(observed, block, -np.inf).max(axis=axes, initial=-np.inf))
+            count += observed.sum(axis=axes)
         unusable = ~(maximum > 0)
         if unusable.any():
             first = tuple(np.argwhere(unusable)[0])
@@ -223,7 +221,6 @@ class MaxScaler(StandardScaler):
                 f"MaxScaler: {int(unusable.sum())} statistic(s) without a positive maximum "
                 f"(first: feature {label!r}{sensor}, maximum {maximum[first]}); dividing by it does not scale"
             )
-        count = mask.sum(axis=axes).astype(np.float64)
         return self._set_statistics(np.zeros_like(maximum), maximum, count, names)
 
     @property
@@ -247,6 +244,39 @@ def _fitting_readings(
     mask = np.ones(values.shape, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     if mask.shape != values.shape:
         raise ShapeError(f"mask shape {list(mask.shape)} differs from values shape {list(values.shape)}")
-    if steps is not None:
+    if steps is not None:  # a slice of a memory-mapped series stays a view, read by _blocks
         values, mask = values[steps], mask[steps]
     return values, mask, names
+
+
+#: readings per block when statistics are accumulated block by block (128 MB as float64)
+BLOCK_READINGS = 1 << 24
+
+
+def _blocks(values: np.ndarray, mask: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(float64 values, mask)`` of consecutive blocks of steps, about :data:`BLOCK_READINGS`
+    readings each, so that a memory-mapped series is read once and never held whole."""
+    per_step = max(int(np.prod(values.shape[1:])), 1)
+    steps = max(BLOCK_READINGS // per_step, 1)
+    for start in range(0, values.shape[0], steps):
+        yield np.asarray(values[start : start + steps], dtype=np.float64), np.asarray(mask[start : start + steps])
+
+
+def masked_moments(values: np.ndarray, mask: np.ndarray, *, per_sensor: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Count, mean and population standard deviation of the readings where ``mask`` is True,
+    per feature (pooled over steps and sensors) or per sensor and feature; two passes over the
+    steps in blocks (:func:`_blocks`). A statistic without readings has mean and deviation 0.
+
+    Shapes:
+        values, mask: ``[time, sensors, features]`` -> each ``[features]`` or ``[sensors, features]``
+    """
+    axes = (0,) if per_sensor else (0, 1)
+    shape = values.shape[1:] if per_sensor else values.shape[2:]
+    count, total, squares = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    for block, observed in _blocks(values, mask):
+        count += observed.sum(axis=axes)
+        total += np.where(observed, block, 0.0).sum(axis=axes)
+    mean = total / np.maximum(count, 1)
+    for block, observed in _blocks(values, mask):
+        squares += (np.where(observed, block - mean, 0.0) ** 2).sum(axis=axes)
+    return count, mean, np.sqrt(squares / np.maximum(count, 1))

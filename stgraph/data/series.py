@@ -34,6 +34,10 @@ class SensorSeries:
             ``["flow", "occupancy", "speed"]``.
         interval: sampling interval; inferred from ``timestamps`` when omitted.
         source: the file the readings came from, used in messages.
+        trusted: the values are float32 and finite where observed already (a series on disk
+            checked when converted, :mod:`stgraph.data.memmap`, or a selection of a series):
+            skip the scan of every reading, which would read a memory-mapped series whole.
+            Shapes, dtypes, ids and timestamps are checked either way.
     """
 
     values: np.ndarray
@@ -55,29 +59,28 @@ class SensorSeries:
         feature_names: Sequence[Any],
         interval: pd.Timedelta | None = None,
         source: str | None = None,
+        *,
+        trusted: bool = False,
     ) -> None:
         self.source = source
         where = self._where()
-        values = np.asarray(values)
+        values = values if isinstance(values, np.ndarray) else np.asarray(values)  # keeps a np.memmap a memmap
         if values.ndim != 3:
             raise SensorDataError(f"{where}values must be [time, sensors, features], got shape {list(values.shape)}")
         steps, sensors, features = values.shape
+        if trusted and values.dtype != np.float32:
+            raise SensorDataError(f"{where}values must be float32, got {values.dtype}")
         values = values.astype(np.float32, copy=False)
-        mask = np.ones(values.shape, dtype=bool) if mask is None else np.asarray(mask)
+        if mask is None:
+            mask = np.ones(values.shape, dtype=bool)
+        elif not isinstance(mask, np.memmap):  # (asarray would make a memmap a plain array)
+            mask = np.asarray(mask)
         if mask.shape != values.shape or mask.dtype != np.bool_:
             raise SensorDataError(
                 f"{where}mask must be bool with the values' shape {list(values.shape)}, got {mask.dtype} {list(mask.shape)}"
             )
-        finite = np.isfinite(values)
-        bad = mask & ~finite
-        if bad.any():
-            t, n, f = np.argwhere(bad)[0]
-            raise SensorDataError(
-                f"{where}{int(bad.sum())} observed readings are not finite (first at step {t}, sensor index {n}, "
-                f"feature index {f}); mask them instead"
-            )
-        if not finite.all():
-            values = np.where(finite, values, np.float32(0.0))
+        if not trusted:
+            values = _finite_where_masked(values, mask, where)
         self.values, self.mask = values, mask
 
         ids = [str(s) for s in sensor_ids]
@@ -128,7 +131,7 @@ class SensorSeries:
 
     def missing_share(self) -> float:
         """Share of readings that are masked (missing), in [0, 1]."""
-        return float(1.0 - self.mask.mean()) if self.mask.size else 0.0
+        return float(1.0 - np.count_nonzero(self.mask) / self.mask.size) if self.mask.size else 0.0
 
     def __repr__(self) -> str:
         span = f"{self.timestamps[0]} .. {self.timestamps[-1]}" if self.num_steps else "empty"
@@ -136,6 +139,12 @@ class SensorSeries:
             f"SensorSeries(steps={self.num_steps}, sensors={self.num_sensors}, features={self.feature_names}, "
             f"interval={self.interval}, {span}, missing={self.missing_share():.1%})"
         )
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the readings are memory-mapped from disk (:mod:`stgraph.data.memmap`): read
+        step by step as they are used, never whole."""
+        return isinstance(self.values, np.memmap)
 
     # --- selections (each returns a new series) ----------------------------------------
     def align(self, sensor_ids: Sequence[Any], *, other: str = "the given sensor list") -> SensorSeries:
@@ -160,6 +169,11 @@ class SensorSeries:
         order = np.fromiter((index[s] for s in wanted), dtype=np.int64, count=len(wanted))
         if np.array_equal(order, np.arange(self.num_sensors)):
             return self
+        if self.on_disk:
+            raise SensorDataError(
+                f"{self._where()}the series on disk holds its sensors in another order than {other}, and reordering "
+                "would copy it into memory; convert readings whose columns are in that order, or set data.in_memory: true"
+            )
         return self._replace(values=self.values[:, order], mask=self.mask[:, order], sensor_ids=wanted)
 
     def align_to(self, graph: SensorGraph) -> SensorSeries:
@@ -171,7 +185,13 @@ class SensorSeries:
         """Keep the features ``names`` (in that order)."""
         names = [names] if isinstance(names, str) else list(names)
         index = self.feature_index(names)
-        return self._replace(values=self.values[..., index], mask=self.mask[..., index], feature_names=names)
+        consecutive = bool(index) and index == list(range(index[0], index[0] + len(index)))
+        part: slice | list[int] = slice(index[0], index[0] + len(index)) if consecutive else index  # a slice: views
+        return self._replace(values=self.values[..., part], mask=self.mask[..., part], feature_names=names)
+
+    def with_feature_names(self, names: Sequence[str]) -> SensorSeries:
+        """The same readings with the features called ``names`` (one per feature, in order)."""
+        return self._replace(feature_names=list(names))
 
     def feature_index(self, names: Sequence[str]) -> list[int]:
         """Positions of the features ``names``; SensorDataError for an unknown name."""
@@ -220,10 +240,23 @@ class SensorSeries:
             "source": self.source,
         }
         fields.update(changes)
-        return SensorSeries(**fields)
+        return SensorSeries(**fields, trusted=True)  # a selection of readings already checked
 
     def _where(self) -> str:
         return f"{self.source}: " if self.source else ""
+
+
+def _finite_where_masked(values: np.ndarray, mask: np.ndarray, where: str) -> np.ndarray:
+    """``values`` with non-finite masked readings set to 0; an error for an observed one."""
+    finite = np.isfinite(values)
+    bad = mask & ~finite
+    if bad.any():
+        t, n, f = np.argwhere(bad)[0]
+        raise SensorDataError(
+            f"{where}{int(bad.sum())} observed readings are not finite (first at step {t}, sensor index {n}, "
+            f"feature index {f}); mask them instead"
+        )
+    return values if finite.all() else np.where(finite, values, np.float32(0.0))
 
 
 def _check_unique(names: Sequence[str], what: str, where: str) -> None:

@@ -75,7 +75,9 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     units); ``y`` is in **original units** with its mask, so the trainer computes the loss on
     ``target_scaler.transform(y)`` and the metrics on ``y`` itself.
 
-    Memory: the dataset holds the series once (the scaled inputs once more when a scaler is
+    Memory: a series memory-mapped from disk (:attr:`SensorSeries.on_disk`) is never held:
+    each window or batch reads its steps from the map and scales them then. Otherwise the
+    dataset holds the series once (the scaled inputs once more when a scaler is
     given). ``y`` and ``m`` are always views of the series, and so is ``x`` without
     covariates; no window is stored, so a PEMS-BAY-sized series (52,116 x 325) costs the same
     whatever the number of windows. How missing readings enter ``x`` is
@@ -130,28 +132,27 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         else:
             raw_values, raw_mask = data
             self.feature_names = self.timestamps = self.sensor_ids = None
-        values, mask = _as_tensor(raw_values, torch.float32), _as_tensor(raw_mask, torch.bool)
-        if values.dim() != 3 or mask.shape != values.shape:
+        if np.shape(raw_values) != np.shape(raw_mask) or len(np.shape(raw_values)) != 3:
             raise ShapeError(
                 "WindowDataset expects values and mask [time, sensors, features] of one shape, "
-                f"got {list(values.shape)} and {list(mask.shape)}"
+                f"got {list(np.shape(raw_values))} and {list(np.shape(raw_mask))}"
             )
-        num_steps = values.shape[0]
-
-        count = values.shape[2]
+        num_steps, num_sensors, count = (int(n) for n in np.shape(raw_values))
         self.input_index = self._feature_positions(input_features, list(range(count)), count)
         self.target_index = self._feature_positions(target_features, [0], count)
-        inputs = _select(values, self.input_index)
-        if scaler is not None:
-            inputs = scaler.transform(inputs, features=self.input_index)
-            self.target_scaler: StandardScaler | None = scaler.subset(self.target_index)
-        else:
-            self.target_scaler = None
+        self.target_scaler: StandardScaler | None = None if scaler is None else scaler.subset(self.target_index)
         self.missing_inputs = missing_inputs
-        self.inputs, self.observed = fill_missing_inputs(inputs, _select(mask, self.input_index), missing_inputs)
-        self.targets = _select(values, self.target_index)
-        self.target_mask = _select(mask, self.target_index)
-        self.covariates = self._covariates(covariates, num_steps, values.shape[1])
+        self._disk = _OnDisk(raw_values, raw_mask, self, scaler) if isinstance(raw_values, np.memmap) else None
+        if self._disk is None:
+            values, mask = _as_tensor(raw_values, torch.float32), _as_tensor(raw_mask, torch.bool)
+            inputs = _select(values, self.input_index)
+            if scaler is not None:
+                inputs = scaler.transform(inputs, features=self.input_index)
+            self.inputs, self.observed = fill_missing_inputs(inputs, _select(mask, self.input_index), missing_inputs)
+            self.targets = _select(values, self.target_index)
+            self.target_mask = _select(mask, self.target_index)
+        self._shape = (num_sensors, len(self.input_index), len(self.target_index))
+        self.covariates = self._covariates(covariates, num_steps, num_sensors)
 
         span = self.lookback + self.horizon
         if starts is None:
@@ -174,26 +175,26 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     @property
     def num_sensors(self) -> int:
         """Sensors per window (the ``nodes`` axis)."""
-        return self.targets.shape[1]
+        return self._shape[0]
 
     @property
     def in_features(self) -> int:
         """Features per sensor in ``x``: inputs plus covariates (plus one observed channel per
         input with ``missing_inputs="mask"``)."""
         extra = 0 if self.covariates is None else self.covariates.shape[-1]
-        observed = 0 if self.observed is None else self.observed.shape[2]
-        return self.inputs.shape[2] + extra + observed
+        observed = self._shape[1] if self.missing_inputs == "mask" else 0
+        return self._shape[1] + extra + observed
 
     @property
     def out_channels(self) -> int:
         """Channels per sensor in ``y``."""
-        return self.targets.shape[2]
+        return self._shape[2]
 
     # --- samples -----------------------------------------------------------------------
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         start = int(self.starts[index])
         middle, end = start + self.lookback, start + self.lookback + self.horizon
-        return self._inputs(slice(start, middle)), self.targets[middle:end], self.target_mask[middle:end]
+        return (self._inputs(slice(start, middle)), *self._targets(slice(middle, end)))
 
     def batch(self, indices: Sequence[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Gather windows ``indices`` with one index operation per tensor (the trainer's fast path).
@@ -204,7 +205,7 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
         starts = self.starts[torch.as_tensor(indices, dtype=torch.int64)]
         input_steps = starts[:, None] + self._input_offsets
         target_steps = starts[:, None] + self._target_offsets
-        return self._inputs(input_steps), self.targets[target_steps], self.target_mask[target_steps]
+        return (self._inputs(input_steps), *self._targets(target_steps))
 
     def forecast_times(self, index: int) -> pd.DatetimeIndex:
         """Timestamps of the ``horizon`` target steps of window ``index`` (series input only)."""
@@ -216,13 +217,23 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
     # --- helpers -----------------------------------------------------------------------
     def _inputs(self, steps: slice | torch.Tensor) -> torch.Tensor:
         """``x`` at ``steps``: inputs ‖ covariates ‖ observed channels (:func:`fill_missing_inputs`);
-        a view of the inputs when there is nothing to append."""
-        parts = [self.inputs[steps]]
+        a view of the inputs when there is nothing to append (in memory)."""
+        if self._disk is not None:
+            inputs, observed = self._disk.inputs(steps)
+        else:
+            inputs, observed = self.inputs[steps], None if self.observed is None else self.observed[steps]
+        parts = [inputs]
         if self.covariates is not None:
             parts.append(self._expand(self.covariates[steps]))
-        if self.observed is not None:
-            parts.append(self.observed[steps])
+        if observed is not None:
+            parts.append(observed)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    def _targets(self, steps: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(y, mask)`` at ``steps``."""
+        if self._disk is not None:
+            return self._disk.targets(steps)
+        return self.targets[steps], self.target_mask[steps]
 
     def _expand(self, covariates: torch.Tensor) -> torch.Tensor:
         """``[..., K]`` per step -> ``[..., N, K]`` (a broadcast view); per-sensor ones pass through."""
@@ -258,6 +269,34 @@ class WindowDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
                 f"sensors = {num_sensors}; got {list(table.shape)}"
             )
         return table
+
+
+class _OnDisk:
+    """The readings of a memory-mapped series (:mod:`stgraph.data.memmap`), read per window or
+    batch: only the steps asked for are read, then selected, scaled and filled exactly as the
+    in-memory path does once for the whole series (element by element, so to the same bits).
+
+    Shapes:
+        steps: a slice or int64 ``[...]`` of step positions -> tensors ``[..., sensors, features]``
+    """
+
+    def __init__(self, values: np.ndarray, mask: np.ndarray, windows: WindowDataset, scaler: StandardScaler | None) -> None:
+        self.values, self.mask, self.scaler = values, mask, scaler
+        self.input_index, self.target_index = windows.input_index, windows.target_index
+        self.missing_inputs = windows.missing_inputs
+
+    def _read(self, array: np.ndarray, steps: slice | torch.Tensor, positions: list[int]) -> torch.Tensor:
+        rows = array[steps if isinstance(steps, slice) else steps.numpy()]
+        return torch.from_numpy(np.ascontiguousarray(rows[..., positions]))
+
+    def inputs(self, steps: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        inputs = self._read(self.values, steps, self.input_index)
+        if self.scaler is not None:
+            inputs = self.scaler.transform(inputs, features=self.input_index)
+        return fill_missing_inputs(inputs, self._read(self.mask, steps, self.input_index), self.missing_inputs)
+
+    def targets(self, steps: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._read(self.values, steps, self.target_index), self._read(self.mask, steps, self.target_index)
 
 
 def _as_tensor(data: Any, dtype: torch.dtype) -> torch.Tensor:

@@ -51,6 +51,7 @@ file and the signal. A file that passed is not checked again in the same process
 from __future__ import annotations
 
 import bz2
+import contextlib
 import csv
 import gzip
 import hashlib
@@ -65,17 +66,17 @@ import sys
 import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
 
 from stgraph.errors import SensorDataError
 
-__all__ = ["DEFAULT_LIMITS", "FORMATS", "InMemoryFile", "Limits", "Readings", "detect_format", "read_readings"]
+__all__ = ["DEFAULT_LIMITS", "FORMATS", "InMemoryFile", "Limits", "Readings", "check_values", "detect_format", "read_readings"]
 
 Bounds = tuple[float | None, float | None]
 Limits = Bounds | Mapping[str, Bounds] | None
@@ -98,6 +99,14 @@ _COMPRESSION = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _TIMESTAMP_NAMES = ("timestamp", "time", "date", "datetime")
 _SENSOR_NAMES = ("sensor", "sensor_id", "station", "station_id", "node", "node_id", "detector", "detector_id")
 _MISSING_TOKENS = ("", "nan", "NaN")
+# how pandas reads the cells of a readings CSV after its header line: only _MISSING_TOKENS are missing
+_CSV_BODY: dict[str, Any] = {
+    "header": None,
+    "skiprows": 1,
+    "keep_default_na": False,
+    "na_values": list(_MISSING_TOKENS),
+    "skipinitialspace": True,
+}
 
 
 @dataclass(frozen=True)
@@ -221,7 +230,7 @@ def read_readings(
     steps, sensors, _ = readings.values.shape
     if not steps or not sensors:
         raise SensorDataError(f"{source}: holds no readings ({steps} time steps, {sensors} sensors)")
-    _check_values(readings, limits, null_value)
+    check_values(readings, limits, null_value)
     return readings
 
 
@@ -236,7 +245,7 @@ def _bounds(limits: Limits, feature: str, source: str) -> Bounds:
     return limits
 
 
-def _check_values(readings: Readings, limits: Limits, null_value: float | None) -> None:
+def check_values(readings: Readings, limits: Limits, null_value: float | None) -> None:
     """Infinite readings and readings outside ``limits``: SensorDataError naming sensor and row."""
     source, values = readings.source, readings.values
     if isinstance(limits, Mapping):
@@ -415,16 +424,7 @@ def _read_csv(path: Source, source: str, **options: Any) -> Readings:
                 )
             seen[name] = position
         as_text = {position: str for position, name in enumerate(names) if name.lower() in _SENSOR_NAMES}
-        frame = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            skiprows=1,
-            names=list(range(len(names))),
-            keep_default_na=False,
-            na_values=list(_MISSING_TOKENS),
-            dtype=as_text,
-            skipinitialspace=True,
-        )
+        frame = pd.read_csv(io.StringIO(text), names=list(range(len(names))), dtype=as_text, **_CSV_BODY)
     except pd.errors.EmptyDataError:
         raise SensorDataError(f"{source}: the file is empty; expected a header line and readings") from None
     except pd.errors.ParserError as error:
@@ -529,13 +529,7 @@ def _read_hdf(path: str | os.PathLike[str], source: str, key: str | None) -> pd.
     _check_hdf5(path, source, key)
     try:
         with pd.HDFStore(path, mode="r") as store:
-            keys = store.keys()
-            if key is None:
-                if len(keys) != 1:
-                    raise SensorDataError(f"{source}: holds {len(keys)} tables {keys}; pass key= to pick one")
-                key = keys[0]
-            elif key not in keys and f"/{key}" not in keys:
-                raise SensorDataError(f"{source}: no table {key!r}; it holds {keys}")
+            key = hdf_key(store, source, key)
             frame = store[key]
     except SensorDataError:
         raise
@@ -544,6 +538,18 @@ def _read_hdf(path: str | os.PathLike[str], source: str, key: str | None) -> pd.
     if not isinstance(frame, pd.DataFrame):
         raise SensorDataError(f"{source}, key {key!r}: expected a DataFrame (time x sensors), got {type(frame).__name__}")
     return frame
+
+
+def hdf_key(store: pd.HDFStore, source: str, key: str | None) -> str:
+    """The table to read: ``key``, or the only one the file holds."""
+    keys = store.keys()
+    if key is None:
+        if len(keys) != 1:
+            raise SensorDataError(f"{source}: holds {len(keys)} tables {keys}; pass key= to pick one")
+        return str(keys[0])
+    if key not in keys and f"/{key}" not in keys:
+        raise SensorDataError(f"{source}: no table {key!r}; it holds {keys}")
+    return key
 
 
 def _first_line(error: BaseException) -> str:
@@ -831,11 +837,29 @@ def _read_npz(
 
 
 def _npz_array(path: str | os.PathLike[str], source: str, name: str) -> np.ndarray:
-    """One array of an ``.npz`` archive, read without unpickling and without trusting its header.
+    """One array of an ``.npz`` archive, read without unpickling and without trusting its header
+    (:func:`open_npz_array`)."""
+    with open_npz_array(path, source, name) as (handle, shape, fortran, dtype):
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        raw = handle.read(count * dtype.itemsize)
+        if len(raw) != count * dtype.itemsize:
+            raise SensorDataError(f"{source}, array {name!r}: truncated ({len(raw)} of {count * dtype.itemsize} bytes)")
+        array = np.frombuffer(raw, dtype=dtype)
+        return array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
+
+
+@contextlib.contextmanager
+def open_npz_array(
+    path: str | os.PathLike[str], source: str, name: str
+) -> Iterator[tuple[IO[bytes], tuple[int, ...], bool, np.dtype[Any]]]:
+    """The stream of array ``name`` in an ``.npz`` archive, after its header: ``(stream, shape,
+    fortran order, dtype)``. The stream decompresses as it is read, so an array can be read
+    in pieces.
 
     Read member by member rather than with :func:`numpy.load`, so that a damaged archive is an
-    error naming the file (not a zip, CRC or pickle traceback), and a header that claims more
-    data than the member holds is refused before memory is allocated for it.
+    error naming the file (not a zip, CRC or pickle traceback, also while the stream is read
+    in the ``with`` block), and a header that claims more data than the member holds is
+    refused before memory is allocated for it.
     """
     with open(path, "rb") as handle:
         magic = handle.read(4)
@@ -849,12 +873,12 @@ def _npz_array(path: str | os.PathLike[str], source: str, name: str) -> np.ndarr
                     f"{source}: no array {name!r} (PEMS0x layout [time, sensors, features]); keys are {sorted(members)}"
                 )
             member = members[name]
-            with archive.open(member) as handle:
-                version = np.lib.format.read_magic(handle)
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
                 if version == (1, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
                 elif version == (2, 0):
-                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
                 else:
                     raise SensorDataError(f"{source}, array {name!r}: unsupported .npy version {version}")
                 if dtype.hasobject:
@@ -867,12 +891,7 @@ def _npz_array(path: str | os.PathLike[str], source: str, name: str) -> np.ndarr
                         f"{source}, array {name!r}: header says shape {list(shape)} of {dtype} "
                         f"({count * dtype.itemsize} bytes) but the archive holds {member.file_size} bytes; truncated or corrupt"
                     )
-                raw = handle.read(count * dtype.itemsize)
-            if len(raw) != count * dtype.itemsize:
-                raise SensorDataError(f"{source}, array {name!r}: truncated ({len(raw)} of {count * dtype.itemsize} bytes)")
-            array = np.frombuffer(raw, dtype=dtype)
-            order = "F" if fortran else "C"
-            return array.reshape(shape[::-1]).transpose() if order == "F" else array.reshape(shape)
+                yield stream, tuple(shape), bool(fortran), dtype
     except SensorDataError:
         raise
     except EOFError:

@@ -132,6 +132,9 @@ class DataConfig:
             1,000 sensors or more. Forecasts are unchanged (up to float rounding) and every
             output is labelled by sensor ID.
         num_workers: DataLoader workers (0 = load in the main process).
+        in_memory: with ``readings`` a directory from ``stgraph convert``, copy the series into
+            memory instead of reading windows from disk; refused when it would take more than
+            half the memory available (:func:`~stgraph.data.memmap.open_series`).
     """
 
     dataset: str | None = None
@@ -156,6 +159,7 @@ class DataConfig:
     neighbors: int | None = 8
     reorder_sensors: bool | None = None
     num_workers: int = 0
+    in_memory: bool = False
 
     def validate(self) -> None:
         for name in ("features", "targets"):

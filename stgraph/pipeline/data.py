@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from stgraph.data.catalog import get_dataset
 from stgraph.data.covariates import time_covariates
 from stgraph.data.load import load_series
-from stgraph.data.scaling import StandardScaler
+from stgraph.data.memmap import is_series_dir
+from stgraph.data.scaling import StandardScaler, masked_moments
 from stgraph.data.series import SensorSeries
 from stgraph.data.splits import PARTS, Split, split_by_fraction
 from stgraph.data.store import verify_files
@@ -274,9 +275,9 @@ def load_readings_and_graph(
     if config.readings is None:
         raise ConfigError("give exactly one of data.dataset (a catalog name) or data.readings (a file)")
     path = Path(config.readings)
-    if not path.is_file():
+    if not path.is_file() and not is_series_dir(path):
         raise SensorDataError(f"{path}: readings file not found")
-    series = load_series(path, null_value=config.null_value)
+    series = load_series(path, null_value=config.null_value, in_memory=config.in_memory)
     _check_interval(series, config.interval, "--interval / data.interval")
     graph = _own_graph(config, series.sensor_ids)
     missing_sensors = [s for s in graph.sensor_ids if s not in set(series.sensor_ids)]
@@ -298,7 +299,12 @@ def prepare_data(
         root: the data root of catalog datasets (default :func:`stgraph.io.paths.data_root`).
     """
     series, graph, null_value, name, units = load_readings_and_graph(config, root=root)
-    if config.reorder_sensors or (config.reorder_sensors is None and graph.num_sensors >= LOCALITY_MIN_SENSORS):
+    # a series on disk keeps its stored order unless asked: reordering it would copy it into memory
+    automatic = config.reorder_sensors is None and graph.num_sensors >= LOCALITY_MIN_SENSORS
+    if automatic and series.on_disk:
+        logger.info("%s: the series is on disk; sensors keep their stored order (no locality renumbering)", series.source)
+        automatic = False
+    if config.reorder_sensors or automatic:
         graph = graph.permute(locality_order(graph))
         series = series.align_to(graph)
     return prepare_series(
@@ -335,11 +341,8 @@ def choose_scaling(series: SensorSeries, steps: slice, features: Sequence[str]) 
     barely sees them.
     """
     positions = series.feature_index(list(features))
-    values = series.values[steps][:, :, positions].astype(np.float64)
-    observed = series.mask[steps][:, :, positions]
-    count = observed.sum(axis=0)
-    mean = np.where(observed, values, 0.0).sum(axis=0) / np.maximum(count, 1)
-    deviation = np.sqrt((np.where(observed, values - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1))
+    count, _, deviation = masked_moments(series.values[steps], series.mask[steps], per_sensor=True)
+    count, deviation = count[:, positions], deviation[:, positions]
     spread = 1.0
     for f in range(deviation.shape[1]):
         scales = deviation[(count[:, f] > 1) & (deviation[:, f] > 0), f]
