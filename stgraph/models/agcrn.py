@@ -88,6 +88,11 @@ class AGCRN(ForecastModel):
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``
     """
 
+    sensor_subsets_reason = (
+        "its learned graph softmax(relu(E E^T)) and weight pools are built from all sensors' embeddings "
+        "(slicing them as Graph WaveNet's adaptive adjacency is sliced is possible, not done)"
+    )
+
     def __init__(
         self,
         *,

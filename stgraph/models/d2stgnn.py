@@ -291,6 +291,8 @@ class D2STGNN(ForecastModel):
         ``backward`` transitions) -> ``[batch, horizon, nodes, out_channels]``
     """
 
+    sensor_subsets_reason = "its dynamic graph learner and adaptive adjacency span all sensors"
+
     def __init__(
         self,
         *,

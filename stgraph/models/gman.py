@@ -239,6 +239,8 @@ class GMAN(ForecastModel):
         ``graph`` is required.
     """
 
+    sensor_subsets_reason = "its spatial attention spans all sensors"
+
     def __init__(
         self,
         *,

@@ -146,6 +146,10 @@ class MTGNN(ForecastModel):
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``
     """
 
+    sensor_subsets_reason = (
+        "its graph learner keeps each sensor's top-k neighbours among all sensors, and its layer norm spans every sensor"
+    )
+
     def __init__(
         self,
         *,

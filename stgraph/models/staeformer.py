@@ -116,6 +116,8 @@ class STAEformer(ForecastModel):
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``.
     """
 
+    sensor_subsets_reason = "its spatial self-attention and adaptive embedding span all sensors"
+
     def __init__(
         self,
         *,
