@@ -9,8 +9,8 @@ memory then holds one block's activations instead of all of them, at the price o
 more forward pass.
 
 The same values and gradients: the recomputation replays the random state (dropout draws the
-same mask) and runs batch normalisation without touching its running statistics, which the
-first pass has already updated (``context_fn``). The model stays a plain module with the same
+same mask), and batch normalisation's running statistics, which the first pass has already
+updated, are put back after it (``context_fn``). The model stays a plain module with the same
 parameters and state-dict keys: the wrapping is an instance attribute ``forward`` set on
 entry and removed on exit (a recomputation after exit calls the class's own ``forward``).
 """
@@ -72,13 +72,14 @@ def _checkpointed(block: nn.Module, forward: Callable[..., Any], *args: Any, **k
 
 @contextlib.contextmanager
 def _frozen_statistics(block: nn.Module) -> Iterator[None]:
-    """Batch norms of ``block`` normalise by the batch's statistics without updating their
-    running ones (what a training-mode pass computes, minus the update)."""
+    """Batch norms of ``block`` run as in training (the same saved tensors, which the checkpoint
+    checks) and get their running statistics back afterwards: the first pass already updated them."""
     norms = [m for m in block.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
-    for norm in norms:
-        norm.track_running_stats = False
+    saved = [{name: buffer.clone() for name, buffer in norm.named_buffers(recurse=False)} for norm in norms]
     try:
         yield
     finally:
-        for norm in norms:
-            norm.track_running_stats = True
+        with torch.no_grad():
+            for norm, buffers in zip(norms, saved):
+                for name, value in buffers.items():
+                    getattr(norm, name).copy_(value)
