@@ -128,7 +128,7 @@ class AGCRN(ForecastModel):
                 nn.init.uniform_(param)
 
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         if graph is not None:
             self._graph(graph)
         adjacency = embedding_adjacency(self.node_embedding)

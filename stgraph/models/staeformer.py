@@ -186,7 +186,7 @@ class STAEformer(ForecastModel):
         return torch.cat(parts, dim=-1)
 
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         if graph is not None:
             self._graph(graph)
         hidden = self.embed(x).transpose(1, 2)  # [batch, nodes, lookback, width]: attend along time

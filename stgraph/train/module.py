@@ -244,8 +244,10 @@ class ForecastModule(L.LightningModule):
         if c.optimizer == "rmsprop":
             optimizer = torch.optim.RMSprop(self.parameters(), lr=c.lr, alpha=c.alpha, eps=c.eps, weight_decay=c.weight_decay)
         else:
-            # fused: one kernel for all parameters instead of a Python loop (~20 % of a CPU step, benchmarks/RESULTS.md)
-            optimizer = torch.optim.Adam(self.parameters(), lr=c.lr, eps=c.eps, weight_decay=c.weight_decay, fused=True)
+            # fused: one kernel for all parameters instead of a Python loop (~20 % of a CPU step, benchmarks/RESULTS.md);
+            # not with mixed precision and clipping, which Lightning refuses for an optimiser that unscales itself
+            fused = c.gradient_clip is None or "mixed" not in str(c.precision)
+            optimizer = torch.optim.Adam(self.parameters(), lr=c.lr, eps=c.eps, weight_decay=c.weight_decay, fused=fused)
         if c.scheduler is None:
             return optimizer
         scheduler: torch.optim.lr_scheduler.LRScheduler
