@@ -9,8 +9,8 @@ python -m benchmarks.memory --graph knn-2000 --models graph_wavenet --sensor-bat
 Each (model, option) runs in a fresh process (:func:`benchmarks.speed.model_step.run_isolated`),
 so its peak resident set is its own: the model (paper sizes,
 :data:`~benchmarks.speed.model_step.PAPER_CONFIGS`) and one batch of random 12-step windows
-are built, the peak is reset (``/proc/self/clear_refs``), then one warm-up and ``--steps`` timed
-training steps run (step ``s`` draws sensor batch ``s``), each :meth:`ForecastModule.training_step <stgraph.train.module.ForecastModule.training_step>`
+are built, the peak is reset (``/proc/self/clear_refs``), then ``--warmup`` untimed and ``--steps``
+timed training steps run (step ``s`` draws sensor batch ``s``), each :meth:`ForecastModule.training_step <stgraph.train.module.ForecastModule.training_step>`
 (the trainer's step: sensor batches and checkpointing as ``stgraph train`` applies them),
 backward and an Adam step. ``bf16-mixed`` is what Lightning's plugin does on the CPU: the
 training step under ``torch.autocast("cpu", dtype=torch.bfloat16)``, backward outside it.
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -63,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--options", default=",".join(OPTIONS), help=f"comma-separated (default {','.join(OPTIONS)})")
     parser.add_argument("--batch", type=int, default=8, help="windows per step (default 8)")
     parser.add_argument("--sensor-batch", type=int, default=2000, help="sensors per subgraph of sensor-batch (default 2000)")
-    parser.add_argument("--steps", type=int, default=2, help="timed steps after one warm-up (default 2)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first, while the heap settles (default 2)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps after the warm-up (default 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the results (default benchmarks/results)")
     parser.add_argument("--force", action="store_true", help="replace existing results")
@@ -79,7 +81,9 @@ def _rss_mb(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def measure(model_name: str, graph_name: str, option: str, batch: int, steps: int, sensor_batch: int) -> dict[str, Any]:
+def measure(
+    model_name: str, graph_name: str, option: str, batch: int, warmup: int, steps: int, sensor_batch: int
+) -> dict[str, Any]:
     """One configuration's peak memory and step times, in this process (see the module notes)."""
     warnings.filterwarnings("ignore", message=r".*self\.log\(\).*")  # no Trainer here: nothing to log to
     reuse_freed_memory()  # as stgraph train does: freed memory stays mapped, RSS keeps its high-water mark
@@ -101,7 +105,7 @@ def measure(model_name: str, graph_name: str, option: str, batch: int, steps: in
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")  # reset VmHWM to the current RSS: the graph's construction is not counted
     times = []
-    for step in range(steps + 1):
+    for step in range(warmup + steps):
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         with autocast:
@@ -118,7 +122,7 @@ def measure(model_name: str, graph_name: str, option: str, batch: int, steps: in
         "batch": batch,
         "peak_rss_mb": round(peak, 1),
         "increase_mb": round(peak - before, 1),
-        "step_s": round(statistics.median(times[1:]), 3),
+        "step_s": round(statistics.median(times[warmup:]), 3),
     }
 
 
@@ -138,10 +142,17 @@ def main(argv: list[str] | None = None) -> int:
     md, js = args.results / f"{name}.md", args.results / f"{name}.json"
     if not args.force and (md.exists() or js.exists()):
         raise SystemExit(f"{md} exists; pass --force to replace it")
-    info = {**machine(), **library_versions(), "torch_threads": args.threads}
+    # the load says how much the other processes of a shared machine take from the times
+    info = {
+        **machine(),
+        **library_versions(),
+        "torch_threads": args.threads,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
     print(json.dumps(info))
     header = [
-        f"Training step, batch {args.batch}, graph {args.graph}, {args.threads} thread(s); median of {args.steps} steps.",
+        f"Training step, batch {args.batch}, graph {args.graph}, {args.threads} thread(s); median of {args.steps} steps "
+        f"after {args.warmup} untimed.",
         "",
         "| model | option | peak RSS MiB | increase MiB | step s | memory vs float32 | time vs float32 |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -158,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 "batch": args.batch,
                 "sensor_batch": args.sensor_batch,
             }
-            result = run_isolated("benchmarks.memory", {**request, "steps": args.steps, "threads": args.threads})
+            timing = {"warmup": args.warmup, "steps": args.steps, "threads": args.threads}
+            result = run_isolated("benchmarks.memory", {**request, **timing})
             results.append(result)
             line = _row(result, base)
             base = base or (result if option == "float32" else None)

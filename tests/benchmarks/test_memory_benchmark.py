@@ -9,7 +9,7 @@ from benchmarks.memory.__main__ import main
 
 def test_each_option_is_a_row_with_its_ratio_to_float32(tmp_path, capsys):
     argv = ["--graph", "knn-200", "--models", "stid", "--options", "float32,sensor-batch", "--sensor-batch", "50"]
-    assert main([*argv, "--batch", "2", "--steps", "1", "--results", str(tmp_path)]) == 0
+    assert main([*argv, "--batch", "2", "--warmup", "1", "--steps", "1", "--results", str(tmp_path)]) == 0
     payload = json.loads((tmp_path / "memory-knn-200.json").read_text())
     rows = payload["results"]
     assert [row["option"] for row in rows] == ["float32", "sensor-batch 50"]
