@@ -412,8 +412,7 @@ class ExperimentConfig:
             raise ConfigError(
                 f"say which model to train: --model NAME ({', '.join(models.available())}), or model.name in a --config file"
             )
-        model_class = models.get(self.model.name)
-        if self.training.sensor_batch is not None and not model_class.sensor_subsets:
+        if self.training.sensor_batch is not None and not (model_class := models.get(self.model.name)).sensor_subsets:
             raise ConfigError(
                 f"training.sensor_batch: {self.model.name} cannot train on sensor subgraphs: {model_class.sensor_subsets_reason}"
             )
