@@ -5,7 +5,9 @@ horizon=12`` and then its paper's hyperparameters (paper defaults), and maps
 ``forward(x, graph, *, target=None, teacher_forcing=0.0)`` with ``x`` ``[batch, lookback,
 nodes, in_features]`` to ``[batch, horizon, nodes, out_channels]``. Its constructor arguments
 are kept in ``model.init_kwargs``, so ``create(name_of(model), **model.init_kwargs)`` rebuilds
-it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``.
+it; ``type(model).accepts_teacher_forcing`` says whether it uses ``target``, and
+``sensor_subsets`` whether it trains on sensor subgraphs (``training.sensor_batch``; if not,
+``sensor_subsets_reason`` says why).
 
 >>> from stgraph.models import available, create
 >>> available()

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from stgraph.errors import ShapeError
 from stgraph.graph import SensorGraph
+from stgraph.graph.sampling import SensorSubgraph
 from stgraph.ops import Operator
 
 __all__ = ["ForecastModel"]
@@ -43,6 +44,11 @@ class ForecastModel(nn.Module):
       the true previous value with probability ``teacher_forcing`` (scheduled sampling, see
       :meth:`_decode`). False: ``target`` and ``teacher_forcing`` are accepted for the common
       ``forward`` signature and unused.
+    - ``sensor_subsets``: the model runs on a :class:`~stgraph.graph.sampling.SensorSubgraph`
+      (sensor-batched training, ``training.sensor_batch``): ``x`` then has the subgraph's
+      sensors on its node axis and the model indexes its per-sensor parameters with the
+      subgraph's ``positions`` (:meth:`_per_sensor`). False: ``sensor_subsets_reason`` says why
+      not, in the error a subgraph meets.
 
     ``graph`` may be a :class:`~stgraph.SensorGraph` or a scipy/numpy/torch adjacency
     (:meth:`SensorGraph.coerce`). Pass a SensorGraph in training loops: it keeps its normalised
@@ -51,6 +57,8 @@ class ForecastModel(nn.Module):
     """
 
     accepts_teacher_forcing: ClassVar[bool] = False
+    sensor_subsets: ClassVar[bool] = False
+    sensor_subsets_reason: ClassVar[str] = "it has not been made to forecast a subset of its sensors"
     # Set by the wrapped constructor (_recording_arguments) in the instance's __dict__.
     _init_kwargs: dict[str, Any]
 
@@ -80,16 +88,18 @@ class ForecastModel(nn.Module):
         return copy.deepcopy(self._init_kwargs)
 
     # --- checks at the model's entry ---------------------------------------------------------
-    def _check_input(self, x: Tensor) -> None:
-        """ShapeError unless ``x`` is ``[batch, lookback, num_sensors, in_features]``."""
+    def _check_input(self, x: Tensor, graph: Any = None) -> None:
+        """ShapeError unless ``x`` is ``[batch, lookback, num_sensors, in_features]`` (or, with a
+        :class:`SensorSubgraph` as ``graph``, the subgraph's sensors on the node axis)."""
         name = type(self).__name__
+        nodes = self._nodes(graph)
         got = list(x.shape)
         layout = "[batch, time, nodes, features]"
         if x.ndim != 4:
             raise ShapeError(f"{name} expects x as {layout} with time == lookback ({self.lookback}); got {got}")
         checks = [
             ("time == lookback", self.lookback),
-            ("nodes == num_sensors", self.num_sensors),
+            ("nodes == num_sensors" if nodes == self.num_sensors else "nodes == the subgraph's sensors", nodes),
             ("features == in_features", self.in_features),
         ]
         for axis, (label, expected) in enumerate(checks, start=1):
@@ -101,17 +111,50 @@ class ForecastModel(nn.Module):
     def _check_target(self, target: Tensor | None, x: Tensor) -> None:
         if target is None:
             return
-        expected = [x.shape[0], self.horizon, self.num_sensors, self.out_channels]
+        expected = [x.shape[0], self.horizon, x.shape[2], self.out_channels]
         if list(target.shape) != expected:
             raise ShapeError(
                 f"{type(self).__name__} expects target as [batch, horizon, nodes, channels] = {expected}; "
                 f"got {list(target.shape)}"
             )
 
+    def _nodes(self, graph: Any) -> int:
+        """Sensors on the node axis: ``num_sensors``, or a :class:`SensorSubgraph`'s, which a
+        model without ``sensor_subsets`` refuses with its reason."""
+        if not isinstance(graph, SensorSubgraph):
+            return self.num_sensors
+        if not self.sensor_subsets:
+            raise ShapeError(f"{type(self).__name__} cannot train on a sensor subgraph: {self.sensor_subsets_reason}")
+        if graph.parent_sensors != self.num_sensors:
+            raise ShapeError(
+                f"{type(self).__name__} was built for {self.num_sensors} sensors; the subgraph was drawn from a graph "
+                f"of {graph.parent_sensors}"
+            )
+        return graph.num_sensors
+
+    def _per_sensor(self, parameter: Tensor, graph: Any) -> Tensor:
+        """``parameter`` (``[num_sensors, ...]``) at the sensors of ``graph``: all of it, or the
+        rows of a :class:`SensorSubgraph`'s ``positions``, so only those rows get a gradient.
+
+        Shapes:
+            parameter: ``[num_sensors, ...]`` -> ``[nodes, ...]``
+        """
+        if not isinstance(graph, SensorSubgraph):
+            return parameter
+        return parameter.index_select(0, graph.torch_positions(parameter.device))
+
+    def _positions(self, graph: Any, x: Tensor) -> Tensor | None:
+        """``[nodes]`` int64 rows of a :class:`SensorSubgraph`'s sensors on ``x``'s device; None
+        on the full graph."""
+        return graph.torch_positions(x.device) if isinstance(graph, SensorSubgraph) else None
+
     def _graph(self, graph: Any) -> SensorGraph:
-        """The :class:`SensorGraph` behind ``graph``, checked against ``num_sensors``."""
+        """The :class:`SensorGraph` behind ``graph``, checked against ``num_sensors`` (a
+        :class:`SensorSubgraph` against the graph it was drawn from)."""
         sensor_graph = SensorGraph.coerce(graph)
-        if sensor_graph.num_sensors != self.num_sensors:
+        if isinstance(sensor_graph, SensorSubgraph):
+            self._nodes(sensor_graph)
+        elif sensor_graph.num_sensors != self.num_sensors:
             where = f" ({sensor_graph.source})" if sensor_graph.source else ""
             raise ShapeError(
                 f"{type(self).__name__} was built for {self.num_sensors} sensors; the graph{where} has {sensor_graph.num_sensors}"
@@ -132,7 +175,7 @@ class ForecastModel(nn.Module):
             out: ``[batch, nodes, horizon * out_channels]`` (or with a time axis of 1 after
             ``batch``) -> ``[batch, horizon, nodes, out_channels]``
         """
-        return out.reshape(out.shape[0], self.num_sensors, self.horizon, self.out_channels).transpose(1, 2)
+        return out.reshape(out.shape[0], -1, self.horizon, self.out_channels).transpose(1, 2)
 
     # --- sequence-to-sequence decoding -----------------------------------------------------
     def _decode(

@@ -88,6 +88,11 @@ class AGCRN(ForecastModel):
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``
     """
 
+    sensor_subsets_reason = (
+        "its learned graph softmax(relu(E E^T)) and weight pools are built from all sensors' embeddings "
+        "(slicing them as Graph WaveNet's adaptive adjacency is sliced is possible, not done)"
+    )
+
     def __init__(
         self,
         *,
@@ -123,7 +128,7 @@ class AGCRN(ForecastModel):
                 nn.init.uniform_(param)
 
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         if graph is not None:
             self._graph(graph)
         adjacency = embedding_adjacency(self.node_embedding)

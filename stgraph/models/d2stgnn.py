@@ -291,6 +291,8 @@ class D2STGNN(ForecastModel):
         ``backward`` transitions) -> ``[batch, horizon, nodes, out_channels]``
     """
 
+    sensor_subsets_reason = "its dynamic graph learner and adaptive adjacency span all sensors"
+
     def __init__(
         self,
         *,
@@ -377,7 +379,7 @@ class D2STGNN(ForecastModel):
         self.output_outer = nn.Linear(output_hidden, gap * out_channels)
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         masks = [operator.to_dense() for operator in self._operators(graph, x, "forward", "backward")]
         batch = x.shape[0]
         readings = x.index_select(-1, self.readings)

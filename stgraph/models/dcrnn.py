@@ -79,6 +79,7 @@ class DCRNN(ForecastModel):
     """
 
     accepts_teacher_forcing = True
+    sensor_subsets = True
 
     def __init__(
         self,
@@ -112,10 +113,10 @@ class DCRNN(ForecastModel):
         self.projection = nn.Linear(hidden, out_channels, bias=False)
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         self._check_target(target, x)
         transitions = self._operators(graph, x, "forward", "backward")
-        go = x.new_zeros(x.shape[0], self.num_sensors, self.out_channels)
+        go = x.new_zeros(x.shape[0], x.shape[2], self.out_channels)
         if self.fused:
             fused = FusedGraphGRU(self.encoder, self.decoder, transitions, decode_steps=self.horizon)
             return self._decode(self._projecting(fused.decode), go, fused.encode(x), target, teacher_forcing)
@@ -144,7 +145,7 @@ class DCRNN(ForecastModel):
             x: ``[batch, lookback, nodes, in_features]`` -> ``num_layers`` x ``[batch, nodes, hidden]``
         """
         # Zero states, as GraphGRUCell.initial_state makes them (a ModuleList's items are typed nn.Module).
-        states = [x.new_zeros(x.shape[0], self.num_sensors, self.hidden) for _ in self.encoder]
+        states = [x.new_zeros(x.shape[0], x.shape[2], self.hidden) for _ in self.encoder]
         for t in range(self.lookback):
             states = _step_up(self.encoder, x[:, t], states, transitions)
         return states

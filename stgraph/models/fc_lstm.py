@@ -44,6 +44,7 @@ class FCLSTM(ForecastModel):
     """
 
     accepts_teacher_forcing = True
+    sensor_subsets = True
 
     def __init__(
         self,
@@ -64,17 +65,17 @@ class FCLSTM(ForecastModel):
         self.projection = nn.Linear(hidden, out_channels)
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         self._check_target(target, x)
         if graph is not None:
             self._graph(graph)
-        batch = x.shape[0]
-        sequences = x.transpose(1, 2).reshape(batch * self.num_sensors, self.lookback, self.in_features)
+        batch, nodes = x.shape[0], x.shape[2]
+        sequences = x.transpose(1, 2).reshape(batch * nodes, self.lookback, self.in_features)
         _, state = self.encoder(sequences)
 
         def step(inputs: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-            out, state = self.decoder(inputs.reshape(batch * self.num_sensors, 1, self.out_channels), state)
-            return self.projection(out).reshape(batch, self.num_sensors, self.out_channels), state
+            out, state = self.decoder(inputs.reshape(batch * nodes, 1, self.out_channels), state)
+            return self.projection(out).reshape(batch, nodes, self.out_channels), state
 
-        go = x.new_zeros(batch, self.num_sensors, self.out_channels)
+        go = x.new_zeros(batch, nodes, self.out_channels)
         return self._decode(step, go, state, target, teacher_forcing)

@@ -239,6 +239,8 @@ class GMAN(ForecastModel):
         ``graph`` is required.
     """
 
+    sensor_subsets_reason = "its spatial attention spans all sensors"
+
     def __init__(
         self,
         *,
@@ -324,7 +326,7 @@ class GMAN(ForecastModel):
         return extend_calendar(slot, day, self.horizon, self.steps_per_day)
 
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         spatial = self.spatial_embedding(graph).to(device=x.device, dtype=x.dtype)
         slot, day = self.calendar(x)
         onehot = torch.cat([nn.functional.one_hot(slot, self.steps_per_day), nn.functional.one_hot(day, 7)], dim=-1)

@@ -98,6 +98,12 @@ class GraphWaveNet(ForecastModel):
     batch norm, whose output it discards (7,264). They are not built here; the function computed
     is the same.
 
+    **Sensor subgraphs** (``sensor_subsets``): the adaptive adjacency is built from the
+    subgraph's rows of the two embeddings, its softmax over the subgraph's sensors
+    (:class:`~stgraph.nn.AdaptiveAdjacency`); batch normalisation's statistics are the
+    batch's either way. The adaptive adjacency links every sensor to every other, so a seed's
+    forecast depends on the whole region, not only on its ``hops``-hop neighbourhood.
+
     Args:
         num_sensors: sensors in the graph (size of the adaptive adjacency).
         in_features: features per sensor and step in ``x`` (speed and time of day: 2).
@@ -164,11 +170,13 @@ class GraphWaveNet(ForecastModel):
         self.end_hidden = nn.Linear(skip_channels, end_channels)
         self.end = nn.Linear(end_channels, horizon * out_channels)
 
+    sensor_subsets = True
+
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         transitions: list[Any] = self._operators(graph, x, "forward", "backward")
         if self.adaptive is not None:
-            transitions.append(self.adaptive().mT)
+            transitions.append(self.adaptive(self._positions(graph, x)).mT)
         if x.shape[1] < self.receptive_field:
             x = F.pad(x, (0, 0, 0, 0, self.receptive_field - x.shape[1], 0))
         x = self.start(x)

@@ -146,6 +146,10 @@ class MTGNN(ForecastModel):
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``
     """
 
+    sensor_subsets_reason = (
+        "its graph learner keeps each sensor's top-k neighbours among all sensors, and its layer norm spans every sensor"
+    )
+
     def __init__(
         self,
         *,
@@ -228,7 +232,7 @@ class MTGNN(ForecastModel):
         return self_loop_row_normalized(adjacency), self_loop_row_normalized(adjacency.T)
 
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         operators = self._propagation_operators(graph, x)
         if x.shape[1] < self.window:
             x = F.pad(x, (0, 0, 0, 0, self.window - x.shape[1], 0))

@@ -116,6 +116,8 @@ class STAEformer(ForecastModel):
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``.
     """
 
+    sensor_subsets_reason = "its spatial self-attention and adaptive embedding span all sensors"
+
     def __init__(
         self,
         *,
@@ -184,7 +186,7 @@ class STAEformer(ForecastModel):
         return torch.cat(parts, dim=-1)
 
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         if graph is not None:
             self._graph(graph)
         hidden = self.embed(x).transpose(1, 2)  # [batch, nodes, lookback, width]: attend along time

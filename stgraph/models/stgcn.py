@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from stgraph.models._base import ForecastModel
 from stgraph.nn.chebyshev_conv import ChebConv
 from stgraph.nn.packed_dropout import Dropout
+from stgraph.nn.sensor_norm import SensorLayerNorm
 from stgraph.nn.temporal_conv import FeatureAlign, ResidualTemporalConv
 
 __all__ = ["STGCN"]
@@ -40,13 +41,13 @@ class STConvBlock(nn.Module):
         self.graph_conv = ChebConv(temporal, spatial, order=order)
         self.graph_residual = FeatureAlign(temporal, spatial)
         self.temporal_out = ResidualTemporalConv(spatial, out, temporal_kernel, activation="relu")
-        self.norm = nn.LayerNorm([num_sensors, out], eps=1e-6)
+        self.norm = SensorLayerNorm(num_sensors, out, eps=1e-6)
         self.dropout = Dropout(dropout)
 
-    def forward(self, x: Tensor, laplacian: Any) -> Tensor:
+    def forward(self, x: Tensor, laplacian: Any, positions: Tensor | None = None) -> Tensor:
         x = self.temporal_in(x)
         x = torch.relu(self.graph_conv(x, laplacian) + self.graph_residual(x))
-        out: Tensor = self.dropout(self.norm(self.temporal_out(x)))
+        out: Tensor = self.dropout(self.norm(self.temporal_out(x), positions))
         return out
 
 
@@ -74,6 +75,11 @@ class STGCN(ForecastModel):
     ``(32, 32, 128)`` and trains with dropout 0 (``keep_prob=1``); pass
     ``channels=((32, 32, 64), (32, 32, 128))`` to match it. The paper feeds speed alone;
     time-of-day covariates may be appended to the features (``in_features`` counts them).
+
+    **Sensor subgraphs** (``sensor_subsets``): the per-sensor layer-norm gains and biases and
+    the final bias are indexed by the subgraph's sensors; the layer norms' statistics are then
+    the subgraph's (:class:`~stgraph.nn.SensorLayerNorm`), an approximation of the full
+    graph's that sensor-batched training accepts.
 
     Args:
         num_sensors: sensors in the graph (layer norm is per sensor).
@@ -126,15 +132,19 @@ class STGCN(ForecastModel):
         self.blocks = nn.ModuleList(blocks)
         # Output block: collapse the remaining steps, normalise, 1x1 sigmoid, per-sensor FC.
         self.output_temporal = ResidualTemporalConv(features, features, remaining, activation="glu")
-        self.output_norm = nn.LayerNorm([num_sensors, features], eps=1e-6)
+        self.output_norm = SensorLayerNorm(num_sensors, features, eps=1e-6)
         self.output_hidden = nn.Linear(features, features)
         self.output = nn.Linear(features, horizon * out_channels, bias=False)
         self.output_bias = nn.Parameter(torch.zeros(num_sensors, horizon * out_channels))
 
+    sensor_subsets = True
+
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         [laplacian] = self._operators(graph, x, "laplacian")
+        positions = self._positions(graph, x)
         for block in self.blocks:
-            x = block(x, laplacian)
-        x = self.output_norm(self.output_temporal(x))  # [batch, 1, nodes, features]
-        return self._per_step(self.output(torch.sigmoid(self.output_hidden(x))) + self.output_bias)
+            x = block(x, laplacian, positions)
+        x = self.output_norm(self.output_temporal(x), positions)  # [batch, 1, nodes, features]
+        out = self.output(torch.sigmoid(self.output_hidden(x))) + self._per_sensor(self.output_bias, graph)
+        return self._per_step(out)

@@ -56,6 +56,10 @@ class STID(ForecastModel):
     missing covariate switches its embedding off (the authors' ``if_T_i_D`` / ``if_D_i_W``
     flags), and the horizon's channels are one output per step and channel.
 
+    **Sensor subgraphs** (``sensor_subsets``): the sensors are independent given their
+    embeddings, so on a subgraph the model computes exactly its full-graph forecasts of those
+    sensors, from their rows of the sensor embedding.
+
     Args:
         num_sensors, in_features, out_channels, lookback, horizon: the model contract.
         time_of_day_feature: position in ``x``'s features of the time of day as a fraction of
@@ -115,13 +119,15 @@ class STID(ForecastModel):
         self.encoder = nn.Sequential(*(_ResidualMLP(width, dropout) for _ in range(layers)))
         self.regression = nn.Linear(width, horizon * out_channels)
 
+    sensor_subsets = True
+
     def forward(self, x: Tensor, graph: Any = None, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         if graph is not None:
             self._graph(graph)
-        batch = x.shape[0]
-        window = x.permute(0, 2, 1, 3).reshape(batch, self.num_sensors, self.lookback * self.in_features)
-        parts = [self.window_embedding(window), self.sensor_embedding.expand(batch, -1, -1)]
+        batch, nodes = x.shape[0], x.shape[2]
+        window = x.permute(0, 2, 1, 3).reshape(batch, nodes, self.lookback * self.in_features)
+        parts = [self.window_embedding(window), self._per_sensor(self.sensor_embedding, graph).expand(batch, -1, -1)]
         last = x[:, -1]  # [batch, nodes, features]: the calendar of the window's last step
         if self.time_of_day_embedding is not None and self.time_of_day_feature is not None:
             slot = time_of_day_slot(last[..., self.time_of_day_feature], self.steps_per_day)
@@ -130,5 +136,5 @@ class STID(ForecastModel):
             day = day_of_week_index(last[..., self.day_of_week_feature])
             parts.append(self.day_of_week_embedding[day])
         hidden = self.encoder(torch.cat(parts, dim=-1))
-        out: Tensor = self.regression(hidden).reshape(batch, self.num_sensors, self.horizon, self.out_channels)
+        out: Tensor = self.regression(hidden).reshape(batch, nodes, self.horizon, self.out_channels)
         return out.transpose(1, 2)

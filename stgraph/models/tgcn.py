@@ -145,6 +145,8 @@ class TGCN(ForecastModel):
         x: ``[batch, lookback, nodes, in_features]`` -> ``[batch, horizon, nodes, out_channels]``
     """
 
+    sensor_subsets = True
+
     def __init__(
         self,
         *,
@@ -175,7 +177,7 @@ class TGCN(ForecastModel):
         self.head = nn.Linear(hidden, horizon * out_channels)
 
     def forward(self, x: Tensor, graph: Any, *, target: Tensor | None = None, teacher_forcing: float = 0.0) -> Tensor:
-        self._check_input(x)
+        self._check_input(x, graph)
         [operator] = self._operators(graph, x, _SELF_LOOPS[self.self_loops])
         state = self.cell.initial_state(x[:, 0])
         for t in range(self.lookback):

@@ -13,6 +13,7 @@ from stgraph.nn.adaptive_graph_conv import NodeAdaptiveGraphConv, embedding_adja
 from stgraph.nn.attention import multi_head_attention
 from stgraph.nn.calendar import check_calendar_features, day_of_week_index, time_of_day_slot
 from stgraph.nn.chebyshev_conv import ChebConv, chebyshev_terms
+from stgraph.nn.checkpointing import block_lists, checkpointed_blocks
 from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.nn.diffusion_conv import DiffusionConv, diffusion_terms
 from stgraph.nn.dynamic_graph import DynamicGraphLearner, graph_powers
@@ -24,6 +25,7 @@ from stgraph.nn.mix_hop import MixHopPropagation, self_loop_row_normalized
 from stgraph.nn.packed_dropout import Dropout, dropout, keep_mask
 from stgraph.nn.positional_encoding import SinusoidalPositionalEncoding
 from stgraph.nn.quantile_head import QuantileHead, check_quantiles
+from stgraph.nn.sensor_norm import SensorLayerNorm
 from stgraph.nn.temporal_conv import FeatureAlign, GatedDilatedConv, ResidualTemporalConv, TemporalConv
 
 __all__ = [
@@ -43,11 +45,14 @@ __all__ = [
     "NodeAdaptiveGraphConv",
     "QuantileHead",
     "ResidualTemporalConv",
+    "SensorLayerNorm",
     "SinusoidalPositionalEncoding",
     "TemporalConv",
+    "block_lists",
     "chebyshev_terms",
     "check_calendar_features",
     "check_quantiles",
+    "checkpointed_blocks",
     "day_of_week_index",
     "diffusion_terms",
     "dropout",

@@ -60,8 +60,19 @@ class AdaptiveAdjacency(nn.Module):
         self.source_embedding.copy_(u[:, : self.embedding_dim] * root)
         self.target_embedding.copy_(vh[: self.embedding_dim].T * root)
 
-    def forward(self) -> Tensor:
-        return F.softmax(F.relu(self.source_embedding @ self.target_embedding.T), dim=1)
+    def forward(self, positions: Tensor | None = None) -> Tensor:
+        """The adjacency over all sensors, or over the sensors at ``positions`` (``[nodes]``
+        int64): the embeddings' rows there, with each row's softmax over those sensors only,
+        as the induced subgraph of a static graph is re-normalised on its own degrees.
+
+        Shapes:
+            returns ``[num_sensors, num_sensors]``, or ``[nodes, nodes]`` with ``positions``
+        """
+        source: Tensor = self.source_embedding
+        target: Tensor = self.target_embedding
+        if positions is not None:
+            source, target = source.index_select(0, positions), target.index_select(0, positions)
+        return F.softmax(F.relu(source @ target.T), dim=1)
 
     def extra_repr(self) -> str:
         return f"num_sensors={self.num_sensors}, embedding_dim={self.embedding_dim}"

@@ -278,6 +278,17 @@ class TrainingConfig:
             training split's typical error at the forecast step's hour of day and sensor
             (``sensor_time_of_day``, default), by one of them (``time_of_day``, ``sensor``), or
             ``none`` (one width per step, plain split conformal).
+        sensor_batch: sensor-batched training, ``{sensors: 2000, hops: 2}``: each training
+            step runs the model on a connected subgraph of ``sensors`` sensors grown from a
+            random one, and takes the loss on the sensors whose ``hops``-hop neighbourhood
+            lies inside it (:class:`~stgraph.graph.sampling.SubgraphSampler`; ``hops``
+            defaults to 2), so a step's memory is bounded by ``sensors``, not the graph.
+            Validation, calibration and test run on the full graph. Only models with
+            ``sensor_subsets`` (STGCN, DCRNN, T-GCN, FC-LSTM, Graph WaveNet, STID); ``null``: off.
+        checkpointing: activation checkpointing in training: each block of the model's
+            top-level block lists is recomputed in the backward pass instead of keeping its
+            activations (:func:`~stgraph.nn.checkpointing.checkpointed_blocks`); the same
+            gradients, less memory, about one more forward pass of time.
     """
 
     epochs: int = 100
@@ -312,6 +323,30 @@ class TrainingConfig:
     coverage: float | None = 0.9
     coverage_per_sensor: bool = False
     coverage_scale: str = "sensor_time_of_day"
+    sensor_batch: dict[str, Any] | None = None
+    checkpointing: bool = False
+
+    def sensor_batch_size(self) -> tuple[int, int] | None:
+        """``(sensors, hops)`` of ``sensor_batch``, checked; None when it is off.
+
+        Raises:
+            ConfigError: not a mapping of a positive ``sensors`` and a ``hops`` >= 0.
+        """
+        raw = self.sensor_batch
+        if raw is None:
+            return None
+        example = "e.g. training.sensor_batch={sensors: 2000, hops: 2}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"training.sensor_batch must be a mapping with sensors and hops ({example}) or null, got {raw!r}")
+        unknown = sorted(set(raw) - {"sensors", "hops"})
+        if unknown:
+            raise ConfigError(f"training.sensor_batch has unknown key(s) {', '.join(map(str, unknown))}; keys: sensors, hops")
+        sensors, hops = raw.get("sensors"), raw.get("hops", 2)
+        if not (isinstance(sensors, int) and not isinstance(sensors, bool) and sensors >= 1):
+            raise ConfigError(f"training.sensor_batch.sensors must be a positive integer ({example}), got {sensors!r}")
+        if not (isinstance(hops, int) and not isinstance(hops, bool) and hops >= 0):
+            raise ConfigError(f"training.sensor_batch.hops must be an integer >= 0, got {hops!r}")
+        return sensors, hops
 
     def validate(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -351,6 +386,7 @@ class TrainingConfig:
             raise ConfigError(f"training.coverage_scale must be one of {', '.join(SCALES)}; got {self.coverage_scale!r}")
         if self.teacher_forcing_decay is not None and self.teacher_forcing_decay <= 0:
             raise ConfigError(f"training.teacher_forcing_decay must be positive or null, got {self.teacher_forcing_decay}")
+        self.sensor_batch_size()
 
 
 @dataclass
@@ -383,11 +419,15 @@ class ExperimentConfig:
         self.data.validate()
         self.training.validate()
         self.model.quantiles()
-        if not self.model.name:
-            from stgraph import models
+        from stgraph import models
 
+        if not self.model.name:
             raise ConfigError(
                 f"say which model to train: --model NAME ({', '.join(models.available())}), or model.name in a --config file"
+            )
+        if self.training.sensor_batch is not None and not (model_class := models.get(self.model.name)).sensor_subsets:
+            raise ConfigError(
+                f"training.sensor_batch: {self.model.name} cannot train on sensor subgraphs: {model_class.sensor_subsets_reason}"
             )
 
 

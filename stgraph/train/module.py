@@ -28,10 +28,19 @@ iterations from 1) or epochs done (``epochs``), read from Lightning's ``global_s
 it stopped. Validation and test metrics are always masked MAE
 over the whole horizon in original units (km/h, vehicles per interval), summed exactly over
 the whole split, not averaged over batches.
+
+**Sensor batches** (``training.sensor_batch``): each training step draws a connected subgraph
+(:class:`~stgraph.graph.sampling.SubgraphSampler`, seeded by ``training.seed`` and the step,
+so a resumed run draws the same ones), runs the model on the batch's columns of its sensors and
+takes the loss above on its seeds only, the sensors whose ``hops``-hop neighbourhood lies
+inside it: :math:`\Omega` is restricted to them. Validation runs on the full graph.
+**Checkpointing** (``training.checkpointing``): the training forward runs under
+:func:`~stgraph.nn.checkpointing.checkpointed_blocks`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import lightning as L
@@ -40,8 +49,10 @@ from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 
 from stgraph.graph import SensorGraph
+from stgraph.graph.sampling import SubgraphSampler
 from stgraph.metrics.intervals import pinball_loss
 from stgraph.metrics.masked import masked_mae, masked_mse, masked_rmse
+from stgraph.nn.checkpointing import block_lists, checkpointed_blocks
 from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.nn.quantile_head import QuantileHead
 from stgraph.pipeline.config import TrainingConfig
@@ -63,8 +74,8 @@ class ForecastModule(L.LightningModule):
         target_mean, target_std: ``[channels]`` (or ``[nodes, channels]`` for a per-sensor
             scaler) statistics of the target features in original units, from the scaler
             fitted on the training period.
-        training_config: optimiser, schedule, clipping, loss, loss units, curriculum and
-            teacher forcing.
+        training_config: optimiser, schedule, clipping, loss, loss units, curriculum,
+            teacher forcing, sensor batches and checkpointing.
 
     Batches are ``(x, y, mask)``: ``x [batch, lookback, nodes, features]`` scaled;
     ``y [batch, horizon, nodes, channels]`` in original units; ``mask`` bool like ``y``,
@@ -91,15 +102,31 @@ class ForecastModule(L.LightningModule):
         self.register_buffer("target_mean", torch.as_tensor(target_mean, dtype=torch.float32))
         self.register_buffer("target_std", torch.as_tensor(target_std, dtype=torch.float32))
         self._val_sums: list[Tensor] = []
+        sensor_batch = training_config.sensor_batch_size()
+        self.sampler = None
+        if sensor_batch is not None:
+            sensors, hops = sensor_batch
+            self.sampler = SubgraphSampler(graph, sensors=sensors, hops=hops, seed=training_config.seed)
+        if training_config.checkpointing and not block_lists(model):
+            raise ValueError(f"training.checkpointing: {type(model).__name__} has no block list to checkpoint")
 
     # --- scaling ------------------------------------------------------------------------------
-    def scale_target(self, y: Tensor) -> Tensor:
-        """``[..., channels]`` original units -> z-scores."""
-        return (y - self.target_mean) / self.target_std
+    def _statistics(self, sensors: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The target's mean and std, at the full-graph rows ``sensors`` for a per-sensor scaler."""
+        if sensors is None or self.target_mean.ndim < 2:
+            return self.target_mean, self.target_std
+        return self.target_mean.index_select(0, sensors), self.target_std.index_select(0, sensors)
 
-    def inverse_target(self, z: Tensor) -> Tensor:
-        """``[..., channels]`` z-scores -> original units."""
-        return z * self.target_std + self.target_mean
+    def scale_target(self, y: Tensor, sensors: Tensor | None = None) -> Tensor:
+        """``[..., channels]`` original units -> z-scores; ``[..., nodes, channels]`` at the
+        full-graph rows ``sensors`` when given."""
+        mean, std = self._statistics(sensors)
+        return (y - mean) / std
+
+    def inverse_target(self, z: Tensor, sensors: Tensor | None = None) -> Tensor:
+        """``[..., channels]`` z-scores -> original units (``sensors`` as in :meth:`scale_target`)."""
+        mean, std = self._statistics(sensors)
+        return z * std + mean
 
     # --- forward ------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -145,27 +172,38 @@ class ForecastModule(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
         x, y, mask = batch
-        z = self.scale_target(y)
+        graph: SensorGraph = self.graph
+        sensors = None  # full-graph rows of the nodes in y (None: all of them)
+        if self.sampler is not None:
+            subgraph = self.sampler.sample(self.global_step)
+            graph, sensors = subgraph, subgraph.torch_positions(x.device)
+            x, y, mask = (part.index_select(2, sensors) for part in batch)  # [batch, time, nodes, ...]
+        z = self.scale_target(y, sensors)
         p = self.teacher_forcing()
-        if isinstance(self.model, QuantileHead):  # [batch, horizon, nodes, channels, quantiles]
-            z_hat = self.model.quantile_forecast(x, self.graph)
-        elif p > 0.0:
-            # masked targets enter the decoder as the training mean (z = 0), never as a null value
-            forced = torch.where(mask, z, torch.zeros_like(z))
-            z_hat = self.model(x, self.graph, target=forced, teacher_forcing=p)
-        else:
-            z_hat = self.model(x, self.graph)
+        with checkpointed_blocks(self.model) if self.config.checkpointing else contextlib.nullcontext():
+            if isinstance(self.model, QuantileHead):  # [batch, horizon, nodes, channels, quantiles]
+                z_hat = self.model.quantile_forecast(x, graph)
+            elif p > 0.0:
+                # masked targets enter the decoder as the training mean (z = 0), never as a null value
+                forced = torch.where(mask, z, torch.zeros_like(z))
+                z_hat = self.model(x, graph, target=forced, teacher_forcing=p)
+            else:
+                z_hat = self.model(x, graph)
+        if sensors is not None:  # the loss on the seeds only: the sensors with their whole neighbourhood
+            seeds = subgraph.torch_positions(x.device, seeds=True)
+            y, z, z_hat, mask = (part.index_select(2, seeds) for part in (y, z, z_hat, mask))
+            sensors = sensors.index_select(0, seeds)
         # curriculum: the loss sees the first k horizon steps only (dim 1 of [batch, horizon, nodes, channels])
         k = self.curriculum_steps(y.shape[1])
         y, z, z_hat, mask = y[:, :k], z[:, :k], z_hat[:, :k], mask[:, :k]
         if isinstance(self.model, QuantileHead):
             quantiles = self.model.quantiles
-            if self.config.loss_units == "original":  # the scaler's [channels] statistics broadcast over a leading Q axis
-                loss = pinball_loss(self.inverse_target(z_hat.movedim(-1, 0)).movedim(0, -1), y, quantiles, mask=mask)
+            if self.config.loss_units == "original":  # the scaler's statistics broadcast over a leading Q axis
+                loss = pinball_loss(self.inverse_target(z_hat.movedim(-1, 0), sensors).movedim(0, -1), y, quantiles, mask=mask)
             else:
                 loss = pinball_loss(z_hat, z, quantiles, mask=mask)
         elif self.config.loss_units == "original":
-            loss = self.loss(self.inverse_target(z_hat), y, mask)
+            loss = self.loss(self.inverse_target(z_hat, sensors), y, mask)
         else:
             loss = self.loss(z_hat, z, mask)
         if not mask.any():
@@ -206,8 +244,10 @@ class ForecastModule(L.LightningModule):
         if c.optimizer == "rmsprop":
             optimizer = torch.optim.RMSprop(self.parameters(), lr=c.lr, alpha=c.alpha, eps=c.eps, weight_decay=c.weight_decay)
         else:
-            # fused: one kernel for all parameters instead of a Python loop (~20 % of a CPU step, benchmarks/RESULTS.md)
-            optimizer = torch.optim.Adam(self.parameters(), lr=c.lr, eps=c.eps, weight_decay=c.weight_decay, fused=True)
+            # fused: one kernel for all parameters instead of a Python loop (~20 % of a CPU step, benchmarks/RESULTS.md);
+            # not with mixed precision and clipping, which Lightning refuses for an optimiser that unscales itself
+            fused = c.gradient_clip is None or "mixed" not in str(c.precision)
+            optimizer = torch.optim.Adam(self.parameters(), lr=c.lr, eps=c.eps, weight_decay=c.weight_decay, fused=fused)
         if c.scheduler is None:
             return optimizer
         scheduler: torch.optim.lr_scheduler.LRScheduler
