@@ -70,6 +70,17 @@ GitHub, the code index, stored pages; still no paper PDF):
   AGCRN row (PEMS04 average 19.36 / 31.28 / 12.81 %) is a BasicTS re-run, not the paper's. AGCRN
   reports no METR-LA / PEMS-BAY (re-runs elsewhere are not the paper's).
 
+Fact check of LargeST (2026-12, same sources): the protocol is read from the authors' repository
+(github.com/liuxu77/LargeST@b7c6ff5; :data:`stgraph.data.catalog.LARGEST_PROTOCOL` names each
+file). The published rows (the paper's Table 3: SD, GBA, GLA, CA at horizons 3, 6, 12 and the
+average, arXiv:2306.08259) could not be read here: the repository holds no results table (its
+README links the paper), the stored copies of the paper (arxiv.org/html/2306.08259v1, the NeurIPS
+poster page, review sites) end before the tables, and no third-party reprint of them was found in
+the code index. So :data:`LARGEST_PROTOCOL` holds no figure yet: none is guessed. STID is not
+among the LargeST paper's baselines (the repository runs HL, LSTM, DCRNN, AGCRN, STGCN, GWNET,
+ASTGCN, STTN, STGODE, DSTAGNN, DGCRN, D2STGNN), so an STID row would have to come from another
+paper's table, and it would say so.
+
 Units: T-GCN on Los-loop in mph (RMSE, MAE) and fractions (accuracy, R^2, explained variance);
 METR-LA / PEMS-BAY in mph with MAPE in percent; PEMS04 / PEMS08 in vehicles per 5 minutes.
 """
@@ -84,6 +95,8 @@ __all__ = [
     "DCRNN_PROTOCOL",
     "GMAN_PAPER",
     "GWN_PAPER",
+    "LARGEST_PAPER",
+    "LARGEST_PROTOCOL",
     "MTGNN_PAPER",
     "STAEFORMER_PAPER",
     "STID_PAPER",
@@ -91,6 +104,7 @@ __all__ = [
     "TGCN_PAPER",
     "Published",
     "dcrnn_protocol_rows",
+    "largest_protocol_rows",
 ]
 
 TGCN_PAPER = (
@@ -130,6 +144,12 @@ D2STGNN_PAPER = (
 STGNCDE_PAPER = (
     'J. Choi, H. Choi, J. Hwang, N. Park, "Graph Neural Controlled Differential Equations for Traffic '
     'Forecasting", AAAI 2022, Table 3 (averaged over the 12 horizon steps)'
+)
+
+LARGEST_PAPER = (
+    'X. Liu, Y. Xia, Y. Liang, J. Hu, Y. Wang, L. Bai, C. Huang, Z. Liu, B. Hooi, R. Zimmermann, "LargeST: '
+    'A Benchmark Dataset for Large-Scale Traffic Forecasting", NeurIPS 2023 Datasets and Benchmarks '
+    "(arXiv:2306.08259), Table 3 (horizons 3/6/12 and the average; 2019, 15 min, 6:2:2)"
 )
 
 
@@ -334,3 +354,24 @@ DCRNN_PROTOCOL: dict[str, list[Published]] = {
 def dcrnn_protocol_rows(dataset: str) -> list[Published]:
     """Published DCRNN-protocol rows for ``dataset`` (empty when none are known, e.g. Los-loop)."""
     return DCRNN_PROTOCOL.get(dataset, [])
+
+
+#: The LargeST protocol (:data:`stgraph.data.catalog.LARGEST_PROTOCOL`) as published, by dataset
+#: key, with horizon labels ``"horizon 3"``, ``"horizon 6"``, ``"horizon 12"``, ``"average"`` (MAE
+#: and RMSE in vehicles per 5 min, MAPE in percent). Empty until the figures are read from the
+#: paper's Table 3 (module docstring: no readable copy of it was found here); add rows with
+#: ``Published(model, key, LARGEST_PAPER, verified, _largest(...))``.
+LARGEST_PROTOCOL: dict[str, list[Published]] = {"largest-sd": [], "largest-gba": [], "largest-gla": [], "largest-ca": []}
+
+#: the horizon labels of the LargeST rows, in table order
+LARGEST_HORIZONS = ("horizon 3", "horizon 6", "horizon 12", "average")
+
+
+def _largest(*triples: tuple[float, float, float]) -> dict[str, dict[str, float]]:
+    """(MAE, RMSE, MAPE %) at horizons 3, 6, 12 and the average, in that order."""
+    return _steps(*triples, labels=LARGEST_HORIZONS)
+
+
+def largest_protocol_rows(dataset: str) -> list[Published]:
+    """Published LargeST-protocol rows for ``dataset`` (``largest-sd`` ...; empty when none are known)."""
+    return LARGEST_PROTOCOL.get(dataset, [])

@@ -68,6 +68,18 @@ def _details(dataset: Dataset, root: str | None, verify: bool) -> str:
         f"  missing readings: null value {null}; share {missing}",
         f"  source: {dataset.source}",
     ]
+    if dataset.licence:
+        lines.append(f"  licence: {dataset.licence}")
+    if dataset.protocol is not None:
+        p = dataset.protocol
+        lines.append(
+            f"  benchmark protocol: every {p.interval} (aggregated), split {'/'.join(f'{s:g}' for s in p.split)}, "
+            f"lookback {p.lookback}, horizon {p.horizon}, reported at steps {', '.join(map(str, p.report_steps))} "
+            f"and the average; {p.metrics}"
+        )
+        lines.append(f"    from {p.source}")
+    if dataset.obtain:
+        lines.append(f"  get it: {dataset.how_to_get(root)}")
     if dataset.notes:
         lines.append(f"  notes: {dataset.notes}")
     lines.append("  cite:")

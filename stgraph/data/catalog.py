@@ -33,9 +33,12 @@ from stgraph.io.paths import checkout_datasets_dir, data_root
 __all__ = [
     "CHECKSUM_UNKNOWN",
     "DATASETS",
+    "LARGEST_PROTOCOL",
     "Citation",
     "DataFile",
     "Dataset",
+    "Protocol",
+    "SensorSubset",
     "get_dataset",
     "normalise_name",
 ]
@@ -92,6 +95,53 @@ class DataFile:
 
 
 @dataclass(frozen=True)
+class Protocol:
+    """The benchmark protocol of a published table on this dataset: what ``stgraph train
+    --dataset KEY`` follows unless a config file or ``--set`` says otherwise.
+
+    Attributes:
+        interval: the interval the benchmark forecasts at; finer raw readings are aggregated
+            to it (:func:`stgraph.data.aggregate.aggregate`: mean of the observed readings).
+        decimals: the aggregated means are rounded to this many decimals (``None``: not rounded).
+        split: train/validation/test shares, chronological.
+        lookback, horizon: input and output steps (at ``interval``).
+        report_steps: the horizon steps the published table reports (besides the average).
+        metrics: how the table scores forecasts.
+        source: where each of these facts was read.
+    """
+
+    interval: str
+    decimals: int | None
+    split: tuple[float, float, float]
+    lookback: int
+    horizon: int
+    report_steps: tuple[int, ...]
+    metrics: str
+    source: str
+
+    def data_options(self) -> dict[str, Any]:
+        """The ``data`` section this protocol sets (layered by :func:`stgraph.pipeline.resolve_config`)."""
+        return {"split": list(self.split), "lookback": self.lookback, "horizon": self.horizon}
+
+
+@dataclass(frozen=True)
+class SensorSubset:
+    """The sensors a dataset keeps of its locations file, in that file's order, chosen by a column.
+
+    Attributes:
+        column: column of the locations file (``"District"``).
+        values: the values of ``column`` that select a sensor (PeMS districts ``(7, 8, 12)``);
+            ``None``: every sensor of the file.
+        adjacency_rows: column of the locations file giving each sensor's row (and column) in
+            the adjacency file (``"ID2"``); ``None``: the sensor's line in the locations file.
+    """
+
+    column: str
+    values: tuple[int, ...] | None
+    adjacency_rows: str | None = None
+
+
+@dataclass(frozen=True)
 class Dataset:
     """A traffic dataset: the readings, the sensor graph, and what is known about them.
 
@@ -109,6 +159,13 @@ class Dataset:
         citations: papers to cite for the data and the release used here.
         files: the files, readings first.
         bundled: committed with the source (the sample), nothing to download.
+        licence: the licence of the data, where the release states one.
+        obtain: how to get files that have no download address (``url`` is ``None``).
+        protocol: the published benchmark protocol (:class:`Protocol`), where the catalog has one.
+        subset: the sensors this dataset keeps of its locations file, and their rows in the
+            adjacency file (:class:`SensorSubset`); ``None``: the readings' sensors.
+        folder_key: read the files from this dataset's folder (a subset shares its parent's
+            files) instead of ``<root>/<key>``.
     """
 
     key: str
@@ -128,14 +185,29 @@ class Dataset:
     files: tuple[DataFile, ...]
     notes: str = ""
     bundled: bool = False
+    licence: str = ""
+    obtain: str = ""
+    protocol: Protocol | None = None
+    subset: SensorSubset | None = None
+    folder_key: str | None = None
 
     def folder(self, root: str | os.PathLike[str] | None = None) -> Path:
-        """Where this dataset's files live: ``<root>/<key>``; the sample stays in the checkout."""
+        """Where this dataset's files live: ``<root>/<key>`` (``<root>/<folder_key>`` for a subset
+        that shares its parent's files); the sample stays in the checkout."""
         if self.bundled:
             checkout = checkout_datasets_dir()
             if checkout is not None:
                 return checkout / self.key
-        return data_root(root) / self.key
+        return data_root(root) / (self.folder_key or self.key)
+
+    def how_to_get(self, root: str | os.PathLike[str] | None = None) -> str:
+        """One sentence on how to put this dataset's files in place."""
+        if self.bundled:
+            return "run python datasets/build_sample.py in a checkout"
+        where = "" if root is None else f" --root {root}"
+        if any(f.url is None for f in self.files) and self.obtain:
+            return f"{self.obtain}; place them in {self.folder(root)} (`stgraph datasets {self.key}` lists them)"
+        return f"run `stgraph download {self.key}{where}`"
 
     @property
     def readings(self) -> DataFile:
@@ -581,6 +653,116 @@ _ENTRIES = (
     ),
 )
 
+# --- LargeST (Liu et al., NeurIPS 2023 Datasets and Benchmarks) ---------------------------------
+# Facts from the authors' repository github.com/liuxu77/LargeST at _LARGEST_COMMIT: README.md
+# (files on Kaggle, licence), data/ca/process_ca_his.ipynb (aggregation), data/{gla,gba,sd}/
+# generate_*_dataset.ipynb (the subsets), data/generate_data_for_training.py (windows, split),
+# src/utils/dataloader.py get_dataset_info (sensor counts), src/base/engine.py and
+# src/utils/metrics.py (metrics).
+_LARGEST_COMMIT = "b7c6ff5f7f0c10051ed10a319b2cfe58021312f9"
+_LARGEST_PAPER = Citation(
+    "X. Liu, Y. Xia, Y. Liang, J. Hu, Y. Wang, L. Bai, C. Huang, Z. Liu, B. Hooi, R. Zimmermann",
+    "LargeST: A Benchmark Dataset for Large-Scale Traffic Forecasting",
+    "NeurIPS Datasets and Benchmarks Track (arXiv:2306.08259)",
+    2023,
+)
+_LARGEST_LICENCE = (
+    "CC BY-NC 4.0 (Creative Commons Attribution-NonCommercial 4.0 International; "
+    "https://creativecommons.org/licenses/by-nc/4.0), as the LargeST README states; the authors' code is MIT"
+)
+_LARGEST_OBTAIN = (
+    "download from Kaggle (https://www.kaggle.com/datasets/liuxu77/largest, or `kaggle datasets download "
+    "liuxu77/largest`; a free Kaggle account is needed, so stgraph cannot fetch it) and unzip ca_his_raw_2019.h5, "
+    "ca_meta.csv and ca_rn_adj.npy"
+)
+#: The LargeST benchmark protocol, each fact with the file it was read from.
+LARGEST_PROTOCOL = Protocol(
+    interval="15min",
+    decimals=0,
+    split=(0.6, 0.2, 0.2),
+    lookback=12,
+    horizon=12,
+    report_steps=(3, 6, 12),
+    metrics="masked MAE, RMSE and MAPE in vehicles per 5 min, a target of 0 masked, per horizon step and averaged",
+    source=(
+        f"github.com/liuxu77/LargeST@{_LARGEST_COMMIT[:7]}: the year 2019 and the 15-minute aggregation "
+        "(`ca_his.resample('15T').mean().round(0)`, then `fillna(0)`) in data/ca/process_ca_his.ipynb; "
+        "12 steps in and out (--seq_length_x/--seq_length_y 12) and the 6:2:2 chronological split "
+        "(round(0.6 / 0.2 x windows)) in data/generate_data_for_training.py; the masked metrics with "
+        "mask value 0 per horizon step and their average in src/base/engine.py and src/utils/metrics.py; "
+        "horizons 3, 6, 12 and the average are the steps the paper's tables report (arXiv:2306.08259)"
+    ),
+)
+_LARGEST_NOTES = (
+    "LargeST: 8,600 Caltrans PeMS mainline sensors of California, 2017 to 2021 (one raw file per year, "
+    "ca_his_raw_<year>.h5 on Kaggle; the benchmark uses 2019). Differences from the authors' pipeline: "
+    "they split windows 6:2:2 (stgraph splits the steps, see stgraph.data.splits); they fill empty "
+    "15-minute buckets with 0 and then mask every 0, as stgraph masks both. The adjacency is the "
+    "authors' road-network matrix (ca_rn_adj.npy, self-loops of 1 on the diagonal), rows in "
+    "ca_meta.csv's ID2 order. Reading a year of CA at 5 minutes takes about 3.6 GB as float32."
+)
+
+
+def _largest_files() -> tuple[DataFile, ...]:
+    return (
+        DataFile(
+            "ca_his_raw_2019.h5",
+            "readings",
+            "pandas HDF5 frame: DatetimeIndex of 2019 at 5 min x 8,600 sensor-id columns, flow in vehicles "
+            "per 5 min, NaN = missing.",
+            has_timestamps=True,
+        ),
+        DataFile(
+            "ca_meta.csv",
+            "locations",
+            "CSV ID,Lat,Lng,District,County,Fwy,Lane,Type,Direction,ID2: one row per sensor (PeMS id, "
+            "degrees, PeMS district; ID2 = the row in ca_rn_adj.npy).",
+        ),
+        DataFile(
+            "ca_rn_adj.npy",
+            "adjacency",
+            "NumPy float array [8600, 8600]: road-network adjacency in ca_meta.csv's ID2 order.",
+        ),
+    )
+
+
+def _largest(key: str, name: str, sensors: int, where: str, districts: tuple[int, ...] | None) -> Dataset:
+    subset = SensorSubset("District", districts, adjacency_rows="ID2")
+    chosen = "" if districts is None else f" (PeMS district {', '.join(map(str, districts))} of CA's ca_meta.csv)"
+    return Dataset(
+        key=key,
+        name=name,
+        description=f"LargeST {name}: Caltrans PeMS traffic flow at {sensors:,} sensors in {where}{chosen}, 2019.",
+        sensors=sensors,
+        steps=105120,
+        interval="5min",
+        start="2019-01-01 00:00",
+        calendar="contiguous",
+        features=("flow",),
+        units={"flow": "vehicles per 5 min"},
+        null_value=0.0,
+        missing_share=None,
+        source="Caltrans Performance Measurement System (PeMS), via the LargeST release",
+        citations=(_LARGEST_PAPER,),
+        files=_largest_files(),
+        notes=_LARGEST_NOTES,
+        licence=_LARGEST_LICENCE,
+        obtain=_LARGEST_OBTAIN,
+        protocol=LARGEST_PROTOCOL,
+        subset=subset,
+        folder_key=None if districts is None else "largest-ca",
+    )
+
+
+# Subsets as data/{gla,gba,sd}/generate_*_dataset.ipynb build them: ca_meta rows of the districts,
+# readings columns by ID, adjacency rows and columns by ID2.
+_LARGEST = (
+    _largest("largest-ca", "CA", 8600, "California", None),
+    _largest("largest-gla", "GLA", 3834, "Greater Los Angeles", (7, 8, 12)),
+    _largest("largest-gba", "GBA", 2352, "the Greater Bay Area", (4,)),
+    _largest("largest-sd", "SD", 716, "San Diego", (11,)),
+)
+
 # The committed sample, built by datasets/build_sample.py; sha256s are of the committed bytes.
 _SAMPLE = Dataset(
     key="sample",
@@ -633,7 +815,7 @@ _SAMPLE = Dataset(
     bundled=True,
 )
 
-DATASETS: dict[str, Dataset] = {entry.key: entry for entry in (*_ENTRIES, _SAMPLE)}
+DATASETS: dict[str, Dataset] = {entry.key: entry for entry in (*_ENTRIES, *_LARGEST, _SAMPLE)}
 
 
 def normalise_name(name: str) -> str:

@@ -209,7 +209,7 @@ def fetch_dataset(
             logger.info("%s: already present", path)
             continue
         if file.url is None:
-            failures.append(f"  {path}: no download address; place {file.name} there by hand")
+            failures.append(f"  {path}: no download address; {dataset.obtain or f'place {file.name} there by hand'}")
             continue
         try:
             download(file.url, path, sha256=file.sha256, git_blob=file.git_blob, size=file.size, progress=progress)

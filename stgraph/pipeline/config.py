@@ -10,7 +10,9 @@ A resolved configuration is layered, later layers winning:
    then, for one's own readings (``data.readings``) and for the default recipe, the own-data
    recipe ``stgraph/configs/recipes/own_data.yaml`` (calendar inputs and scaling chosen from
    the data, MAE + RMSE loss in the readings' units, a time budget with early stopping), and
-   with no model named the default recipe ``recipes/default.yaml``;
+   with no model named the default recipe ``recipes/default.yaml``; then, for a catalog
+   dataset with a published benchmark protocol (LargeST), its split, lookback and horizon
+   (:class:`stgraph.data.catalog.Protocol`);
 3. a user's YAML (``--config FILE``), with the same sections;
 4. command-line overrides ``section.key=value`` (``--set model.hidden=32 training.lr=0.01``);
    values are parsed as YAML, so ``training.milestones=[10,20]`` and ``data.null_value=null``
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from stgraph.data.catalog import normalise_name
+from stgraph.data.catalog import DATASETS, normalise_name
 from stgraph.data.covariates import COVARIATES
 from stgraph.data.windows import MISSING_INPUTS
 from stgraph.errors import ConfigError
@@ -546,12 +548,27 @@ def resolve_config(
                 layers.append((f"stgraph/configs/{DEFAULT_RECIPE}", recipe))
         elif dataset:
             layers.append(("arguments", {"data": {"dataset": dataset}}))
+        protocol_layer = _protocol_layer(dataset or _last_value([*user, ("--set", cli)], "data", "dataset"))
+        if protocol_layer is not None:
+            layers.append(protocol_layer)
     layers.extend(user)
     layers.append(("--set", cli))
     for source, raw in layers:
         _apply(config, raw, source)
     config.validate()
     return config
+
+
+def _protocol_layer(dataset: Any) -> tuple[str, dict[str, Any]] | None:
+    """The benchmark protocol of catalog dataset ``dataset`` (split, lookback, horizon) as a
+    config layer over the model's YAML, where the catalog states one (LargeST)."""
+    if not dataset:
+        return None
+    wanted = normalise_name(str(dataset))
+    entry = next((d for d in DATASETS.values() if wanted in (normalise_name(d.key), normalise_name(d.name))), None)
+    if entry is None or entry.protocol is None:
+        return None
+    return (f"the benchmark protocol of {entry.name} (stgraph.data.catalog)", {"data": entry.protocol.data_options()})
 
 
 def check_model_options(config: ExperimentConfig, model_class: type[ForecastModel]) -> None:

@@ -21,6 +21,8 @@ import torch
 from pandas.tseries.frequencies import to_offset
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
+from stgraph.data.aggregate import aggregate
+from stgraph.data.catalog import Dataset as CatalogDataset
 from stgraph.data.catalog import get_dataset
 from stgraph.data.covariates import time_covariates
 from stgraph.data.load import load_series
@@ -229,13 +231,18 @@ def _catalog_dataset(
         files.setdefault(file.role, folder / file.name)
     readings = files.get("readings")
     if readings is None or not readings.is_file():
-        hint = "run python datasets/build_sample.py in a checkout" if info.bundled else f"run `stgraph download {info.key}`"
-        raise SensorDataError(f"{info.name}: readings file {readings} not found; {hint}")
+        raise SensorDataError(f"{info.name}: readings file {readings} not found; {info.how_to_get(root)}")
     null_value = config.null_value if config.null_value is not None else info.null_value
     present = {role: path for role, path in files.items() if path.is_file()}
     graph_file = next((role for role in ("adjacency", "distances") if role in present), None)
+    if info.subset is not None:
+        needed = [files[role] for role in ("locations", "adjacency") if role not in present and role in files]
+        if needed:
+            raise SensorDataError(f"{info.name}: {needed[0]} not found; {info.how_to_get(root)}")
     used = [present[role].name for role in ("readings", "sensor_ids", "locations", graph_file) if role in present]
     verify_files(info, used, root)  # size and checksum of each file read below, before anything is built
+    if info.subset is not None:
+        return _catalog_subset(info, config, readings, present, null_value)
     ids = read_sensor_ids(present["sensor_ids"]) if "sensor_ids" in present else None
     series = load_series(readings, null_value=null_value, sensor_ids=ids, **info.layout())
     _check_interval(series, config.interval or info.interval, f"the catalog entry of {info.name}")
@@ -258,6 +265,65 @@ def _catalog_dataset(
     series = series.align_to(graph)
     target = (config.targets or config.features or list(series.feature_names))[0]
     return series, graph, null_value, info.key, info.units.get(target, "")
+
+
+def _catalog_subset(
+    info: CatalogDataset, config: DataConfig, readings: Path, present: dict[str, Path], null_value: float | None
+) -> tuple[SensorSeries, SensorGraph, float | None, str, str]:
+    """A catalog dataset whose sensors are rows of its locations file (LargeST: the CA files, or
+    the districts of GLA, GBA, SD), aggregated to its protocol's interval.
+
+    As the LargeST notebooks build them (data/{gla,gba,sd}/generate_*_dataset.ipynb): the rows
+    of ``ca_meta.csv`` in the chosen districts, the readings columns of their IDs, and the
+    adjacency rows and columns of their ID2. Aggregation follows data/ca/process_ca_his.ipynb:
+    the raw readings with NaN as the only missing value are averaged per 15 minutes and
+    rounded, and only then the null value (0) is masked, so a raw zero counts in the mean as it
+    does there. Sensors with no reading in the raw file are dropped (logged by the loader).
+    """
+    subset = info.subset
+    assert subset is not None
+    protocol = info.protocol
+    table = pd.read_csv(present["locations"])
+    for column in ["ID", subset.column, *([subset.adjacency_rows] if subset.adjacency_rows else [])]:
+        if column not in table.columns:
+            raise SensorDataError(f"{present['locations']}: no column {column!r} (columns: {', '.join(map(str, table.columns))})")
+    chosen = table if subset.values is None else table[table[subset.column].isin(subset.values)]
+    rows = chosen[subset.adjacency_rows].to_numpy() if subset.adjacency_rows else np.flatnonzero(table.index.isin(chosen.index))
+    ids = chosen["ID"].astype(str).tolist()
+    aggregated = protocol is not None and pd.Timedelta(protocol.interval) != pd.Timedelta(info.interval)
+    series = load_series(readings, null_value=None if aggregated else null_value, drop_empty_sensors=True, **info.layout())
+    _check_interval(series, info.interval, f"the catalog entry of {info.name}")
+    position = {sensor: i for i, sensor in enumerate(series.sensor_ids)}
+    absent = [sensor for sensor in ids if sensor not in position]
+    if absent:
+        logger.warning(
+            "%s: %d sensor(s) of %s have no readings and are left out", info.name, len(absent), present["locations"].name
+        )
+    keep = [i for i, sensor in enumerate(ids) if sensor in position]
+    ids = [ids[i] for i in keep]
+    columns = [position[sensor] for sensor in ids]
+    series = SensorSeries(
+        series.values[:, columns],
+        series.mask[:, columns],
+        series.timestamps,
+        ids,
+        series.feature_names,
+        interval=series.interval,
+        source=series.source,
+    )
+    if aggregated:
+        assert protocol is not None
+        series = aggregate(series, protocol.interval, decimals=protocol.decimals, null_value=null_value)
+    if config.interval is not None:
+        _check_interval(series, config.interval, "--interval / data.interval")
+    matrix = np.load(present["adjacency"], mmap_mode="r")
+    rows = rows[keep]
+    graph = from_matrix(np.asarray(matrix[np.ix_(rows, rows)], dtype=np.float32), ids)
+    location_ids, location_table = read_locations(present["locations"])
+    where = {sensor: i for i, sensor in enumerate(location_ids)}
+    graph = _with_coordinates(graph, ids, location_table[[where[sensor] for sensor in ids]])
+    target = (config.targets or config.features or list(series.feature_names))[0]
+    return series.align_to(graph), graph, null_value, info.key, info.units.get(target, "")
 
 
 def load_readings_and_graph(

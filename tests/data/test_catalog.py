@@ -25,7 +25,9 @@ def test_every_entry_is_complete_and_pinned():
         assert set(dataset.units) == set(dataset.features), dataset.key
         assert dataset.files[0].role == "readings", dataset.key
         for file in dataset.files:
-            if not dataset.bundled:
+            if file.url is None and not dataset.bundled:  # LargeST: Kaggle, behind a login
+                assert dataset.obtain, f"{dataset.key}: a file without a download address needs `obtain`"
+            elif not dataset.bundled:
                 # a raw GitHub address pinned to a full commit id
                 assert re.fullmatch(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]{40}/\S+", file.url), file.url
                 assert file.url.endswith(file.name) or file.name in ("V_228.csv", "vel.csv", "metr-la.h5"), file.url
