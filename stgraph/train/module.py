@@ -45,6 +45,7 @@ from stgraph.metrics.masked import masked_mae, masked_mse, masked_rmse
 from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.nn.quantile_head import QuantileHead
 from stgraph.pipeline.config import TrainingConfig
+from stgraph.train.global_batch import gather_batch
 from stgraph.train.schedules import inverse_sigmoid_decay
 
 __all__ = ["ForecastModule"]
@@ -155,6 +156,8 @@ class ForecastModule(L.LightningModule):
             z_hat = self.model(x, self.graph, target=forced, teacher_forcing=p)
         else:
             z_hat = self.model(x, self.graph)
+        # under DDP, the loss of the whole global batch, as one process takes it (stgraph.train.global_batch)
+        z_hat, y, z, mask = gather_batch(z_hat, y, z, mask)
         # curriculum: the loss sees the first k horizon steps only (dim 1 of [batch, horizon, nodes, channels])
         k = self.curriculum_steps(y.shape[1])
         y, z, z_hat, mask = y[:, :k], z[:, :k], z_hat[:, :k], mask[:, :k]
