@@ -573,17 +573,21 @@ class RankBatches(Sampler[list[int]]):
         self.rank, self.processes = 0, 1
 
     def shard(self, rank: int, processes: int) -> None:
-        """Yield the share of process ``rank`` of ``processes`` from now on.
+        """Yield the share of process ``rank`` of ``processes`` from now on (:meth:`check_split` first)."""
+        self.check_split(processes)
+        self.rank, self.processes = rank, processes
+
+    def check_split(self, processes: int) -> None:
+        """With ``even``: the shares of a global batch must be equal.
 
         Raises:
             ConfigError: ``batch_size`` is not a multiple of ``processes``.
         """
-        if self.batch_size % processes:
+        if self.even and self.batch_size % processes:
             raise ConfigError(
                 f"data.batch_size {self.batch_size} is the global batch, split evenly over {processes} processes: "
                 f"make it a multiple of {processes} (devices x num_nodes)"
             )
-        self.rank, self.processes = rank, processes
 
     def set_epoch(self, epoch: int) -> None:
         """Forwarded to the order (Lightning calls it on a loader's batch sampler)."""

@@ -39,7 +39,7 @@ def gather_batch(forecast: Tensor, *others: Tensor) -> tuple[Tensor, ...]:
     """
     if _processes() == 1:
         return (forecast, *others)
-    gathered = [torch.cat(all_gather(forecast.contiguous()), 0)]
+    gathered = [torch.cat(all_gather(forecast.contiguous()), 0)]  # type: ignore[no-untyped-call]
     for tensor in others:
         # gloo gathers no bool tensors: masks travel as bytes
         sendable = tensor.to(torch.uint8) if tensor.dtype == torch.bool else tensor

@@ -273,6 +273,7 @@ def _fit_and_report(
     if budget is not None:
         callbacks.append(budget)
     trainer = _trainer(config, work, callbacks)
+    train_batches.check_split(trainer.num_devices * trainer.num_nodes)  # before Lightning starts the processes
     started = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=resume_from, weights_only=True if resume_from else None)
     if export.best_epoch is None:
