@@ -149,3 +149,16 @@ def test_the_batch_must_split_evenly_over_the_processes(inputs, tmp_path, capsys
     assert main(["train", *inputs, "--strategy", "ddp", "--devices", "3", "--out", str(tmp_path / "run")]) == 2
     assert "data.batch_size 8 is the global batch, split evenly over 3 processes" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # refused before any process started or file was written
+
+
+def test_the_torchrun_example_trains_one_run(inputs, one_process, tmp_path):
+    """examples/ddp/train_torchrun.sh: torchrun starts both processes, which write one run directory."""
+    environment = {**_environment(tmp_path / "steps"), "NPROC": "2", "PYTHON": sys.executable}
+    command = ["bash", str(ROOT / "examples" / "ddp" / "train_torchrun.sh"), *inputs, "--out", str(tmp_path / "run")]
+    result = subprocess.run(command, env=environment, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _files(tmp_path / "run") == _files(one_process / "run")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    expected = json.loads((one_process / "run" / "metrics.json").read_text())
+    assert metrics["test"]["per_step"]["mae"] == pytest.approx(expected["test"]["per_step"]["mae"], rel=1e-5)
