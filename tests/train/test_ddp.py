@@ -1,5 +1,5 @@
-"""Two CPU processes (DDP over gloo) train the weights one process trains, write the run directory
-once, and resume from their own checkpoint; the torchrun example launches the same run.
+"""Two CPU processes (DDP over gloo) train the weights one process trains, resume from their own
+checkpoint mid-epoch, and write the run directory once; the torchrun example launches the same run.
 
 Launched as a user launches them (``stgraph train --strategy ddp --devices 2``, which Lightning
 answers by running the command again for rank 1), with ``tests/train/_record_steps.py``
@@ -111,17 +111,24 @@ def one_process(inputs, tmp_path_factory) -> Path:
     return folder
 
 
-def test_two_processes_train_the_one_process_weights_and_write_the_run_once(inputs, one_process, tmp_path):
-    result = _train(tmp_path, *inputs, "--strategy", "ddp", "--devices", "2")
-    assert result.returncode == 0, result.stdout + result.stderr
-    steps, reference = _steps(tmp_path), _steps(one_process)
-    assert sorted(steps) == sorted(reference) == list(range(1, STEPS + 1))
-    _assert_same_weights(steps, reference)
+def test_two_processes_train_the_one_process_weights_through_a_resume_and_write_the_run_once(inputs, one_process, tmp_path):
+    ddp = [*inputs, "--strategy", "ddp", "--devices", "2"]
+    # both processes fail after step 6 (mid-epoch, as a crash would); the exact state goes to last.ckpt
+    stopped = _train(tmp_path, *ddp, stop_at=6)
+    assert stopped.returncode != 0 and (partial_dir(tmp_path / "run") / LAST_CHECKPOINT).is_file()
+    reference = _steps(one_process)
+    assert sorted(_steps(tmp_path)) == list(range(1, 7))
+    _assert_same_weights(_steps(tmp_path), reference)
+    shutil.rmtree(tmp_path / "steps")
+    resumed = _train(tmp_path, *ddp, "--resume")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert sorted(_steps(tmp_path)) == list(range(7, STEPS + 1))
+    _assert_same_weights(_steps(tmp_path), reference)
     # the run directory: the one process's files, nothing left beside it, nothing in the working directory
     assert _files(tmp_path / "run") == _files(one_process / "run")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["cwd", "run", "steps"]
     assert list((tmp_path / "cwd").iterdir()) == []
-    assert result.stdout.count("run written to") == 1 and result.stdout.count("best epoch") == 1  # rank 1 is silent
+    assert resumed.stdout.count("run written to") == 1 and resumed.stdout.count("best epoch") == 1  # rank 1 is silent
     # the test part evaluated once, on all its windows: the one process's metrics
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     expected = json.loads((one_process / "run" / "metrics.json").read_text())
@@ -130,19 +137,6 @@ def test_two_processes_train_the_one_process_weights_and_write_the_run_once(inpu
         for name, values in expected[block]["per_step"].items():
             assert metrics[block]["per_step"][name] == pytest.approx(values, rel=1e-5), (block, name)
     assert metrics["best_val_mae"] == pytest.approx(expected["best_val_mae"], rel=1e-5)
-
-
-def test_a_ddp_run_resumes_from_its_checkpoint_to_the_uninterrupted_weights(inputs, one_process, tmp_path):
-    # both processes fail after step 6 (mid-epoch); the exact state is saved to last.ckpt
-    stopped = _train(tmp_path, *inputs, "--strategy", "ddp", "--devices", "2", stop_at=6)
-    assert stopped.returncode != 0 and (partial_dir(tmp_path / "run") / LAST_CHECKPOINT).is_file()
-    shutil.rmtree(tmp_path / "steps")
-    resumed = _train(tmp_path, *inputs, "--strategy", "ddp", "--devices", "2", "--resume")
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    steps = _steps(tmp_path)
-    assert sorted(steps) == list(range(7, STEPS + 1))
-    _assert_same_weights(steps, _steps(one_process))
-    assert not partial_dir(tmp_path / "run").exists() and (tmp_path / "run" / "metrics.json").is_file()
 
 
 def test_the_batch_must_split_evenly_over_the_processes(inputs, tmp_path, capsys):
