@@ -552,8 +552,8 @@ class RankBatches(Sampler[list[int]]):
     :math:`r, r + R, r + 2R, \dots` of every global batch, ``batch_size / R`` of them.
 
     The global batches are those of one process with ``batch_size`` (the same order, the same
-    windows in each step), so DDP's mean of the processes' gradients is the one-process gradient
-    of the batch mean wherever every share holds as many observed targets. With ``even`` (for
+    windows in each step; the trainer takes the loss of the whole global batch,
+    :mod:`stgraph.train.global_batch`, so the step is one process's). With ``even`` (for
     training), the last, partial global batch is cut to a multiple of :math:`R` windows
     (dropping at most :math:`R - 1` of the epoch's windows, none with one process), so that every
     process takes as many steps (a gradient all-reduce waits for all of them) and every share

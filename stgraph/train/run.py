@@ -14,9 +14,9 @@ the batches already trained: on CPU the resumed run computes the weights of an u
 Several processes (``training.strategy: ddp`` with ``devices`` x ``num_nodes`` > 1, Lightning's
 DDP over gloo on CPU or NCCL on GPUs) train one run. ``data.batch_size`` stays the global batch:
 each process takes ``batch_size / processes`` windows of every one-process batch
-(:class:`~stgraph.pipeline.data.RankBatches`), and DDP averages their gradients, so the steps,
-learning rate and schedule are those of one process and so are the weights wherever every share
-holds as many observed targets (docs/guide/several-processes.md). The validation MAE is summed
+(:class:`~stgraph.pipeline.data.RankBatches`) and takes the loss of the whole global batch
+(:mod:`stgraph.train.global_batch`), so the steps, gradients, learning rate and schedule are
+those of one process (docs/guide/several-processes.md). The validation MAE is summed
 over the processes' shares of the windows (:class:`~stgraph.train.module.ForecastModule`); rank 0
 alone writes the run directory, the checkpoints, and evaluates and calibrates the best model on
 the whole test and validation parts, as one process does. Lightning's launcher starts the other
