@@ -547,7 +547,7 @@ def _draw_loader_pass(generator: torch.Generator, size: int) -> None:
 
 
 class RankBatches(Sampler[list[int]]):
-    r"""Cut ``order`` into global batches of ``batch_size`` windows and yield this process's
+    r"""Cut ``sampler``'s order into global batches of ``batch_size`` windows and yield this process's
     share of each: with :math:`R` processes (:meth:`shard`), rank :math:`r` takes windows
     :math:`r, r + R, r + 2R, \dots` of every global batch, ``batch_size / R`` of them.
 
@@ -561,13 +561,14 @@ class RankBatches(Sampler[list[int]]):
     one batch fewer than another.
 
     Args:
-        order: the windows in the order they are drawn (an :class:`EpochShuffle` or ``range``).
+        sampler: the windows in the order they are drawn: an :class:`EpochShuffle` (the name
+            ``sampler`` is where Lightning looks for a batch sampler's ``set_epoch``) or ``range``.
         batch_size: windows per global batch (``data.batch_size``).
         even: cut the last global batch to a multiple of the number of processes.
     """
 
-    def __init__(self, order: EpochShuffle | range, batch_size: int, *, even: bool = False) -> None:
-        self.order = order
+    def __init__(self, sampler: EpochShuffle | range, batch_size: int, *, even: bool = False) -> None:
+        self.sampler = sampler
         self.batch_size = batch_size
         self.even = even
         self.rank, self.processes = 0, 1
@@ -589,19 +590,14 @@ class RankBatches(Sampler[list[int]]):
                 f"make it a multiple of {processes} (devices x num_nodes)"
             )
 
-    def set_epoch(self, epoch: int) -> None:
-        """Forwarded to the order (Lightning calls it on a loader's batch sampler)."""
-        if isinstance(self.order, EpochShuffle):
-            self.order.set_epoch(epoch)
-
     def __len__(self) -> int:
-        size = len(self.order)
+        size = len(self.sampler)
         if self.even:
             size -= size % self.processes
         return -(-size // self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
-        windows = list(self.order)
+        windows = list(self.sampler)
         if self.even:
             windows = windows[: len(windows) - len(windows) % self.processes]
         for start in range(0, len(windows), self.batch_size):
@@ -618,7 +614,7 @@ def window_loader(
     loads its share of every batch once :meth:`RankBatches.shard` is called).
 
     ``shuffle`` (training) draws each epoch's order with :class:`EpochShuffle`
-    (``loader.batch_sampler.order``) and keeps the processes' steps even; otherwise the windows
+    (``loader.batch_sampler.sampler``) and keeps the processes' steps even; otherwise the windows
     come in order.
     """
     order = EpochShuffle(len(windows), seed) if shuffle else range(len(windows))

@@ -254,7 +254,7 @@ def _fit_and_report(
     )
     val_loader = window_loader(data.windows("val"), batch_size=eval_batch, shuffle=False, num_workers=config.data.num_workers)
     train_batches, val_batches = cast(RankBatches, train_loader.batch_sampler), cast(RankBatches, val_loader.batch_sampler)
-    sampler = train_batches.order if isinstance(train_batches.order, EpochShuffle) else None
+    sampler = train_batches.sampler if isinstance(train_batches.sampler, EpochShuffle) else None
     checkpoint = RollingCheckpoint(work / LAST_CHECKPOINT, t.checkpoint_every, sampler=sampler, batch_size=config.data.batch_size)
     callbacks: list[Callback] = [
         export,
