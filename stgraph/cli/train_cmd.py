@@ -119,6 +119,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     hardware.add_argument("--accelerator", metavar="NAME", help="cpu, gpu, auto, ...")
     hardware.add_argument("--devices", type=devices, metavar="N", help="number of devices or a list, e.g. 2 or 0,1")
     hardware.add_argument("--strategy", metavar="NAME", help="auto, ddp, ...")
+    hardware.add_argument(
+        "--num-nodes", type=positive_int, metavar="M", help="machines of a ddp run (--devices processes on each)"
+    )
     hardware.add_argument("--precision", metavar="P", help="32-true, bf16-mixed, 16-mixed, ...")
 
     output = parser.add_argument_group("output")
@@ -157,6 +160,8 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             training[key] = value
     if args.devices is not None:
         training["devices"] = args.devices
+    if args.num_nodes is not None:
+        training["num_nodes"] = args.num_nodes
     if args.no_progress:
         training["progress_bar"] = False
     return {"data": data, "training": training, "model": {"name": args.model} if args.model else {}}

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from pandas.tseries.frequencies import to_offset
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler
 
 from stgraph.data.aggregate import aggregate
 from stgraph.data.catalog import Dataset as CatalogDataset
@@ -51,6 +51,7 @@ __all__ = [
     "SCALE_SPREAD",
     "EpochShuffle",
     "PreparedData",
+    "RankBatches",
     "choose_covariates",
     "choose_scaling",
     "interval_text",
@@ -561,9 +562,8 @@ class EpochShuffle(RandomSampler):
     epoch's order. Here the trainer sets the epoch (:meth:`set_epoch`, as Lightning does for every
     sampler that has it) and :meth:`resume_at` skips the windows of an epoch that were trained
     before an interruption; ``len`` stays the whole epoch's (Lightning counts the batches already
-    trained). A ``RandomSampler``, so that under DDP Lightning replaces it with its seeded
-    ``DistributedSampler`` as it replaces ``shuffle=True`` (a resume there is exact at epoch
-    boundaries only).
+    trained). Under DDP it stays the order of the whole run: :class:`RankBatches` cuts it into
+    global batches and gives each process its share.
 
     Args:
         size: number of windows.
@@ -619,17 +619,81 @@ def _draw_loader_pass(generator: torch.Generator, size: int) -> None:
     torch.randperm(size, generator=generator)
 
 
+class RankBatches(Sampler[list[int]]):
+    r"""Cut ``sampler``'s order into global batches of ``batch_size`` windows and yield this process's
+    share of each: with :math:`R` processes (:meth:`shard`), rank :math:`r` takes windows
+    :math:`r, r + R, r + 2R, \dots` of every global batch, ``batch_size / R`` of them.
+
+    The global batches are those of one process with ``batch_size`` (the same order, the same
+    windows in each step; the trainer takes the loss of the whole global batch,
+    :mod:`stgraph.train.global_batch`, so the step is one process's). With ``even`` (for
+    training), the last, partial global batch is cut to a multiple of :math:`R` windows
+    (dropping at most :math:`R - 1` of the epoch's windows, none with one process), so that every
+    process takes as many steps (a gradient all-reduce waits for all of them) and every share
+    of a step is the same size. Without it (evaluation) nothing is dropped and a process may get
+    one batch fewer than another.
+
+    Args:
+        sampler: the windows in the order they are drawn: an :class:`EpochShuffle` (the name
+            ``sampler`` is where Lightning looks for a batch sampler's ``set_epoch``) or ``range``.
+        batch_size: windows per global batch (``data.batch_size``).
+        even: cut the last global batch to a multiple of the number of processes.
+    """
+
+    def __init__(self, sampler: EpochShuffle | range, batch_size: int, *, even: bool = False) -> None:
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.even = even
+        self.rank, self.processes = 0, 1
+
+    def shard(self, rank: int, processes: int) -> None:
+        """Yield the share of process ``rank`` of ``processes`` from now on (:meth:`check_split` first)."""
+        self.check_split(processes)
+        self.rank, self.processes = rank, processes
+
+    def check_split(self, processes: int) -> None:
+        """With ``even``: the shares of a global batch must be equal.
+
+        Raises:
+            ConfigError: ``batch_size`` is not a multiple of ``processes``.
+        """
+        if self.even and self.batch_size % processes:
+            raise ConfigError(
+                f"data.batch_size {self.batch_size} is the global batch, split evenly over {processes} processes: "
+                f"make it a multiple of {processes} (devices x num_nodes)"
+            )
+
+    def __len__(self) -> int:
+        size = len(self.sampler)
+        if self.even:
+            size -= size % self.processes
+        return -(-size // self.batch_size)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        windows = list(self.sampler)
+        if self.even:
+            windows = windows[: len(windows) - len(windows) % self.processes]
+        for start in range(0, len(windows), self.batch_size):
+            share = windows[start : start + self.batch_size][self.rank :: self.processes]
+            if share:
+                yield share
+
+
 def window_loader(
     windows: WindowDataset, *, batch_size: int, shuffle: bool, num_workers: int = 0, seed: int = 0
 ) -> DataLoader[_Batch]:
-    """A DataLoader over ``windows`` using the batch fast path (works under DDP samplers too).
+    """A DataLoader over ``windows`` using the batch fast path, in global batches of
+    ``batch_size`` (``loader.batch_sampler``, a :class:`RankBatches`: under DDP each process
+    loads its share of every batch once :meth:`RankBatches.shard` is called).
 
-    ``shuffle`` draws each epoch's order with :class:`EpochShuffle` (``loader.sampler``).
+    ``shuffle`` (training) draws each epoch's order with :class:`EpochShuffle`
+    (``loader.batch_sampler.sampler``) and keeps the processes' steps even; otherwise the windows
+    come in order.
     """
+    order = EpochShuffle(len(windows), seed) if shuffle else range(len(windows))
     return DataLoader(
         _Batched(windows),
-        batch_size=batch_size,
-        sampler=EpochShuffle(len(windows), seed) if shuffle else None,
+        batch_sampler=RankBatches(order, batch_size, even=shuffle),
         num_workers=num_workers,
         collate_fn=_already_batched,
         # its own generator for the workers' seeds: iterating then draws nothing from the global

@@ -21,10 +21,18 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
-from stgraph.pipeline.data import EpochShuffle
+from stgraph.pipeline.data import EpochShuffle, RankBatches
 from stgraph.pipeline.model_file import save_model_file
 
-__all__ = ["BestModelExport", "EpochSummary", "RollingCheckpoint", "SaveOnInterrupt", "TimeBudget", "save_checkpoint"]
+__all__ = [
+    "BestModelExport",
+    "EpochSummary",
+    "RollingCheckpoint",
+    "SaveOnInterrupt",
+    "ShardWindows",
+    "TimeBudget",
+    "save_checkpoint",
+]
 
 
 def _metric(trainer: L.Trainer, name: str) -> float:
@@ -256,6 +264,28 @@ class RollingCheckpoint(Callback):
             torch.cuda.set_rng_state_all([generator.cpu() for generator in cuda])
 
 
+class ShardWindows(Callback):
+    """Give each process of a distributed run its share of every global batch
+    (:meth:`RankBatches.shard <stgraph.pipeline.data.RankBatches.shard>`).
+
+    Called at ``setup``, once the processes are started and know their rank and before
+    Lightning counts the loaders' batches. The trainer must run with
+    ``use_distributed_sampler=False``: Lightning's ``DistributedSampler`` would draw its own
+    shuffle (not the one-process order :class:`~stgraph.pipeline.data.EpochShuffle` replays on
+    resume) and pad the validation windows with repeats, which would count in ``val_mae``.
+
+    Args:
+        batches: the loaders' batch samplers (training and validation).
+    """
+
+    def __init__(self, *batches: RankBatches) -> None:
+        self.batches = batches
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        for batches in self.batches:
+            batches.shard(trainer.global_rank, trainer.world_size)
+
+
 class SaveOnInterrupt(Callback):
     """On Ctrl-C or a crash during fit, save the exact training state to ``path`` for ``--resume``
     (atomically, :func:`save_checkpoint`).
@@ -299,6 +329,7 @@ class TimeBudget(Callback):
         now = self.clock()  # the epoch's validation, if any, has run by now
         self._longest = max(self._longest, now - self._epoch_start)
         epochs_left = trainer.max_epochs is None or trainer.current_epoch + 1 < trainer.max_epochs
-        if now - self._start + self._longest > self.seconds and epochs_left:
+        # every process of a distributed run must stop together: rank 0's clock decides
+        if trainer.strategy.broadcast(now - self._start + self._longest > self.seconds and epochs_left, src=0):
             trainer.should_stop = True
             self.stopped_early = True

@@ -56,6 +56,7 @@ from stgraph.nn.checkpointing import block_lists, checkpointed_blocks
 from stgraph.nn.curriculum import HorizonCurriculum
 from stgraph.nn.quantile_head import QuantileHead
 from stgraph.pipeline.config import TrainingConfig
+from stgraph.train.global_batch import gather_batch
 from stgraph.train.schedules import inverse_sigmoid_decay
 
 __all__ = ["ForecastModule"]
@@ -193,6 +194,8 @@ class ForecastModule(L.LightningModule):
             seeds = subgraph.torch_positions(x.device, seeds=True)
             y, z, z_hat, mask = (part.index_select(2, seeds) for part in (y, z, z_hat, mask))
             sensors = sensors.index_select(0, seeds)
+        # under DDP, the loss of the whole global batch, as one process takes it (stgraph.train.global_batch)
+        z_hat, y, z, mask = gather_batch(z_hat, y, z, mask)
         # curriculum: the loss sees the first k horizon steps only (dim 1 of [batch, horizon, nodes, channels])
         k = self.curriculum_steps(y.shape[1])
         y, z, z_hat, mask = y[:, :k], z[:, :k], z_hat[:, :k], mask[:, :k]

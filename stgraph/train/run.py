@@ -10,6 +10,18 @@ within one (:class:`~stgraph.train.callbacks.RollingCheckpoint`), so a run kille
 (SIGKILL, out of memory, power cut) continues with ``stgraph train --resume``. Each epoch's
 shuffle is a function of the seed and the epoch, and a resume in the middle of an epoch skips
 the batches already trained: on CPU the resumed run computes the weights of an uninterrupted one.
+
+Several processes (``training.strategy: ddp`` with ``devices`` x ``num_nodes`` > 1, Lightning's
+DDP over gloo on CPU or NCCL on GPUs) train one run. ``data.batch_size`` stays the global batch:
+each process takes ``batch_size / processes`` windows of every one-process batch
+(:class:`~stgraph.pipeline.data.RankBatches`) and takes the loss of the whole global batch
+(:mod:`stgraph.train.global_batch`), so the steps, gradients, learning rate and schedule are
+those of one process (docs/guide/several-processes.md). The validation MAE is summed
+over the processes' shares of the windows (:class:`~stgraph.train.module.ForecastModule`); rank 0
+alone writes the run directory, the checkpoints, and evaluates and calibrates the best model on
+the whole test and validation parts, as one process does. Lightning's launcher starts the other
+processes by re-running the command; ``torchrun`` and SLURM's ``srun`` start them all, with the
+same ``--out``.
 """
 
 from __future__ import annotations
@@ -23,19 +35,20 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 
+from stgraph.errors import ConfigError
 from stgraph.metrics.masked import HorizonMetrics
 from stgraph.metrics.report import intervals_caption, intervals_table, metrics_summary
 from stgraph.ops.memory import reuse_freed_memory
 from stgraph.pipeline.calibration import CALIBRATION_FILE, save_calibration
 from stgraph.pipeline.compare import Comparison, compare_split
 from stgraph.pipeline.config import ExperimentConfig
-from stgraph.pipeline.data import EpochShuffle, PreparedData, interval_text, prepare_data, window_loader
+from stgraph.pipeline.data import EpochShuffle, PreparedData, RankBatches, interval_text, prepare_data, window_loader
 from stgraph.pipeline.evaluate import (
     calibrate_run,
     interval_entries,
@@ -59,7 +72,14 @@ from stgraph.pipeline.run_dir import (
     run_metadata,
 )
 from stgraph.pipeline.run_report import write_run_report
-from stgraph.train.callbacks import BestModelExport, EpochSummary, RollingCheckpoint, SaveOnInterrupt, TimeBudget
+from stgraph.train.callbacks import (
+    BestModelExport,
+    EpochSummary,
+    RollingCheckpoint,
+    SaveOnInterrupt,
+    ShardWindows,
+    TimeBudget,
+)
 from stgraph.train.module import ForecastModule
 
 __all__ = ["RunResult", "is_rank_zero", "train"]
@@ -82,9 +102,18 @@ def _silent(line: str) -> None:
     """An ``echo`` that prints nothing."""
 
 
+_RANKS = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+
+
 def is_rank_zero() -> bool:
-    """Rank 0 of a (possibly distributed) launch, from the environment Lightning's launchers set."""
-    return all(os.environ.get(name, "0") == "0" for name in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    """Rank 0 of a (possibly distributed) launch, from the environment Lightning's launcher
+    (``LOCAL_RANK``, ``NODE_RANK``), ``torchrun`` (``RANK``) or SLURM's ``srun`` (``SLURM_PROCID``) set."""
+    return all(os.environ.get(name, "0") == "0" for name in _RANKS)
+
+
+def _launched_together() -> bool:
+    """Started as one of several processes by ``torchrun`` or ``srun``, each running the command."""
+    return any(int(os.environ.get(name, "1")) > 1 for name in ("WORLD_SIZE", "SLURM_NTASKS"))
 
 
 def _quiet_lightning() -> None:
@@ -138,6 +167,8 @@ def train(
             nothing to resume.
     """
     _quiet_lightning()
+    if out is None and "STGRAPH_RUN_DIR" not in os.environ and _launched_together():
+        raise ConfigError("processes started by torchrun or srun write one run: give them all the same --out DIR")
     run_dir = Path(os.environ.get("STGRAPH_RUN_DIR") or out or default_run_dir(config))
     rank_zero = is_rank_zero()
     if not rank_zero:
@@ -156,7 +187,8 @@ def train(
     parameters = sum(p.numel() for p in model.parameters())
     echo(f"model:    {config.model.name} ({parameters:,} parameters), {_training_line(config)}")
 
-    os.environ["STGRAPH_RUN_DIR"] = str(run_dir)  # DDP workers re-run the command: same directory
+    # the workers Lightning starts re-run the command (with this environment): the same directory
+    os.environ["STGRAPH_RUN_DIR"] = str(run_dir)
     directory = building(run_dir, config, resume=resume, echo=echo) if rank_zero else contextlib.nullcontext(partial_dir(run_dir))
     try:
         with directory as work, cpu_threads(config.training.threads):
@@ -196,6 +228,7 @@ def _trainer(config: ExperimentConfig, work: Path, callbacks: list[Callback]) ->
         num_sanity_val_steps=0,
         default_root_dir=work,
         log_every_n_steps=10,
+        use_distributed_sampler=False,  # ShardWindows shares out the one-process batches
     )
 
 
@@ -215,16 +248,20 @@ def _fit_and_report(
     module = ForecastModule(model, data.graph, torch.from_numpy(target.mean_), torch.from_numpy(target.std_), t)
     export = BestModelExport(work / MODEL_FILE, metadata)
     history = EpochSummary(units=data.units, write=echo)
+    eval_batch = config.data.eval_batch_size or config.data.batch_size
     train_loader = window_loader(
         data.windows("train"), batch_size=config.data.batch_size, shuffle=True, num_workers=config.data.num_workers, seed=t.seed
     )
-    sampler = train_loader.sampler if isinstance(train_loader.sampler, EpochShuffle) else None
+    val_loader = window_loader(data.windows("val"), batch_size=eval_batch, shuffle=False, num_workers=config.data.num_workers)
+    train_batches, val_batches = cast(RankBatches, train_loader.batch_sampler), cast(RankBatches, val_loader.batch_sampler)
+    sampler = train_batches.sampler if isinstance(train_batches.sampler, EpochShuffle) else None
     checkpoint = RollingCheckpoint(work / LAST_CHECKPOINT, t.checkpoint_every, sampler=sampler, batch_size=config.data.batch_size)
     callbacks: list[Callback] = [
         export,
         history,
         checkpoint,  # after the two above: their state of each batch and epoch goes into last.ckpt
         SaveOnInterrupt(work / LAST_CHECKPOINT),
+        ShardWindows(train_batches, val_batches),
         *extra,
     ]
     if t.patience is not None:
@@ -236,8 +273,7 @@ def _fit_and_report(
     if budget is not None:
         callbacks.append(budget)
     trainer = _trainer(config, work, callbacks)
-    eval_batch = config.data.eval_batch_size or config.data.batch_size
-    val_loader = window_loader(data.windows("val"), batch_size=eval_batch, shuffle=False, num_workers=config.data.num_workers)
+    train_batches.check_split(trainer.num_devices * trainer.num_nodes)  # before Lightning starts the processes
     started = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=resume_from, weights_only=True if resume_from else None)
     if export.best_epoch is None:

@@ -46,6 +46,7 @@ def test_every_page_has_something_to_run():
         "imputation.md",
         "intervals.md",
         "serving.md",
+        "several-processes.md",
     ]
     for page in PAGES:
         assert runnable_blocks(page), f"{page.name} has no python or console block"

@@ -116,3 +116,34 @@ def test_epoch_shuffle_draws_what_a_shuffling_torch_dataloader_draws():
     torch_orders = [[int(i) for batch in loader for i in batch] for _ in range(4)]
     assert [EpochShuffle(windows, seed).order(epoch).tolist() for epoch in range(4)] == torch_orders
     assert torch_orders[0] != torch_orders[1] and sorted(torch_orders[3]) == list(range(windows))
+
+
+def test_rank_batches_share_out_the_one_process_batches():
+    """Each process takes every R-th window of each one-process batch; in training the epoch is cut
+    to a multiple of R windows (equal steps and shares), a resume skips the same windows."""
+    from stgraph.errors import ConfigError
+    from stgraph.pipeline.data import EpochShuffle, RankBatches
+
+    alone = RankBatches(EpochShuffle(21, seed=4), batch_size=6, even=True)
+    alone.sampler.set_epoch(2)
+    batches = list(alone)
+    assert [len(b) for b in batches] == [6, 6, 6, 3] and len(alone) == 4
+    shares = []
+    for rank in range(2):
+        mine = RankBatches(EpochShuffle(21, seed=4), batch_size=6, even=True)
+        mine.shard(rank, 2)
+        mine.sampler.set_epoch(2)
+        shares.append(list(mine))
+        assert len(mine) == 4
+    assert [sorted(a + b) for a, b in zip(*shares, strict=True)] == [sorted(b) for b in batches[:3]] + [sorted(batches[3][:2])]
+    assert shares[0][0] == batches[0][0::2] and shares[1][0] == batches[0][1::2]
+    resumed = RankBatches(EpochShuffle(21, seed=4), batch_size=6, even=True)
+    resumed.shard(1, 2)
+    assert isinstance(resumed.sampler, EpochShuffle)
+    resumed.sampler.resume_at(2, 12)  # two global batches trained before an interruption
+    assert list(resumed) == shares[1][2:]
+    evaluation = RankBatches(range(6), batch_size=4)  # nothing dropped; rank 2 has one batch fewer
+    evaluation.shard(2, 3)
+    assert list(evaluation) == [[2]]
+    with pytest.raises(ConfigError, match=r"data\.batch_size 6 is the global batch, split evenly over 4 processes"):
+        alone.shard(0, 4)

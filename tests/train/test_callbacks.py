@@ -318,6 +318,9 @@ def test_callbacks_label_the_epoch_resumed_in_its_middle(data, tmp_path):
 
 
 # --- TimeBudget ------------------------------------------------------------------------------------------------
+ONE_PROCESS = SimpleNamespace(broadcast=lambda value, src=0: value)  # a strategy: rank 0's decision is everyone's
+
+
 class _Clock:
     def __init__(self, *times: float) -> None:
         self.times = list(times)
@@ -341,7 +344,7 @@ def _epochs(budget: TimeBudget, trainer, epochs: int) -> list[bool]:
 def test_time_budget_stops_before_an_epoch_that_would_overrun():
     # start 0; epoch 1 runs 0 -> 3 (3 + 3 = 6 <= 10 s: go on); epoch 2 runs 3 -> 7 (7 + 4 = 11 > 10: stop)
     budget = TimeBudget(10, clock=_Clock(0, 0, 3, 3, 7))
-    trainer = SimpleNamespace(current_epoch=0, max_epochs=5, should_stop=False)
+    trainer = SimpleNamespace(strategy=ONE_PROCESS, current_epoch=0, max_epochs=5, should_stop=False)
     assert _epochs(budget, trainer, 2) == [False, True]
     assert budget.stopped_early
 
@@ -350,14 +353,14 @@ def test_time_budget_estimates_by_the_longest_epoch_and_allows_an_exact_fit():
     # epoch 1: 0 -> 5, 5 + 5 = 10 ends exactly at the budget: allowed;
     # epoch 2: 5 -> 6; by the last epoch 6 + 1 = 7 would fit, by the longest 6 + 5 = 11 does not
     budget = TimeBudget(10, clock=_Clock(0, 0, 5, 5, 6))
-    trainer = SimpleNamespace(current_epoch=0, max_epochs=5, should_stop=False)
+    trainer = SimpleNamespace(strategy=ONE_PROCESS, current_epoch=0, max_epochs=5, should_stop=False)
     assert _epochs(budget, trainer, 2) == [False, True]
 
 
 def test_time_budget_does_not_claim_the_last_epoch_as_an_early_stop():
     # epoch 1: 0 -> 1 fits (1 + 1 <= 10); epoch 2 runs to 20, far over, but it was the last anyway
     budget = TimeBudget(10, clock=_Clock(0, 0, 1, 1, 20))
-    trainer = SimpleNamespace(current_epoch=0, max_epochs=2, should_stop=False)
+    trainer = SimpleNamespace(strategy=ONE_PROCESS, current_epoch=0, max_epochs=2, should_stop=False)
     assert _epochs(budget, trainer, 2) == [False, False]
     assert not budget.stopped_early
 
