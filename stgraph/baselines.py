@@ -29,6 +29,10 @@ _DAY = pd.Timedelta(days=1)
 _WEEK = pd.Timedelta(weeks=1)
 
 
+#: time steps whose float64 readings :meth:`HistoricalAverage.fit` holds at once
+_FIT_BLOCK = 2048
+
+
 class HistoricalAverage:
     r"""Historical average: the mean training reading at the same time of week, per sensor.
 
@@ -79,8 +83,6 @@ class HistoricalAverage:
             train: ``[time, sensors, features]`` -> ``profile_ [slots_per_week, sensors, channels]``
         """
         positions = _feature_positions(train, self.features)
-        values = train.values[:, :, positions].astype(np.float64)
-        observed = train.mask[:, :, positions]
         slots_per_week = _slots_per_week(train.interval)
         if slots_per_week == 1 and _WEEK % train.interval != pd.Timedelta(0):
             logger.info(
@@ -89,16 +91,20 @@ class HistoricalAverage:
             )
         slots = _slot_of_week(train.timestamps, train.interval, slots_per_week)
 
-        shape = (slots_per_week, *values.shape[1:])
+        shape = (slots_per_week, train.num_sensors, len(positions))
         sums, counts = np.zeros(shape), np.zeros(shape)
-        np.add.at(sums, slots, np.where(observed, values, 0.0))
-        np.add.at(counts, slots, observed)
+        for start in range(0, train.num_steps, _FIT_BLOCK):  # a block of steps in float64 at a time (memory-mapped series)
+            block = slice(start, start + _FIT_BLOCK)
+            observed = train.mask[block][:, :, positions]
+            values = train.values[block][:, :, positions].astype(np.float64)
+            np.add.at(sums, slots[block], np.where(observed, values, 0.0))
+            np.add.at(counts, slots[block], observed)
         sensor_sums, sensor_counts = sums.sum(axis=0), counts.sum(axis=0)
 
         slots_per_day = _slots_per_day(train.interval)
         if slots_per_day > 1:
-            day_sums = np.tile(sums.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0), (7, 1, 1))
-            day_counts = np.tile(counts.reshape(7, slots_per_day, *values.shape[1:]).sum(axis=0), (7, 1, 1))
+            day_sums = np.tile(sums.reshape(7, slots_per_day, *shape[1:]).sum(axis=0), (7, 1, 1))
+            day_counts = np.tile(counts.reshape(7, slots_per_day, *shape[1:]).sum(axis=0), (7, 1, 1))
         else:  # no time of day to fall back on
             day_sums, day_counts = np.zeros(shape), np.zeros(shape)
 
@@ -179,18 +185,37 @@ def last_value(
     """
     positions = _feature_positions(series, features)
     steps = _target_steps(series, starts, lookback, horizon)
-    values = series.values[:, :, positions]
-    observed = series.mask[:, :, positions]
-    time = np.arange(series.num_steps)[:, None, None]
-    latest = np.maximum.accumulate(np.where(observed, time, -1), axis=0)  # [time, sensors, channels]
-    last_input = steps[:, 0] - 1
-    source_step = latest[last_input]  # [windows, sensors, channels]
-    forecast = np.take_along_axis(values, np.maximum(source_step, 0), axis=0)
+    source_step = _latest_observed(series, positions, steps[:, 0] - 1)  # [windows, sensors, channels]
+    sensors, channels = np.arange(series.num_sensors)[:, None], np.asarray(positions)[None, :]
+    forecast = series.values[np.maximum(source_step, 0), sensors, channels]  # only these readings are read
     forecast = np.where(source_step >= 0, forecast, np.float32(np.nan))
     unknown = int((source_step < 0).sum())
     if unknown:
         logger.warning("last value: %d (window, sensor, channel) forecasts are NaN: no reading observed before them", unknown)
     return np.repeat(forecast[:, None], horizon, axis=1).astype(np.float32)
+
+
+def _latest_observed(series: SensorSeries, positions: list[int], at: np.ndarray) -> np.ndarray:
+    """For each step of ``at``, the latest step up to it at which each sensor's channel was
+    observed (-1 where none was), streamed over :data:`_FIT_BLOCK` steps of the mask at a time.
+
+    Shapes:
+        at: ``[windows]`` -> int64 ``[windows, sensors, channels]``
+    """
+    latest_at = np.full((len(at), series.num_sensors, len(positions)), -1, dtype=np.int64)
+    order = np.argsort(at, kind="stable")
+    wanted = np.asarray(at)[order]
+    carry = np.full((series.num_sensors, len(positions)), -1, dtype=np.int64)
+    done, stop = 0, int(wanted[-1]) + 1 if len(wanted) else 0
+    for start in range(0, stop, _FIT_BLOCK):
+        end = min(start + _FIT_BLOCK, stop)
+        observed = series.mask[start:end][:, :, positions]
+        latest = np.maximum(np.maximum.accumulate(np.where(observed, np.arange(start, end)[:, None, None], -1), axis=0), carry)
+        carry = latest[-1]
+        upto = int(np.searchsorted(wanted, end))  # the wanted steps inside this block
+        latest_at[order[done:upto]] = latest[wanted[done:upto] - start]
+        done = upto
+    return latest_at
 
 
 def _feature_positions(series: SensorSeries, features: Sequence[int | str] | None) -> list[int]:

@@ -172,3 +172,32 @@ def test_baseline_metrics_on_the_committed_sample(sample_dir):
     assert model.filled_from_day_ == 207 * (series.num_steps - train_steps)
     average = horizon_metrics(model.predict(series, starts), target, null_value=None)
     assert np.isfinite(average.mae).all() and 0 < average.average()["mae"] < 20
+
+
+def test_both_baselines_stream_the_series_in_blocks_with_the_same_result(monkeypatch):
+    # blocks of 5 steps (carried across block edges, windows out of order) against one block
+    import stgraph.baselines as baselines
+
+    rng = np.random.default_rng(3)
+    steps = 7 * 24 * 2  # two weeks, hourly
+    values = rng.uniform(20, 70, size=(steps, 4, 2))
+    mask = rng.random(values.shape) > 0.3
+    mask[:40, 2, 0] = False  # a channel first observed after several blocks
+    timestamps = pd.date_range("2024-01-01", periods=steps, freq="1h")
+    series = SensorSeries(values, mask, timestamps, ["a", "b", "c", "d"], ["speed", "flow"])
+    starts = np.array([300, 3, 0, 17, 150, 31])
+    both = ["speed", "flow"]
+
+    def run() -> tuple[np.ndarray, np.ndarray]:
+        persistence = last_value(series, starts, lookback=6, horizon=3, features=both)
+        return persistence, HistoricalAverage(features=both).fit(series).profile_
+
+    whole = run()
+    monkeypatch.setattr(baselines, "_FIT_BLOCK", 5)
+    streamed = run()
+    np.testing.assert_array_equal(streamed[0], whole[0])
+    np.testing.assert_allclose(streamed[1], whole[1], rtol=1e-12)
+    # by hand: window starting at 3 reads inputs 3..8; sensor c's speed is first observed at step 40
+    assert np.isnan(whole[0][1, :, 2, 0]).all()
+    observed = np.flatnonzero(mask[: 300 + 6, 0, 1])[-1]
+    assert whole[0][0, 0, 0, 1] == np.float32(values[observed, 0, 1])

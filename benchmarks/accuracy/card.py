@@ -7,6 +7,8 @@ import json
 import os
 import platform
 import subprocess
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,16 @@ import torch
 
 from stgraph.io.atomic import atomic_write
 
-__all__ = ["RESULTS", "library_versions", "machine", "mean_std", "write_result"]
+__all__ = [
+    "RESULTS",
+    "library_versions",
+    "machine",
+    "mean_std",
+    "present_datasets",
+    "refuse_existing",
+    "write_result",
+    "write_runs",
+]
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -76,6 +87,48 @@ def write_result(name: str, markdown: str, payload: dict[str, Any], folder: Path
         json.dump(payload, handle, indent=2, default=_json_default)
         handle.write("\n")
     return md, js
+
+
+def refuse_existing(folder: Path, name: str, force: bool) -> bool:
+    """True, said on stderr, when ``<folder>/<name>.md`` exists and ``force`` is not given."""
+    target = Path(folder) / f"{name}.md"
+    if target.exists() and not force:
+        print(f"{target} exists; pass --force to replace it", file=sys.stderr)
+        return True
+    return False
+
+
+def present_datasets(names: Iterable[str], root: Path) -> list[str]:
+    """``names`` without ``los-loop`` when its files are not under the data ``root`` (said on stdout)."""
+    kept = []
+    for name in names:
+        if name == "los-loop" and not (Path(root) / "los-loop" / "los_speed.csv").is_file():
+            print(f"skipped los-loop: its files are not under {root}")
+            continue
+        kept.append(name)
+    return kept
+
+
+def write_runs(
+    name: str,
+    runs: list[dict[str, Any]],
+    render: Callable[[list[dict[str, Any]], dict[str, Any], str], str],
+    info: dict[str, Any],
+    root: Path,
+    command: str,
+    folder: Path | None = None,
+) -> int:
+    """A benchmark's last step: ``render(runs, card, command)`` and the runs with their card
+    (``info`` from :func:`machine`, the library versions, the data ``root``) written by
+    :func:`write_result`; the exit status, 1 when no run finished.
+    """
+    if not runs:
+        print("no run finished; nothing written")
+        return 1
+    card = {"machine": info, "versions": library_versions(), "data_root": str(root)}
+    md, js = write_result(name, render(runs, card, command.strip()), {**card, "runs": runs}, folder=folder)
+    print(f"wrote {md} and {js}")
+    return 0
 
 
 def _json_default(value: Any) -> Any:

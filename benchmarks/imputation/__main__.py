@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.accuracy.card import RESULTS, library_versions, machine, mean_std, write_result
+from benchmarks.accuracy.card import RESULTS, library_versions, machine, mean_std, refuse_existing, write_result
 from benchmarks.data_root import default_data_root
 from benchmarks.imputation.run import DATASETS, PATTERNS, load_dataset, score_dataset
 from stgraph.impute import METHODS
@@ -84,9 +84,7 @@ def markdown(runs: list[dict[str, Any]], card: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     torch.set_num_threads(1)  # the learned imputer's training: small tensors, one thread is fastest
-    target = Path(args.results) / f"{NAME}.md"
-    if target.exists() and not args.force:
-        print(f"{target} exists; pass --force to replace it", file=sys.stderr)
+    if refuse_existing(args.results, NAME, args.force):
         return 1
     root = Path(args.data_root) if args.data_root is not None else default_data_root()
     runs = []

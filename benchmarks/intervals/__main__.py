@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.accuracy.card import RESULTS, library_versions, machine, mean_std, write_result
+from benchmarks.accuracy.card import RESULTS, machine, mean_std, present_datasets, refuse_existing, write_runs
 from benchmarks.data_root import default_data_root
 from benchmarks.intervals.score import HIGH, LOW, score_methods
 from stgraph.pipeline.config import resolve_config
@@ -164,18 +164,11 @@ def markdown(runs: list[dict[str, Any]], card: dict[str, Any], command: str) -> 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.getLogger("stgraph").setLevel(logging.WARNING)
-    target = Path(args.results) / f"{NAME}-{args.tag}.md"
-    if target.exists() and not args.force:
-        print(f"{target} exists; pass --force to replace it", file=sys.stderr)
+    if refuse_existing(args.results, f"{NAME}-{args.tag}", args.force):
         return 1
     root = Path(args.data_root) if args.data_root is not None else default_data_root()
     os.environ.setdefault("STGRAPH_DATA", str(root))  # where a kept Los-loop run's config finds its files
-    datasets = []
-    for name in args.datasets:
-        if name == "los-loop" and not (root / "los-loop" / "los_speed.csv").is_file():
-            print(f"skipped los-loop: its files are not under {root}")
-            continue
-        datasets.append(name)
+    datasets = present_datasets(args.datasets, root)
     info = machine()
     print(f"machine: {info['cpu']} ({info['cpu_cores']} cores), {info['os']}, {info['date']}")
     runs = []
@@ -198,16 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                         for seed in range(args.seeds):
                             runs.append(score_run(train_one(dataset, model, head, seed, args.epochs, root, work)))
                             print(_line(runs[-1]), flush=True)
-    if not runs:
-        print("no run finished; nothing written")
-        return 1
     command = "python -m benchmarks.intervals " + " ".join(argv if argv is not None else sys.argv[1:])
-    card = {"machine": info, "versions": library_versions(), "data_root": str(root)}
-    md, js = write_result(
-        f"{NAME}-{args.tag}", markdown(runs, card, command.strip()), {**card, "runs": runs}, folder=args.results
-    )
-    print(f"wrote {md} and {js}")
-    return 0
+    return write_runs(f"{NAME}-{args.tag}", runs, markdown, info, root, command, folder=args.results)
 
 
 if __name__ == "__main__":

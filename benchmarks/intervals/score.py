@@ -19,7 +19,7 @@ from stgraph.metrics.intervals import IntervalMetrics
 from stgraph.metrics.report import REPORT_STEPS
 from stgraph.pipeline.calibration import SCALES, interval_levels
 from stgraph.pipeline.data import PreparedData
-from stgraph.pipeline.evaluate import calibrate_run, interval_scores, predict_split, with_intervals
+from stgraph.pipeline.evaluate import SCALE_WINDOWS, calibrate_forecasts, interval_scores, predict_split, with_intervals
 
 __all__ = ["HIGH", "LOW", "score_methods", "summary"]
 
@@ -56,7 +56,9 @@ def score_methods(model: torch.nn.Module, data: PreparedData, coverage: float = 
         raw = dataclasses.replace(test, lower=test.quantiles[..., lower], upper=test.quantiles[..., upper])
         results["quantiles, uncalibrated"] = summary(interval_scores(raw, coverage))
     prefix = "split" if test.quantiles is None else "cqr"
+    validation = predict_split(model, data, "val")
+    training = predict_split(model, data, "train", limit=SCALE_WINDOWS)
     for scale in SCALES:
-        calibration = calibrate_run(model, data, coverage, scale=scale)
+        calibration = calibrate_forecasts(validation, training, coverage, scale=scale)
         results[f"{prefix}, scale {scale}"] = summary(interval_scores(with_intervals(test, calibration), coverage))
     return results

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.accuracy.card import RESULTS, library_versions, machine, mean_std, write_result
+from benchmarks.accuracy.card import RESULTS, machine, mean_std, present_datasets, refuse_existing, write_runs
 from benchmarks.data_root import default_data_root
 from benchmarks.missing_inputs.run import BLOCK, PATTERNS, POINT_RATE, score_model
 from stgraph.data.windows import MISSING_INPUTS
@@ -143,17 +143,10 @@ def markdown(runs: list[dict[str, Any]], card: dict[str, Any], command: str) -> 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.getLogger("stgraph").setLevel(logging.WARNING)
-    target = Path(args.results) / f"{NAME}-{args.tag}.md"
-    if target.exists() and not args.force:
-        print(f"{target} exists; pass --force to replace it", file=sys.stderr)
+    if refuse_existing(args.results, f"{NAME}-{args.tag}", args.force):
         return 1
     root = Path(args.data_root) if args.data_root is not None else default_data_root()
-    datasets = []
-    for name in args.datasets:
-        if name == "los-loop" and not (root / "los-loop" / "los_speed.csv").is_file():
-            print(f"skipped los-loop: its files are not under {root}")
-            continue
-        datasets.append(name)
+    datasets = present_datasets(args.datasets, root)
     info = machine()
     print(f"machine: {info['cpu']} ({info['cpu_cores']} cores), {info['os']}, {info['date']}")
     runs = []
@@ -167,16 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(
                         f"{dataset} {setting} seed {seed}: {run['epochs']} epochs in {run['train_seconds']:.0f} s; MAE avg {maes}"
                     )
-    if not runs:
-        print("no run finished; nothing written")
-        return 1
     command = "python -m benchmarks.missing_inputs " + " ".join(argv if argv is not None else sys.argv[1:])
-    card = {"machine": info, "versions": library_versions(), "data_root": str(root)}
-    md, js = write_result(
-        f"{NAME}-{args.tag}", markdown(runs, card, command.strip()), {**card, "runs": runs}, folder=args.results
-    )
-    print(f"wrote {md} and {js}")
-    return 0
+    return write_runs(f"{NAME}-{args.tag}", runs, markdown, info, root, command, folder=args.results)
 
 
 if __name__ == "__main__":

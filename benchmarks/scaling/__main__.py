@@ -6,6 +6,7 @@ python -m benchmarks.scaling                                       # 207, 2,000,
 python -m benchmarks.scaling --sensors 8600 --steps 35000 --models stid --train-steps 5
 python -m benchmarks.scaling --sensors 2000 --set training.precision=bf16-mixed --tag bf16
 python -m benchmarks.scaling --write                               # also benchmarks/results/scaling-cpu.{md,json}
+python -m benchmarks.scaling --sensors 8600 --models stid --storage memory disk disk-in-memory
 ```
 
 Each (model, sensors) configuration runs in a fresh subprocess (so that its peak RSS is its
@@ -17,6 +18,13 @@ clustered in California's bounding box, kNN graph, 15-minute speeds with weekday
 (:func:`stgraph.train.train`) for ``--warmup`` + ``--train-steps`` steps (``training.max_steps``).
 Validation and test get just enough steps for a few batches, so the run's final evaluation
 stays small; the run directory goes to a temporary folder.
+
+``--storage`` says where the series lives while it trains: ``memory`` (the default: the arrays
+the synthetic network was built as), ``disk`` (written first, in a separate process, as the
+``.stseries`` directory that ``stgraph convert`` makes, then memory-mapped: windows are read
+from the file as batches ask for them) or ``disk-in-memory`` (the same directory read into
+memory, ``data.in_memory``); ``disk`` against ``disk-in-memory`` is the cost of the
+memory-mapped read path, everything else equal. Several storages make one row each.
 
 Every ``--set section.key=value`` is passed to the configuration after these defaults, so an
 option of the pipeline is a flag here, not a code change (``training.precision=bf16-mixed``,
@@ -41,6 +49,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +62,7 @@ from benchmarks.accuracy.card import RESULTS, library_versions, machine, write_r
 NAME = "scaling"
 SENSORS = (207, 2000, 8600, 20000)
 MODELS = ("stgcn", "graph_wavenet", "stid")
+STORAGES = ("memory", "disk", "disk-in-memory")
 ROW_PREFIX = "SCALING-ROW "
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=int, default=2, help="training steps before the measured ones (default 2)")
     parser.add_argument("--threads", type=int, default=None, help="training.threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--storage", nargs="+", choices=STORAGES, default=["memory"], help="where the series lives (default memory)"
+    )
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="configuration overrides, passed through")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per configuration (default 3600)")
     parser.add_argument("--write", action="store_true", help="write the table to --results")
@@ -74,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tag", default="", help="suffix of the result file name")
     parser.add_argument("--force", action="store_true", help="replace existing results")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a configuration as JSON: run it in this process
+    parser.add_argument("--write-series", help=argparse.SUPPRESS)  # a configuration as JSON: write its series to disk
     return parser
 
 
@@ -121,7 +135,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     if own_data:
         data = prepare_data(config.data)
     else:
-        series, graph = synthetic_network(spec["sensors"], spec["steps"], interval=spec["interval"], seed=spec["seed"])
+        if spec.get("storage", "memory") == "memory":
+            series, graph = synthetic_network(spec["sensors"], spec["steps"], interval=spec["interval"], seed=spec["seed"])
+        else:
+            series, graph = _open_written(Path(spec["folder"]), in_memory=spec["storage"] == "disk-in-memory")
         data = prepare_series(
             series,
             graph,
@@ -173,16 +190,56 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         "train_peak_rss_gb": clock.rss,
         "peak_rss_gb": _peak_rss_gb(),
         "threads": torch.get_num_threads(),
+        "storage": spec.get("storage", "memory"),
         "overrides": list(spec["set"]),
     }
 
 
+def write_series(spec: dict[str, Any]) -> None:
+    """The synthetic network of ``spec`` as ``<folder>/series.stseries`` (:func:`stgraph.data.convert.convert_readings`
+    of a PEMS0x-style ``.npz``) and ``<folder>/graph.npz``."""
+    import numpy as np
+
+    from stgraph.data.convert import convert_readings
+    from stgraph.data.synthetic import synthetic_network
+    from stgraph.graph.storage import save_graph
+
+    folder = Path(spec["folder"])
+    series, graph = synthetic_network(spec["sensors"], spec["steps"], interval=spec["interval"], seed=spec["seed"])
+    values = np.where(series.mask, series.values, np.nan).astype(np.float32)  # a missing reading as NaN
+    np.savez(folder / "series.npz", data=values)
+    del values
+    save_graph(graph, folder / "graph.npz")
+    start = str(series.timestamps[0])
+    convert_readings(folder / "series.npz", folder / "series.stseries", start=start, interval=spec["interval"])
+    (folder / "series.npz").unlink()
+
+
+def _open_written(folder: Path, *, in_memory: bool) -> tuple[Any, Any]:
+    """The series and graph :func:`write_series` wrote, the series memory-mapped unless ``in_memory``."""
+    from stgraph.data.memmap import open_series
+    from stgraph.graph import SensorGraph
+    from stgraph.graph.storage import load_graph
+
+    series = open_series(folder / "series.stseries", in_memory=in_memory)
+    graph = load_graph(folder / "graph.npz")  # the same sensors in the same order, named as the file names them
+    return series, SensorGraph(graph.adjacency, series.sensor_ids, coordinates=graph.coordinates, name=graph.name)
+
+
 def run_isolated(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """:func:`measure` in a fresh interpreter; a failure is a row with ``error``."""
+    """:func:`measure` in a fresh interpreter; a failure is a row with ``error``. A ``spec`` with
+    a ``storage`` on disk needs its ``folder`` written first (:func:`write_series`, also in a
+    fresh interpreter, so that building the network is not in the measured process's peak)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
     command = [sys.executable, "-m", "benchmarks.scaling", "--one", json.dumps(spec)]
     try:
+        if spec.get("storage", "memory") != "memory" and not (Path(spec["folder"]) / "series.stseries").is_dir():
+            writer = [sys.executable, "-m", "benchmarks.scaling", "--write-series", json.dumps(spec)]
+            written = subprocess.run(writer, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
+            if written.returncode != 0:
+                tail = (written.stderr.strip().splitlines() or ["no output"])[-1]
+                return {"model": spec["model"], "sensors": spec["sensors"], "error": f"writing the series: {tail}"}
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
     except subprocess.TimeoutExpired:
         return {"model": spec["model"], "sensors": spec["sensors"], "error": f"timed out after {timeout:.0f} s"}
@@ -195,16 +252,16 @@ def run_isolated(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
 
 
 HEADER = (
-    "| model | parameters | sensors | steps | batch | samples/s | s/step | epoch (s, extrapolated) | "
+    "| model | parameters | sensors | series | steps | batch | samples/s | s/step | epoch (s, extrapolated) | "
     "RSS after data (GB) | peak RSS training (GB) | peak RSS (GB) |"
 )
 
 
 def row_line(row: dict[str, Any]) -> str:
     if "error" in row:
-        return f"| {row['model']} | | {row['sensors']:,} | | | failed: {row['error']} | | | | | |"
+        return f"| {row['model']} | | {row['sensors']:,} | | | | failed: {row['error']} | | | | | |"
     return (
-        f"| {row['model']} | {row['parameters']:,} | {row['sensors']:,} | {row['steps']:,} | {row['batch']} | "
+        f"| {row['model']} | {row['parameters']:,} | {row['sensors']:,} | {row.get('storage', 'memory')} | {row['steps']:,} | {row['batch']} | "
         f"{row['samples_per_s']:.1f} | {row['seconds_per_step']:.3f} | {row['epoch_s_extrapolated']:,.0f} | "
         f"{row['data_rss_gb']:.2f} | {row['train_peak_rss_gb']:.2f} | {row['peak_rss_gb']:.2f} |"
     )
@@ -221,7 +278,7 @@ def _markdown(rows: list[dict[str, Any]], info: dict[str, Any]) -> str:
         "per epoch (extrapolated, not measured); RSS from getrusage in a fresh process per row.",
         "",
         HEADER,
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         *[row_line(row) for row in rows],
     ]
     return "\n".join(lines)
@@ -231,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.one:
         print(ROW_PREFIX + json.dumps(measure(json.loads(args.one))), flush=True)
+        return 0
+    if args.write_series:
+        write_series(json.loads(args.write_series))
         return 0
     import torch
 
@@ -253,8 +313,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {m.get('cpu')}, {m.get('cpu_cores')} cores, {m.get('os')}; {info['versions']}", flush=True)
     print(HEADER, flush=True)
     rows = []
+    disk = Path(tempfile.mkdtemp(prefix="stgraph-scaling-series-"))
+    try:
+        rows = _run_all(args, disk)
+    finally:
+        shutil.rmtree(disk, ignore_errors=True)
+    if args.write:
+        write_result(name, _markdown(rows, info), {**info, "rows": rows}, folder=args.results)
+    return 0 if all("error" not in row for row in rows) else 1
+
+
+def _run_all(args: argparse.Namespace, disk: Path) -> list[dict[str, Any]]:
+    """Every (sensors, model, storage) row, printed as it finishes; a network written to disk once per size."""
+    rows = []
     for sensors in args.sensors:
-        for model in args.models:
+        for model, storage in ((m, s) for m in args.models for s in args.storage):
             spec = {
                 "model": model,
                 "sensors": sensors,
@@ -265,13 +338,15 @@ def main(argv: list[str] | None = None) -> int:
                 "threads": args.threads,
                 "seed": args.seed,
                 "set": args.set,
+                "storage": storage,
+                "folder": str(disk / str(sensors)),
             }
+            (disk / str(sensors)).mkdir(exist_ok=True)
             row = run_isolated(spec, args.timeout)
             rows.append(row)
             print(row_line(row), flush=True)
-    if args.write:
-        write_result(name, _markdown(rows, info), {**info, "rows": rows}, folder=args.results)
-    return 0 if all("error" not in row for row in rows) else 1
+        shutil.rmtree(disk / str(sensors), ignore_errors=True)  # the next size's network replaces it
+    return rows
 
 
 if __name__ == "__main__":

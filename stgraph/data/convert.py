@@ -69,6 +69,9 @@ def convert_readings(
         what was converted: rows read, steps, sensors and inserted steps.
     """
     target = Path(out)
+    source = Path(path).expanduser().resolve()
+    if source == target.expanduser().resolve() or target.expanduser().resolve() in source.parents:
+        raise SensorDataError(f"{target}: is the readings file being converted (or holds it); choose another --out")
     if target.exists() and not force:
         raise SensorDataError(f"{target}: already exists; pass --force to replace it")
     chunked = read_chunks(

@@ -164,6 +164,10 @@ class IntervalMetrics:
         return {name: float(getattr(self, name)[scored].mean()) for name in INTERVAL_METRICS}
 
 
+#: entries of the target that :func:`interval_metrics` scores at once, in float64
+_BLOCK_ENTRIES = 1 << 21
+
+
 def interval_metrics(
     lower: np.ndarray,
     upper: np.ndarray,
@@ -189,15 +193,55 @@ def interval_metrics(
     """
     nominal = check_coverage(coverage)
     levels = np.asarray(check_quantiles(quantiles))
+    target_shape = np.shape(target)
+    for name, array in (("lower", lower), ("upper", upper)):
+        if np.shape(array) != target_shape:
+            raise ShapeError(f"{name} must have the target's shape {list(target_shape)}; got {list(np.shape(array))}")
+    _check_quantile_shapes(np.shape(quantile_forecast), target_shape, len(levels))
+    if not -len(target_shape) <= horizon_axis < len(target_shape):
+        raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(target_shape)}")
+    if mask is not None and np.shape(mask) != target_shape:
+        observed_mask(np.asarray(target), null_value, mask)  # raises the mask's shape error
+    # sums per step over blocks of the first axis that is not the horizon's, in float64 a block at a time
+    axis = 1 if horizon_axis % len(target_shape) == 0 and len(target_shape) > 1 else 0
+    length = target_shape[axis] if len(target_shape) > 1 else 1
+    rows = max(1, _BLOCK_ENTRIES // max(1, int(np.prod(target_shape)) // max(1, length)))
+    totals: dict[str, np.ndarray] = {}
+    for start in range(0, length, rows):
+        index = (slice(None),) * axis + (slice(start, start + rows),) if len(target_shape) > 1 else (slice(None),)
+        block = _interval_sums(
+            np.asarray(lower)[index],
+            np.asarray(upper)[index],
+            np.asarray(target)[index],
+            np.asarray(quantile_forecast)[index],
+            levels,
+            nominal,
+            null_value,
+            None if mask is None else np.asarray(mask)[index],
+            horizon_axis,
+        )
+        for name, value in block.items():
+            totals[name] = totals[name] + value if name in totals else value
+    count = totals.pop("observed")
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN at a step with nothing observed
+        per_step = {name: value / count for name, value in totals.items()}
+    return IntervalMetrics(**per_step, observed=count.astype(np.int64), nominal=nominal)
+
+
+def _interval_sums(
+    lower: np.ndarray,
+    upper: np.ndarray,
+    target: np.ndarray,
+    forecast: np.ndarray,
+    levels: np.ndarray,
+    nominal: float,
+    null_value: float | None,
+    mask: np.ndarray | None,
+    horizon_axis: int,
+) -> dict[str, np.ndarray]:
+    """:func:`interval_metrics`' sums over the observed entries of one block, per step, with their count."""
     target_array = np.asarray(target, dtype=np.float64)
     low, high = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
-    for name, array in (("lower", low), ("upper", high)):
-        if array.shape != target_array.shape:
-            raise ShapeError(f"{name} must have the target's shape {list(target_array.shape)}; got {list(array.shape)}")
-    forecast = np.asarray(quantile_forecast, dtype=np.float64)
-    _check_quantile_shapes(forecast.shape, target_array.shape, len(levels))
-    if not -target_array.ndim <= horizon_axis < target_array.ndim:
-        raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(target_array.shape)}")
     observed = observed_mask(target_array, null_value, mask)
     y = np.where(observed, target_array, 0.0)
     low, high = np.where(observed, low, 0.0), np.where(observed, high, 0.0)
@@ -208,13 +252,12 @@ def interval_metrics(
         "width": high - low,
         "winkler": high - low + (2 / alpha) * np.where(below, low - y, 0.0) + (2 / alpha) * np.where(above, y - high, 0.0),
     }
-    pinball = _pinball(forecast, target_array, observed, levels).mean(axis=-1)
+    pinball = _pinball(np.asarray(forecast, dtype=np.float64), target_array, observed, levels).mean(axis=-1)
     scores["pinball"] = pinball
     scores["crps"] = 2 * pinball
-    count = _per_step_sum(observed.astype(np.float64), horizon_axis)
-    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN at a step with nothing observed
-        per_step = {name: _per_step_sum(np.where(observed, value, 0.0), horizon_axis) / count for name, value in scores.items()}
-    return IntervalMetrics(**per_step, observed=count.astype(np.int64), nominal=nominal)
+    sums = {name: _per_step_sum(np.where(observed, value, 0.0), horizon_axis) for name, value in scores.items()}
+    sums["observed"] = _per_step_sum(observed.astype(np.float64), horizon_axis)
+    return sums
 
 
 def _pinball(forecast: np.ndarray, target: np.ndarray, observed: np.ndarray, levels: np.ndarray) -> np.ndarray:

@@ -232,26 +232,48 @@ def horizon_metrics(
         ``horizon_axis``; any other layout works with the right axis) -> :class:`HorizonMetrics`
         with ``[horizon]`` arrays.
     """
-    pred_array, target_array, observed = _numpy_inputs(
-        _to_numpy(pred), _to_numpy(target), null_value, None if mask is None else _to_numpy(mask)
-    )
+    pred_array, target_array = _to_numpy(pred), _to_numpy(target)
+    mask_array = None if mask is None else np.asarray(_to_numpy(mask))
+    _check_shapes(pred_array, target_array)
+    if mask_array is not None:
+        _check_mask(mask_array, target_array)
     if pred_array.ndim == 0 or not -pred_array.ndim <= horizon_axis < pred_array.ndim:
         raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(pred_array.shape)}")
     steps = pred_array.shape[horizon_axis]
-    # [horizon, everything else]
-    pred_array, target_array, observed = (
-        np.moveaxis(a, horizon_axis, 0).reshape(steps, -1) for a in (pred_array, target_array, observed)
-    )
-    error = _masked_error(pred_array, target_array, observed)
-    count = observed.sum(axis=1)
-    nonzero = observed & (target_array != 0)
-    count_nonzero = nonzero.sum(axis=1)
-    relative = np.abs(np.where(nonzero, error, 0.0)) / np.where(nonzero, np.abs(target_array), 1.0)
+    # [horizon, ...] views; each step is scored a block at a time in float64, so that memory holds
+    # the inputs once, not float64 copies of them (a LargeST test split is gigabytes)
+    by_step = [np.moveaxis(np.asarray(a), horizon_axis, 0) for a in (pred_array, target_array)]
+    masks = None if mask_array is None else np.moveaxis(mask_array, horizon_axis, 0)
+    totals = np.zeros((5, steps))  # |error|, error^2, observed, relative error, observed non-zero
+    for h in range(steps):
+        step_pred, step_target = np.atleast_1d(by_step[0][h]), np.atleast_1d(by_step[1][h])
+        step_mask = None if masks is None else np.atleast_1d(masks[h])
+        for start in range(0, len(step_pred), _metric_block(step_pred)):
+            block = slice(start, start + _metric_block(step_pred))
+            p, t, observed = _numpy_inputs(
+                step_pred[block], step_target[block], null_value, None if step_mask is None else step_mask[block]
+            )
+            error = _masked_error(p, t, observed)
+            nonzero = observed & (t != 0)
+            totals[:, h] += (
+                np.abs(error).sum(),
+                (error * error).sum(),
+                observed.sum(),
+                (np.abs(np.where(nonzero, error, 0.0)) / np.where(nonzero, np.abs(t), 1.0)).sum(),
+                nonzero.sum(),
+            )
+    absolute, squared, count, relative, count_nonzero = totals
     with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN is the intended result
-        mae = np.abs(error).sum(axis=1) / count
-        rmse = np.sqrt((error * error).sum(axis=1) / count)
-        mape = relative.sum(axis=1) / count_nonzero
+        mae = absolute / count
+        rmse = np.sqrt(squared / count)
+        mape = relative / count_nonzero
     return HorizonMetrics(mae=mae, rmse=rmse, mape=mape, observed=count.astype(np.int64))
+
+
+def _metric_block(step: np.ndarray) -> int:
+    """Rows of one horizon step scored at once: about 2^22 entries."""
+    per_row = max(1, int(np.prod(step.shape[1:])))
+    return max(1, (1 << 22) // per_row)
 
 
 class _Metric(Protocol):

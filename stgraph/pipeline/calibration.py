@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,22 +112,32 @@ class Calibration:
     def method(self) -> str:
         return "split" if self.bounds is None else "cqr"
 
-    def interval(self, forecast: np.ndarray, hours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(lower, upper)`` around ``forecast``; ``hours`` (:func:`forecast_hours`) are needed
-        when the margins follow the hour of day.
+    def interval(
+        self, forecast: np.ndarray, hours: np.ndarray | None = None, *, dtype: Any = np.float64
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(lower, upper)`` around ``forecast``, in ``dtype``; ``hours`` (:func:`forecast_hours`)
+        are needed when the margins follow the hour of day. Computed in float64 a block of
+        windows at a time, so that memory holds the result and one block's temporaries.
 
         Shapes:
             forecast: ``[windows, horizon, nodes, channels]`` (point) or the same plus
             ``[quantiles]`` (CQR); hours: int ``[windows, horizon]`` -> lower, upper
             ``[windows, horizon, nodes, channels]``.
         """
-        low, high = _bounds(np.asarray(forecast, dtype=np.float64), self.bounds)
-        if low.ndim != 4 or low.shape[1] != self.margin.shape[0] or low.shape[3] != self.margin.shape[2]:
+        shape = np.shape(forecast) if self.bounds is None else np.shape(forecast)[:-1]
+        if len(shape) != 4 or shape[1] != self.margin.shape[0] or shape[3] != self.margin.shape[2]:
             raise ShapeError(
-                f"calibrated for [windows, {self.margin.shape[0]}, nodes, {self.margin.shape[2]}] forecasts; got {list(low.shape)}"
+                f"calibrated for [windows, {self.margin.shape[0]}, nodes, {self.margin.shape[2]}] forecasts; got {list(shape)}"
             )
-        margin = self.margin if self.scale is None else self.margin * _scale_at(self.scale, hours, low.shape[0])
-        return low - margin, high + margin
+        if self.scale is not None:
+            hours = _checked_hours(hours, shape[0], self.scale.shape[0])
+        lower, upper = np.empty(shape, dtype=dtype), np.empty(shape, dtype=dtype)
+        for start in range(0, shape[0], _SCALE_BLOCK):
+            block = slice(start, start + _SCALE_BLOCK)
+            low, high = _bounds(np.asarray(forecast[block], dtype=np.float64), self.bounds)
+            margin = self.margin if self.scale is None else self.margin * _scale_at(self.scale, np.asarray(hours)[block])
+            lower[block], upper[block] = low - margin, high + margin
+        return lower, upper
 
 
 def forecast_hours(first_step: pd.DatetimeIndex | np.ndarray, horizon: int, interval: pd.Timedelta) -> np.ndarray:
@@ -139,6 +150,10 @@ def forecast_hours(first_step: pd.DatetimeIndex | np.ndarray, horizon: int, inte
     steps = first[:, None] + np.arange(horizon, dtype=np.int64)[None, :] * pd.Timedelta(interval).as_unit("ns").value
     hour = pd.Timedelta(hours=1).as_unit("ns").value
     return np.asarray((steps // hour) % HOURS, dtype=np.int64)
+
+
+#: windows whose float64 residuals :func:`fit_scale` holds at once
+_SCALE_BLOCK = 256
 
 
 def fit_scale(forecast: np.ndarray, target: np.ndarray, mask: np.ndarray, hours: np.ndarray, kind: str) -> np.ndarray | None:
@@ -165,19 +180,25 @@ def fit_scale(forecast: np.ndarray, target: np.ndarray, mask: np.ndarray, hours:
         raise ConfigError(f"training.coverage_scale must be one of {', '.join(SCALES)}; got {kind!r}")
     if kind == "none":
         return None
-    error = np.where(mask, np.abs(np.asarray(target, dtype=np.float64) - np.asarray(forecast, dtype=np.float64)), 0.0)
-    count = np.asarray(mask, dtype=np.float64)
-    average = _ratio(error.sum(axis=(0, 2)), count.sum(axis=(0, 2)), 1.0)  # [horizon, channels]
-    horizon, channels = error.shape[1], error.shape[3]
+    windows, horizon, nodes, channels = np.shape(target)
+    error_by_sensor, count_by_sensor = np.zeros((horizon, nodes, channels)), np.zeros((horizon, nodes, channels))
+    error_by_hour, count_by_hour = np.zeros((horizon, HOURS, channels)), np.zeros((horizon, HOURS, channels))
+    steps = np.arange(horizon)
+    for start in range(0, windows, _SCALE_BLOCK):  # float64 residuals of a block of windows at a time
+        block = slice(start, start + _SCALE_BLOCK)
+        observed = np.asarray(mask[block], dtype=bool)
+        error = np.where(observed, np.abs(np.asarray(target[block], dtype=np.float64) - forecast[block]), 0.0)
+        error_by_sensor += error.sum(axis=0)
+        count_by_sensor += observed.sum(axis=0)
+        at = (np.broadcast_to(steps, hours[block].shape), hours[block])
+        np.add.at(error_by_hour, at, error.sum(axis=2))
+        np.add.at(count_by_hour, at, observed.sum(axis=2))
+    average = _ratio(error_by_sensor.sum(axis=1), count_by_sensor.sum(axis=1), 1.0)  # [horizon, channels]
     factor = np.ones((horizon, HOURS, 1, channels))
     if kind in ("time_of_day", "sensor_time_of_day"):
-        by_hour, counted = np.zeros((horizon, HOURS, channels)), np.zeros((horizon, HOURS, channels))
-        steps = np.broadcast_to(np.arange(horizon), hours.shape)
-        np.add.at(by_hour, (steps, hours), error.sum(axis=2))
-        np.add.at(counted, (steps, hours), count.sum(axis=2))
-        factor = factor * (_ratio(by_hour, counted * average[:, None, :], 1.0))[:, :, None, :]
+        factor = factor * (_ratio(error_by_hour, count_by_hour * average[:, None, :], 1.0))[:, :, None, :]
     if kind in ("sensor", "sensor_time_of_day"):
-        by_sensor = _ratio(error.sum(axis=0), count.sum(axis=0) * average[:, None, :], 1.0)  # [horizon, nodes, channels]
+        by_sensor = _ratio(error_by_sensor, count_by_sensor * average[:, None, :], 1.0)  # [horizon, nodes, channels]
         factor = factor * by_sensor[:, None, :, :]
     return np.maximum(factor, SCALE_FLOOR)
 
@@ -214,24 +235,31 @@ def calibrate(
     """
     nominal = check_coverage(coverage)
     bounds = None if quantiles is None else _nearest_levels(check_quantiles(quantiles), nominal)
-    low, high = _bounds(np.asarray(forecast, dtype=np.float64), bounds)
-    target = np.asarray(target, dtype=np.float64)
-    if low.shape != target.shape or np.shape(mask) != target.shape or target.ndim != 4:
+    shape = np.shape(target)
+    bounded = np.shape(forecast) if bounds is None else np.shape(forecast)[:-1]
+    if bounded != shape or np.shape(mask) != shape or len(shape) != 4:
         raise ShapeError(
             f"forecast, target and mask must share one [windows, horizon, nodes, channels] shape; got "
-            f"{list(low.shape)}, {list(target.shape)}, {list(np.shape(mask))}"
+            f"{list(bounded)}, {list(shape)}, {list(np.shape(mask))}"
         )
-    scores = np.where(mask, np.maximum(low - target, target - high), np.nan)  # |y - y_hat| when low == high
     if scale is not None:
-        scores = scores / _scale_at(scale, hours, target.shape[0])
-    if not per_sensor:  # [windows * nodes, horizon, 1, channels]: the sensors' scores pooled
-        scores = scores.transpose(0, 2, 1, 3).reshape(-1, scores.shape[1], 1, scores.shape[3])
-    margin = np.asarray(conformal_quantile(scores, nominal, axis=0), dtype=np.float64)
+        hours = _checked_hours(hours, shape[0], scale.shape[0])
+    margins = []
+    for h in range(shape[1]):  # one horizon step's scores at a time, in float64
+        low, high = _bounds(np.asarray(forecast[:, h], dtype=np.float64), bounds)
+        y = np.asarray(target[:, h], dtype=np.float64)
+        scores = np.where(mask[:, h], np.maximum(low - y, y - high), np.nan)  # |y - y_hat| when low == high
+        if scale is not None:
+            scores = scores / scale[h][np.asarray(hours)[:, h]]  # [windows, nodes or 1, channels]
+        if not per_sensor:  # [windows * nodes, 1, channels]: the sensors' scores pooled
+            scores = scores.reshape(-1, 1, shape[3])
+        margins.append(np.asarray(conformal_quantile(scores, nominal, axis=0), dtype=np.float64))
+    margin = np.stack(margins)  # [horizon, nodes or 1, channels]
     return Calibration(
         coverage=nominal,
         margin=margin,
         bounds=bounds,
-        windows=int(target.shape[0]),
+        windows=int(shape[0]),
         per_sensor=per_sensor,
         scale=scale,
         scale_kind=scale_kind if scale is not None else "none",
@@ -269,13 +297,18 @@ def load_calibration(path: str | os.PathLike[str]) -> Calibration:
         )
 
 
-def _scale_at(scale: np.ndarray, hours: np.ndarray | None, windows: int) -> np.ndarray:
-    """``scale`` at each window's forecast hours: ``[windows, horizon, nodes or 1, channels]``."""
+def _checked_hours(hours: np.ndarray | None, windows: int, horizon: int) -> np.ndarray:
+    """``hours`` as an array, checked to be ``[windows, horizon]``."""
     if hours is None:
         raise ShapeError("these margins follow the hour of day: pass the forecast steps' hours (forecast_hours)")
     hours = np.asarray(hours)
-    if hours.shape != (windows, scale.shape[0]):
-        raise ShapeError(f"hours must be [windows, horizon] = [{windows}, {scale.shape[0]}]; got {list(hours.shape)}")
+    if hours.shape != (windows, horizon):
+        raise ShapeError(f"hours must be [windows, horizon] = [{windows}, {horizon}]; got {list(hours.shape)}")
+    return hours
+
+
+def _scale_at(scale: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """``scale`` at each window's forecast hours (checked): ``[windows, horizon, nodes or 1, channels]``."""
     return np.asarray(scale[np.arange(scale.shape[0])[None, :], hours])
 
 

@@ -85,8 +85,8 @@ def score_baselines(data: PreparedData, part: str) -> dict[str, HorizonMetrics]:
     starts = split.starts(part)
     positions = series.feature_index(data.target_features)
     steps = starts[:, None] + split.lookback + np.arange(split.horizon)  # [windows, horizon]
-    target = series.values[:, :, positions][steps]
-    mask = series.mask[:, :, positions][steps]
+    target = series.values[steps][..., positions]  # the windows' steps only, never the whole series
+    mask = series.mask[steps][..., positions]
     window = {"lookback": split.lookback, "horizon": split.horizon}
     scores: dict[str, HorizonMetrics] = {}
     try:

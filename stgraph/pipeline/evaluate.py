@@ -45,6 +45,7 @@ from stgraph.pipeline.run_report import write_run_report
 from stgraph.report.export import Predictions, save_predictions
 
 __all__ = [
+    "calibrate_forecasts",
     "calibrate_run",
     "evaluate_run",
     "forecast_quantile_windows",
@@ -124,14 +125,22 @@ def _forecast_all(
             "forecast_windows needs windows built with the training scaler (PreparedData.windows): "
             "the model forecasts in scaled units"
         )
-    forecasts, targets, masks = [], [], []
+    count, shape = len(windows), (windows.horizon, windows.num_sensors, windows.out_channels)
+    # filled batch by batch: memory holds the results once, never a list of parts and their concatenation
+    forecasts = np.zeros((count, *shape, *levels), dtype=np.float32)
+    targets, masks = np.zeros((count, *shape), dtype=np.float32), np.zeros((count, *shape), dtype=bool)
+    done = 0
     for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
         original = scaler.inverse_transform(forecast(x).float())
-        forecasts.append((original.movedim(0, -1) if levels_first else original).cpu())
-        targets.append(y)
-        masks.append(mask)
-    shape = (0, windows.horizon, windows.num_sensors, windows.out_channels)
-    return _concat(forecasts, shape + levels, np.float32), _concat(targets, shape, np.float32), _concat(masks, shape, bool)
+        batch = (original.movedim(0, -1) if levels_first else original).cpu().numpy()
+        if done == 0 and batch.shape[1:] != forecasts.shape[1:]:  # a model whose horizon is not the windows' own
+            forecasts = np.zeros((count, *batch.shape[1:]), dtype=np.float32)
+        rows = slice(done, done + len(y))
+        forecasts[rows], targets[rows], masks[rows] = batch, y.numpy(), mask.numpy()
+        done += len(y)
+    if done != len(windows):  # the loader is this process's, unsharded: every window, once
+        raise RuntimeError(f"forecast {done} of {len(windows)} windows")
+    return forecasts, targets, masks
 
 
 def predict_split(
@@ -172,10 +181,6 @@ def predict_split(
     )
 
 
-def _concat(parts: list[torch.Tensor], empty_shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    return torch.cat(parts).numpy() if parts else np.zeros(empty_shape, dtype=dtype)
-
-
 #: training windows, evenly spaced, that a locally weighted scale is fitted on
 SCALE_WINDOWS = 2048
 
@@ -201,9 +206,27 @@ def calibrate_run(
     if data.split.sizes()["val"] == 0:
         raise SensorDataError(f"{data.name}: the validation split has no windows to calibrate intervals on")
     validation = predict_split(model, data, "val", batch_size=batch_size, device=device)
-    weights: np.ndarray | None = None
+    training = None
     if scale != "none" and data.split.sizes()["train"]:
         training = predict_split(model, data, "train", batch_size=batch_size, device=device, limit=SCALE_WINDOWS)
+    return calibrate_forecasts(validation, training, coverage, per_sensor=per_sensor, scale=scale)
+
+
+def calibrate_forecasts(
+    validation: Predictions,
+    training: Predictions | None,
+    coverage: float,
+    *,
+    per_sensor: bool = False,
+    scale: str = "none",
+) -> Calibration:
+    """:func:`calibrate_run` from forecasts already made: conformal margins from ``validation``,
+    with the ``scale`` fitted on ``training`` (forecasts of training windows; unused, and may be
+    ``None``, when ``scale`` is ``none``). Several calibrations of one model thus share one
+    forecast of each split.
+    """
+    weights: np.ndarray | None = None
+    if scale != "none" and training is not None and len(training.target):
         weights = fit_scale(training.prediction, training.target, training.mask, _hours(training), scale)
     quantiles = validation.quantiles  # CQR on a quantile model's levels
     return calibrate(
@@ -229,8 +252,8 @@ def with_intervals(predictions: Predictions, calibration: Calibration) -> Predic
     forecast = predictions.prediction if calibration.bounds is None else predictions.quantiles
     if forecast is None:
         raise ValueError("a CQR calibration needs the predictions' quantiles (a quantile model's predict_split)")
-    lower, upper = calibration.interval(forecast, _hours(predictions))
-    return dataclasses.replace(predictions, lower=lower.astype(np.float32), upper=upper.astype(np.float32))
+    lower, upper = calibration.interval(forecast, _hours(predictions), dtype=np.float32)
+    return dataclasses.replace(predictions, lower=lower, upper=upper)
 
 
 def interval_scores(predictions: Predictions, coverage: float) -> IntervalMetrics:

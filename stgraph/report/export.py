@@ -95,18 +95,20 @@ def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> 
     """Write ``predictions`` to a ``.npz`` (no pickled objects: loads with ``allow_pickle=False``);
     ``lower`` and ``upper``, ``quantiles`` and ``levels`` are stored when the predictions carry them."""
     arrays: dict[str, Any] = {
-        "prediction": predictions.prediction.astype(np.float32),
-        "target": predictions.target.astype(np.float32),
-        "mask": predictions.mask.astype(bool),
+        "prediction": np.asarray(predictions.prediction, dtype=np.float32),  # no copy when float32 already
+        "target": np.asarray(predictions.target, dtype=np.float32),
+        "mask": np.asarray(predictions.mask, dtype=bool),
         "first_step": predictions.first_step.as_unit("ns").values.astype("datetime64[ns]"),
         "interval_ns": np.asarray(predictions.interval.value, dtype=np.int64),
         "sensor_ids": np.asarray(predictions.sensor_ids, dtype=str),
         "channels": np.asarray(predictions.channels, dtype=str),
     }
     if predictions.lower is not None and predictions.upper is not None:
-        arrays.update(lower=predictions.lower.astype(np.float32), upper=predictions.upper.astype(np.float32))
+        arrays.update(
+            lower=np.asarray(predictions.lower, dtype=np.float32), upper=np.asarray(predictions.upper, dtype=np.float32)
+        )
     if predictions.quantiles is not None and predictions.levels is not None:
-        arrays.update(quantiles=predictions.quantiles.astype(np.float32), levels=np.asarray(predictions.levels))
+        arrays.update(quantiles=np.asarray(predictions.quantiles, dtype=np.float32), levels=np.asarray(predictions.levels))
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
 

@@ -32,11 +32,16 @@ def _save(figure: Figure, path: str | os.PathLike[str]) -> None:
 
 def sensor_mae(predictions: Predictions, channel: int = 0) -> np.ndarray:
     """Masked MAE per sensor over all windows and horizon steps, ``[nodes]`` (NaN if never observed)."""
-    error = np.abs(predictions.prediction[..., channel] - predictions.target[..., channel])
-    mask = predictions.mask[..., channel]
-    count = mask.sum(axis=(0, 1))
+    nodes = predictions.prediction.shape[2]
+    total, count = np.zeros(nodes), np.zeros(nodes)
+    for start in range(0, len(predictions.prediction), 256):  # a block of windows at a time
+        block = slice(start, start + 256)
+        mask = predictions.mask[block, ..., channel]
+        error = np.abs(predictions.prediction[block, ..., channel] - predictions.target[block, ..., channel])
+        total += np.where(mask, error, 0.0).sum(axis=(0, 1))
+        count += mask.sum(axis=(0, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mae: np.ndarray = np.where(mask, error, 0.0).sum(axis=(0, 1)) / count
+        mae: np.ndarray = total / count
     return mae
 
 

@@ -23,17 +23,24 @@ FIELDS = {
     "train_peak_rss_gb",
     "peak_rss_gb",
     "threads",
+    "storage",
     "overrides",
 }
 
 
 def test_the_command_measures_in_a_subprocess_and_writes_the_table(tmp_path, capsys):
     argv = ["--sensors", "40", "--steps", "300", "--models", "stgcn", "--train-steps", "2", "--warmup", "1"]
-    assert main([*argv, "--threads", "1", "--set", "data.batch_size=4", "--write", "--results", str(tmp_path)]) == 0
+    options = ["--threads", "1", "--set", "data.batch_size=4", "--storage", "memory", "disk"]
+    assert main([*argv, *options, "--write", "--results", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("machine: ") and "| stgcn |" in out
     payload = json.loads(next(tmp_path.glob("scaling-*.json")).read_text())
-    (row,) = payload["rows"]
+    row, on_disk = payload["rows"]
+    # the same network, trained from the memory-mapped directory stgraph convert writes
+    assert (row["storage"], on_disk["storage"]) == ("memory", "disk")
+    assert {k: on_disk[k] for k in ("parameters", "train_windows", "steps")} == {
+        k: row[k] for k in ("parameters", "train_windows", "steps")
+    }
     assert set(row) == FIELDS and (row["model"], row["sensors"], row["steps"], row["batch"]) == ("stgcn", 40, 300, 4)
     assert row["measured_steps"] == 2 and row["samples_per_s"] > 0 and row["overrides"] == ["data.batch_size=4"]
     assert row["epoch_s_extrapolated"] == row["seconds_per_step"] * -(-row["train_windows"] // 4)

@@ -123,6 +123,16 @@ def test_an_existing_directory_is_replaced_only_with_force(tmp_path):
     assert open_series(out).num_steps == 30 and sorted(p.name for p in tmp_path.iterdir()) == ["r.stseries", "readings.csv"]
 
 
+@pytest.mark.parametrize("out", ["readings.csv", "."])
+def test_the_readings_file_is_never_the_output_even_with_force(tmp_path, out):
+    file = tmp_path / "readings.csv"
+    _frame().to_csv(file)
+    before = file.read_bytes()
+    with pytest.raises(SensorDataError, match=r"is the readings file being converted \(or holds it\); choose another --out"):
+        convert_readings(file, tmp_path / out, force=True)
+    assert file.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["readings.csv"]
+
+
 def test_long_tables_are_refused(tmp_path):
     file = tmp_path / "long.csv"
     pd.DataFrame({"timestamp": ["2024-01-01 00:00"], "sensor": ["a"], "value": [1.0]}).to_csv(file, index=False)

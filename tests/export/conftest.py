@@ -32,6 +32,11 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "graph_wavenet": {"blocks": 2},
     "mtgnn": {"layers": 1},
 }
+FULL_WINDOW = {"lookback": 12, "horizon": 12}
+#: with ``short=True``: shorter windows where the graph of ops is unrolled over time (recurrences, attention across steps)
+WINDOW: dict[str, dict[str, int]] = {
+    name: {"lookback": 6, "horizon": 3} for name in ("agcrn", "d2stgnn", "dcrnn", "fc_lstm", "gman", "tgcn")
+}
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +61,7 @@ RunFactory = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def make_run(sample: tuple[SensorSeries, SensorGraph], tmp_path_factory: pytest.TempPathFactory) -> RunFactory:
-    """``make_run(name, covariates=..., quantiles=None, coverage=None, per_sensor=False, scaled=False, missing_inputs="zero")``: a run directory holding
+    """``make_run(name, covariates=..., quantiles=None, coverage=None, per_sensor=False, scaled=False, missing_inputs="zero", short=False)``: a run directory holding
     ``model.pt`` (seeded random weights) and, with ``coverage``, a ``calibration.npz``."""
     series, graph = sample
 
@@ -69,17 +74,17 @@ def make_run(sample: tuple[SensorSeries, SensorGraph], tmp_path_factory: pytest.
         per_sensor: bool = False,
         scaled: bool = False,
         missing_inputs: str = "zero",
+        short: bool = False,
     ) -> Path:
         data = prepare_series(
             series, graph, covariates=list(covariates), null_value=0.0, name="sample", units="mph", missing_inputs=missing_inputs
         )
         options = dict(OPTIONS.get(name, {}))
+        window = WINDOW.get(name, FULL_WINDOW) if short else FULL_WINDOW
         if quantiles is not None:
             options["quantiles"] = quantiles
         config = ExperimentConfig(
-            data=DataConfig(
-                readings="readings.csv.gz", adjacency="adjacency.npz", lookback=12, horizon=12, missing_inputs=missing_inputs
-            ),
+            data=DataConfig(readings="readings.csv.gz", adjacency="adjacency.npz", **window, missing_inputs=missing_inputs),
             model=ModelConfig(name=name, options=options),
         )
         torch.manual_seed(0)

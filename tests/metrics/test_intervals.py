@@ -134,3 +134,22 @@ def test_bad_quantiles_are_named(quantiles, message):
 def test_bad_coverage_is_named(coverage):
     with pytest.raises(ValueError, match=rf"coverage must be a fraction in \(0, 1\), got {coverage}"):
         check_coverage(coverage)
+
+
+@pytest.mark.parametrize("horizon_axis", [1, 0])
+def test_scores_summed_in_blocks_equal_the_whole(monkeypatch, horizon_axis):
+    import stgraph.metrics.intervals as intervals
+
+    rng = np.random.default_rng(5)
+    target = rng.uniform(10, 70, size=(7, 3, 4, 1))
+    target = np.moveaxis(target, 1, horizon_axis)
+    mask = rng.random(target.shape) > 0.25
+    forecast = target + rng.normal(size=target.shape)
+    quantiles = np.stack([forecast - 2, forecast, forecast + 2], axis=-1)
+    options = {"coverage": 0.8, "quantile_forecast": quantiles, "quantiles": [0.1, 0.5, 0.9], "mask": mask}
+    whole = interval_metrics(forecast - 2, forecast + 2, target, horizon_axis=horizon_axis, **options)
+    monkeypatch.setattr(intervals, "_BLOCK_ENTRIES", 7)  # blocks of under two rows
+    blocks = interval_metrics(forecast - 2, forecast + 2, target, horizon_axis=horizon_axis, **options)
+    for name in ("coverage", "width", "winkler", "crps", "pinball", "observed"):
+        np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), rtol=1e-12)
+    assert whole.observed.tolist() == np.moveaxis(mask, horizon_axis, 0).reshape(3, -1).sum(axis=1).tolist()

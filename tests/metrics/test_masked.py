@@ -150,6 +150,21 @@ def test_horizon_metrics_per_step_equals_metrics_on_each_slice():
     np.testing.assert_allclose(torch_result.mae, result.mae, rtol=1e-12)
 
 
+def test_horizon_metrics_scored_in_blocks_equal_the_whole(monkeypatch):
+    import stgraph.metrics.masked as masked
+
+    rng = np.random.default_rng(4)
+    target = rng.uniform(10, 70, size=(9, 3, 5, 2)).astype(np.float32)
+    mask = rng.random(target.shape) > 0.2
+    pred = target + rng.normal(size=target.shape).astype(np.float32)
+    whole = horizon_metrics(pred, target, mask=mask)
+    monkeypatch.setattr(masked, "_metric_block", lambda step: 2)  # 2 windows at a time, a ragged last block
+    blocks = horizon_metrics(pred, target, mask=mask)
+    for name in ("mae", "rmse", "mape", "observed"):
+        np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), rtol=1e-12)
+    assert blocks.observed.tolist() == mask.sum(axis=(0, 2, 3)).tolist()
+
+
 def test_horizon_metrics_axis_and_hand_values():
     # [horizon=2, nodes=2]: step 1 errors 1, 3 -> MAE 2, RMSE sqrt(5); step 2 all missing
     pred = np.array([[11.0, 23.0], [5.0, 5.0]])
