@@ -1,5 +1,5 @@
 """Each graph model, in its paper configuration, runs forward and backward once on a
-METR-LA-shaped batch ``[64, 12, 207, 2]`` (speed, time of day) over the real METR-LA graph.
+METR-LA-shaped batch ``[16, 12, 207, 2]`` (speed, time of day) over the real METR-LA graph.
 
 The expensive test of the suite, on purpose kept to one pass per model.
 """
@@ -24,10 +24,10 @@ def test_forward_and_backward_on_a_metr_la_batch(name, metr_la):
     assert metr_la.num_sensors == 207
     torch.manual_seed(0)
     model = create(name, num_sensors=207, in_features=2).train()
-    x = torch.randn(64, 12, 207, 2)
-    target = torch.randn(64, 12, 207, 1)
+    x = torch.randn(16, 12, 207, 2)
+    target = torch.randn(16, 12, 207, 1)
     forecast = model(x, metr_la, target=target, teacher_forcing=0.5)
-    assert forecast.shape == (64, 12, 207, 1) and forecast.dtype == torch.float32
+    assert forecast.shape == (16, 12, 207, 1) and forecast.dtype == torch.float32
     (forecast - target).abs().mean().backward()
     count = sum(p.numel() for p in model.parameters())
     print(f"{name}: {count:,} parameters")
