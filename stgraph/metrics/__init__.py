@@ -17,6 +17,7 @@ from stgraph.metrics.masked import (
     masked_mse,
     masked_rmse,
     observed_mask,
+    sensor_metrics,
 )
 from stgraph.metrics.report import REPORT_STEPS, horizon_label, intervals_table, metrics_table
 
@@ -38,4 +39,5 @@ __all__ = [
     "metrics_table",
     "observed_mask",
     "pinball_loss",
+    "sensor_metrics",
 ]

@@ -174,7 +174,7 @@ def interval_metrics(
     target: np.ndarray,
     *,
     coverage: float,
-    quantile_forecast: np.ndarray,
+    quantile_forecast: np.ndarray | Sequence[np.ndarray],
     quantiles: Sequence[float] | np.ndarray,
     null_value: float | None = 0.0,
     mask: np.ndarray | None = None,
@@ -188,7 +188,8 @@ def interval_metrics(
 
     Shapes:
         lower, upper, target, mask: ``[windows, horizon, nodes, channels]`` (the horizon on
-        ``horizon_axis``); quantile_forecast: the same plus ``[quantiles]`` last ->
+        ``horizon_axis``); quantile_forecast: the same plus ``[quantiles]`` last, or a list of
+        one such array per level (stacked a block at a time, never whole) ->
         :class:`IntervalMetrics` with ``[horizon]`` arrays.
     """
     nominal = check_coverage(coverage)
@@ -197,7 +198,15 @@ def interval_metrics(
     for name, array in (("lower", lower), ("upper", upper)):
         if np.shape(array) != target_shape:
             raise ShapeError(f"{name} must have the target's shape {list(target_shape)}; got {list(np.shape(array))}")
-    _check_quantile_shapes(np.shape(quantile_forecast), target_shape, len(levels))
+    if isinstance(quantile_forecast, (list, tuple)):  # one array per level, stacked a block at a time
+        parts = list(quantile_forecast)
+        for part in parts:
+            _check_quantile_shapes((*np.shape(part), len(parts)), target_shape, len(levels))
+        if not parts:
+            _check_quantile_shapes((*target_shape, 0), target_shape, len(levels))
+    else:
+        parts = None
+        _check_quantile_shapes(np.shape(quantile_forecast), target_shape, len(levels))
     if not -len(target_shape) <= horizon_axis < len(target_shape):
         raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(target_shape)}")
     if mask is not None and np.shape(mask) != target_shape:
@@ -213,7 +222,7 @@ def interval_metrics(
             np.asarray(lower)[index],
             np.asarray(upper)[index],
             np.asarray(target)[index],
-            np.asarray(quantile_forecast)[index],
+            np.asarray(quantile_forecast)[index] if parts is None else np.stack([np.asarray(q)[index] for q in parts], axis=-1),
             levels,
             nominal,
             null_value,

@@ -42,7 +42,16 @@ import torch
 
 from stgraph.errors import ShapeError
 
-__all__ = ["HorizonMetrics", "horizon_metrics", "masked_mae", "masked_mape", "masked_mse", "masked_rmse", "observed_mask"]
+__all__ = [
+    "HorizonMetrics",
+    "horizon_metrics",
+    "masked_mae",
+    "masked_mape",
+    "masked_mse",
+    "masked_rmse",
+    "observed_mask",
+    "sensor_metrics",
+]
 
 ArrayLike = np.ndarray | torch.Tensor
 # numpy in, numpy out; torch in, torch out
@@ -199,6 +208,18 @@ class HorizonMetrics:
     def horizon(self) -> int:
         return len(self.mae)
 
+    @classmethod
+    def from_sums(cls, totals: np.ndarray) -> HorizonMetrics:
+        """The metrics of :func:`horizon_sums` (or their sum over blocks of windows)."""
+        absolute, squared, count, relative, count_nonzero = np.asarray(totals, dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN is the intended result
+            return cls(
+                mae=absolute / count,
+                rmse=np.sqrt(squared / count),
+                mape=relative / count_nonzero,
+                observed=count.astype(np.int64),
+            )
+
     def at(self, step: int) -> dict[str, float]:
         """Metrics at ``step`` steps ahead, counted from 1 (step 12 = 60 min at 5-min intervals)."""
         if not 1 <= step <= self.horizon:
@@ -232,6 +253,22 @@ def horizon_metrics(
         ``horizon_axis``; any other layout works with the right axis) -> :class:`HorizonMetrics`
         with ``[horizon]`` arrays.
     """
+    return HorizonMetrics.from_sums(horizon_sums(pred, target, null_value, mask, horizon_axis=horizon_axis))
+
+
+def horizon_sums(
+    pred: ArrayLike,
+    target: ArrayLike,
+    null_value: float | None = 0.0,
+    mask: ArrayLike | None = None,
+    *,
+    horizon_axis: int = 1,
+) -> np.ndarray:
+    r"""The sums :func:`horizon_metrics` divides, per horizon step: ``[5, horizon]`` rows
+    :math:`\sum|e|`, :math:`\sum e^2`, observed entries, :math:`\sum |e| / |y|` and observed
+    non-zero entries. Sums of blocks of windows add up to the sums of all of them, so a split
+    too large to hold can be scored a block at a time (:meth:`HorizonMetrics.from_sums`).
+    """
     pred_array, target_array = _to_numpy(pred), _to_numpy(target)
     mask_array = None if mask is None else np.asarray(_to_numpy(mask))
     _check_shapes(pred_array, target_array)
@@ -262,12 +299,42 @@ def horizon_metrics(
                 (np.abs(np.where(nonzero, error, 0.0)) / np.where(nonzero, np.abs(t), 1.0)).sum(),
                 nonzero.sum(),
             )
-    absolute, squared, count, relative, count_nonzero = totals
-    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN is the intended result
-        mae = absolute / count
-        rmse = np.sqrt(squared / count)
-        mape = relative / count_nonzero
-    return HorizonMetrics(mae=mae, rmse=rmse, mape=mape, observed=count.astype(np.int64))
+    return totals
+
+
+def sensor_metrics(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    r"""Per-sensor masked MAE, RMSE and mean observed target over all windows and horizon steps.
+
+    .. math::
+        \mathrm{MAE}_n = \frac{1}{|O_n|}\sum_{(w,h) \in O_n} |\hat y_{w,h,n} - y_{w,h,n}|,\qquad
+        \mathrm{RMSE}_n = \sqrt{\frac{1}{|O_n|}\sum_{(w,h) \in O_n} (\hat y_{w,h,n} - y_{w,h,n})^2}
+
+    over the observed (window, step) pairs :math:`O_n` of sensor :math:`n`; NaN where a sensor
+    is never observed. Summed in float64 over blocks of windows, so that memory holds the inputs
+    once.
+
+    Shapes:
+        prediction, target, mask: ``[windows, horizon, nodes]`` -> each entry ``[nodes]``
+    """
+    if not np.shape(prediction) == np.shape(target) == np.shape(mask) or np.ndim(target) != 3:
+        raise ShapeError(
+            f"prediction, target and mask must share one [windows, horizon, nodes] shape; got "
+            f"{list(np.shape(prediction))}, {list(np.shape(target))}, {list(np.shape(mask))}"
+        )
+    nodes = np.shape(target)[2]
+    absolute, squared, total, count = (np.zeros(nodes) for _ in range(4))
+    rows = _metric_block(np.asarray(target[:1])) if len(target) else 1
+    for start in range(0, len(target), rows):
+        block = slice(start, start + rows)
+        observed = np.asarray(mask[block], dtype=bool)
+        y = np.where(observed, np.asarray(target[block], dtype=np.float64), 0.0)
+        error = np.where(observed, np.asarray(prediction[block], dtype=np.float64), 0.0) - y
+        absolute += np.abs(error).sum(axis=(0, 1))
+        squared += (error * error).sum(axis=(0, 1))
+        total += y.sum(axis=(0, 1))
+        count += observed.sum(axis=(0, 1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"mae": absolute / count, "rmse": np.sqrt(squared / count), "mean": total / count}
 
 
 def _metric_block(step: np.ndarray) -> int:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from stgraph.baselines import HistoricalAverage, last_value
 from stgraph.errors import SensorDataError
-from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
+from stgraph.metrics.masked import HorizonMetrics, horizon_sums
 from stgraph.metrics.report import REPORT_STEPS, horizon_label, metrics_summary, metrics_table
 from stgraph.pipeline.data import PreparedData
 
@@ -69,6 +69,10 @@ def baseline_key(name: str) -> str:
     return name.replace(" ", "_")
 
 
+#: windows whose baseline forecasts :func:`score_baselines` holds at once
+BASELINE_WINDOWS = 512
+
+
 def score_baselines(data: PreparedData, part: str) -> dict[str, HorizonMetrics]:
     """Masked metrics of the historical average and the last value on the windows of ``part``.
 
@@ -84,21 +88,29 @@ def score_baselines(data: PreparedData, part: str) -> dict[str, HorizonMetrics]:
     series, split = data.series, data.split
     starts = split.starts(part)
     positions = series.feature_index(data.target_features)
-    steps = starts[:, None] + split.lookback + np.arange(split.horizon)  # [windows, horizon]
-    target = series.values[steps][..., positions]  # the windows' steps only, never the whole series
-    mask = series.mask[steps][..., positions]
     window = {"lookback": split.lookback, "horizon": split.horizon}
-    scores: dict[str, HorizonMetrics] = {}
+    average: HistoricalAverage | None = None
     try:
         average = HistoricalAverage(features=data.target_features).fit(
             series.slice_time(split.train_steps.start, split.train_steps.stop)
         )
     except SensorDataError as error:
         logger.warning("historical average left out: %s", error)
-    else:
-        scores["historical average"] = horizon_metrics(average.predict(series, starts, **window), target, mask=mask)
-    persistence = last_value(series, starts, features=data.target_features, **window)
-    scores["last value"] = horizon_metrics(persistence, target, mask=mask)
+    sums = {"historical average": np.zeros((5, split.horizon)), "last value": np.zeros((5, split.horizon))}
+    for first in range(
+        0, len(starts), BASELINE_WINDOWS
+    ):  # a block of windows at a time: forecasts as large as the split's never exist
+        block = starts[first : first + BASELINE_WINDOWS]
+        steps = block[:, None] + split.lookback + np.arange(split.horizon)  # [windows, horizon]
+        target = series.values[steps][..., positions]  # the windows' steps only, never the whole series
+        mask = series.mask[steps][..., positions]
+        if average is not None:
+            sums["historical average"] += horizon_sums(average.predict(series, block, **window), target, mask=mask)
+        persistence = last_value(series, block, features=data.target_features, **window)
+        sums["last value"] += horizon_sums(persistence, target, mask=mask)
+    if average is None:
+        del sums["historical average"]
+    scores = {name: HorizonMetrics.from_sums(total) for name, total in sums.items()}
     return scores
 
 

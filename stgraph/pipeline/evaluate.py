@@ -265,11 +265,12 @@ def interval_scores(predictions: Predictions, coverage: float) -> IntervalMetric
     """
     if predictions.lower is None or predictions.upper is None:
         raise ValueError("interval_scores needs predictions with lower and upper (with_intervals)")
+    quantiles: np.ndarray | list[np.ndarray]
     if predictions.quantiles is not None and predictions.levels is not None:
         quantiles, levels = predictions.quantiles, predictions.levels
     else:
         low, high = interval_levels(coverage)
-        quantiles = np.stack([predictions.lower, predictions.prediction, predictions.upper], axis=-1)
+        quantiles = [predictions.lower, predictions.prediction, predictions.upper]  # stacked a block at a time
         levels = (low, 0.5, high)
     return interval_metrics(
         predictions.lower,

@@ -28,6 +28,7 @@ import numpy as np
 
 from stgraph.data.splits import PARTS
 from stgraph.io.atomic import atomic_write
+from stgraph.metrics.masked import sensor_metrics
 from stgraph.metrics.report import intervals_from_summary, intervals_table, metrics_from_summary, metrics_table
 from stgraph.pipeline.compare import BASELINES, IMPROVE_HINT, Shortfall, baseline_key, split_key
 from stgraph.pipeline.data import PreparedData, interval_text
@@ -42,27 +43,13 @@ RANKED_SENSORS = 10
 
 
 def sensor_errors(predictions: Predictions, channel: int = 0) -> dict[str, np.ndarray]:
-    r"""Per-sensor masked MAE, RMSE and mean observed reading over all windows and horizon steps.
-
-    .. math::
-        \mathrm{MAE}_n = \frac{1}{|O_n|}\sum_{(w,h) \in O_n} |\hat y_{w,h,n} - y_{w,h,n}|,\qquad
-        \mathrm{RMSE}_n = \sqrt{\frac{1}{|O_n|}\sum_{(w,h) \in O_n} (\hat y_{w,h,n} - y_{w,h,n})^2}
-
-    over the observed (window, step) pairs :math:`O_n` of sensor :math:`n`; NaN where a sensor
-    is never observed.
+    """Per-sensor masked MAE, RMSE and mean observed reading over all windows and horizon steps
+    (:func:`stgraph.metrics.sensor_metrics` of one channel).
 
     Shapes:
         predictions: ``[windows, horizon, nodes, channels]`` -> each entry ``[nodes]``
     """
-    mask = predictions.mask[..., channel]
-    error = np.where(mask, predictions.prediction[..., channel] - predictions.target[..., channel], 0.0)
-    count = mask.sum(axis=(0, 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "mae": np.abs(error).sum(axis=(0, 1)) / count,
-            "rmse": np.sqrt((error**2).sum(axis=(0, 1)) / count),
-            "mean": np.where(mask, predictions.target[..., channel], 0.0).sum(axis=(0, 1)) / count,
-        }
+    return sensor_metrics(predictions.prediction[..., channel], predictions.target[..., channel], predictions.mask[..., channel])
 
 
 def write_run_report(run_dir: Path, data: PreparedData) -> Path:
@@ -89,7 +76,7 @@ def render_run_report(run_dir: Path, data: PreparedData) -> str:
         lines += _split_section(metrics, part, units, run_dir)
     predictions_file = run_dir / "predictions_test.npz"
     if "test" in metrics and predictions_file.is_file():
-        lines += _sensor_section(load_predictions(predictions_file), units)
+        lines += _sensor_section(load_predictions(predictions_file, bands=False), units)
     if data.graph.coordinates is not None and (run_dir / "plots" / "sensor_map_test.png").is_file():
         lines += ["## Sensor map", "", "![test MAE by sensor](plots/sensor_map_test.png)", ""]
     return "\n".join(lines)

@@ -113,8 +113,9 @@ def save_predictions(path: str | os.PathLike[str], predictions: Predictions) -> 
         np.savez_compressed(tmp, **arrays)
 
 
-def load_predictions(path: str | os.PathLike[str]) -> Predictions:
-    """Read a file written by :func:`save_predictions`."""
+def load_predictions(path: str | os.PathLike[str], *, bands: bool = True) -> Predictions:
+    """Read a file written by :func:`save_predictions`; without ``bands``, not its ``lower``,
+    ``upper`` and ``quantiles`` (for a reader of the point forecasts of a large split)."""
     with np.load(path, allow_pickle=False) as data:
         return Predictions(
             prediction=data["prediction"],
@@ -124,10 +125,10 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
             interval=pd.Timedelta(int(data["interval_ns"]), unit="ns"),
             sensor_ids=[str(s) for s in data["sensor_ids"]],
             channels=[str(c) for c in data["channels"]],
-            lower=data.get("lower"),
-            upper=data.get("upper"),
-            quantiles=data.get("quantiles"),
-            levels=tuple(float(level) for level in data["levels"]) if "levels" in data else None,
+            lower=data.get("lower") if bands else None,
+            upper=data.get("upper") if bands else None,
+            quantiles=data.get("quantiles") if bands else None,
+            levels=tuple(float(level) for level in data["levels"]) if bands and "levels" in data else None,
         )
 
 

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from stgraph.io.atomic import atomic_path
-from stgraph.metrics.masked import HorizonMetrics
+from stgraph.metrics.masked import HorizonMetrics, sensor_metrics
 from stgraph.metrics.report import horizon_label, lead_time_label
 from stgraph.report.export import Predictions
 
@@ -32,16 +32,9 @@ def _save(figure: Figure, path: str | os.PathLike[str]) -> None:
 
 def sensor_mae(predictions: Predictions, channel: int = 0) -> np.ndarray:
     """Masked MAE per sensor over all windows and horizon steps, ``[nodes]`` (NaN if never observed)."""
-    nodes = predictions.prediction.shape[2]
-    total, count = np.zeros(nodes), np.zeros(nodes)
-    for start in range(0, len(predictions.prediction), 256):  # a block of windows at a time
-        block = slice(start, start + 256)
-        mask = predictions.mask[block, ..., channel]
-        error = np.abs(predictions.prediction[block, ..., channel] - predictions.target[block, ..., channel])
-        total += np.where(mask, error, 0.0).sum(axis=(0, 1))
-        count += mask.sum(axis=(0, 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mae: np.ndarray = total / count
+    mae: np.ndarray = sensor_metrics(
+        predictions.prediction[..., channel], predictions.target[..., channel], predictions.mask[..., channel]
+    )["mae"]
     return mae
 
 

@@ -320,6 +320,7 @@ def _fit_and_report(
             summary.update(interval_entries(intervals, calibration, "test", data.series.interval))
         test_metrics = write_report(work, "test", predictions, data)
         summary["test"] = metrics_summary(test_metrics, data.series.interval)
+        del predictions  # written to predictions_test.npz: the run report reads what it needs from there
         comparison = compare_split(data, "test", test_metrics)
         summary.update(comparison.metrics_entries())
     else:

@@ -153,3 +153,17 @@ def test_scores_summed_in_blocks_equal_the_whole(monkeypatch, horizon_axis):
     for name in ("coverage", "width", "winkler", "crps", "pinball", "observed"):
         np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), rtol=1e-12)
     assert whole.observed.tolist() == np.moveaxis(mask, horizon_axis, 0).reshape(3, -1).sum(axis=1).tolist()
+
+
+def test_one_array_per_level_scores_as_the_stacked_forecast():
+    rng = np.random.default_rng(6)
+    target = rng.uniform(10, 70, size=(5, 3, 4, 1))
+    forecast = target + rng.normal(size=target.shape)
+    lower, upper = forecast - 2, forecast + 2
+    options = {"coverage": 0.8, "quantiles": [0.1, 0.5, 0.9]}
+    stacked = interval_metrics(lower, upper, target, quantile_forecast=np.stack([lower, forecast, upper], -1), **options)
+    parts = interval_metrics(lower, upper, target, quantile_forecast=[lower, forecast, upper], **options)
+    np.testing.assert_allclose(parts.crps, stacked.crps, rtol=1e-12)
+    np.testing.assert_allclose(parts.winkler, stacked.winkler, rtol=1e-12)
+    with pytest.raises(ShapeError, match="quantile"):
+        interval_metrics(lower, upper, target, quantile_forecast=[lower, upper], **options)
