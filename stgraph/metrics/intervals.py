@@ -210,7 +210,7 @@ def interval_metrics(
     if not -len(target_shape) <= horizon_axis < len(target_shape):
         raise ShapeError(f"horizon_axis {horizon_axis} is out of range for arrays of shape {list(target_shape)}")
     if mask is not None and np.shape(mask) != target_shape:
-        observed_mask(np.asarray(target), null_value, mask)  # raises the mask's shape error
+        raise ShapeError(f"mask must have the target's shape {list(target_shape)}; got {list(np.shape(mask))}")
     # sums per step over blocks of the first axis that is not the horizon's, in float64 a block at a time
     axis = 1 if horizon_axis % len(target_shape) == 0 and len(target_shape) > 1 else 0
     length = target_shape[axis] if len(target_shape) > 1 else 1

@@ -152,7 +152,7 @@ def forecast_hours(first_step: pd.DatetimeIndex | np.ndarray, horizon: int, inte
     return np.asarray((steps // hour) % HOURS, dtype=np.int64)
 
 
-#: windows whose float64 residuals :func:`fit_scale` holds at once
+#: windows whose float64 temporaries :func:`fit_scale` and :meth:`Calibration.interval` hold at once
 _SCALE_BLOCK = 256
 
 

@@ -167,3 +167,17 @@ def test_one_array_per_level_scores_as_the_stacked_forecast():
     np.testing.assert_allclose(parts.winkler, stacked.winkler, rtol=1e-12)
     with pytest.raises(ShapeError, match="quantile"):
         interval_metrics(lower, upper, target, quantile_forecast=[lower, upper], **options)
+
+
+def test_a_mask_of_another_shape_is_named():
+    target = np.ones((2, 3, 4, 1))
+    with pytest.raises(ShapeError, match=r"mask must have the target's shape \[2, 3, 4, 1\]; got \[2, 3, 4\]"):
+        interval_metrics(
+            target,
+            target,
+            target,
+            coverage=0.8,
+            quantile_forecast=[target, target],
+            quantiles=[0.1, 0.9],
+            mask=target[..., 0] > 0,
+        )
