@@ -57,6 +57,7 @@ __all__ = [
     "check_coverage",
     "check_quantiles",
     "interval_metrics",
+    "interval_sums",
     "pinball_loss",
 ]
 
@@ -156,6 +157,15 @@ class IntervalMetrics:
             raise ShapeError(f"step must be in 1..{self.horizon}; got {step}")
         return {name: float(getattr(self, name)[step - 1]) for name in INTERVAL_METRICS}
 
+    @classmethod
+    def from_sums(cls, totals: dict[str, np.ndarray], coverage: float) -> IntervalMetrics:
+        """The scores of :func:`interval_sums` (or of their sum over blocks of windows) at
+        nominal ``coverage``."""
+        count = np.asarray(totals["observed"], dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN at a step with nothing observed
+            per_step = {name: np.asarray(totals[name], dtype=np.float64) / count for name in INTERVAL_METRICS}
+        return cls(**per_step, observed=count.astype(np.int64), nominal=check_coverage(coverage))
+
     def average(self) -> dict[str, float]:
         """Mean over horizon steps of each score, skipping steps with no observed entry."""
         scored = self.observed > 0
@@ -192,6 +202,35 @@ def interval_metrics(
         one such array per level (stacked a block at a time, never whole) ->
         :class:`IntervalMetrics` with ``[horizon]`` arrays.
     """
+    totals = interval_sums(
+        lower,
+        upper,
+        target,
+        coverage=coverage,
+        quantile_forecast=quantile_forecast,
+        quantiles=quantiles,
+        null_value=null_value,
+        mask=mask,
+        horizon_axis=horizon_axis,
+    )
+    return IntervalMetrics.from_sums(totals, coverage)
+
+
+def interval_sums(
+    lower: np.ndarray,
+    upper: np.ndarray,
+    target: np.ndarray,
+    *,
+    coverage: float,
+    quantile_forecast: np.ndarray | Sequence[np.ndarray],
+    quantiles: Sequence[float] | np.ndarray,
+    null_value: float | None = 0.0,
+    mask: np.ndarray | None = None,
+    horizon_axis: int = 1,
+) -> dict[str, np.ndarray]:
+    """The per-step sums :func:`interval_metrics` divides (its arguments), keyed by score, with
+    the count of observed entries as ``"observed"``: each ``[horizon]``. Sums of blocks of
+    windows add up to the sums of all of them (:meth:`IntervalMetrics.from_sums`)."""
     nominal = check_coverage(coverage)
     levels = np.asarray(check_quantiles(quantiles))
     target_shape = np.shape(target)
@@ -231,10 +270,7 @@ def interval_metrics(
         )
         for name, value in block.items():
             totals[name] = totals[name] + value if name in totals else value
-    count = totals.pop("observed")
-    with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN at a step with nothing observed
-        per_step = {name: value / count for name, value in totals.items()}
-    return IntervalMetrics(**per_step, observed=count.astype(np.int64), nominal=nominal)
+    return totals
 
 
 def _interval_sums(

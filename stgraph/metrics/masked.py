@@ -45,12 +45,15 @@ from stgraph.errors import ShapeError
 __all__ = [
     "HorizonMetrics",
     "horizon_metrics",
+    "horizon_sums",
     "masked_mae",
     "masked_mape",
     "masked_mse",
     "masked_rmse",
     "observed_mask",
     "sensor_metrics",
+    "sensor_metrics_from_sums",
+    "sensor_sums",
 ]
 
 ArrayLike = np.ndarray | torch.Tensor
@@ -310,29 +313,47 @@ def sensor_metrics(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray)
         \mathrm{RMSE}_n = \sqrt{\frac{1}{|O_n|}\sum_{(w,h) \in O_n} (\hat y_{w,h,n} - y_{w,h,n})^2}
 
     over the observed (window, step) pairs :math:`O_n` of sensor :math:`n`; NaN where a sensor
-    is never observed. Summed in float64 over blocks of windows, so that memory holds the inputs
-    once.
+    is never observed. Summed in float64 over blocks of windows (:func:`sensor_sums`), so that
+    memory holds the inputs once.
 
     Shapes:
         prediction, target, mask: ``[windows, horizon, nodes]`` -> each entry ``[nodes]``
+    """
+    return sensor_metrics_from_sums(sensor_sums(prediction, target, mask))
+
+
+def sensor_sums(prediction: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    r"""The sums :func:`sensor_metrics` divides, per sensor: ``[4, nodes]`` rows :math:`\sum|e|`,
+    :math:`\sum e^2`, :math:`\sum y` and the observed count, over the observed entries. Sums of
+    blocks of windows add up to the sums of all of them (:func:`sensor_metrics_from_sums`).
+
+    Shapes:
+        prediction, target, mask: ``[windows, horizon, nodes]`` -> ``[4, nodes]``
     """
     if not np.shape(prediction) == np.shape(target) == np.shape(mask) or np.ndim(target) != 3:
         raise ShapeError(
             f"prediction, target and mask must share one [windows, horizon, nodes] shape; got "
             f"{list(np.shape(prediction))}, {list(np.shape(target))}, {list(np.shape(mask))}"
         )
-    nodes = np.shape(target)[2]
-    absolute, squared, total, count = (np.zeros(nodes) for _ in range(4))
+    totals = np.zeros((4, np.shape(target)[2]))  # |error|, error^2, target, observed
     rows = _metric_block(np.asarray(target[:1])) if len(target) else 1
     for start in range(0, len(target), rows):
         block = slice(start, start + rows)
         observed = np.asarray(mask[block], dtype=bool)
         y = np.where(observed, np.asarray(target[block], dtype=np.float64), 0.0)
         error = np.where(observed, np.asarray(prediction[block], dtype=np.float64), 0.0) - y
-        absolute += np.abs(error).sum(axis=(0, 1))
-        squared += (error * error).sum(axis=(0, 1))
-        total += y.sum(axis=(0, 1))
-        count += observed.sum(axis=(0, 1))
+        totals += (
+            np.abs(error).sum(axis=(0, 1)),
+            (error * error).sum(axis=(0, 1)),
+            y.sum(axis=(0, 1)),
+            observed.sum(axis=(0, 1)),
+        )
+    return totals
+
+
+def sensor_metrics_from_sums(totals: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`sensor_metrics` from :func:`sensor_sums` (or their sum over blocks of windows)."""
+    absolute, squared, total, count = np.asarray(totals, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"mae": absolute / count, "rmse": np.sqrt(squared / count), "mean": total / count}
 

@@ -3,7 +3,7 @@
 A forecasting model is worth publishing only when it beats the per-sensor historical average
 (the mean training reading at the same time of week) and the last observed reading, the two
 baselines DCRNN (Li et al., ICLR 2018, Table 1) reports. :func:`score_baselines` scores both
-on the windows of one split, as :func:`~stgraph.pipeline.evaluate.write_report` scores the
+on the windows of one split, as :func:`~stgraph.pipeline.scoring.score_split` scores the
 model (the same targets and mask); :func:`compare_with_baselines` lists every reported lead
 time (the :data:`~stgraph.metrics.report.REPORT_STEPS` within the horizon, and the average over
 all steps) at which the model's MAE or RMSE is not below the better of the two.

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +18,9 @@ import pandas as pd
 import torch
 
 from stgraph.data.scaling import StandardScaler
-from stgraph.data.windows import WindowDataset
 from stgraph.errors import GraphError, SensorDataError
-from stgraph.graph import SensorGraph
 from stgraph.io.atomic import atomic_write
 from stgraph.metrics.intervals import IntervalMetrics, interval_metrics
-from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
 from stgraph.metrics.report import intervals_summary, metrics_summary
 from stgraph.nn.quantile_head import QuantileHead
 from stgraph.pipeline.calibration import (
@@ -38,11 +34,13 @@ from stgraph.pipeline.calibration import (
 )
 from stgraph.pipeline.compare import Comparison, compare_split, split_key
 from stgraph.pipeline.config import ExperimentConfig
-from stgraph.pipeline.data import PreparedData, prepare_data, window_loader
+from stgraph.pipeline.data import PreparedData, prepare_data
 from stgraph.pipeline.model_file import RunModel, load_model_file
 from stgraph.pipeline.run_dir import CONFIG_FILE, METRICS_FILE, MODEL_FILE, load_run_config
 from stgraph.pipeline.run_report import write_run_report
-from stgraph.report.export import Predictions, save_predictions
+from stgraph.pipeline.scoring import score_split
+from stgraph.pipeline.window_forecasts import forecast_quantile_windows, forecast_windows
+from stgraph.report.export import Predictions
 
 __all__ = [
     "calibrate_forecasts",
@@ -56,91 +54,7 @@ __all__ = [
     "predict_split",
     "update_metrics_file",
     "with_intervals",
-    "write_report",
 ]
-
-
-def forecast_windows(
-    model: torch.nn.Module,
-    graph: SensorGraph,
-    windows: WindowDataset,
-    *,
-    batch_size: int = 64,
-    device: str | torch.device = "cpu",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forecasts of ``model`` (in evaluation mode, moved to ``device``) for every window, in order,
-    with the targets and their mask, all in original units.
-
-    ``windows`` carries the scaler (:meth:`PreparedData.windows`): the model reads scaled inputs
-    and its forecasts are inverted with ``windows.target_scaler``.
-
-    Shapes:
-        -> forecast and target float32, mask bool: ``[windows, horizon, nodes, channels]``
-    """
-    device = torch.device(device)
-    model = model.to(device).eval()
-    return _forecast_all(lambda x: model(x.to(device), graph), windows, batch_size, ())
-
-
-def forecast_quantile_windows(
-    model: QuantileHead,
-    graph: SensorGraph,
-    windows: WindowDataset,
-    *,
-    batch_size: int = 64,
-    device: str | torch.device = "cpu",
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`forecast_windows` for every quantile level of a :class:`~stgraph.nn.QuantileHead`.
-
-    Shapes:
-        -> quantiles float32 ``[windows, horizon, nodes, channels, quantiles]``; target, mask
-        ``[windows, horizon, nodes, channels]``
-    """
-    device = torch.device(device)
-    model = model.to(device).eval()
-    # [Q, ...] in front: the scaler's [channels] (or [nodes, channels]) statistics broadcast over it
-    return _forecast_all(
-        lambda x: model.quantile_forecast(x.to(device), graph).movedim(-1, 0),
-        windows,
-        batch_size,
-        (len(model.quantiles),),
-        levels_first=True,
-    )
-
-
-@torch.no_grad()
-def _forecast_all(
-    forecast: Callable[[torch.Tensor], torch.Tensor],
-    windows: WindowDataset,
-    batch_size: int,
-    levels: tuple[int, ...],
-    *,
-    levels_first: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``forecast`` of every batch in original units, with targets and masks (``levels``: the
-    shape ``forecast`` adds, moved from the front to the back when ``levels_first``)."""
-    scaler = windows.target_scaler
-    if scaler is None:
-        raise ValueError(
-            "forecast_windows needs windows built with the training scaler (PreparedData.windows): "
-            "the model forecasts in scaled units"
-        )
-    count, shape = len(windows), (windows.horizon, windows.num_sensors, windows.out_channels)
-    # filled batch by batch: memory holds the results once, never a list of parts and their concatenation
-    forecasts = np.zeros((count, *shape, *levels), dtype=np.float32)
-    targets, masks = np.zeros((count, *shape), dtype=np.float32), np.zeros((count, *shape), dtype=bool)
-    done = 0
-    for x, y, mask in window_loader(windows, batch_size=batch_size, shuffle=False):
-        original = scaler.inverse_transform(forecast(x).float())
-        batch = (original.movedim(0, -1) if levels_first else original).cpu().numpy()
-        if done == 0 and batch.shape[1:] != forecasts.shape[1:]:  # a model whose horizon is not the windows' own
-            forecasts = np.zeros((count, *batch.shape[1:]), dtype=np.float32)
-        rows = slice(done, done + len(y))
-        forecasts[rows], targets[rows], masks[rows] = batch, y.numpy(), mask.numpy()
-        done += len(y)
-    if done != len(windows):  # the loader is this process's, unsharded: every window, once
-        raise RuntimeError(f"forecast {done} of {len(windows)} windows")
-    return forecasts, targets, masks
 
 
 def predict_split(
@@ -298,25 +212,6 @@ def interval_entries(scores: IntervalMetrics, calibration: Calibration, part: st
     }
 
 
-def write_report(run_dir: Path, part: str, predictions: Predictions, data: PreparedData) -> HorizonMetrics:
-    """Write ``predictions_<part>.npz`` and the plots for ``part``; return its metrics.
-
-    The plots need matplotlib (the ``train`` extra), imported here and nowhere else on this path.
-    """
-    from stgraph.report.plots import plot_error_by_horizon, plot_forecasts, plot_sensor_map, sensor_mae
-
-    metrics = horizon_metrics(predictions.prediction, predictions.target, mask=predictions.mask)
-    save_predictions(run_dir / f"predictions_{part}.npz", predictions)
-    plots = run_dir / "plots"
-    plot_forecasts(plots / f"forecasts_{part}.png", predictions, units=data.units)
-    plot_error_by_horizon(
-        plots / f"error_by_horizon_{part}.png", metrics, interval=predictions.interval, units=data.units, split=part
-    )
-    if data.graph.coordinates is not None:
-        plot_sensor_map(plots / f"sensor_map_{part}.png", data.graph.coordinates, sensor_mae(predictions), units=data.units)
-    return metrics
-
-
 def _json_safe(value: Any) -> Any:
     """NaN and infinities become null (JSON has no NaN); containers are walked."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -367,7 +262,8 @@ def evaluate_run(
     The data are rebuilt from the run's ``config.yaml`` and scaled with the statistics stored
     in ``model.pt``; the graph built from the data files must be the one the model was trained
     on (same fingerprint). Writes ``predictions_<split>.npz`` (with the interval of the run's
-    ``calibration.npz``, when it has one), the plots, the split's entry in ``metrics.json``
+    ``calibration.npz``, when it has one), ``sensors_<split>.csv`` and the plots
+    (:func:`~stgraph.pipeline.scoring.score_split`, a block of windows at a time), the split's entry in ``metrics.json``
     (and its ``"intervals"`` block) with its comparison (:mod:`stgraph.pipeline.compare`: ``"baselines"``,
     ``"beats_baselines"`` and ``"shortfalls"`` for the test split, ``"baselines_val"`` ... for
     another) and rewrites ``report.md``.
@@ -383,16 +279,13 @@ def evaluate_run(
     best, data = load_run_data(run_dir)
     if data.split.sizes()[split] == 0:
         raise SensorDataError(f"{run_dir}: the {split} split has no windows")
-    predictions = predict_split(best.model, data, split, batch_size=batch_size, device=device)
+    calibration = load_calibration(run_dir / CALIBRATION_FILE) if (run_dir / CALIBRATION_FILE).is_file() else None
+    scores = score_split(best.model, data, split, run_dir, calibration=calibration, batch_size=batch_size, device=device)
     changes: dict[str, Any] = {}
-    if (run_dir / CALIBRATION_FILE).is_file():
-        calibration = load_calibration(run_dir / CALIBRATION_FILE)
-        predictions = with_intervals(predictions, calibration)
-        scores = interval_scores(predictions, calibration.coverage)
-        changes = interval_entries(scores, calibration, split, data.series.interval)
-    metrics = write_report(run_dir, split, predictions, data)
-    comparison = compare_split(data, split, metrics)
-    changes.update({split: metrics_summary(metrics, data.series.interval), **comparison.metrics_entries()})
+    if calibration is not None and scores.intervals is not None:
+        changes = interval_entries(scores.intervals, calibration, split, data.series.interval)
+    comparison = compare_split(data, split, scores.metrics)
+    changes.update({split: metrics_summary(scores.metrics, data.series.interval), **comparison.metrics_entries()})
     update_metrics_file(run_dir / METRICS_FILE, changes)
     write_run_report(run_dir, data)
     return comparison, data

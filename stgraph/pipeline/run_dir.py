@@ -8,6 +8,7 @@ Layout (``--out``, default ``runs/<data>-<model>-<time>``)::
     calibration.npz        conformal interval margins from validation (:mod:`stgraph.pipeline.calibration`)
     metrics.json           test (and later evaluate) metrics and intervals, training history, sizes
     predictions_test.npz   test forecasts (and intervals, quantiles) with sensor ids and timestamps
+    sensors_test.csv       per sensor: test MAE, RMSE, mean observed reading, observed entries
     plots/                 forecasts vs observations, error by horizon, sensor error map
 
 Lifecycle: a run is built in ``<out>.partial`` beside the final directory and renamed to

@@ -1,8 +1,8 @@
 """``report.md``: a run directory summarised for a person, rebuilt from what the run holds.
 
 The report is rendered from ``metrics.json`` (the model's and the baselines' metrics, the
-verdict and the shortfalls of :mod:`stgraph.pipeline.compare`), ``predictions_test.npz`` (the
-per-sensor errors) and the prepared data (what was forecast), so ``stgraph train`` writes it
+verdict and the shortfalls of :mod:`stgraph.pipeline.compare`), ``sensors_test.csv`` (the
+per-sensor errors of :func:`~stgraph.pipeline.scoring.score_split`) and the prepared data (what was forecast), so ``stgraph train`` writes it
 and ``stgraph evaluate`` rewrites it with whatever split it scored. Sections:
 
 1. data: readings, sensors, interval, period, missing share, units, the graph, the windows;
@@ -25,31 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from stgraph.data.splits import PARTS
 from stgraph.io.atomic import atomic_write
-from stgraph.metrics.masked import sensor_metrics
 from stgraph.metrics.report import intervals_from_summary, intervals_table, metrics_from_summary, metrics_table
 from stgraph.pipeline.compare import BASELINES, IMPROVE_HINT, Shortfall, baseline_key, split_key
 from stgraph.pipeline.data import PreparedData, interval_text
 from stgraph.pipeline.run_dir import METRICS_FILE
-from stgraph.report.export import Predictions, load_predictions
+from stgraph.pipeline.scoring import read_sensor_table, sensor_table_path
 
-__all__ = ["RANKED_SENSORS", "REPORT_FILE", "render_run_report", "sensor_errors", "write_run_report"]
+__all__ = ["RANKED_SENSORS", "REPORT_FILE", "render_run_report", "write_run_report"]
 
 REPORT_FILE = "report.md"
 #: sensors listed at each end of the ranking by test MAE
 RANKED_SENSORS = 10
-
-
-def sensor_errors(predictions: Predictions, channel: int = 0) -> dict[str, np.ndarray]:
-    """Per-sensor masked MAE, RMSE and mean observed reading over all windows and horizon steps
-    (:func:`stgraph.metrics.sensor_metrics` of one channel).
-
-    Shapes:
-        predictions: ``[windows, horizon, nodes, channels]`` -> each entry ``[nodes]``
-    """
-    return sensor_metrics(predictions.prediction[..., channel], predictions.target[..., channel], predictions.mask[..., channel])
 
 
 def write_run_report(run_dir: Path, data: PreparedData) -> Path:
@@ -74,9 +64,9 @@ def render_run_report(run_dir: Path, data: PreparedData) -> str:
         lines += ["## Test", "", "No test windows were scored: the split gives the test part no share.", ""]
     for part in scored:
         lines += _split_section(metrics, part, units, run_dir)
-    predictions_file = run_dir / "predictions_test.npz"
-    if "test" in metrics and predictions_file.is_file():
-        lines += _sensor_section(load_predictions(predictions_file, bands=False), units)
+    sensor_file = sensor_table_path(run_dir, "test")
+    if "test" in metrics and sensor_file.is_file():
+        lines += _sensor_section(read_sensor_table(sensor_file), units)
     if data.graph.coordinates is not None and (run_dir / "plots" / "sensor_map_test.png").is_file():
         lines += ["## Sensor map", "", "![test MAE by sensor](plots/sensor_map_test.png)", ""]
     return "\n".join(lines)
@@ -173,17 +163,18 @@ def _intervals_section(metrics: dict[str, Any], part: str, units: str) -> list[s
     ]
 
 
-def _sensor_section(predictions: Predictions, units: str) -> list[str]:
-    errors = sensor_errors(predictions)
-    known = [int(i) for i in np.argsort(errors["mae"], kind="stable") if not math.isnan(errors["mae"][i])]
+def _sensor_section(sensors: pd.DataFrame, units: str) -> list[str]:
+    """The sensors ranked by test MAE, from ``sensors_test.csv`` (never-observed ones left out)."""
+    mae = sensors["mae"].to_numpy(dtype=np.float64)
+    known = [int(i) for i in np.argsort(mae, kind="stable") if not math.isnan(mae[i])]
     if not known:
         return []
 
     def table(nodes: list[int]) -> list[str]:
         header = ["| sensor | MAE | RMSE | mean reading |", "| --- | ---: | ---: | ---: |"]
+        rows = sensors.iloc[nodes]
         return header + [
-            f"| {predictions.sensor_ids[node]} | {errors['mae'][node]:.2f} | {errors['rmse'][node]:.2f} | {errors['mean'][node]:.2f} |"
-            for node in nodes
+            f"| {row.sensor} | {row.mae:.2f} | {row.rmse:.2f} | {row.mean_reading:.2f} |" for row in rows.itertuples(index=False)
         ]
 
     if len(known) <= 2 * RANKED_SENSORS:  # the two ends would overlap: one table of all

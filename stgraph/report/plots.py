@@ -38,9 +38,10 @@ def sensor_mae(predictions: Predictions, channel: int = 0) -> np.ndarray:
     return mae
 
 
-def pick_sensors(predictions: Predictions, count: int = 4) -> list[int]:
-    """Sensors worth looking at: the best, the median and the worst by MAE (then evenly spread)."""
-    mae = sensor_mae(predictions)
+def pick_sensors(mae: np.ndarray, count: int = 4) -> list[int]:
+    """Sensors worth looking at by their MAE ``[nodes]`` (NaN: never observed): the best, the
+    median and the worst (then evenly spread)."""
+    mae = np.asarray(mae, dtype=np.float64)
     ranked = [int(i) for i in np.argsort(np.where(np.isnan(mae), np.inf, mae)) if not np.isnan(mae[i])]
     if len(ranked) <= count:
         return ranked
@@ -64,7 +65,7 @@ def plot_forecasts(
     with an interval (``lower``, ``upper``) draw it as a band in each forecast's colour. Returns
     the figure, already written to ``path``.
     """
-    sensors = list(sensors) if sensors is not None else pick_sensors(predictions)
+    sensors = list(sensors) if sensors is not None else pick_sensors(sensor_mae(predictions))
     steps = [s for s in steps if 1 <= s <= predictions.prediction.shape[1]]
     windows = min(max_points, predictions.prediction.shape[0])
     figure = Figure(figsize=(10, 2.4 * max(len(sensors), 1)))

@@ -16,8 +16,8 @@ distinct data section, before anything is written.
 Layout of the run directory (``--out``, default ``runs/<data>-auto-<time>``)::
 
     config.yaml, model.pt, metrics.json,   the chosen candidate's (copied, not linked: ``stgraph
-    predictions_test.npz, plots/           evaluate`` rewrites them here), so that evaluate and
-                                           predict read it as any run; metrics.json gains
+    predictions_test.npz,                  evaluate`` rewrites them here), so that evaluate and
+    sensors_test.csv, plots/               predict read it as any run; metrics.json gains
                                            "auto": {"candidates": [ranking rows], "chosen": name,
                                            "budget_seconds": total}
     ranking.csv, ranking.md                one row per candidate and baseline (stgraph.pipeline.ranking)

@@ -52,11 +52,7 @@ from stgraph.pipeline.data import EpochShuffle, PreparedData, RankBatches, inter
 from stgraph.pipeline.evaluate import (
     calibrate_run,
     interval_entries,
-    interval_scores,
-    predict_split,
     update_metrics_file,
-    with_intervals,
-    write_report,
 )
 from stgraph.pipeline.model_file import load_model_file
 from stgraph.pipeline.run_dir import (
@@ -72,6 +68,7 @@ from stgraph.pipeline.run_dir import (
     run_metadata,
 )
 from stgraph.pipeline.run_report import write_run_report
+from stgraph.pipeline.scoring import score_split
 from stgraph.train.callbacks import (
     BestModelExport,
     EpochSummary,
@@ -303,7 +300,7 @@ def _fit_and_report(
     intervals = None
     if data.split.sizes()["test"]:
         device = trainer.strategy.root_device
-        predictions = predict_split(best.model, data, "test", batch_size=eval_batch, device=device)
+        calibration = None
         if t.coverage is not None:
             calibration = calibrate_run(
                 best.model,
@@ -315,12 +312,13 @@ def _fit_and_report(
                 device=device,
             )
             save_calibration(work / CALIBRATION_FILE, calibration)
-            predictions = with_intervals(predictions, calibration)
-            intervals = interval_scores(predictions, t.coverage)
+        # a block of windows at a time: the test split of a state-sized network does not fit in memory whole
+        scores = score_split(best.model, data, "test", work, calibration=calibration, batch_size=eval_batch, device=device)
+        if calibration is not None and scores.intervals is not None:
+            intervals = scores.intervals
             summary.update(interval_entries(intervals, calibration, "test", data.series.interval))
-        test_metrics = write_report(work, "test", predictions, data)
+        test_metrics = scores.metrics
         summary["test"] = metrics_summary(test_metrics, data.series.interval)
-        del predictions  # written to predictions_test.npz: the run report reads what it needs from there
         comparison = compare_split(data, "test", test_metrics)
         summary.update(comparison.metrics_entries())
     else:

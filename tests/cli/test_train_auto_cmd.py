@@ -48,6 +48,7 @@ def test_auto_writes_the_chosen_run_and_the_ranking(auto_run):
         "model.pt",
         "metrics.json",
         "predictions_test.npz",
+        "sensors_test.csv",
         "plots",
         "report.md",
         "ranking.csv",

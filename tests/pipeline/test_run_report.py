@@ -11,12 +11,13 @@ import pytest
 
 from stgraph.data.series import SensorSeries
 from stgraph.graph import from_matrix
-from stgraph.metrics.masked import HorizonMetrics, horizon_metrics
+from stgraph.metrics.masked import HorizonMetrics, horizon_metrics, sensor_metrics
 from stgraph.metrics.report import metrics_summary
 from stgraph.pipeline.compare import IMPROVE_HINT, compare_split
 from stgraph.pipeline.data import PreparedData, prepare_series
-from stgraph.pipeline.run_report import render_run_report, sensor_errors, write_run_report
-from stgraph.report.export import Predictions, save_predictions
+from stgraph.pipeline.run_report import render_run_report, write_run_report
+from stgraph.pipeline.scoring import read_sensor_table, sensor_table_path, write_sensor_table
+from stgraph.report.export import Predictions
 
 SENSORS, STEPS, HORIZON = 25, 60, 3
 
@@ -53,7 +54,7 @@ def predictions(data: PreparedData) -> Predictions:
 
 
 def write_run(run_dir, data: PreparedData, *, plots: tuple[str, ...]) -> HorizonMetrics:
-    """A run directory as ``stgraph train`` leaves it, without training: metrics.json, predictions, plots."""
+    """A run directory as ``stgraph train`` leaves it, without training: metrics.json, sensor table, plots."""
     run_dir.mkdir()
     forecast = predictions(data)
     model = horizon_metrics(forecast.prediction, forecast.target, mask=forecast.mask)
@@ -61,20 +62,28 @@ def write_run(run_dir, data: PreparedData, *, plots: tuple[str, ...]) -> Horizon
     summary = {"model": "tgcn", "best_epoch": 3, "best_val_mae": 1.5, "global_step": 30, "history": [{}] * 4}
     summary |= {"windows": data.split.sizes(), "test": metrics_summary(model, data.series.interval)}
     (run_dir / "metrics.json").write_text(json.dumps({**summary, **comparison.metrics_entries(), "interval": "5min"}))
-    save_predictions(run_dir / "predictions_test.npz", forecast)
+    sensors = sensor_metrics(forecast.prediction[..., 0], forecast.target[..., 0], forecast.mask[..., 0])
+    observed = forecast.mask[..., 0].sum(axis=(0, 1))
+    write_sensor_table(sensor_table_path(run_dir, "test"), data.graph.sensor_ids, {**sensors, "observed": observed})
     (run_dir / "plots").mkdir()
     for name in plots:
         (run_dir / "plots" / name).write_bytes(b"")
     return model
 
 
-def test_sensor_errors_are_masked_per_sensor():
-    forecast = predictions(ring_data(coordinates=False))
-    errors = sensor_errors(forecast)
-    np.testing.assert_allclose(errors["mae"], np.arange(SENSORS) + 1, rtol=1e-5)  # the masked 1e4 does not count
-    np.testing.assert_allclose(errors["rmse"], np.arange(SENSORS) + 1, rtol=1e-5)
-    assert errors["mean"][1] == pytest.approx(forecast.target[:, :, 1, 0].mean())
-    assert errors["mean"][0] == pytest.approx(forecast.target[:, :, 0, 0].ravel()[1:].mean())
+def test_sensor_table_is_masked_per_sensor(tmp_path):
+    data = ring_data(coordinates=False)
+    forecast = predictions(data)
+    run_dir = tmp_path / "run"
+    write_run(run_dir, data, plots=())
+    table = read_sensor_table(sensor_table_path(run_dir, "test"))
+    assert list(table.columns) == ["sensor", "mae", "rmse", "mean_reading", "observed"]
+    assert table["sensor"].tolist() == data.graph.sensor_ids
+    np.testing.assert_allclose(table["mae"], np.arange(SENSORS) + 1, rtol=1e-5)  # the masked 1e4 does not count
+    np.testing.assert_allclose(table["rmse"], np.arange(SENSORS) + 1, rtol=1e-5)
+    assert table["mean_reading"][1] == pytest.approx(forecast.target[:, :, 1, 0].mean(), rel=1e-5)
+    assert table["mean_reading"][0] == pytest.approx(forecast.target[:, :, 0, 0].ravel()[1:].mean(), rel=1e-5)
+    assert table["observed"][0] == table["observed"][1] - 1
 
 
 def test_report_holds_data_table_verdict_sensors_and_plots(tmp_path):

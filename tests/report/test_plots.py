@@ -33,7 +33,7 @@ def _predictions():
 
 def test_sensor_mae_is_masked():
     np.testing.assert_allclose(sensor_mae(_predictions()), [1.0, 2.0, 3.0])
-    assert pick_sensors(_predictions(), count=2) == [0, 2]  # best and worst
+    assert pick_sensors(sensor_mae(_predictions()), count=2) == [0, 2]  # best and worst
 
 
 def test_plots_are_png_files(tmp_path):

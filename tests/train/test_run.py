@@ -73,6 +73,7 @@ def test_train_writes_a_finished_run_whose_numbers_agree(data, make_config, tmp_
         "metrics.json",
         "report.md",
         "predictions_test.npz",
+        "sensors_test.csv",
         "plots",
         "plots/forecasts_test.png",
         "plots/error_by_horizon_test.png",
